@@ -1,0 +1,16 @@
+//! The pure core of kubedb-dbaas. Knows nothing of HTTP, SQL or Kubernetes.
+//!
+//! Records (what is stored), rules (validation, quotas, placement, state machines) and the
+//! authorization model all live here so that every adapter applies them the same way.
+
+pub mod access;
+pub mod audit;
+pub mod engine;
+pub mod error;
+pub mod ids;
+pub mod model;
+pub mod quota;
+pub mod status;
+pub mod validate;
+
+pub use error::DomainError;

@@ -1,0 +1,114 @@
+//! Database and operation state machines. Only workers and watchers move state, and only along
+//! the transitions allowed here.
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+macro_rules! string_enum {
+    ($name:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+        pub enum $name { $( #[serde(rename = $text)] $variant ),+ }
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+            pub const fn as_str(self) -> &'static str { match self { $($name::$variant => $text),+ } }
+            pub fn parse(s: &str) -> Option<Self> { Self::ALL.iter().copied().find(|v| v.as_str() == s) }
+        }
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result { f.write_str(self.as_str()) }
+        }
+    };
+}
+
+string_enum!(DatabaseStatus {
+    Pending => "pending",
+    Provisioning => "provisioning",
+    Running => "running",
+    Updating => "updating",
+    Scaling => "scaling",
+    Pausing => "pausing",
+    Paused => "paused",
+    Resuming => "resuming",
+    Failed => "failed",
+    Deleting => "deleting",
+    Deleted => "deleted",
+});
+
+impl DatabaseStatus {
+    /// States an in-flight operation owns: a status watcher never overrides them.
+    pub const fn is_operation_owned(self) -> bool {
+        use DatabaseStatus::*;
+        matches!(self, Pending | Provisioning | Updating | Scaling | Pausing | Resuming | Deleting)
+    }
+
+    pub fn can_transition_to(self, to: DatabaseStatus) -> bool {
+        use DatabaseStatus::*;
+        if self == to {
+            return true;
+        }
+        match self {
+            Deleted => false,
+            Pending => matches!(to, Provisioning | Failed | Deleting),
+            Provisioning => matches!(to, Running | Failed | Deleting),
+            Running => matches!(to, Updating | Scaling | Pausing | Failed | Deleting),
+            Updating | Scaling => matches!(to, Running | Failed | Deleting),
+            Pausing => matches!(to, Paused | Failed | Running | Deleting),
+            Paused => matches!(to, Resuming | Deleting | Failed),
+            Resuming => matches!(to, Running | Failed | Paused | Deleting),
+            Failed => matches!(to, Running | Updating | Scaling | Deleting | Provisioning | Paused),
+            Deleting => matches!(to, Deleted | Failed),
+        }
+    }
+}
+
+string_enum!(OperationStatus {
+    Queued => "queued",
+    InProgress => "in_progress",
+    Completed => "completed",
+    Failed => "failed",
+    Cancelled => "cancelled",
+    Timeout => "timeout",
+});
+
+impl OperationStatus {
+    pub const fn is_terminal(self) -> bool {
+        matches!(self, OperationStatus::Completed | OperationStatus::Failed | OperationStatus::Cancelled | OperationStatus::Timeout)
+    }
+}
+
+string_enum!(OperationType {
+    Create => "create",
+    Delete => "delete",
+    ScaleHorizontal => "scale_horizontal",
+    ScaleVertical => "scale_vertical",
+    ExpandStorage => "expand_storage",
+    UpgradeVersion => "upgrade_version",
+    Backup => "backup",
+    Restore => "restore",
+    Pause => "pause",
+    Resume => "resume",
+    Restart => "restart",
+});
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deleted_is_final_and_deleting_only_ends() {
+        for s in DatabaseStatus::ALL {
+            assert!(!DatabaseStatus::Deleted.can_transition_to(*s) || *s == DatabaseStatus::Deleted);
+        }
+        assert!(!DatabaseStatus::Deleting.can_transition_to(DatabaseStatus::Running));
+        assert!(DatabaseStatus::Running.can_transition_to(DatabaseStatus::Pausing));
+        assert!(!DatabaseStatus::Running.can_transition_to(DatabaseStatus::Resuming));
+    }
+
+    #[test]
+    fn text_round_trips() {
+        for s in OperationType::ALL {
+            assert_eq!(OperationType::parse(s.as_str()), Some(*s));
+        }
+        assert_eq!(serde_json::to_value(OperationStatus::InProgress).unwrap(), "in_progress");
+        assert!(OperationStatus::Timeout.is_terminal());
+    }
+}

@@ -1,0 +1,103 @@
+//! Field rules shared by every entry point.
+
+use crate::DomainError;
+
+/// A DNS-1123 label of `min..=max` characters: lowercase letters, digits and '-', starting with a
+/// letter and ending with a letter or digit.
+pub fn dns_label(field: &str, s: &str, min: usize, max: usize) -> Result<(), DomainError> {
+    let ok_chars = s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    let first_ok = s.bytes().next().is_some_and(|b| b.is_ascii_lowercase());
+    let last_ok = s.bytes().last().is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
+    if s.len() < min || s.len() > max || !ok_chars || !first_ok || !last_ok {
+        return Err(DomainError::validation(
+            field,
+            format!("must be {min}-{max} lowercase letters, digits or '-', start with a letter and end with a letter or digit"),
+        ));
+    }
+    Ok(())
+}
+
+/// A plausible e-mail address (one '@', non-empty local part, a dot in the domain, no spaces).
+pub fn email(field: &str, s: &str) -> Result<(), DomainError> {
+    let valid = s.len() <= 254
+        && !s.chars().any(char::is_whitespace)
+        && s.split_once('@').is_some_and(|(local, dom)| {
+            !local.is_empty() && !dom.contains('@') && dom.contains('.') && !dom.starts_with('.') && !dom.ends_with('.')
+        });
+    if valid {
+        Ok(())
+    } else {
+        Err(DomainError::validation(field, "must be a valid e-mail address"))
+    }
+}
+
+pub fn password(field: &str, s: &str) -> Result<(), DomainError> {
+    if s.chars().count() < 12 {
+        return Err(DomainError::validation(field, "must be at least 12 characters"));
+    }
+    if s.len() > 256 {
+        return Err(DomainError::validation(field, "must be at most 256 bytes"));
+    }
+    Ok(())
+}
+
+/// Length in characters within `min..=max`, after trimming.
+pub fn text(field: &str, s: &str, min: usize, max: usize) -> Result<(), DomainError> {
+    let n = s.trim().chars().count();
+    if n < min || n > max {
+        return Err(DomainError::validation(field, format!("must be {min}-{max} characters")));
+    }
+    Ok(())
+}
+
+/// Derives a domain slug from an organisation name or an e-mail address.
+pub fn slugify(s: &str) -> String {
+    let mut out = String::new();
+    for c in s.to_lowercase().chars() {
+        if c.is_ascii_alphanumeric() {
+            out.push(c);
+        } else if !out.ends_with('-') && !out.is_empty() {
+            out.push('-');
+        }
+    }
+    let mut out: String = out.trim_matches('-').chars().take(40).collect();
+    out = out.trim_end_matches('-').to_string();
+    if !out.starts_with(|c: char| c.is_ascii_lowercase()) {
+        out.insert_str(0, "t-");
+    }
+    while out.len() < 3 {
+        out.push('0');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels() {
+        assert!(dns_label("name", "acme-1", 3, 63).is_ok());
+        for bad in ["ab", "Acme", "1abc", "abc-", "a_bc", &"a".repeat(64)] {
+            assert!(dns_label("name", bad, 3, 63).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn emails_and_passwords() {
+        assert!(email("email", "a@b.io").is_ok());
+        for bad in ["a", "a@b", "@b.io", "a b@c.io", "a@b@c.io", "a@.io"] {
+            assert!(email("email", bad).is_err(), "{bad}");
+        }
+        assert!(password("password", "short").is_err());
+        assert!(password("password", "long-enough-pw").is_ok());
+    }
+
+    #[test]
+    fn slugs_are_labels() {
+        for s in ["Acme Corp!", "alice@example.com", "42 Inc", "x"] {
+            let slug = slugify(s);
+            assert!(dns_label("s", &slug, 3, 63).is_ok(), "{s} -> {slug}");
+        }
+    }
+}

@@ -1,0 +1,3 @@
+//! provider: everything Kubernetes for kubedb-dbaas.
+
+pub mod kubedb;

@@ -1,0 +1,387 @@
+//! API benchmark: `cargo bench -p server --bench api` (add `-- --quick` for a shorter run).
+//!
+//! For each store (SQLite; PostgreSQL at DBAAS_TEST_POSTGRES_URL, default 127.0.0.1:5432) it seeds
+//! 10,000 databases across 100 projects and 10,000 audit entries, starts the real `dbaas serve`
+//! binary, and measures from a separate process: time until ready, resident memory idle and after
+//! load, and requests/s with p50/p99 latency for an authenticated project-quota read, a 100-row
+//! audit page, and `/health` — at peak (closed loop) and at half of peak (open loop).
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use domain::audit::{AuditEntry, AuditOutcome};
+use domain::engine::{Engine, Size};
+use domain::ids::{new_id, IdKind};
+use domain::model::{Database, Operation, Project, Tenant};
+use domain::quota::{QuotaLimits, Usage};
+use domain::status::{DatabaseStatus, OperationStatus, OperationType};
+use http_body_util::{BodyExt, Empty};
+use hyper_util::rt::TokioIo;
+use serde_json::json;
+
+const SECRET: &str = "bench-secret-key-0123456789abcdef0123456789";
+const ADMIN: (&str, &str) = ("bench-admin@example.com", "bench-admin-password");
+
+struct Args {
+    secs: f64,
+    concurrency: usize,
+    databases: usize,
+    projects: usize,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let quick = std::env::args().any(|a| a == "--quick");
+    let args = Args { secs: if quick { 2.0 } else { 5.0 }, concurrency: 32, databases: 10_000, projects: 100 };
+    let bin = env!("CARGO_BIN_EXE_dbaas");
+    println!("kubedb-dbaas API benchmark ({} CPUs, {} s per measurement, {} connections)", num_cpus(), args.secs, args.concurrency);
+    let mut report = vec![];
+    let dir = tempfile::tempdir()?;
+    let sqlite_url = format!("sqlite://{}?mode=rwc", dir.path().join("dbaas.db").display());
+    report.push(run_store("sqlite", &sqlite_url, dir.path(), bin, &args).await?);
+    let pg_dir = tempfile::tempdir()?;
+    let pg_url = store::testing::fresh_postgres_url().await;
+    report.push(run_store("postgres", &pg_url, pg_dir.path(), bin, &args).await?);
+    println!("\n{}", report.join("\n"));
+    Ok(())
+}
+
+fn num_cpus() -> usize {
+    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+}
+
+async fn run_store(name: &str, url: &str, data_dir: &Path, bin: &str, args: &Args) -> anyhow::Result<String> {
+    println!("\n== {name}: seeding {} databases across {} projects and {} audit entries", args.databases, args.projects, args.databases);
+    let t = Instant::now();
+    seed(url, args).await?;
+    println!("   seeded in {:.1} s", t.elapsed().as_secs_f64());
+
+    let port = free_port();
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse()?;
+    let started = Instant::now();
+    let mut child = spawn_server(bin, url, data_dir, addr)?;
+    wait_ready(addr).await?;
+    let ready_ms = started.elapsed().as_secs_f64() * 1000.0;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let rss_idle = rss_mb(child.id());
+
+    let token = login(addr).await?;
+    let auth = format!("Bearer {token}");
+    let targets = [
+        ("GET project quota (auth)", "/api/v1/tenants/bench/projects/p-7/quota".to_string(), Some(auth.clone())),
+        ("GET audit-logs page_size=100 (auth)", "/api/v1/audit-logs?page_size=100".to_string(), Some(auth.clone())),
+        ("GET /health", "/health".to_string(), None),
+    ];
+    let mut lines = vec![format!("{name}: ready {ready_ms:.0} ms after start, RSS idle {rss_idle:.1} MB")];
+    for (label, path, auth) in &targets {
+        // Warm up, then peak (closed loop), then half of peak (open loop).
+        load(addr, path, auth.as_deref(), args.concurrency, Duration::from_millis(500), None).await?;
+        let peak = load(addr, path, auth.as_deref(), args.concurrency, Duration::from_secs_f64(args.secs), None).await?;
+        let half = load(addr, path, auth.as_deref(), args.concurrency, Duration::from_secs_f64(args.secs), Some(peak.rps / 2.0)).await?;
+        let line = format!(
+            "{name}: {label:<38} peak {:>8.0} req/s  p50 {:>6.2} ms  p99 {:>6.2} ms | at {:>6.0} req/s: p50 {:>5.2} ms  p99 {:>5.2} ms  (errors {})",
+            peak.rps,
+            peak.p50_ms,
+            peak.p99_ms,
+            half.rps,
+            half.p50_ms,
+            half.p99_ms,
+            peak.errors + half.errors
+        );
+        println!("   {line}");
+        lines.push(line);
+    }
+    let rss_after = rss_mb(child.id());
+    lines.push(format!("{name}: RSS after load {rss_after:.1} MB"));
+    println!("   RSS after load {rss_after:.1} MB");
+    let _ = child.kill();
+    let _ = child.wait();
+    Ok(lines.join("\n"))
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn spawn_server(bin: &str, url: &str, data_dir: &Path, addr: SocketAddr) -> anyhow::Result<Child> {
+    let mut cmd = Command::new(bin);
+    cmd.arg("serve")
+        .env("DBAAS_LISTEN", addr.to_string())
+        .env("DBAAS_DATA_DIR", data_dir)
+        .env("DBAAS_SECRET_KEY", SECRET)
+        .env("DBAAS_ADMIN_EMAIL", ADMIN.0)
+        .env("DBAAS_ADMIN_PASSWORD", ADMIN.1)
+        .env("DBAAS_RATE_LIMIT_PER_MINUTE", "1000000000")
+        .env("DBAAS_LOG", "warn")
+        .env_remove("DBAAS_REDIS_URL")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    if url.starts_with("postgres") {
+        cmd.env("DBAAS_DATABASE_URL", url);
+    } else {
+        cmd.env_remove("DBAAS_DATABASE_URL");
+    }
+    Ok(cmd.spawn()?)
+}
+
+async fn wait_ready(addr: SocketAddr) -> anyhow::Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        if let Ok(mut c) = Conn::open(addr).await {
+            if let Ok((200, _)) = c.get("/health/ready", None).await {
+                return Ok(());
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    anyhow::bail!("server did not become ready")
+}
+
+async fn login(addr: SocketAddr) -> anyhow::Result<String> {
+    let body = json!({"email": ADMIN.0, "password": ADMIN.1}).to_string();
+    let stream = tokio::net::TcpStream::connect(addr).await?;
+    let (mut send, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+    tokio::spawn(conn);
+    let req = hyper::Request::post("/api/v1/auth/login")
+        .header("host", "localhost")
+        .header("content-type", "application/json")
+        .body(http_body_util::Full::new(Bytes::from(body)))?;
+    let resp = send.send_request(req).await?;
+    let bytes = resp.into_body().collect().await?.to_bytes();
+    let v: serde_json::Value = serde_json::from_slice(&bytes)?;
+    Ok(v["access_token"].as_str().ok_or_else(|| anyhow::anyhow!("login failed: {v}"))?.to_string())
+}
+
+/// One keep-alive HTTP/1.1 connection.
+struct Conn(hyper::client::conn::http1::SendRequest<Empty<Bytes>>);
+
+impl Conn {
+    async fn open(addr: SocketAddr) -> anyhow::Result<Conn> {
+        let stream = tokio::net::TcpStream::connect(addr).await?;
+        stream.set_nodelay(true)?;
+        let (send, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+        tokio::spawn(conn);
+        Ok(Conn(send))
+    }
+
+    async fn get(&mut self, path: &str, auth: Option<&str>) -> anyhow::Result<(u16, usize)> {
+        self.0.ready().await?;
+        let mut req = hyper::Request::get(path).header("host", "localhost");
+        if let Some(a) = auth {
+            req = req.header("authorization", a);
+        }
+        let resp = self.0.send_request(req.body(Empty::new())?).await?;
+        let status = resp.status().as_u16();
+        let n = resp.into_body().collect().await?.to_bytes().len();
+        Ok((status, n))
+    }
+}
+
+struct LoadResult {
+    rps: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+    errors: usize,
+}
+
+/// Closed loop (`rate = None`: each connection sends as fast as answers come) or open loop at a
+/// fixed total rate, where latency counts from the scheduled send time (no coordinated omission).
+async fn load(addr: SocketAddr, path: &str, auth: Option<&str>, conns: usize, dur: Duration, rate: Option<f64>) -> anyhow::Result<LoadResult> {
+    let path = Arc::new(path.to_string());
+    let auth = Arc::new(auth.map(str::to_string));
+    let start = Instant::now();
+    let mut tasks = vec![];
+    for i in 0..conns {
+        let (path, auth) = (path.clone(), auth.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut conn = Conn::open(addr).await?;
+            let mut lat = Vec::with_capacity(100_000);
+            let mut errors = 0usize;
+            let interval = rate.map(|r| Duration::from_secs_f64(conns as f64 / r));
+            let mut next = start + interval.map(|iv| iv.mul_f64(i as f64 / conns as f64)).unwrap_or_default();
+            while start.elapsed() < dur {
+                let t0 = if let Some(iv) = interval {
+                    let now = Instant::now();
+                    if next > now {
+                        tokio::time::sleep_until(next.into()).await;
+                    }
+                    let scheduled = next;
+                    next += iv;
+                    scheduled
+                } else {
+                    Instant::now()
+                };
+                match conn.get(&path, auth.as_deref()).await {
+                    Ok((200, _)) => lat.push(t0.elapsed().as_micros() as u64),
+                    _ => errors += 1,
+                }
+            }
+            anyhow::Ok((lat, errors))
+        }));
+    }
+    let mut all = vec![];
+    let mut errors = 0;
+    for t in tasks {
+        let (lat, e) = t.await??;
+        all.extend(lat);
+        errors += e;
+    }
+    let elapsed = start.elapsed().as_secs_f64();
+    all.sort_unstable();
+    let pct = |p: f64| all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1))).copied().unwrap_or(0) as f64 / 1000.0;
+    Ok(LoadResult { rps: all.len() as f64 / elapsed, p50_ms: pct(0.50), p99_ms: pct(0.99), errors })
+}
+
+fn rss_mb(pid: u32) -> f64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("VmRSS:")).map(|l| l.split_whitespace().nth(1).unwrap_or("0").parse::<f64>().unwrap_or(0.0)))
+        .unwrap_or(0.0)
+        / 1024.0
+}
+
+async fn seed(url: &str, args: &Args) -> anyhow::Result<()> {
+    let key = server::keys::Keys::derive(SECRET.as_bytes());
+    let store = store::connect(url, store::Cipher::new(key.encryption)).await?;
+    let now = chrono::Utc::now();
+    let big = QuotaLimits { max_cpu_cores: 1e6, max_memory_gb: 1e6, max_storage_gb: 1e6, max_databases: 1_000_000, max_backups: 1_000_000 };
+    store
+        .create_tenant(&Tenant {
+            name: "bench".into(),
+            display_name: "Bench".into(),
+            plan: domain::model::Plan::Enterprise,
+            contact_email: None,
+            quota: big,
+            metadata: json!({}),
+            is_active: true,
+            created_at: now,
+            updated_at: now,
+        })
+        .await?;
+    let per_project = args.databases / args.projects;
+    let mut jobs = tokio::task::JoinSet::new();
+    for p in 0..args.projects {
+        let store = store.clone();
+        jobs.spawn(async move {
+            let project = format!("p-{p}");
+            store
+                .create_project(&Project {
+                    domain: "bench".into(),
+                    name: project.clone(),
+                    display_name: project.clone(),
+                    description: None,
+                    quota: big,
+                    metadata: json!({}),
+                    created_at: now,
+                    updated_at: now,
+                })
+                .await?;
+            for i in 0..per_project {
+                let db = bench_database(&project, i);
+                let op = bench_operation(&db);
+                store.create_database(&db, &op, None).await?;
+                store
+                    .insert_audit(&AuditEntry {
+                        id: new_id(IdKind::Audit),
+                        action: "database.create".into(),
+                        resource_type: "database".into(),
+                        resource_id: Some(db.id.clone()),
+                        domain: Some("bench".into()),
+                        project: Some(project.clone()),
+                        user_id: None,
+                        user_email: Some("seed@example.com".into()),
+                        ip_address: Some("127.0.0.1".into()),
+                        user_agent: Some("bench".into()),
+                        request_method: Some("POST".into()),
+                        request_path: Some(format!("/api/v1/domain/bench/project/{project}/databases")),
+                        status: AuditOutcome::Success,
+                        status_code: Some(202),
+                        details: json!({"engine": db.engine, "size": db.size}),
+                        timestamp: chrono::Utc::now(),
+                    })
+                    .await?;
+            }
+            anyhow::Ok(())
+        });
+        while jobs.len() >= 8 {
+            jobs.join_next().await.expect("a job is running")??;
+        }
+    }
+    while let Some(r) = jobs.join_next().await {
+        r??;
+    }
+    Ok(())
+}
+
+fn bench_database(project: &str, i: usize) -> Database {
+    let now = chrono::Utc::now();
+    let engine = Engine::ALL[i % 6];
+    Database {
+        id: new_id(IdKind::Database),
+        name: format!("db-{i}"),
+        domain: "bench".into(),
+        project: project.into(),
+        engine,
+        version: "16.4".into(),
+        size: Size::Micro,
+        storage_gb: 20,
+        replicas: 1,
+        ready_replicas: 1,
+        status: DatabaseStatus::Running,
+        health_status: Some("healthy".into()),
+        kubedb_phase: Some("Ready".into()),
+        backup_enabled: true,
+        backup_schedule: "daily".into(),
+        backup_retention_days: 7,
+        high_availability: false,
+        monitoring_enabled: true,
+        deletion_protection: false,
+        endpoint: Some("10.96.0.10".into()),
+        port: Some(engine.default_port() as i64),
+        service_type: Some("ClusterIP".into()),
+        loadbalancer_ip: None,
+        labels: Default::default(),
+        annotations: Default::default(),
+        provider_id: None,
+        namespace: Some(format!("dbaas-bench-{project}")),
+        kubedb_resource_name: Some(format!("db-{i}")),
+        current: Default::default(),
+        upgrade_policy: None,
+        conditions: json!([]),
+        reserved: Usage::of_database(Size::Micro, 20, 1),
+        created_at: now,
+        updated_at: now,
+    }
+}
+
+fn bench_operation(db: &Database) -> Operation {
+    let now = chrono::Utc::now();
+    Operation {
+        id: new_id(IdKind::Operation),
+        database_id: db.id.clone(),
+        op_type: OperationType::Create,
+        status: OperationStatus::Completed,
+        progress: 100,
+        message: None,
+        desired_state: json!({}),
+        ops_request_name: None,
+        ops_request_phase: None,
+        error_message: None,
+        retry_count: 0,
+        max_retries: 3,
+        created_by: None,
+        domain: db.domain.clone(),
+        project: db.project.clone(),
+        lease_owner: None,
+        lease_expires_at: None,
+        run_after: now,
+        created_at: now,
+        started_at: Some(now),
+        completed_at: Some(now),
+        estimated_completion_at: None,
+    }
+}

@@ -1,0 +1,16 @@
+//! The kubedb-dbaas control plane: REST API, authentication and authorization, audit, wiring.
+
+pub mod app;
+pub mod auth;
+pub mod config;
+pub mod error;
+pub mod extract;
+pub mod keys;
+pub mod metrics;
+pub mod ratelimit;
+pub mod routes;
+pub mod serve;
+pub mod state;
+
+pub use config::Config;
+pub use serve::{start, Running};

@@ -1,0 +1,148 @@
+//! `dbaas`: the control plane (`serve`), its chores (`migrate`, `admin`).
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use server::Config;
+
+#[derive(Parser)]
+#[command(name = "dbaas", version, about = "kubedb-dbaas: a database-as-a-service control plane on Kubernetes and KubeDB")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the control plane: REST API, docs, metrics and background jobs.
+    Serve {
+        #[command(flatten)]
+        config: Config,
+    },
+    /// Apply the store's migrations and exit.
+    Migrate {
+        #[command(flatten)]
+        config: Config,
+    },
+    /// Operator chores.
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// Create a platform admin (or grant the role to an existing user).
+    CreateAdmin {
+        #[arg(long)]
+        email: String,
+        /// Read from DBAAS_NEW_ADMIN_PASSWORD so it never shows in the process list.
+        #[arg(long, env = "DBAAS_NEW_ADMIN_PASSWORD", hide_env_values = true)]
+        password: String,
+        #[command(flatten)]
+        config: Config,
+    },
+    /// Set a new password for a user.
+    ResetPassword {
+        #[arg(long)]
+        email: String,
+        #[arg(long, env = "DBAAS_NEW_PASSWORD", hide_env_values = true)]
+        password: String,
+        #[command(flatten)]
+        config: Config,
+    },
+    /// Check the configuration: store reachable, keys loadable, Redis reachable when set.
+    CheckConfig {
+        #[command(flatten)]
+        config: Config,
+    },
+}
+
+fn init_logging(format: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("DBAAS_LOG").unwrap_or_else(|_| "info,sqlx=warn,tower_http=warn".into());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if format == "json" {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve { config } => {
+            init_logging(&config.log_format);
+            let started = std::time::Instant::now();
+            let backend = if config.database_url.is_some() { "postgres" } else { "sqlite" };
+            let running = server::start(config).await?;
+            tracing::info!(addr = %running.addr, store = backend, ready_ms = started.elapsed().as_millis() as u64, "kubedb-dbaas is ready");
+            if let Some(pw) = &running.generated_admin_password {
+                eprintln!(
+                    "\n  Created the platform admin {} with password: {pw}\n  (shown once; set DBAAS_ADMIN_PASSWORD to choose it)\n",
+                    running.state.config.admin_email
+                );
+            }
+            eprintln!("  API: {0}/api/v1   docs: {0}/docs   health: {0}/health", display_url(running.addr));
+            shutdown_signal().await;
+            tracing::info!("shutting down");
+            running.shutdown().await;
+        }
+        Command::Migrate { config } => {
+            init_logging(&config.log_format);
+            std::fs::create_dir_all(&config.data_dir)?;
+            store::run_migrations(&config.store_url()).await.context("running migrations")?;
+            tracing::info!("migrations applied");
+        }
+        Command::Admin { command } => match command {
+            AdminCommand::CreateAdmin { email, password, mut config } => {
+                init_logging(&config.log_format);
+                config.admin_email = email;
+                config.admin_password = Some(password);
+                let state = server::serve::build_state(config).await?;
+                let email = state.config.admin_email.clone();
+                server::serve::create_admin(&state).await?;
+                println!("{email} is a platform admin");
+            }
+            AdminCommand::ResetPassword { email, password, config } => {
+                init_logging(&config.log_format);
+                let state = server::serve::build_state(config).await?;
+                server::serve::reset_password(&state, &email, password).await?;
+                println!("password of {email} changed");
+            }
+            AdminCommand::CheckConfig { config } => {
+                init_logging(&config.log_format);
+                let state = server::serve::build_state(config).await?;
+                state.store.ping().await?;
+                println!("store: ok ({})", state.store.backend());
+                println!("redis: {}", if state.redis.is_some() { "ok" } else { "not configured (limits kept in process)" });
+                println!("keys: ok");
+            }
+        },
+    }
+    Ok(())
+}
+
+fn display_url(addr: std::net::SocketAddr) -> String {
+    if addr.ip().is_unspecified() {
+        format!("http://localhost:{}", addr.port())
+    } else {
+        format!("http://{addr}")
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}

@@ -1,0 +1,53 @@
+//! The OpenAPI document, generated from the handlers' annotations, and an offline docs page.
+
+use axum::response::{Html, IntoResponse};
+use axum::Json;
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use super::{audit_logs, auth, health, tenants, users};
+
+struct Security;
+
+impl Modify for Security {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT or dbaas_ API key").build()),
+        );
+        components.add_security_scheme("api_key", SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("X-API-Key"))));
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "kubedb-dbaas", description = "Database-as-a-service control plane on Kubernetes and KubeDB. Errors use the envelope {\"error\": {code, message, details, status_code}}."),
+    modifiers(&Security),
+    paths(
+        health::health, health::live, health::ready, health::startup,
+        auth::register, auth::login, auth::refresh, auth::logout, auth::me,
+        auth::create_api_key, auth::list_api_keys, auth::revoke_api_key,
+        tenants::create_tenant, tenants::list_tenants, tenants::get_tenant, tenants::update_tenant, tenants::tenant_quota,
+        tenants::create_project, tenants::list_projects, tenants::get_project, tenants::update_project, tenants::delete_project,
+        tenants::project_quota,
+        tenants::list_domain_members, tenants::add_domain_member, tenants::remove_domain_member,
+        tenants::list_project_members, tenants::add_project_member, tenants::remove_project_member,
+        users::create_user, users::list_users, users::get_user, users::update_user, users::delete_user,
+        audit_logs::list,
+    ),
+    tags(
+        (name = "health"), (name = "auth"), (name = "tenants"), (name = "projects"), (name = "members"),
+        (name = "users"), (name = "audit"),
+    )
+)]
+pub struct ApiDoc;
+
+pub async fn openapi_json() -> impl IntoResponse {
+    Json(ApiDoc::openapi())
+}
+
+/// A self-contained page (no CDN) that renders `/openapi.json`.
+pub async fn docs_page() -> Html<&'static str> {
+    Html(include_str!("../../assets/docs.html"))
+}

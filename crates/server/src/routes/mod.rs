@@ -1,0 +1,54 @@
+//! HTTP routes, one module per part of the contract.
+
+pub mod audit_logs;
+pub mod auth;
+pub mod docs;
+pub mod health;
+pub mod tenants;
+pub mod users;
+
+use domain::model::{Page, PageRequest};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::error::ApiError;
+
+/// `page` (≥ 1, default 1) and `page_size` (1–100, default 10).
+#[derive(Debug, Clone, Copy, Deserialize, IntoParams, Default)]
+pub struct PageQuery {
+    pub page: Option<i64>,
+    pub page_size: Option<i64>,
+}
+
+impl PageQuery {
+    pub fn request(self) -> Result<PageRequest, ApiError> {
+        let page = self.page.unwrap_or(1);
+        let page_size = self.page_size.unwrap_or(10);
+        if !(1..=1_000_000).contains(&page) {
+            return Err(ApiError::validation("page", "must be at least 1"));
+        }
+        if !(1..=100).contains(&page_size) {
+            return Err(ApiError::validation("page_size", "must be between 1 and 100"));
+        }
+        Ok(PageRequest { page, page_size })
+    }
+}
+
+/// The pagination fields every listing carries beside its items.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PageMeta {
+    pub total: i64,
+    pub page: i64,
+    pub page_size: i64,
+}
+
+impl PageMeta {
+    pub fn of<T>(p: &Page<T>) -> Self {
+        PageMeta { total: p.total, page: p.page, page_size: p.page_size }
+    }
+}
+
+/// A `{domain}` or `{project}` path segment: anything that is not a valid slug cannot exist (404).
+pub fn slug_segment(what: &str, s: &str) -> Result<(), ApiError> {
+    domain::validate::dns_label(what, s, 1, 63).map_err(|_| ApiError::not_found(what, s))
+}

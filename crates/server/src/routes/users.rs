@@ -1,0 +1,160 @@
+//! `/api/v1/users`: user administration, for platform admins.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::Json;
+use chrono::{DateTime, Utc};
+use domain::access::Binding;
+use domain::ids::{is_id, new_id, IdKind};
+use domain::model::{User, UserWithBindings};
+use domain::validate;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::{PageMeta, PageQuery};
+use crate::auth::{password, Caller};
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{ApiJson, ApiQuery};
+use crate::state::{AppState, Audit};
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UserCreate {
+    pub email: String,
+    pub password: String,
+    pub full_name: String,
+    /// Grants the global platform_admin role.
+    #[serde(default)]
+    pub platform_admin: bool,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UserUpdate {
+    pub full_name: Option<String>,
+    /// Resets the password.
+    pub password: Option<String>,
+    pub is_active: Option<bool>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserResponse {
+    pub id: String,
+    pub email: String,
+    pub full_name: String,
+    pub is_active: bool,
+    pub created_at: DateTime<Utc>,
+    pub last_login_at: Option<DateTime<Utc>>,
+    pub bindings: Vec<Binding>,
+}
+
+impl From<UserWithBindings> for UserResponse {
+    fn from(u: UserWithBindings) -> Self {
+        UserResponse {
+            id: u.user.id,
+            email: u.user.email,
+            full_name: u.user.full_name,
+            is_active: u.user.is_active,
+            created_at: u.user.created_at,
+            last_login_at: u.user.last_login_at,
+            bindings: u.bindings,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserList {
+    pub users: Vec<UserResponse>,
+    #[serde(flatten)]
+    pub meta: PageMeta,
+}
+
+async fn load(state: &AppState, id: &str) -> ApiResult<UserWithBindings> {
+    if !is_id(IdKind::User, id) {
+        return Err(ApiError::not_found("User", id));
+    }
+    state.store.get_user(id).await?.ok_or_else(|| ApiError::not_found("User", id))
+}
+
+#[utoipa::path(post, path = "/api/v1/users", tag = "users", request_body = UserCreate,
+    responses((status = 201, body = UserResponse), (status = 409)), security(("bearer" = [])))]
+pub async fn create_user(State(state): State<AppState>, caller: Caller, ApiJson(req): ApiJson<UserCreate>) -> ApiResult<impl IntoResponse> {
+    caller.require_platform_admin()?;
+    let email = req.email.trim().to_lowercase();
+    validate::email("email", &email)?;
+    validate::password("password", &req.password)?;
+    validate::text("full_name", &req.full_name, 2, 100)?;
+    let now = Utc::now();
+    let user = User {
+        id: new_id(IdKind::User),
+        email,
+        full_name: req.full_name.trim().to_string(),
+        password_hash: password::hash(req.password).await?,
+        is_active: true,
+        created_at: now,
+        updated_at: now,
+        last_login_at: None,
+    };
+    let bindings = if req.platform_admin { vec![Binding::platform_admin()] } else { vec![] };
+    state.store.create_user(&user, &bindings).await?;
+    state.audit(&caller.ctx, Audit::new("user.create", "user").id(&user.id).by(&caller.user_id, &caller.email).status(201)).await;
+    Ok((StatusCode::CREATED, Json(UserResponse::from(UserWithBindings { user, bindings }))))
+}
+
+#[utoipa::path(get, path = "/api/v1/users", tag = "users", params(PageQuery), responses((status = 200, body = UserList)), security(("bearer" = [])))]
+pub async fn list_users(State(state): State<AppState>, caller: Caller, ApiQuery(q): ApiQuery<PageQuery>) -> ApiResult<Json<UserList>> {
+    caller.require_platform_admin()?;
+    let p = state.store.list_users(q.request()?).await?;
+    let meta = PageMeta::of(&p);
+    Ok(Json(UserList { users: p.items.into_iter().map(Into::into).collect(), meta }))
+}
+
+#[utoipa::path(get, path = "/api/v1/users/{id}", tag = "users", params(("id" = String, Path)),
+    responses((status = 200, body = UserResponse), (status = 404)), security(("bearer" = [])))]
+pub async fn get_user(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Json<UserResponse>> {
+    caller.require_platform_admin()?;
+    Ok(Json(load(&state, &id).await?.into()))
+}
+
+#[utoipa::path(patch, path = "/api/v1/users/{id}", tag = "users", params(("id" = String, Path)), request_body = UserUpdate,
+    responses((status = 200, body = UserResponse), (status = 404)), security(("bearer" = [])))]
+pub async fn update_user(State(state): State<AppState>, caller: Caller, Path(id): Path<String>, ApiJson(req): ApiJson<UserUpdate>) -> ApiResult<Json<UserResponse>> {
+    caller.require_platform_admin()?;
+    let mut u = load(&state, &id).await?;
+    if let Some(n) = req.full_name {
+        validate::text("full_name", &n, 2, 100)?;
+        u.user.full_name = n.trim().to_string();
+    }
+    if let Some(p) = req.password {
+        validate::password("password", &p)?;
+        u.user.password_hash = password::hash(p).await?;
+    }
+    if let Some(a) = req.is_active {
+        if !a && id == caller.user_id {
+            return Err(ApiError::bad_request("You cannot deactivate yourself"));
+        }
+        u.user.is_active = a;
+    }
+    u.user.updated_at = Utc::now();
+    state.store.update_user(&u.user).await?;
+    state.invalidate_user(&id).await;
+    state.audit(&caller.ctx, Audit::new("user.update", "user").id(&id).by(&caller.user_id, &caller.email)).await;
+    Ok(Json(u.into()))
+}
+
+#[utoipa::path(delete, path = "/api/v1/users/{id}", tag = "users", params(("id" = String, Path)),
+    responses((status = 204, description = "deactivated; the record is kept for audit"), (status = 404)), security(("bearer" = [])))]
+pub async fn delete_user(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<StatusCode> {
+    caller.require_platform_admin()?;
+    if id == caller.user_id {
+        return Err(ApiError::bad_request("You cannot deactivate yourself"));
+    }
+    let mut u = load(&state, &id).await?;
+    u.user.is_active = false;
+    u.user.updated_at = Utc::now();
+    state.store.update_user(&u.user).await?;
+    state.invalidate_user(&id).await;
+    state.audit(&caller.ctx, Audit::new("user.deactivate", "user").id(&id).by(&caller.user_id, &caller.email).status(204)).await;
+    Ok(StatusCode::NO_CONTENT)
+}

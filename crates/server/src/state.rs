@@ -1,0 +1,171 @@
+//! Shared application state handed to every handler.
+
+use std::ops::Deref;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use dashmap::DashMap;
+use domain::access::Principal;
+use domain::audit::{AuditEntry, AuditOutcome};
+use domain::ids::{new_id, IdKind};
+use domain::model::{ApiKey, User};
+use moka::future::Cache;
+use store::Store;
+
+use crate::auth::tokens::TokenService;
+use crate::config::Config;
+use crate::metrics::Metrics;
+use crate::ratelimit::{LocalLimiter, RateLimiter};
+
+/// A user as the authorization layer sees them, cached briefly between requests.
+#[derive(Debug, Clone)]
+pub struct Identity {
+    pub user: User,
+    pub principal: Principal,
+}
+
+/// Where a request came from, for audit entries.
+#[derive(Debug, Clone, Default)]
+pub struct RequestCtx {
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub method: String,
+    pub path: String,
+}
+
+/// One audit record about to be written; `Audit::new(...)` then builder calls.
+pub struct Audit<'a> {
+    pub action: &'a str,
+    pub resource_type: &'a str,
+    pub resource_id: Option<String>,
+    pub domain: Option<String>,
+    pub project: Option<String>,
+    pub user: Option<(&'a str, &'a str)>,
+    pub outcome: AuditOutcome,
+    pub status_code: u16,
+    pub details: serde_json::Value,
+}
+
+impl<'a> Audit<'a> {
+    pub fn new(action: &'a str, resource_type: &'a str) -> Self {
+        Audit {
+            action,
+            resource_type,
+            resource_id: None,
+            domain: None,
+            project: None,
+            user: None,
+            outcome: AuditOutcome::Success,
+            status_code: 200,
+            details: serde_json::Value::Null,
+        }
+    }
+    pub fn id(mut self, id: impl Into<String>) -> Self {
+        self.resource_id = Some(id.into());
+        self
+    }
+    pub fn scope(mut self, domain: Option<&str>, project: Option<&str>) -> Self {
+        self.domain = domain.map(str::to_string);
+        self.project = project.map(str::to_string);
+        self
+    }
+    pub fn by(mut self, user_id: &'a str, email: &'a str) -> Self {
+        self.user = Some((user_id, email));
+        self
+    }
+    pub fn status(mut self, code: u16) -> Self {
+        self.status_code = code;
+        if code >= 400 {
+            self.outcome = AuditOutcome::Failure;
+        }
+        self
+    }
+    pub fn details(mut self, details: serde_json::Value) -> Self {
+        self.details = details;
+        self
+    }
+}
+
+pub struct Inner {
+    pub config: Config,
+    pub store: Arc<dyn Store>,
+    pub tokens: TokenService,
+    pub limiter: Arc<dyn RateLimiter>,
+    pub local_limiter: Arc<LocalLimiter>,
+    pub redis: Option<redis::aio::ConnectionManager>,
+    pub metrics: Metrics,
+    /// user id → identity; invalidated on every change to the user or their bindings.
+    pub identities: Cache<String, Arc<Identity>>,
+    /// API key prefix → key row; invalidated on revoke.
+    pub api_keys: Cache<String, Arc<ApiKey>>,
+    /// When each key's `last_used_at` was last written, so a busy key writes once a minute, not per call.
+    pub key_touches: DashMap<String, Instant>,
+    pub started_at: Instant,
+}
+
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+impl Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+impl AppState {
+    pub fn new(
+        config: Config,
+        store: Arc<dyn Store>,
+        tokens: TokenService,
+        limiter: Arc<dyn RateLimiter>,
+        local_limiter: Arc<LocalLimiter>,
+        redis: Option<redis::aio::ConnectionManager>,
+    ) -> Self {
+        // Short TTLs bound how stale a cached identity can be on another replica.
+        let identities = Cache::builder().max_capacity(100_000).time_to_live(Duration::from_secs(10)).build();
+        let api_keys = Cache::builder().max_capacity(100_000).time_to_live(Duration::from_secs(10)).build();
+        AppState(Arc::new(Inner {
+            config,
+            store,
+            tokens,
+            limiter,
+            local_limiter,
+            redis,
+            metrics: Metrics::new(),
+            identities,
+            api_keys,
+            key_touches: DashMap::new(),
+            started_at: Instant::now(),
+        }))
+    }
+
+    pub async fn invalidate_user(&self, user_id: &str) {
+        self.identities.invalidate(user_id).await;
+    }
+
+    /// Writes an audit entry. A failed write is logged, never turned into a failed request.
+    pub async fn audit(&self, ctx: &RequestCtx, a: Audit<'_>) {
+        let entry = AuditEntry {
+            id: new_id(IdKind::Audit),
+            action: a.action.to_string(),
+            resource_type: a.resource_type.to_string(),
+            resource_id: a.resource_id,
+            domain: a.domain,
+            project: a.project,
+            user_id: a.user.map(|u| u.0.to_string()),
+            user_email: a.user.map(|u| u.1.to_string()),
+            ip_address: ctx.ip.clone(),
+            user_agent: ctx.user_agent.clone(),
+            request_method: Some(ctx.method.clone()),
+            request_path: Some(ctx.path.clone()),
+            status: a.outcome,
+            status_code: Some(a.status_code as i32),
+            details: a.details,
+            timestamp: chrono::Utc::now(),
+        };
+        if let Err(e) = self.store.insert_audit(&entry).await {
+            tracing::error!(error = %e, action = %entry.action, "could not write audit entry");
+        }
+    }
+}

@@ -1,0 +1,474 @@
+//! The object store: one `ResourceStore` per served resource (keyed by group + plural), objects kept
+//! as `Arc<Value>` in a BTreeMap ordered by (namespace, name), a bounded history of recent events for
+//! watch resume, and a broadcast channel per resource for live watchers. A single global counter
+//! hands out resourceVersions, so every write in the cluster is totally ordered.
+
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+
+use bytes::Bytes;
+
+use parking_lot::RwLock;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use tokio::sync::{broadcast, Notify};
+
+/// How many recent events each resource keeps for watches that resume from a resourceVersion.
+pub const DEFAULT_HISTORY: usize = 8192;
+/// Live watchers that fall this far behind are cut (they resume from their last resourceVersion).
+const BROADCAST_CAPACITY: usize = 8192;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum EventType {
+    #[serde(rename = "ADDED")]
+    Added,
+    #[serde(rename = "MODIFIED")]
+    Modified,
+    #[serde(rename = "DELETED")]
+    Deleted,
+}
+
+impl EventType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventType::Added => "ADDED",
+            EventType::Modified => "MODIFIED",
+            EventType::Deleted => "DELETED",
+        }
+    }
+}
+
+/// One change to one object. `object` carries the object's new resourceVersion.
+#[derive(Debug, Clone)]
+pub struct Event {
+    pub rv: u64,
+    pub kind: EventType,
+    pub namespace: String,
+    pub name: String,
+    pub object: Arc<Value>,
+    /// The watch-stream line for this event in the storage version, encoded once on first use.
+    pub line: OnceLock<Bytes>,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum StoreError {
+    #[error("already exists")]
+    AlreadyExists,
+    #[error("not found")]
+    NotFound,
+    #[error("the object has been modified; please apply your changes to the latest version and try again")]
+    Conflict,
+    #[error("too old resource version: {requested} ({oldest})")]
+    Expired { requested: u64, oldest: u64 },
+}
+
+type ObjKey = (String, String);
+
+#[derive(Default)]
+struct Inner {
+    objects: BTreeMap<ObjKey, Arc<Value>>,
+    history: VecDeque<Arc<Event>>,
+    /// Highest resourceVersion dropped from `history`; watches must start at or after it.
+    compacted: u64,
+}
+
+pub struct ResourceStore {
+    pub group: String,
+    pub plural: String,
+    inner: RwLock<Inner>,
+    tx: broadcast::Sender<Arc<Event>>,
+    history_cap: usize,
+    store: Arc<StoreShared>,
+}
+
+/// Where an object lives: (group, plural, namespace, name).
+pub type ObjRef = (String, String, String, String);
+
+/// uid → object, and owner uid → dependents, kept in step with every write so garbage
+/// collection does not scan the whole store.
+#[derive(Default)]
+pub struct OwnerIndex {
+    by_uid: HashMap<String, ObjRef>,
+    dependents: HashMap<String, HashSet<ObjRef>>,
+}
+
+impl OwnerIndex {
+    fn owner_uids(obj: &Value) -> Vec<String> {
+        obj.pointer("/metadata/ownerReferences")
+            .and_then(Value::as_array)
+            .map(|refs| refs.iter().filter_map(|r| r.get("uid").and_then(Value::as_str).map(String::from)).collect())
+            .unwrap_or_default()
+    }
+
+    fn uid(obj: &Value) -> Option<&str> {
+        obj.pointer("/metadata/uid").and_then(Value::as_str)
+    }
+
+    fn remove(&mut self, at: &ObjRef, obj: &Value) {
+        if let Some(uid) = Self::uid(obj) {
+            self.by_uid.remove(uid);
+        }
+        for owner in Self::owner_uids(obj) {
+            if let Some(set) = self.dependents.get_mut(&owner) {
+                set.remove(at);
+                if set.is_empty() {
+                    self.dependents.remove(&owner);
+                }
+            }
+        }
+    }
+
+    fn add(&mut self, at: &ObjRef, obj: &Value) {
+        if let Some(uid) = Self::uid(obj) {
+            self.by_uid.insert(uid.to_string(), at.clone());
+        }
+        for owner in Self::owner_uids(obj) {
+            self.dependents.entry(owner).or_default().insert(at.clone());
+        }
+    }
+
+    pub fn exists(&self, uid: &str) -> bool {
+        self.by_uid.contains_key(uid)
+    }
+
+    pub fn dependents_of(&self, uid: &str) -> Vec<ObjRef> {
+        self.dependents.get(uid).map(|s| s.iter().cloned().collect()).unwrap_or_default()
+    }
+}
+
+/// Parts shared by every resource: the resourceVersion counter, the change notification
+/// (persistence listens to it) and the owner index.
+pub struct StoreShared {
+    rv: AtomicU64,
+    pub changed: Notify,
+    pub owners: parking_lot::Mutex<OwnerIndex>,
+}
+
+impl StoreShared {
+    fn next_rv(&self) -> u64 {
+        self.rv.fetch_add(1, Ordering::SeqCst) + 1
+    }
+}
+
+pub fn rv_of(obj: &Value) -> u64 {
+    obj.pointer("/metadata/resourceVersion")
+        .and_then(Value::as_str)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0)
+}
+
+fn set_rv(obj: &mut Value, rv: u64) {
+    if let Some(meta) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
+        meta.insert("resourceVersion".into(), Value::String(rv.to_string()));
+    }
+}
+
+impl ResourceStore {
+    pub fn get(&self, namespace: &str, name: &str) -> Option<Arc<Value>> {
+        self.inner
+            .read()
+            .objects
+            .get(&(namespace.to_string(), name.to_string()))
+            .cloned()
+    }
+
+    /// All objects (in one namespace when given), in (namespace, name) order, with the current
+    /// global resourceVersion.
+    pub fn list(&self, namespace: Option<&str>) -> (Vec<Arc<Value>>, u64) {
+        let inner = self.inner.read();
+        let rv = self.store.rv.load(Ordering::SeqCst);
+        let items = match namespace {
+            Some(ns) => inner
+                .objects
+                .range((ns.to_string(), String::new())..)
+                .take_while(|((n, _), _)| n == ns)
+                .map(|(_, v)| v.clone())
+                .collect(),
+            None => inner.objects.values().cloned().collect(),
+        };
+        (items, rv)
+    }
+
+    /// The global resourceVersion read while no write to this resource is in flight: every event
+    /// of this resource at or below it has already been broadcast.
+    pub fn rv_snapshot(&self) -> u64 {
+        let _guard = self.inner.read();
+        self.store.rv.load(Ordering::SeqCst)
+    }
+
+    pub fn len(&self) -> usize {
+        self.inner.read().objects.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn record(&self, inner: &mut Inner, ev: Event) {
+        let ev = Arc::new(ev);
+        if inner.history.len() >= self.history_cap {
+            if let Some(old) = inner.history.pop_front() {
+                inner.compacted = old.rv;
+            }
+        }
+        inner.history.push_back(ev.clone());
+        // No receivers is fine.
+        let _ = self.tx.send(ev);
+        self.store.changed.notify_one();
+    }
+
+    /// Stores a new object, assigning its resourceVersion.
+    pub fn create(
+        &self,
+        namespace: &str,
+        name: &str,
+        mut obj: Value,
+    ) -> Result<Arc<Value>, StoreError> {
+        let mut inner = self.inner.write();
+        let key = (namespace.to_string(), name.to_string());
+        if inner.objects.contains_key(&key) {
+            return Err(StoreError::AlreadyExists);
+        }
+        let rv = self.store.next_rv();
+        set_rv(&mut obj, rv);
+        let obj = Arc::new(obj);
+        inner.objects.insert(key, obj.clone());
+        let ev = Event {
+            rv,
+            kind: EventType::Added,
+            namespace: namespace.into(),
+            name: name.into(),
+            object: obj.clone(),
+            line: OnceLock::new(),
+        };
+        self.record(&mut inner, ev);
+        Ok(obj)
+    }
+
+    /// Replaces an object if its stored resourceVersion is still `expected_rv`.
+    pub fn update(
+        &self,
+        namespace: &str,
+        name: &str,
+        expected_rv: u64,
+        mut obj: Value,
+    ) -> Result<Arc<Value>, StoreError> {
+        let mut inner = self.inner.write();
+        let key = (namespace.to_string(), name.to_string());
+        let current = inner.objects.get(&key).ok_or(StoreError::NotFound)?;
+        if rv_of(current) != expected_rv {
+            return Err(StoreError::Conflict);
+        }
+        let rv = self.store.next_rv();
+        set_rv(&mut obj, rv);
+        let obj = Arc::new(obj);
+        inner.objects.insert(key, obj.clone());
+        let ev = Event {
+            rv,
+            kind: EventType::Modified,
+            namespace: namespace.into(),
+            name: name.into(),
+            object: obj.clone(),
+            line: OnceLock::new(),
+        };
+        self.record(&mut inner, ev);
+        Ok(obj)
+    }
+
+    /// Removes an object (if its resourceVersion is still `expected_rv`, when given). The returned
+    /// object carries the resourceVersion of the deletion.
+    pub fn delete(
+        &self,
+        namespace: &str,
+        name: &str,
+        expected_rv: Option<u64>,
+    ) -> Result<Arc<Value>, StoreError> {
+        let mut inner = self.inner.write();
+        let key = (namespace.to_string(), name.to_string());
+        let current = inner.objects.get(&key).ok_or(StoreError::NotFound)?;
+        if let Some(expected) = expected_rv {
+            if rv_of(current) != expected {
+                return Err(StoreError::Conflict);
+            }
+        }
+        let mut obj = inner
+            .objects
+            .remove(&key)
+            .map(|a| (*a).clone())
+            .unwrap_or(Value::Null);
+        let rv = self.store.next_rv();
+        set_rv(&mut obj, rv);
+        let obj = Arc::new(obj);
+        let ev = Event {
+            rv,
+            kind: EventType::Deleted,
+            namespace: namespace.into(),
+            name: name.into(),
+            object: obj.clone(),
+            line: OnceLock::new(),
+        };
+        self.record(&mut inner, ev);
+        Ok(obj)
+    }
+
+    /// Starts a watch. With `from = None` the caller gets the current objects as synthetic ADDED
+    /// events first; with `Some(rv)` every retained event after `rv`, or `Expired` when the history
+    /// no longer reaches back that far. Subscribing happens under the lock, so nothing is missed.
+    pub fn watch(
+        &self,
+        from: Option<u64>,
+    ) -> Result<(Vec<Arc<Event>>, broadcast::Receiver<Arc<Event>>, u64), StoreError> {
+        let inner = self.inner.read();
+        let rx = self.tx.subscribe();
+        let now = self.store.rv.load(Ordering::SeqCst);
+        let backlog = match from {
+            None => inner
+                .objects
+                .iter()
+                .map(|((ns, name), obj)| {
+                    Arc::new(Event {
+                        rv: rv_of(obj),
+                        kind: EventType::Added,
+                        namespace: ns.clone(),
+                        name: name.clone(),
+                        object: obj.clone(),
+                        line: OnceLock::new(),
+                    })
+                })
+                .collect(),
+            Some(rv) => {
+                if rv < inner.compacted {
+                    return Err(StoreError::Expired {
+                        requested: rv,
+                        oldest: inner.compacted,
+                    });
+                }
+                let start = inner.history.partition_point(|e| e.rv <= rv);
+                inner.history.iter().skip(start).cloned().collect()
+            }
+        };
+        Ok((backlog, rx, now))
+    }
+
+    /// Inserts an object as loaded from a state file, keeping its resourceVersion.
+    pub fn restore(&self, namespace: &str, name: &str, obj: Value) {
+        self.inner
+            .write()
+            .objects
+            .insert((namespace.to_string(), name.to_string()), Arc::new(obj));
+    }
+}
+
+/// All resource stores.
+pub struct Store {
+    shared: Arc<StoreShared>,
+    resources: RwLock<HashMap<(String, String), Arc<ResourceStore>>>,
+    history_cap: usize,
+}
+
+impl Default for Store {
+    fn default() -> Self {
+        Self::new(DEFAULT_HISTORY)
+    }
+}
+
+impl Store {
+    pub fn new(history_cap: usize) -> Self {
+        Self {
+            shared: Arc::new(StoreShared {
+                rv: AtomicU64::new(1),
+                changed: Notify::new(),
+            }),
+            resources: RwLock::new(HashMap::new()),
+            history_cap: history_cap.max(1),
+        }
+    }
+
+    pub fn shared(&self) -> &Arc<StoreShared> {
+        &self.shared
+    }
+
+    pub fn current_rv(&self) -> u64 {
+        self.shared.rv.load(Ordering::SeqCst)
+    }
+
+    /// Raises the counter to at least `rv` (after loading a state file).
+    pub fn bump_rv(&self, rv: u64) {
+        self.shared.rv.fetch_max(rv, Ordering::SeqCst);
+    }
+
+    pub fn resource(&self, group: &str, plural: &str) -> Option<Arc<ResourceStore>> {
+        self.resources
+            .read()
+            .get(&(group.to_string(), plural.to_string()))
+            .cloned()
+    }
+
+    /// The store for a resource, created empty on first use.
+    pub fn ensure(&self, group: &str, plural: &str) -> Arc<ResourceStore> {
+        if let Some(r) = self.resource(group, plural) {
+            return r;
+        }
+        let mut map = self.resources.write();
+        map.entry((group.to_string(), plural.to_string()))
+            .or_insert_with(|| {
+                let (tx, _) = broadcast::channel(BROADCAST_CAPACITY);
+                Arc::new(ResourceStore {
+                    group: group.to_string(),
+                    plural: plural.to_string(),
+                    inner: RwLock::new(Inner::default()),
+                    tx,
+                    history_cap: self.history_cap,
+                    store: self.shared.clone(),
+                })
+            })
+            .clone()
+    }
+
+    pub fn all(&self) -> Vec<Arc<ResourceStore>> {
+        self.resources.read().values().cloned().collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn obj(name: &str) -> Value {
+        json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "namespace": "default"}})
+    }
+
+    #[test]
+    fn create_update_delete_and_watch_history() {
+        let store = Store::new(3);
+        let r = store.ensure("", "configmaps");
+        let a = r.create("default", "a", obj("a")).unwrap();
+        assert_eq!(
+            r.create("default", "a", obj("a")).unwrap_err(),
+            StoreError::AlreadyExists
+        );
+        let rv_a = rv_of(&a);
+        assert_eq!(
+            r.update("default", "a", rv_a + 100, obj("a")).unwrap_err(),
+            StoreError::Conflict
+        );
+        let a2 = r.update("default", "a", rv_a, obj("a")).unwrap();
+        assert!(rv_of(&a2) > rv_a);
+        let (backlog, _, _) = r.watch(Some(rv_a)).unwrap();
+        assert_eq!(backlog.len(), 1);
+        assert_eq!(backlog[0].kind, EventType::Modified);
+        for n in ["b", "c", "d"] {
+            r.create("default", n, obj(n)).unwrap();
+        }
+        assert!(matches!(
+            r.watch(Some(rv_a)),
+            Err(StoreError::Expired { .. })
+        ));
+        let d = r.delete("default", "a", None).unwrap();
+        assert!(rv_of(&d) > rv_of(&a2));
+        assert_eq!(r.list(Some("default")).0.len(), 3);
+        assert_eq!(r.list(Some("other")).0.len(), 0);
+    }
+}

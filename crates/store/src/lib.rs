@@ -1,0 +1,277 @@
+//! Persistence for kubedb-dbaas on SQLite (embedded default) and PostgreSQL (scale-out), behind
+//! one interface: [`Store`]. Also owns the durable operation queue and encryption of secrets at rest.
+
+pub mod cipher;
+mod repo;
+pub mod testing;
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use domain::access::Binding;
+use domain::audit::{AuditEntry, AuditFilter};
+use domain::engine::Engine;
+use domain::model::{
+    ApiKey, Database, Operation, Page, PageRequest, Project, Provider, RefreshToken, Tenant, User,
+    UserWithBindings,
+};
+use domain::quota::Usage;
+use domain::status::{DatabaseStatus, OperationStatus, OperationType};
+use domain::DomainError;
+
+pub use cipher::Cipher;
+pub use repo::{connect, run_migrations};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A uniqueness rule was broken (duplicate e-mail, name, …); the text says which.
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0} not found")]
+    NotFound(String),
+    /// A domain rule refused the write (quota exceeded, no capacity, …).
+    #[error(transparent)]
+    Domain(#[from] DomainError),
+    /// The store could not be reached or answered with an error.
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+#[derive(Debug, Clone, Default)]
+pub struct DatabaseFilter {
+    pub engine: Option<Engine>,
+    pub status: Option<DatabaseStatus>,
+    /// Substring match on the name.
+    pub name: Option<String>,
+    pub include_deleted: bool,
+}
+
+/// Which domains/projects a caller may see in a cross-project listing; `None` = all.
+#[derive(Debug, Clone, Default)]
+pub struct Visibility {
+    pub scopes: Option<Vec<(String, Option<String>)>>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct OperationFilter {
+    pub database_id: Option<String>,
+    pub status: Option<OperationStatus>,
+    pub op_type: Option<OperationType>,
+    pub visibility: Visibility,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ProviderFilter {
+    pub region: Option<String>,
+    pub availability_zone: Option<String>,
+    pub is_active: Option<bool>,
+    pub domain: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct QueueStats {
+    pub queued: i64,
+    pub processing: i64,
+    pub by_type: Vec<(OperationType, i64)>,
+    pub oldest_queued_age_seconds: Option<f64>,
+}
+
+/// Picks a provider among the candidates (locked for the transaction) for a new database; returns
+/// the chosen provider's id. Placement rules live in the domain; the store only makes them atomic.
+pub type ProviderChooser<'a> =
+    &'a (dyn Fn(&[Provider]) -> Result<String, DomainError> + Send + Sync);
+
+/// How a finished operation ends.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OperationOutcome {
+    pub status: OperationStatus,
+    pub message: Option<String>,
+    pub error_message: Option<String>,
+}
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Which backend this is: "sqlite" or "postgres".
+    fn backend(&self) -> &'static str;
+    /// Cheap liveness query, for `/health/ready`.
+    async fn ping(&self) -> Result<()>;
+
+    // ---- users and bindings
+    /// Conflict if the e-mail (case-insensitive) is taken.
+    async fn create_user(&self, user: &User, bindings: &[Binding]) -> Result<()>;
+    async fn get_user(&self, id: &str) -> Result<Option<UserWithBindings>>;
+    async fn get_user_by_email(&self, email: &str) -> Result<Option<UserWithBindings>>;
+    async fn list_users(&self, page: PageRequest) -> Result<Page<UserWithBindings>>;
+    /// Updates email, full_name, password_hash, is_active, updated_at. Conflict on e-mail clash.
+    async fn update_user(&self, user: &User) -> Result<()>;
+    async fn record_login(&self, user_id: &str, at: DateTime<Utc>) -> Result<()>;
+    async fn count_platform_admins(&self) -> Result<i64>;
+    /// Conflict if the user already holds a role on exactly that scope.
+    async fn add_binding(&self, user_id: &str, binding: &Binding) -> Result<()>;
+    /// Removes the user's bindings on exactly that scope (domain-level when `project` is None).
+    async fn remove_binding(
+        &self,
+        user_id: &str,
+        domain: &str,
+        project: Option<&str>,
+    ) -> Result<bool>;
+    /// Users holding a binding on exactly that scope, with that binding.
+    async fn list_members(
+        &self,
+        domain: &str,
+        project: Option<&str>,
+    ) -> Result<Vec<(User, Binding)>>;
+    /// Self-service sign-up in one transaction: user, tenant, its default project, the user's binding.
+    async fn register(
+        &self,
+        user: &User,
+        tenant: &Tenant,
+        project: &Project,
+        binding: &Binding,
+    ) -> Result<()>;
+
+    // ---- API keys
+    async fn create_api_key(&self, key: &ApiKey) -> Result<()>;
+    async fn find_api_key(&self, prefix: &str) -> Result<Option<ApiKey>>;
+    async fn list_api_keys(&self, user_id: &str) -> Result<Vec<ApiKey>>;
+    /// False if no such live key of that user.
+    async fn revoke_api_key(&self, user_id: &str, key_id: &str, at: DateTime<Utc>) -> Result<bool>;
+    async fn touch_api_key(&self, key_id: &str, at: DateTime<Utc>) -> Result<()>;
+
+    // ---- refresh tokens
+    async fn create_refresh_token(&self, token: &RefreshToken) -> Result<()>;
+    async fn find_refresh_token(&self, token_hash: &str) -> Result<Option<RefreshToken>>;
+    /// Atomically revokes `old_id` (marking it replaced by `new.id`) and inserts `new`, but only if
+    /// `old_id` was still live: returns false (and writes nothing) if it had been revoked already.
+    async fn rotate_refresh_token(
+        &self,
+        old_id: &str,
+        new: &RefreshToken,
+        at: DateTime<Utc>,
+    ) -> Result<bool>;
+    async fn revoke_refresh_family(&self, family_id: &str, at: DateTime<Utc>) -> Result<u64>;
+
+    // ---- tenants and projects
+    async fn create_tenant(&self, tenant: &Tenant) -> Result<()>;
+    async fn get_tenant(&self, name: &str) -> Result<Option<Tenant>>;
+    /// `only`: restrict to these names (a caller's visible domains); `None` = all.
+    async fn list_tenants(
+        &self,
+        only: Option<&[String]>,
+        page: PageRequest,
+    ) -> Result<Page<Tenant>>;
+    async fn update_tenant(&self, tenant: &Tenant) -> Result<()>;
+    /// Conflict if the name is taken in the domain; NotFound if the domain does not exist.
+    async fn create_project(&self, project: &Project) -> Result<()>;
+    async fn get_project(&self, domain: &str, name: &str) -> Result<Option<Project>>;
+    async fn list_projects(
+        &self,
+        domain: &str,
+        only: Option<&[String]>,
+        page: PageRequest,
+    ) -> Result<Page<Project>>;
+    async fn update_project(&self, project: &Project) -> Result<()>;
+    /// Conflict while the project holds databases that are not deleted; also drops its bindings.
+    async fn delete_project(&self, domain: &str, name: &str) -> Result<bool>;
+    /// What the project's live databases hold (sum of their reservations).
+    async fn project_usage(&self, domain: &str, project: &str) -> Result<Usage>;
+    async fn domain_usage(&self, domain: &str) -> Result<Usage>;
+
+    // ---- providers (kubeconfig encrypted with the store's cipher)
+    async fn create_provider(&self, provider: &Provider, kubeconfig: &str) -> Result<()>;
+    async fn get_provider(&self, id: &str) -> Result<Option<Provider>>;
+    /// Sorted by priority desc, then name.
+    async fn list_providers(&self, filter: &ProviderFilter) -> Result<Vec<Provider>>;
+    /// Updates every field but `allocated`; replaces the kubeconfig when given.
+    async fn update_provider(&self, provider: &Provider, kubeconfig: Option<&str>) -> Result<()>;
+    /// Conflict while databases that are not deleted live on it.
+    async fn delete_provider(&self, id: &str) -> Result<bool>;
+    async fn provider_kubeconfig(&self, id: &str) -> Result<Option<String>>;
+
+    // ---- databases, with quota and capacity reservation
+    /// In one transaction: checks the project's and the domain's quota against `db.reserved`
+    /// (counting every replica), places it with `choose` when given (adding `db.reserved` to the chosen
+    /// provider's allocation and setting `db.provider_id`), inserts the database and its queued
+    /// operation. Concurrent calls never over-commit a quota or a provider. Conflict on a duplicate
+    /// live name in the project. Returns the database as stored.
+    async fn create_database(
+        &self,
+        db: &Database,
+        op: &Operation,
+        choose: Option<ProviderChooser<'_>>,
+    ) -> Result<Database>;
+    async fn get_database(&self, id: &str) -> Result<Option<Database>>;
+    async fn list_databases(
+        &self,
+        domain: &str,
+        project: &str,
+        filter: &DatabaseFilter,
+        page: PageRequest,
+    ) -> Result<Page<Database>>;
+    /// Writes every mutable field (status, observed state, endpoint, …) but not `reserved`.
+    async fn update_database(&self, db: &Database) -> Result<()>;
+    /// Changes what a database holds (grow/shrink) under the same quota and capacity checks as create.
+    async fn resize_reservation(&self, db_id: &str, new_reserved: Usage) -> Result<()>;
+    /// Gives back everything the database holds to its project, domain and provider (idempotent).
+    async fn release_reservation(&self, db_id: &str) -> Result<()>;
+
+    // ---- the durable operation queue
+    async fn enqueue_operation(&self, op: &Operation) -> Result<()>;
+    async fn get_operation(&self, id: &str) -> Result<Option<Operation>>;
+    async fn list_operations(
+        &self,
+        filter: &OperationFilter,
+        page: PageRequest,
+    ) -> Result<Page<Operation>>;
+    /// Claims the oldest runnable operation: `queued` with `run_after <= now`, or `in_progress` whose
+    /// lease expired (its worker died), and only if no older unfinished operation exists for the same
+    /// database (one at a time per database, in order). Sets status `in_progress`, lease owner and
+    /// expiry, `started_at` if unset. PostgreSQL: `FOR UPDATE SKIP LOCKED`; SQLite: a write transaction.
+    async fn claim_operation(
+        &self,
+        worker: &str,
+        lease: Duration,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Operation>>;
+    /// Extends the lease; false if the worker no longer owns the operation.
+    async fn renew_lease(
+        &self,
+        op_id: &str,
+        worker: &str,
+        lease: Duration,
+        now: DateTime<Utc>,
+    ) -> Result<bool>;
+    /// Saves progress/message/ops_request_* fields while owning the lease; false if not the owner.
+    async fn save_progress(&self, op: &Operation, worker: &str) -> Result<bool>;
+    /// Ends the operation (terminal status, completed_at, lease cleared); false if not the owner.
+    async fn complete_operation(
+        &self,
+        op_id: &str,
+        worker: &str,
+        outcome: &OperationOutcome,
+        now: DateTime<Utc>,
+    ) -> Result<bool>;
+    /// Puts the operation back as `queued` with `retry_count + 1` and `run_after`; false if not the owner.
+    async fn retry_operation(
+        &self,
+        op_id: &str,
+        worker: &str,
+        run_after: DateTime<Utc>,
+        error: &str,
+    ) -> Result<bool>;
+    /// queued → cancelled; false (nothing written) from any other status.
+    async fn cancel_operation(&self, op_id: &str, now: DateTime<Utc>) -> Result<bool>;
+    async fn queue_stats(&self, now: DateTime<Utc>) -> Result<QueueStats>;
+
+    // ---- audit
+    async fn insert_audit(&self, entry: &AuditEntry) -> Result<()>;
+    /// Newest first.
+    async fn list_audit(&self, filter: &AuditFilter, page: PageRequest)
+        -> Result<Page<AuditEntry>>;
+    async fn purge_audit_before(&self, before: DateTime<Utc>) -> Result<u64>;
+}

@@ -1,0 +1,67 @@
+//! PostgreSQL backend: one pool for reads and writes; read-then-write sequences lock the rows they
+//! depend on (`FOR UPDATE`), and queue claims skip rows another worker holds (`SKIP LOCKED`).
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::migrate::Migrator;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{Pool, Transaction};
+
+use super::{db_err, migrate_err};
+use crate::{Cipher, Result, StoreError};
+
+pub(crate) type Db = sqlx::Postgres;
+const BACKEND: &str = "postgres";
+
+macro_rules! for_update {
+    () => {
+        " FOR UPDATE"
+    };
+}
+macro_rules! skip_locked {
+    () => {
+        " FOR UPDATE SKIP LOCKED"
+    };
+}
+
+static MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
+
+async fn begin_write(pool: &Pool<Db>) -> Result<Transaction<'static, Db>, sqlx::Error> {
+    pool.begin().await
+}
+
+// Deliberately included once per backend: same SQL, different `Db` type and lock clauses.
+#[allow(clippy::duplicate_mod)]
+#[path = "sql.rs"]
+mod sql;
+pub(crate) use sql::SqlStore;
+
+const POOL_SIZE: u32 = 10;
+
+fn options(url: &str) -> Result<PgConnectOptions> {
+    PgConnectOptions::from_str(url)
+        .map_err(|e| StoreError::Unavailable(format!("bad PostgreSQL URL: {e}")))
+}
+
+pub(super) async fn open(url: &str, cipher: Cipher) -> Result<SqlStore> {
+    let pool = PgPoolOptions::new()
+        .max_connections(POOL_SIZE)
+        .acquire_timeout(Duration::from_secs(10))
+        .connect_with(options(url)?)
+        .await
+        .map_err(db_err)?;
+    MIGRATOR.run(&pool).await.map_err(migrate_err)?;
+    Ok(SqlStore::new(pool.clone(), pool, cipher))
+}
+
+pub(super) async fn migrate_only(url: &str) -> Result<()> {
+    let pool = PgPoolOptions::new()
+        .max_connections(1)
+        .connect_with(options(url)?)
+        .await
+        .map_err(db_err)?;
+    let r = MIGRATOR.run(&pool).await.map_err(migrate_err);
+    pool.close().await;
+    r
+}
