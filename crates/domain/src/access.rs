@@ -25,7 +25,14 @@ impl Role {
         }
     }
     pub fn parse(s: &str) -> Option<Role> {
-        [Role::PlatformAdmin, Role::DomainAdmin, Role::ProjectAdmin, Role::Developer].into_iter().find(|r| r.as_str() == s)
+        [
+            Role::PlatformAdmin,
+            Role::DomainAdmin,
+            Role::ProjectAdmin,
+            Role::Developer,
+        ]
+        .into_iter()
+        .find(|r| r.as_str() == s)
     }
     /// Whether a binding of this role is attached to a project (else to a domain, or global).
     pub const fn is_project_role(self) -> bool {
@@ -45,13 +52,25 @@ pub struct Binding {
 
 impl Binding {
     pub fn platform_admin() -> Self {
-        Binding { role: Role::PlatformAdmin, domain: None, project: None }
+        Binding {
+            role: Role::PlatformAdmin,
+            domain: None,
+            project: None,
+        }
     }
     pub fn domain(role: Role, domain: &str) -> Self {
-        Binding { role, domain: Some(domain.to_string()), project: None }
+        Binding {
+            role,
+            domain: Some(domain.to_string()),
+            project: None,
+        }
     }
     pub fn project(role: Role, domain: &str, project: &str) -> Self {
-        Binding { role, domain: Some(domain.to_string()), project: Some(project.to_string()) }
+        Binding {
+            role,
+            domain: Some(domain.to_string()),
+            project: Some(project.to_string()),
+        }
     }
 }
 
@@ -115,7 +134,10 @@ impl Principal {
     fn project_role(&self, domain: &str, project: &str) -> Option<Role> {
         let mut best = None;
         for b in &self.bindings {
-            if b.role.is_project_role() && b.domain.as_deref() == Some(domain) && b.project.as_deref() == Some(project) {
+            if b.role.is_project_role()
+                && b.domain.as_deref() == Some(domain)
+                && b.project.as_deref() == Some(project)
+            {
                 if b.role == Role::ProjectAdmin {
                     return Some(Role::ProjectAdmin);
                 }
@@ -126,12 +148,18 @@ impl Principal {
     }
 
     fn any_binding_in(&self, domain: &str) -> bool {
-        self.bindings.iter().any(|b| b.domain.as_deref() == Some(domain))
+        self.bindings
+            .iter()
+            .any(|b| b.domain.as_deref() == Some(domain))
     }
 
     /// Domains the caller holds any binding in (for listing tenants).
     pub fn visible_domains(&self) -> Vec<String> {
-        let mut d: Vec<String> = self.bindings.iter().filter_map(|b| b.domain.clone()).collect();
+        let mut d: Vec<String> = self
+            .bindings
+            .iter()
+            .filter_map(|b| b.domain.clone())
+            .collect();
         d.sort();
         d.dedup();
         d
@@ -187,7 +215,9 @@ impl Principal {
                 match self.project_role(d, p) {
                     None => Hidden,
                     Some(Role::ProjectAdmin) => match action {
-                        ReadTenant | ReadProject | WriteDatabases | ReadCredentials | ReadAudit => Allow,
+                        ReadTenant | ReadProject | WriteDatabases | ReadCredentials | ReadAudit => {
+                            Allow
+                        }
                         ManageTenant | ManagePlatform => Forbidden,
                     },
                     Some(_) => match action {
@@ -221,16 +251,28 @@ mod tests {
     fn platform_admin_may_do_everything() {
         let a = p(vec![Binding::platform_admin()]);
         assert_eq!(a.decide(Action::ManagePlatform, Scope::Platform), Allow);
-        assert_eq!(a.decide(Action::ReadCredentials, Scope::Project("x", "y")), Allow);
+        assert_eq!(
+            a.decide(Action::ReadCredentials, Scope::Project("x", "y")),
+            Allow
+        );
     }
 
     #[test]
     fn domain_admin_owns_its_domain_only() {
         let a = p(vec![Binding::domain(Role::DomainAdmin, "acme")]);
         assert_eq!(a.decide(Action::ManageTenant, Scope::Domain("acme")), Allow);
-        assert_eq!(a.decide(Action::WriteDatabases, Scope::Project("acme", "web")), Allow);
-        assert_eq!(a.decide(Action::ReadTenant, Scope::Domain("globex")), Hidden);
-        assert_eq!(a.decide(Action::ReadProject, Scope::Project("globex", "web")), Hidden);
+        assert_eq!(
+            a.decide(Action::WriteDatabases, Scope::Project("acme", "web")),
+            Allow
+        );
+        assert_eq!(
+            a.decide(Action::ReadTenant, Scope::Domain("globex")),
+            Hidden
+        );
+        assert_eq!(
+            a.decide(Action::ReadProject, Scope::Project("globex", "web")),
+            Hidden
+        );
         assert_eq!(a.decide(Action::ManagePlatform, Scope::Platform), Forbidden);
     }
 
@@ -238,15 +280,39 @@ mod tests {
     fn project_roles() {
         let pa = p(vec![Binding::project(Role::ProjectAdmin, "acme", "web")]);
         let dev = p(vec![Binding::project(Role::Developer, "acme", "web")]);
-        assert_eq!(pa.decide(Action::WriteDatabases, Scope::Project("acme", "web")), Allow);
-        assert_eq!(pa.decide(Action::ReadCredentials, Scope::Project("acme", "web")), Allow);
+        assert_eq!(
+            pa.decide(Action::WriteDatabases, Scope::Project("acme", "web")),
+            Allow
+        );
+        assert_eq!(
+            pa.decide(Action::ReadCredentials, Scope::Project("acme", "web")),
+            Allow
+        );
         assert_eq!(pa.decide(Action::ReadTenant, Scope::Domain("acme")), Allow);
-        assert_eq!(pa.decide(Action::ManageTenant, Scope::Domain("acme")), Forbidden);
-        assert_eq!(pa.decide(Action::ReadProject, Scope::Project("acme", "api")), Hidden);
-        assert_eq!(dev.decide(Action::ReadProject, Scope::Project("acme", "web")), Allow);
-        assert_eq!(dev.decide(Action::WriteDatabases, Scope::Project("acme", "web")), Forbidden);
-        assert_eq!(dev.decide(Action::ReadCredentials, Scope::Project("acme", "web")), Forbidden);
-        assert_eq!(dev.decide(Action::ReadAudit, Scope::Project("acme", "web")), Forbidden);
+        assert_eq!(
+            pa.decide(Action::ManageTenant, Scope::Domain("acme")),
+            Forbidden
+        );
+        assert_eq!(
+            pa.decide(Action::ReadProject, Scope::Project("acme", "api")),
+            Hidden
+        );
+        assert_eq!(
+            dev.decide(Action::ReadProject, Scope::Project("acme", "web")),
+            Allow
+        );
+        assert_eq!(
+            dev.decide(Action::WriteDatabases, Scope::Project("acme", "web")),
+            Forbidden
+        );
+        assert_eq!(
+            dev.decide(Action::ReadCredentials, Scope::Project("acme", "web")),
+            Forbidden
+        );
+        assert_eq!(
+            dev.decide(Action::ReadAudit, Scope::Project("acme", "web")),
+            Forbidden
+        );
         assert_eq!(dev.visible_projects("acme"), Some(vec!["web".to_string()]));
     }
 }

@@ -5,7 +5,9 @@ use utoipa::ToSchema;
 
 use crate::DomainError;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Engine {
     Postgres,
@@ -17,8 +19,14 @@ pub enum Engine {
 }
 
 impl Engine {
-    pub const ALL: [Engine; 6] =
-        [Engine::Postgres, Engine::Mysql, Engine::Mariadb, Engine::Mongodb, Engine::Redis, Engine::Elasticsearch];
+    pub const ALL: [Engine; 6] = [
+        Engine::Postgres,
+        Engine::Mysql,
+        Engine::Mariadb,
+        Engine::Mongodb,
+        Engine::Redis,
+        Engine::Elasticsearch,
+    ];
 
     pub const fn as_str(self) -> &'static str {
         match self {
@@ -89,7 +97,14 @@ pub enum Size {
 }
 
 impl Size {
-    pub const ALL: [Size; 6] = [Size::Micro, Size::Small, Size::Medium, Size::Large, Size::Xlarge, Size::Xlarge2];
+    pub const ALL: [Size; 6] = [
+        Size::Micro,
+        Size::Small,
+        Size::Medium,
+        Size::Large,
+        Size::Xlarge,
+        Size::Xlarge2,
+    ];
 
     pub const fn as_str(self) -> &'static str {
         match self {
@@ -144,8 +159,14 @@ mod tests {
 
     #[test]
     fn sizes_match_the_contract() {
-        assert_eq!(serde_json::to_value(Size::Xlarge2).unwrap(), "db.t3.2xlarge");
-        assert_eq!(Size::parse("db.t3.large").map(|s| (s.cpu_cores(), s.memory_gb())), Some((2.0, 8.0)));
+        assert_eq!(
+            serde_json::to_value(Size::Xlarge2).unwrap(),
+            "db.t3.2xlarge"
+        );
+        assert_eq!(
+            Size::parse("db.t3.large").map(|s| (s.cpu_cores(), s.memory_gb())),
+            Some((2.0, 8.0))
+        );
     }
 
     #[test]

@@ -38,7 +38,12 @@ pub fn new_id(kind: IdKind) -> String {
 pub fn is_id(kind: IdKind, s: &str) -> bool {
     s.strip_prefix(kind.prefix())
         .and_then(|rest| rest.strip_prefix('-'))
-        .is_some_and(|hex| hex.len() == 32 && hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)))
+        .is_some_and(|hex| {
+            hex.len() == 32
+                && hex
+                    .bytes()
+                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        })
 }
 
 #[cfg(test)]

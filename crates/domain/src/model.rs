@@ -80,7 +80,14 @@ impl Plan {
         }
     }
     pub fn parse(s: &str) -> Option<Plan> {
-        [Plan::Free, Plan::Starter, Plan::Professional, Plan::Enterprise].into_iter().find(|p| p.as_str() == s)
+        [
+            Plan::Free,
+            Plan::Starter,
+            Plan::Professional,
+            Plan::Enterprise,
+        ]
+        .into_iter()
+        .find(|p| p.as_str() == s)
     }
 }
 
@@ -246,6 +253,9 @@ impl PageRequest {
 
 impl Default for PageRequest {
     fn default() -> Self {
-        PageRequest { page: 1, page_size: 10 }
+        PageRequest {
+            page: 1,
+            page_size: 10,
+        }
     }
 }

@@ -19,7 +19,13 @@ pub struct QuotaLimits {
 impl Default for QuotaLimits {
     /// The contract's per-project defaults.
     fn default() -> Self {
-        QuotaLimits { max_cpu_cores: 10.0, max_memory_gb: 20.0, max_storage_gb: 100.0, max_databases: 10, max_backups: 50 }
+        QuotaLimits {
+            max_cpu_cores: 10.0,
+            max_memory_gb: 20.0,
+            max_storage_gb: 100.0,
+            max_databases: 10,
+            max_backups: 50,
+        }
     }
 }
 
@@ -34,7 +40,10 @@ impl QuotaLimits {
         ];
         for (field, v) in checks {
             if !v.is_finite() || !(0.0..=1_000_000.0).contains(&v) {
-                return Err(DomainError::validation(format!("quota.{field}"), "must be between 0 and 1000000"));
+                return Err(DomainError::validation(
+                    format!("quota.{field}"),
+                    "must be between 0 and 1000000",
+                ));
             }
         }
         Ok(())
@@ -89,16 +98,28 @@ impl Usage {
 
 /// Checks that `used + request` stays within `limits`; names the first resource that would not.
 /// `scope` is "project" or "domain", for the message.
-pub fn check(limits: &QuotaLimits, used: Usage, request: Usage, scope: &str) -> Result<(), DomainError> {
+pub fn check(
+    limits: &QuotaLimits,
+    used: Usage,
+    request: Usage,
+    scope: &str,
+) -> Result<(), DomainError> {
     // A small epsilon so that 0.5-core sizes summing to exactly the limit are admitted.
     const EPS: f64 = 1e-9;
     let after = used.plus(request);
     let over = |resource: &str, want: f64, max: f64, unit: &str| DomainError::QuotaExceeded {
-        message: format!("{scope} quota exceeded for {resource}: {want} {unit} requested, {max} {unit} allowed"),
+        message: format!(
+            "{scope} quota exceeded for {resource}: {want} {unit} requested, {max} {unit} allowed"
+        ),
         resource: resource.to_string(),
     };
     if request.databases > 0 && after.databases > limits.max_databases {
-        return Err(over("databases", after.databases as f64, limits.max_databases as f64, "databases"));
+        return Err(over(
+            "databases",
+            after.databases as f64,
+            limits.max_databases as f64,
+            "databases",
+        ));
     }
     if request.cpu_cores > 0.0 && after.cpu_cores > limits.max_cpu_cores + EPS {
         return Err(over("cpu", after.cpu_cores, limits.max_cpu_cores, "cores"));
@@ -107,10 +128,20 @@ pub fn check(limits: &QuotaLimits, used: Usage, request: Usage, scope: &str) -> 
         return Err(over("memory", after.memory_gb, limits.max_memory_gb, "GB"));
     }
     if request.storage_gb > 0.0 && after.storage_gb > limits.max_storage_gb + EPS {
-        return Err(over("storage", after.storage_gb, limits.max_storage_gb, "GB"));
+        return Err(over(
+            "storage",
+            after.storage_gb,
+            limits.max_storage_gb,
+            "GB",
+        ));
     }
     if request.backups > 0 && after.backups > limits.max_backups {
-        return Err(over("backups", after.backups as f64, limits.max_backups as f64, "backups"));
+        return Err(over(
+            "backups",
+            after.backups as f64,
+            limits.max_backups as f64,
+            "backups",
+        ));
     }
     Ok(())
 }
@@ -164,7 +195,10 @@ mod tests {
     #[test]
     fn usage_counts_all_replicas() {
         let u = Usage::of_database(Size::Medium, 20, 3);
-        assert_eq!((u.cpu_cores, u.memory_gb, u.storage_gb, u.databases), (6.0, 12.0, 60.0, 1));
+        assert_eq!(
+            (u.cpu_cores, u.memory_gb, u.storage_gb, u.databases),
+            (6.0, 12.0, 60.0, 1)
+        );
     }
 
     #[test]
@@ -177,14 +211,24 @@ mod tests {
             used = used.plus(one);
         }
         let e = check(&l, used, one, "project").unwrap_err();
-        assert!(matches!(e, DomainError::QuotaExceeded { ref resource, .. } if resource == "databases"));
+        assert!(
+            matches!(e, DomainError::QuotaExceeded { ref resource, .. } if resource == "databases")
+        );
         let big = Usage::of_database(Size::Xlarge2, 10, 1);
-        assert!(matches!(check(&l, Usage::default(), big, "domain"), Err(DomainError::QuotaExceeded { ref resource, .. }) if resource == "memory"));
+        assert!(
+            matches!(check(&l, Usage::default(), big, "domain"), Err(DomainError::QuotaExceeded { ref resource, .. }) if resource == "memory")
+        );
     }
 
     #[test]
     fn view_never_goes_negative() {
-        let v = QuotaView::new(QuotaLimits::default(), Usage { databases: 12, ..Default::default() });
+        let v = QuotaView::new(
+            QuotaLimits::default(),
+            Usage {
+                databases: 12,
+                ..Default::default()
+            },
+        );
         assert_eq!(v.databases_available, 0);
     }
 }

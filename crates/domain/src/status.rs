@@ -37,7 +37,10 @@ impl DatabaseStatus {
     /// States an in-flight operation owns: a status watcher never overrides them.
     pub const fn is_operation_owned(self) -> bool {
         use DatabaseStatus::*;
-        matches!(self, Pending | Provisioning | Updating | Scaling | Pausing | Resuming | Deleting)
+        matches!(
+            self,
+            Pending | Provisioning | Updating | Scaling | Pausing | Resuming | Deleting
+        )
     }
 
     pub fn can_transition_to(self, to: DatabaseStatus) -> bool {
@@ -54,7 +57,10 @@ impl DatabaseStatus {
             Pausing => matches!(to, Paused | Failed | Running | Deleting),
             Paused => matches!(to, Resuming | Deleting | Failed),
             Resuming => matches!(to, Running | Failed | Paused | Deleting),
-            Failed => matches!(to, Running | Updating | Scaling | Deleting | Provisioning | Paused),
+            Failed => matches!(
+                to,
+                Running | Updating | Scaling | Deleting | Provisioning | Paused
+            ),
             Deleting => matches!(to, Deleted | Failed),
         }
     }
@@ -71,7 +77,13 @@ string_enum!(OperationStatus {
 
 impl OperationStatus {
     pub const fn is_terminal(self) -> bool {
-        matches!(self, OperationStatus::Completed | OperationStatus::Failed | OperationStatus::Cancelled | OperationStatus::Timeout)
+        matches!(
+            self,
+            OperationStatus::Completed
+                | OperationStatus::Failed
+                | OperationStatus::Cancelled
+                | OperationStatus::Timeout
+        )
     }
 }
 
@@ -96,7 +108,9 @@ mod tests {
     #[test]
     fn deleted_is_final_and_deleting_only_ends() {
         for s in DatabaseStatus::ALL {
-            assert!(!DatabaseStatus::Deleted.can_transition_to(*s) || *s == DatabaseStatus::Deleted);
+            assert!(
+                !DatabaseStatus::Deleted.can_transition_to(*s) || *s == DatabaseStatus::Deleted
+            );
         }
         assert!(!DatabaseStatus::Deleting.can_transition_to(DatabaseStatus::Running));
         assert!(DatabaseStatus::Running.can_transition_to(DatabaseStatus::Pausing));
@@ -108,7 +122,10 @@ mod tests {
         for s in OperationType::ALL {
             assert_eq!(OperationType::parse(s.as_str()), Some(*s));
         }
-        assert_eq!(serde_json::to_value(OperationStatus::InProgress).unwrap(), "in_progress");
+        assert_eq!(
+            serde_json::to_value(OperationStatus::InProgress).unwrap(),
+            "in_progress"
+        );
         assert!(OperationStatus::Timeout.is_terminal());
     }
 }

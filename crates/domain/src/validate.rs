@@ -5,9 +5,14 @@ use crate::DomainError;
 /// A DNS-1123 label of `min..=max` characters: lowercase letters, digits and '-', starting with a
 /// letter and ending with a letter or digit.
 pub fn dns_label(field: &str, s: &str, min: usize, max: usize) -> Result<(), DomainError> {
-    let ok_chars = s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    let ok_chars = s
+        .bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
     let first_ok = s.bytes().next().is_some_and(|b| b.is_ascii_lowercase());
-    let last_ok = s.bytes().last().is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
+    let last_ok = s
+        .bytes()
+        .last()
+        .is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
     if s.len() < min || s.len() > max || !ok_chars || !first_ok || !last_ok {
         return Err(DomainError::validation(
             field,
@@ -22,18 +27,28 @@ pub fn email(field: &str, s: &str) -> Result<(), DomainError> {
     let valid = s.len() <= 254
         && !s.chars().any(char::is_whitespace)
         && s.split_once('@').is_some_and(|(local, dom)| {
-            !local.is_empty() && !dom.contains('@') && dom.contains('.') && !dom.starts_with('.') && !dom.ends_with('.')
+            !local.is_empty()
+                && !dom.contains('@')
+                && dom.contains('.')
+                && !dom.starts_with('.')
+                && !dom.ends_with('.')
         });
     if valid {
         Ok(())
     } else {
-        Err(DomainError::validation(field, "must be a valid e-mail address"))
+        Err(DomainError::validation(
+            field,
+            "must be a valid e-mail address",
+        ))
     }
 }
 
 pub fn password(field: &str, s: &str) -> Result<(), DomainError> {
     if s.chars().count() < 12 {
-        return Err(DomainError::validation(field, "must be at least 12 characters"));
+        return Err(DomainError::validation(
+            field,
+            "must be at least 12 characters",
+        ));
     }
     if s.len() > 256 {
         return Err(DomainError::validation(field, "must be at most 256 bytes"));
@@ -45,7 +60,10 @@ pub fn password(field: &str, s: &str) -> Result<(), DomainError> {
 pub fn text(field: &str, s: &str, min: usize, max: usize) -> Result<(), DomainError> {
     let n = s.trim().chars().count();
     if n < min || n > max {
-        return Err(DomainError::validation(field, format!("must be {min}-{max} characters")));
+        return Err(DomainError::validation(
+            field,
+            format!("must be {min}-{max} characters"),
+        ));
     }
     Ok(())
 }

@@ -36,12 +36,25 @@ struct Args {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let quick = std::env::args().any(|a| a == "--quick");
-    let args = Args { secs: if quick { 2.0 } else { 5.0 }, concurrency: 32, databases: 10_000, projects: 100 };
+    let args = Args {
+        secs: if quick { 2.0 } else { 5.0 },
+        concurrency: 32,
+        databases: 10_000,
+        projects: 100,
+    };
     let bin = env!("CARGO_BIN_EXE_dbaas");
-    println!("kubedb-dbaas API benchmark ({} CPUs, {} s per measurement, {} connections)", num_cpus(), args.secs, args.concurrency);
+    println!(
+        "kubedb-dbaas API benchmark ({} CPUs, {} s per measurement, {} connections)",
+        num_cpus(),
+        args.secs,
+        args.concurrency
+    );
     let mut report = vec![];
     let dir = tempfile::tempdir()?;
-    let sqlite_url = format!("sqlite://{}?mode=rwc", dir.path().join("dbaas.db").display());
+    let sqlite_url = format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("dbaas.db").display()
+    );
     report.push(run_store("sqlite", &sqlite_url, dir.path(), bin, &args).await?);
     let pg_dir = tempfile::tempdir()?;
     let pg_url = store::testing::fresh_postgres_url().await;
@@ -51,11 +64,22 @@ async fn main() -> anyhow::Result<()> {
 }
 
 fn num_cpus() -> usize {
-    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
 }
 
-async fn run_store(name: &str, url: &str, data_dir: &Path, bin: &str, args: &Args) -> anyhow::Result<String> {
-    println!("\n== {name}: seeding {} databases across {} projects and {} audit entries", args.databases, args.projects, args.databases);
+async fn run_store(
+    name: &str,
+    url: &str,
+    data_dir: &Path,
+    bin: &str,
+    args: &Args,
+) -> anyhow::Result<String> {
+    println!(
+        "\n== {name}: seeding {} databases across {} projects and {} audit entries",
+        args.databases, args.projects, args.databases
+    );
     let t = Instant::now();
     seed(url, args).await?;
     println!("   seeded in {:.1} s", t.elapsed().as_secs_f64());
@@ -72,16 +96,50 @@ async fn run_store(name: &str, url: &str, data_dir: &Path, bin: &str, args: &Arg
     let token = login(addr).await?;
     let auth = format!("Bearer {token}");
     let targets = [
-        ("GET project quota (auth)", "/api/v1/tenants/bench/projects/p-7/quota".to_string(), Some(auth.clone())),
-        ("GET audit-logs page_size=100 (auth)", "/api/v1/audit-logs?page_size=100".to_string(), Some(auth.clone())),
+        (
+            "GET project quota (auth)",
+            "/api/v1/tenants/bench/projects/p-7/quota".to_string(),
+            Some(auth.clone()),
+        ),
+        (
+            "GET audit-logs page_size=100 (auth)",
+            "/api/v1/audit-logs?page_size=100".to_string(),
+            Some(auth.clone()),
+        ),
         ("GET /health", "/health".to_string(), None),
     ];
-    let mut lines = vec![format!("{name}: ready {ready_ms:.0} ms after start, RSS idle {rss_idle:.1} MB")];
+    let mut lines = vec![format!(
+        "{name}: ready {ready_ms:.0} ms after start, RSS idle {rss_idle:.1} MB"
+    )];
     for (label, path, auth) in &targets {
         // Warm up, then peak (closed loop), then half of peak (open loop).
-        load(addr, path, auth.as_deref(), args.concurrency, Duration::from_millis(500), None).await?;
-        let peak = load(addr, path, auth.as_deref(), args.concurrency, Duration::from_secs_f64(args.secs), None).await?;
-        let half = load(addr, path, auth.as_deref(), args.concurrency, Duration::from_secs_f64(args.secs), Some(peak.rps / 2.0)).await?;
+        load(
+            addr,
+            path,
+            auth.as_deref(),
+            args.concurrency,
+            Duration::from_millis(500),
+            None,
+        )
+        .await?;
+        let peak = load(
+            addr,
+            path,
+            auth.as_deref(),
+            args.concurrency,
+            Duration::from_secs_f64(args.secs),
+            None,
+        )
+        .await?;
+        let half = load(
+            addr,
+            path,
+            auth.as_deref(),
+            args.concurrency,
+            Duration::from_secs_f64(args.secs),
+            Some(peak.rps / 2.0),
+        )
+        .await?;
         let line = format!(
             "{name}: {label:<38} peak {:>8.0} req/s  p50 {:>6.2} ms  p99 {:>6.2} ms | at {:>6.0} req/s: p50 {:>5.2} ms  p99 {:>5.2} ms  (errors {})",
             peak.rps,
@@ -104,7 +162,11 @@ async fn run_store(name: &str, url: &str, data_dir: &Path, bin: &str, args: &Arg
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 fn spawn_server(bin: &str, url: &str, data_dir: &Path, addr: SocketAddr) -> anyhow::Result<Child> {
@@ -153,7 +215,10 @@ async fn login(addr: SocketAddr) -> anyhow::Result<String> {
     let resp = send.send_request(req).await?;
     let bytes = resp.into_body().collect().await?.to_bytes();
     let v: serde_json::Value = serde_json::from_slice(&bytes)?;
-    Ok(v["access_token"].as_str().ok_or_else(|| anyhow::anyhow!("login failed: {v}"))?.to_string())
+    Ok(v["access_token"]
+        .as_str()
+        .ok_or_else(|| anyhow::anyhow!("login failed: {v}"))?
+        .to_string())
 }
 
 /// One keep-alive HTTP/1.1 connection.
@@ -190,7 +255,14 @@ struct LoadResult {
 
 /// Closed loop (`rate = None`: each connection sends as fast as answers come) or open loop at a
 /// fixed total rate, where latency counts from the scheduled send time (no coordinated omission).
-async fn load(addr: SocketAddr, path: &str, auth: Option<&str>, conns: usize, dur: Duration, rate: Option<f64>) -> anyhow::Result<LoadResult> {
+async fn load(
+    addr: SocketAddr,
+    path: &str,
+    auth: Option<&str>,
+    conns: usize,
+    dur: Duration,
+    rate: Option<f64>,
+) -> anyhow::Result<LoadResult> {
     let path = Arc::new(path.to_string());
     let auth = Arc::new(auth.map(str::to_string));
     let start = Instant::now();
@@ -202,7 +274,10 @@ async fn load(addr: SocketAddr, path: &str, auth: Option<&str>, conns: usize, du
             let mut lat = Vec::with_capacity(100_000);
             let mut errors = 0usize;
             let interval = rate.map(|r| Duration::from_secs_f64(conns as f64 / r));
-            let mut next = start + interval.map(|iv| iv.mul_f64(i as f64 / conns as f64)).unwrap_or_default();
+            let mut next = start
+                + interval
+                    .map(|iv| iv.mul_f64(i as f64 / conns as f64))
+                    .unwrap_or_default();
             while start.elapsed() < dur {
                 let t0 = if let Some(iv) = interval {
                     let now = Instant::now();
@@ -232,14 +307,32 @@ async fn load(addr: SocketAddr, path: &str, auth: Option<&str>, conns: usize, du
     }
     let elapsed = start.elapsed().as_secs_f64();
     all.sort_unstable();
-    let pct = |p: f64| all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1))).copied().unwrap_or(0) as f64 / 1000.0;
-    Ok(LoadResult { rps: all.len() as f64 / elapsed, p50_ms: pct(0.50), p99_ms: pct(0.99), errors })
+    let pct = |p: f64| {
+        all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or(0) as f64
+            / 1000.0
+    };
+    Ok(LoadResult {
+        rps: all.len() as f64 / elapsed,
+        p50_ms: pct(0.50),
+        p99_ms: pct(0.99),
+        errors,
+    })
 }
 
 fn rss_mb(pid: u32) -> f64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("VmRSS:")).map(|l| l.split_whitespace().nth(1).unwrap_or("0").parse::<f64>().unwrap_or(0.0)))
+        .and_then(|s| {
+            s.lines().find(|l| l.starts_with("VmRSS:")).map(|l| {
+                l.split_whitespace()
+                    .nth(1)
+                    .unwrap_or("0")
+                    .parse::<f64>()
+                    .unwrap_or(0.0)
+            })
+        })
         .unwrap_or(0.0)
         / 1024.0
 }
@@ -248,7 +341,13 @@ async fn seed(url: &str, args: &Args) -> anyhow::Result<()> {
     let key = server::keys::Keys::derive(SECRET.as_bytes());
     let store = store::connect(url, store::Cipher::new(key.encryption)).await?;
     let now = chrono::Utc::now();
-    let big = QuotaLimits { max_cpu_cores: 1e6, max_memory_gb: 1e6, max_storage_gb: 1e6, max_databases: 1_000_000, max_backups: 1_000_000 };
+    let big = QuotaLimits {
+        max_cpu_cores: 1e6,
+        max_memory_gb: 1e6,
+        max_storage_gb: 1e6,
+        max_databases: 1_000_000,
+        max_backups: 1_000_000,
+    };
     store
         .create_tenant(&Tenant {
             name: "bench".into(),
@@ -297,7 +396,9 @@ async fn seed(url: &str, args: &Args) -> anyhow::Result<()> {
                         ip_address: Some("127.0.0.1".into()),
                         user_agent: Some("bench".into()),
                         request_method: Some("POST".into()),
-                        request_path: Some(format!("/api/v1/domain/bench/project/{project}/databases")),
+                        request_path: Some(format!(
+                            "/api/v1/domain/bench/project/{project}/databases"
+                        )),
                         status: AuditOutcome::Success,
                         status_code: Some(202),
                         details: json!({"engine": db.engine, "size": db.size}),

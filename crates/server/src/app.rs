@@ -37,26 +37,60 @@ pub fn app(state: AppState) -> NormalizePath<Router> {
 
     let protected = Router::new()
         .route("/auth/me", get(auth_routes::me))
-        .route("/auth/api-keys", post(auth_routes::create_api_key).get(auth_routes::list_api_keys))
-        .route("/auth/api-keys/{id}", axum::routing::delete(auth_routes::revoke_api_key))
-        .route("/tenants", post(tenants::create_tenant).get(tenants::list_tenants))
-        .route("/tenants/{domain}", get(tenants::get_tenant).patch(tenants::update_tenant))
+        .route(
+            "/auth/api-keys",
+            post(auth_routes::create_api_key).get(auth_routes::list_api_keys),
+        )
+        .route(
+            "/auth/api-keys/{id}",
+            axum::routing::delete(auth_routes::revoke_api_key),
+        )
+        .route(
+            "/tenants",
+            post(tenants::create_tenant).get(tenants::list_tenants),
+        )
+        .route(
+            "/tenants/{domain}",
+            get(tenants::get_tenant).patch(tenants::update_tenant),
+        )
         .route("/tenants/{domain}/quota", get(tenants::tenant_quota))
-        .route("/tenants/{domain}/members", get(tenants::list_domain_members).post(tenants::add_domain_member))
-        .route("/tenants/{domain}/members/{user_id}", axum::routing::delete(tenants::remove_domain_member))
-        .route("/tenants/{domain}/projects", post(tenants::create_project).get(tenants::list_projects))
+        .route(
+            "/tenants/{domain}/members",
+            get(tenants::list_domain_members).post(tenants::add_domain_member),
+        )
+        .route(
+            "/tenants/{domain}/members/{user_id}",
+            axum::routing::delete(tenants::remove_domain_member),
+        )
+        .route(
+            "/tenants/{domain}/projects",
+            post(tenants::create_project).get(tenants::list_projects),
+        )
         .route(
             "/tenants/{domain}/projects/{project}",
-            get(tenants::get_project).patch(tenants::update_project).delete(tenants::delete_project),
+            get(tenants::get_project)
+                .patch(tenants::update_project)
+                .delete(tenants::delete_project),
         )
-        .route("/tenants/{domain}/projects/{project}/quota", get(tenants::project_quota))
+        .route(
+            "/tenants/{domain}/projects/{project}/quota",
+            get(tenants::project_quota),
+        )
         .route(
             "/tenants/{domain}/projects/{project}/members",
             get(tenants::list_project_members).post(tenants::add_project_member),
         )
-        .route("/tenants/{domain}/projects/{project}/members/{user_id}", axum::routing::delete(tenants::remove_project_member))
+        .route(
+            "/tenants/{domain}/projects/{project}/members/{user_id}",
+            axum::routing::delete(tenants::remove_project_member),
+        )
         .route("/users", post(users::create_user).get(users::list_users))
-        .route("/users/{id}", get(users::get_user).patch(users::update_user).delete(users::delete_user))
+        .route(
+            "/users/{id}",
+            get(users::get_user)
+                .patch(users::update_user)
+                .delete(users::delete_user),
+        )
         .route("/audit-logs", get(audit_logs::list))
         .route_layer(from_fn_with_state(state.clone(), auth::authenticate));
 
@@ -74,7 +108,9 @@ pub fn app(state: AppState) -> NormalizePath<Router> {
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(
             ServiceBuilder::new()
-                .layer(CatchPanicLayer::custom(|_| ApiError::internal().into_response()))
+                .layer(CatchPanicLayer::custom(|_| {
+                    ApiError::internal().into_response()
+                }))
                 .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
                 .layer(TraceLayer::new_for_http())
                 .layer(PropagateRequestIdLayer::new(REQUEST_ID))
@@ -82,24 +118,50 @@ pub fn app(state: AppState) -> NormalizePath<Router> {
                 .layer(from_fn(envelope_errors))
                 .layer(from_fn_with_state(state.clone(), auth::request_context))
                 .layer(from_fn_with_state(state.clone(), metrics::track))
-                .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, Duration::from_secs(30))),
+                .layer(TimeoutLayer::with_status_code(
+                    StatusCode::REQUEST_TIMEOUT,
+                    Duration::from_secs(30),
+                )),
         )
         .with_state(state);
     NormalizePath::trim_trailing_slash(router)
 }
 
 async fn not_found(req: Request) -> ApiError {
-    ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("No route for {} {}", req.method(), req.uri().path()))
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "not_found",
+        format!("No route for {} {}", req.method(), req.uri().path()),
+    )
 }
 
 async fn method_not_allowed(req: Request) -> ApiError {
-    ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", format!("Method {} is not allowed on {}", req.method(), req.uri().path()))
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        format!(
+            "Method {} is not allowed on {}",
+            req.method(),
+            req.uri().path()
+        ),
+    )
 }
 
 fn cors(origins: &[String]) -> CorsLayer {
     let base = CorsLayer::new()
-        .allow_methods([Method::GET, Method::POST, Method::PUT, Method::PATCH, Method::DELETE])
-        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, HeaderName::from_static("x-api-key"), REQUEST_ID])
+        .allow_methods([
+            Method::GET,
+            Method::POST,
+            Method::PUT,
+            Method::PATCH,
+            Method::DELETE,
+        ])
+        .allow_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            HeaderName::from_static("x-api-key"),
+            REQUEST_ID,
+        ])
         .expose_headers([
             REQUEST_ID,
             HeaderName::from_static("ratelimit-limit"),
@@ -112,14 +174,22 @@ fn cors(origins: &[String]) -> CorsLayer {
         // Any origin, but never with credentials: the browser then sends no cookies, and we use none.
         return base.allow_origin(AllowOrigin::any());
     }
-    let list: Vec<HeaderValue> = origins.iter().filter(|o| !o.is_empty()).filter_map(|o| HeaderValue::from_str(o).ok()).collect();
+    let list: Vec<HeaderValue> = origins
+        .iter()
+        .filter(|o| !o.is_empty())
+        .filter_map(|o| HeaderValue::from_str(o).ok())
+        .collect();
     base.allow_origin(AllowOrigin::list(list))
 }
 
 /// Errors raised outside handlers (framework rejections, timeouts, panics) get the same envelope
 /// as ours; every 500 carries its request id.
 async fn envelope_errors(req: Request, next: Next) -> Response {
-    let request_id = req.headers().get(&REQUEST_ID).and_then(|v| v.to_str().ok()).map(str::to_string);
+    let request_id = req
+        .headers()
+        .get(&REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
     let mut resp = next.run(req).await;
     let status = resp.status();
     if !status.is_client_error() && !status.is_server_error() {
@@ -127,7 +197,8 @@ async fn envelope_errors(req: Request, next: Next) -> Response {
     }
     if status == StatusCode::PAYLOAD_TOO_LARGE {
         // The rest of the body was never read: the connection cannot be reused.
-        resp.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+        resp.headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
     }
     let is_json = resp
         .headers()
@@ -138,7 +209,9 @@ async fn envelope_errors(req: Request, next: Next) -> Response {
         return resp;
     }
     let (mut parts, body) = resp.into_parts();
-    let bytes = axum::body::to_bytes(body, BODY_LIMIT).await.unwrap_or_default();
+    let bytes = axum::body::to_bytes(body, BODY_LIMIT)
+        .await
+        .unwrap_or_default();
     let mut envelope: serde_json::Value = if is_json {
         serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null)
     } else {
@@ -151,14 +224,22 @@ async fn envelope_errors(req: Request, next: Next) -> Response {
         } else {
             text
         };
-        envelope = ApiError::envelope(status, ApiError::code_for(status), &message, &serde_json::Value::Null);
+        envelope = ApiError::envelope(
+            status,
+            ApiError::code_for(status),
+            &message,
+            &serde_json::Value::Null,
+        );
     }
     if status.is_server_error() {
         if let (Some(id), Some(err)) = (&request_id, envelope.get_mut("error")) {
             err["request_id"] = serde_json::Value::String(id.clone());
         }
     }
-    parts.headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    parts.headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     parts.headers.remove(header::CONTENT_LENGTH);
     Response::from_parts(parts, Body::from(envelope.to_string()))
 }

@@ -62,7 +62,11 @@ pub struct Config {
     pub default_project_cpu_cores: f64,
     #[arg(long, env = "DBAAS_DEFAULT_PROJECT_MEMORY_GB", default_value_t = 20.0)]
     pub default_project_memory_gb: f64,
-    #[arg(long, env = "DBAAS_DEFAULT_PROJECT_STORAGE_GB", default_value_t = 100.0)]
+    #[arg(
+        long,
+        env = "DBAAS_DEFAULT_PROJECT_STORAGE_GB",
+        default_value_t = 100.0
+    )]
     pub default_project_storage_gb: f64,
     #[arg(long, env = "DBAAS_DEFAULT_PROJECT_DATABASES", default_value_t = 10)]
     pub default_project_databases: i64,
@@ -90,7 +94,10 @@ impl Config {
     pub fn store_url(&self) -> String {
         match &self.database_url {
             Some(url) => url.clone(),
-            None => format!("sqlite://{}?mode=rwc", self.data_dir.join("dbaas.db").display()),
+            None => format!(
+                "sqlite://{}?mode=rwc",
+                self.data_dir.join("dbaas.db").display()
+            ),
         }
     }
 

@@ -21,7 +21,13 @@ pub type ApiResult<T> = Result<T, ApiError>;
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        ApiError { status, code, message: message.into(), details: Value::Null, headers: Vec::new() }
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+            details: Value::Null,
+            headers: Vec::new(),
+        }
     }
     pub fn with_details(mut self, details: Value) -> Self {
         self.details = details;
@@ -42,7 +48,11 @@ impl ApiError {
         Self::new(StatusCode::FORBIDDEN, "forbidden", message)
     }
     pub fn not_found(what: &str, id: &str) -> Self {
-        Self::new(StatusCode::NOT_FOUND, "not_found", format!("{what} '{id}' not found"))
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("{what} '{id}' not found"),
+        )
     }
     pub fn conflict(message: impl Into<String>) -> Self {
         Self::new(StatusCode::CONFLICT, "conflict", message)
@@ -50,14 +60,22 @@ impl ApiError {
     /// One invalid field, in the `details` list shape the contract uses for 422.
     pub fn validation(field: &str, message: impl Into<String>) -> Self {
         let message = message.into();
-        Self::new(StatusCode::UNPROCESSABLE_ENTITY, "validation_error", format!("{field}: {message}"))
-            .with_details(json!([{ "field": field, "message": message }]))
+        Self::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_error",
+            format!("{field}: {message}"),
+        )
+        .with_details(json!([{ "field": field, "message": message }]))
     }
     pub fn unavailable(message: impl Into<String>) -> Self {
         Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", message)
     }
     pub fn internal() -> Self {
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "Internal server error")
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "Internal server error",
+        )
     }
 
     /// The envelope body for a status, used also to wrap errors produced outside handlers.
@@ -105,11 +123,18 @@ impl From<DomainError> for ApiError {
         let msg = e.to_string();
         match e {
             DomainError::BadRequest(_) => ApiError::bad_request(msg),
-            DomainError::InvalidState(_) => ApiError::new(StatusCode::BAD_REQUEST, "invalid_state", msg),
-            DomainError::NoCapacity(_) => ApiError::new(StatusCode::BAD_REQUEST, "no_capacity", msg),
-            DomainError::VersionUnavailable(_) => ApiError::new(StatusCode::BAD_REQUEST, "version_unavailable", msg),
+            DomainError::InvalidState(_) => {
+                ApiError::new(StatusCode::BAD_REQUEST, "invalid_state", msg)
+            }
+            DomainError::NoCapacity(_) => {
+                ApiError::new(StatusCode::BAD_REQUEST, "no_capacity", msg)
+            }
+            DomainError::VersionUnavailable(_) => {
+                ApiError::new(StatusCode::BAD_REQUEST, "version_unavailable", msg)
+            }
             DomainError::QuotaExceeded { resource, message } => {
-                ApiError::new(StatusCode::FORBIDDEN, "quota_exceeded", message).with_details(json!({ "resource": resource }))
+                ApiError::new(StatusCode::FORBIDDEN, "quota_exceeded", message)
+                    .with_details(json!({ "resource": resource }))
             }
             DomainError::Validation { field, message } => ApiError::validation(&field, message),
         }
@@ -120,7 +145,9 @@ impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::Conflict(m) => ApiError::conflict(m),
-            StoreError::NotFound(m) => ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("{m} not found")),
+            StoreError::NotFound(m) => {
+                ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("{m} not found"))
+            }
             StoreError::Domain(d) => d.into(),
             StoreError::Unavailable(m) => {
                 tracing::warn!(error = %m, "store unavailable");

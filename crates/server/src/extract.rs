@@ -36,7 +36,11 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
         }
         let bytes = Bytes::from_request(req, state).await.map_err(|r| {
             if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", "Request body exceeds the 1 MiB limit")
+                ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "payload_too_large",
+                    "Request body exceeds the 1 MiB limit",
+                )
             } else {
                 ApiError::bad_request(format!("Could not read the request body: {r}"))
             }
@@ -51,7 +55,11 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner();
-        let field = if path == "." || path.is_empty() { "body".to_string() } else { path };
+        let field = if path == "." || path.is_empty() {
+            "body".to_string()
+        } else {
+            path
+        };
         let message = if inner.is_syntax() || inner.is_eof() {
             format!("malformed JSON: {inner}")
         } else {
@@ -78,11 +86,22 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
 
 fn serde_urlencoded_de<T: DeserializeOwned>(query: &str) -> Result<T, ApiError> {
     // Reuse axum's Query parser for the exact same semantics, and map its error.
-    let uri: axum::http::Uri = format!("/?{query}").parse().map_err(|_| ApiError::validation("query", "malformed query string"))?;
-    axum::extract::Query::<T>::try_from_uri(&uri).map(|q| q.0).map_err(|e: QueryRejection| {
-        let text = e.body_text();
-        let reason = text.trim_start_matches("Failed to deserialize query string: ").to_string();
-        let field = reason.split(':').next().filter(|f| !f.contains(' ')).unwrap_or("query").to_string();
-        ApiError::validation(&field, reason)
-    })
+    let uri: axum::http::Uri = format!("/?{query}")
+        .parse()
+        .map_err(|_| ApiError::validation("query", "malformed query string"))?;
+    axum::extract::Query::<T>::try_from_uri(&uri)
+        .map(|q| q.0)
+        .map_err(|e: QueryRejection| {
+            let text = e.body_text();
+            let reason = text
+                .trim_start_matches("Failed to deserialize query string: ")
+                .to_string();
+            let field = reason
+                .split(':')
+                .next()
+                .filter(|f| !f.contains(' '))
+                .unwrap_or("query")
+                .to_string();
+            ApiError::validation(&field, reason)
+        })
 }

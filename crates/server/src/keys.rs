@@ -24,7 +24,10 @@ impl std::fmt::Debug for Keys {
 
 impl Keys {
     pub fn derive(master: &[u8]) -> Keys {
-        Keys { signing: derive(master, b"dbaas/token-signing/v1"), encryption: derive(master, b"dbaas/encryption-at-rest/v1") }
+        Keys {
+            signing: derive(master, b"dbaas/token-signing/v1"),
+            encryption: derive(master, b"dbaas/encryption-at-rest/v1"),
+        }
     }
 
     /// `DBAAS_SECRET_KEY`, else the file named by `DBAAS_SECRET_KEY_FILE`, else `<data_dir>/secret.key`
@@ -34,12 +37,14 @@ impl Keys {
             return Keys::from_secret(secret.trim());
         }
         if let Some(path) = &config.secret_key_file {
-            let s = std::fs::read_to_string(path).with_context(|| format!("reading secret key file {}", path.display()))?;
+            let s = std::fs::read_to_string(path)
+                .with_context(|| format!("reading secret key file {}", path.display()))?;
             return Keys::from_secret(s.trim());
         }
         let path = config.data_dir.join("secret.key");
         if path.exists() {
-            let s = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+            let s = std::fs::read_to_string(&path)
+                .with_context(|| format!("reading {}", path.display()))?;
             return Keys::from_secret(s.trim());
         }
         let mut raw = [0u8; 32];

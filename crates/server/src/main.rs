@@ -1,11 +1,15 @@
-//! `dbaas`: the control plane (`serve`), its chores (`migrate`, `admin`).
+//! `dbaas`: the control plane (`serve`), the simulated cluster (`sim`), chores (`migrate`, `admin`).
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use server::Config;
 
 #[derive(Parser)]
-#[command(name = "dbaas", version, about = "kubedb-dbaas: a database-as-a-service control plane on Kubernetes and KubeDB")]
+#[command(
+    name = "dbaas",
+    version,
+    about = "kubedb-dbaas: a database-as-a-service control plane on Kubernetes and KubeDB"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -23,6 +27,8 @@ enum Command {
         #[command(flatten)]
         config: Config,
     },
+    /// Run the simulated Kubernetes cluster with its simulated KubeDB operator.
+    Sim(sim::cli::SimArgs),
     /// Operator chores.
     Admin {
         #[command(subcommand)]
@@ -59,8 +65,11 @@ enum AdminCommand {
 }
 
 fn init_logging(format: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("DBAAS_LOG").unwrap_or_else(|_| "info,sqlx=warn,tower_http=warn".into());
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let filter = tracing_subscriber::EnvFilter::try_from_env("DBAAS_LOG")
+        .unwrap_or_else(|_| "info,sqlx=warn,tower_http=warn".into());
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     if format == "json" {
         builder.json().init();
     } else {
@@ -75,7 +84,11 @@ async fn main() -> anyhow::Result<()> {
         Command::Serve { config } => {
             init_logging(&config.log_format);
             let started = std::time::Instant::now();
-            let backend = if config.database_url.is_some() { "postgres" } else { "sqlite" };
+            let backend = if config.database_url.is_some() {
+                "postgres"
+            } else {
+                "sqlite"
+            };
             let running = server::start(config).await?;
             tracing::info!(addr = %running.addr, store = backend, ready_ms = started.elapsed().as_millis() as u64, "kubedb-dbaas is ready");
             if let Some(pw) = &running.generated_admin_password {
@@ -84,7 +97,10 @@ async fn main() -> anyhow::Result<()> {
                     running.state.config.admin_email
                 );
             }
-            eprintln!("  API: {0}/api/v1   docs: {0}/docs   health: {0}/health", display_url(running.addr));
+            eprintln!(
+                "  API: {0}/api/v1   docs: {0}/docs   health: {0}/health",
+                display_url(running.addr)
+            );
             shutdown_signal().await;
             tracing::info!("shutting down");
             running.shutdown().await;
@@ -92,11 +108,21 @@ async fn main() -> anyhow::Result<()> {
         Command::Migrate { config } => {
             init_logging(&config.log_format);
             std::fs::create_dir_all(&config.data_dir)?;
-            store::run_migrations(&config.store_url()).await.context("running migrations")?;
+            store::run_migrations(&config.store_url())
+                .await
+                .context("running migrations")?;
             tracing::info!("migrations applied");
         }
+        Command::Sim(args) => {
+            init_logging("pretty");
+            sim::cli::run(args).await?;
+        }
         Command::Admin { command } => match command {
-            AdminCommand::CreateAdmin { email, password, mut config } => {
+            AdminCommand::CreateAdmin {
+                email,
+                password,
+                mut config,
+            } => {
                 init_logging(&config.log_format);
                 config.admin_email = email;
                 config.admin_password = Some(password);
@@ -105,7 +131,11 @@ async fn main() -> anyhow::Result<()> {
                 server::serve::create_admin(&state).await?;
                 println!("{email} is a platform admin");
             }
-            AdminCommand::ResetPassword { email, password, config } => {
+            AdminCommand::ResetPassword {
+                email,
+                password,
+                config,
+            } => {
                 init_logging(&config.log_format);
                 let state = server::serve::build_state(config).await?;
                 server::serve::reset_password(&state, &email, password).await?;
@@ -116,7 +146,14 @@ async fn main() -> anyhow::Result<()> {
                 let state = server::serve::build_state(config).await?;
                 state.store.ping().await?;
                 println!("store: ok ({})", state.store.backend());
-                println!("redis: {}", if state.redis.is_some() { "ok" } else { "not configured (limits kept in process)" });
+                println!(
+                    "redis: {}",
+                    if state.redis.is_some() {
+                        "ok"
+                    } else {
+                        "not configured (limits kept in process)"
+                    }
+                );
                 println!("keys: ok");
             }
         },
@@ -138,7 +175,8 @@ async fn shutdown_signal() {
     };
     #[cfg(unix)]
     let term = async {
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
             s.recv().await;
         }
     };

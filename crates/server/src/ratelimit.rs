@@ -25,7 +25,10 @@ pub trait RateLimiter: Send + Sync + 'static {
 }
 
 fn now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
 }
 
 fn decide(count: u64, limit: u64, window_ms: u64, now: u64) -> RateDecision {
@@ -49,7 +52,8 @@ impl LocalLimiter {
     /// Drops counts of windows that have ended (run periodically so memory stays bounded).
     pub fn sweep(&self) {
         let now = now_ms();
-        self.windows.retain(|_, (len, index, _)| *index >= now / *len);
+        self.windows
+            .retain(|_, (len, index, _)| *index >= now / *len);
     }
 }
 
@@ -60,7 +64,10 @@ impl RateLimiter for LocalLimiter {
         let now = now_ms();
         let index = now / window_ms;
         let count = {
-            let mut e = self.windows.entry(key.to_string()).or_insert((window_ms, index, 0));
+            let mut e = self
+                .windows
+                .entry(key.to_string())
+                .or_insert((window_ms, index, 0));
             if e.1 != index || e.0 != window_ms {
                 *e = (window_ms, index, 0);
             }
@@ -89,7 +96,11 @@ impl RedisLimiter {
         let script = redis::Script::new(
             "local c = redis.call('INCR', KEYS[1]) if c == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end return c",
         );
-        RedisLimiter { conn, script, fallback }
+        RedisLimiter {
+            conn,
+            script,
+            fallback,
+        }
     }
 
     fn key(key: &str, window_ms: u64, now: u64) -> String {
@@ -103,8 +114,12 @@ impl RateLimiter for RedisLimiter {
         let window_ms = window.as_millis().max(1) as u64;
         let now = now_ms();
         let mut conn = self.conn.clone();
-        let res: redis::RedisResult<u64> =
-            self.script.key(Self::key(key, window_ms, now)).arg(window_ms).invoke_async(&mut conn).await;
+        let res: redis::RedisResult<u64> = self
+            .script
+            .key(Self::key(key, window_ms, now))
+            .arg(window_ms)
+            .invoke_async(&mut conn)
+            .await;
         match res {
             Ok(count) => decide(count, limit, window_ms, now),
             Err(e) => {
@@ -117,8 +132,10 @@ impl RateLimiter for RedisLimiter {
     async fn reset(&self, key: &str, window: Duration) {
         let window_ms = window.as_millis().max(1) as u64;
         let mut conn = self.conn.clone();
-        let _: redis::RedisResult<()> =
-            redis::cmd("DEL").arg(Self::key(key, window_ms, now_ms())).query_async(&mut conn).await;
+        let _: redis::RedisResult<()> = redis::cmd("DEL")
+            .arg(Self::key(key, window_ms, now_ms()))
+            .query_async(&mut conn)
+            .await;
         self.fallback.reset(key, window).await;
     }
 }

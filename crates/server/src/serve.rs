@@ -23,20 +23,36 @@ use crate::state::AppState;
 
 /// Connects the store (running migrations) and Redis, derives keys, and builds the shared state.
 pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
-    std::fs::create_dir_all(&config.data_dir).with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
     let keys = Keys::load(&config)?;
     let store = store::connect(&config.store_url(), store::Cipher::new(keys.encryption))
         .await
-        .with_context(|| format!("connecting the {} store", if config.database_url.is_some() { "PostgreSQL" } else { "SQLite" }))?;
+        .with_context(|| {
+            format!(
+                "connecting the {} store",
+                if config.database_url.is_some() {
+                    "PostgreSQL"
+                } else {
+                    "SQLite"
+                }
+            )
+        })?;
     let local = Arc::new(LocalLimiter::default());
     let (limiter, redis): (Arc<dyn RateLimiter>, _) = match &config.redis_url {
         Some(url) => {
             let client = redis::Client::open(url.as_str()).context("parsing DBAAS_REDIS_URL")?;
-            let conn = tokio::time::timeout(Duration::from_secs(5), redis::aio::ConnectionManager::new(client))
-                .await
-                .context("connecting to Redis timed out")?
-                .context("connecting to Redis")?;
-            (Arc::new(RedisLimiter::new(conn.clone(), local.clone())), Some(conn))
+            let conn = tokio::time::timeout(
+                Duration::from_secs(5),
+                redis::aio::ConnectionManager::new(client),
+            )
+            .await
+            .context("connecting to Redis timed out")?
+            .context("connecting to Redis")?;
+            (
+                Arc::new(RedisLimiter::new(conn.clone(), local.clone())),
+                Some(conn),
+            )
         }
         None => (local.clone(), None),
     };
@@ -59,30 +75,44 @@ pub async fn create_admin(state: &AppState) -> anyhow::Result<Option<String>> {
     let email = state.config.admin_email.trim().to_lowercase();
     domain::validate::email("DBAAS_ADMIN_EMAIL", &email).map_err(|e| anyhow::anyhow!("{e}"))?;
     if let Some(existing) = state.store.get_user_by_email(&email).await? {
-        match state.store.add_binding(&existing.user.id, &Binding::platform_admin()).await {
+        match state
+            .store
+            .add_binding(&existing.user.id, &Binding::platform_admin())
+            .await
+        {
             Ok(()) | Err(store::StoreError::Conflict(_)) => return Ok(None),
             Err(e) => return Err(e.into()),
         }
     }
     let (password, generated) = match &state.config.admin_password {
         Some(p) => {
-            domain::validate::password("DBAAS_ADMIN_PASSWORD", p).map_err(|e| anyhow::anyhow!("{e}"))?;
+            domain::validate::password("DBAAS_ADMIN_PASSWORD", p)
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
             (p.clone(), false)
         }
-        None => (crate::auth::tokens::new_refresh_token()[9..33].to_string(), true),
+        None => (
+            crate::auth::tokens::new_refresh_token()[9..33].to_string(),
+            true,
+        ),
     };
     let now = Utc::now();
     let user = User {
         id: new_id(IdKind::User),
         email,
         full_name: "Platform Admin".into(),
-        password_hash: password::hash(password.clone()).await.map_err(|_| anyhow::anyhow!("hashing the admin password"))?,
+        password_hash: password::hash(password.clone())
+            .await
+            .map_err(|_| anyhow::anyhow!("hashing the admin password"))?,
         is_active: true,
         created_at: now,
         updated_at: now,
         last_login_at: None,
     };
-    match state.store.create_user(&user, &[Binding::platform_admin()]).await {
+    match state
+        .store
+        .create_user(&user, &[Binding::platform_admin()])
+        .await
+    {
         Ok(()) => Ok(generated.then_some(password)),
         // Another replica created it at the same moment.
         Err(store::StoreError::Conflict(_)) => Ok(None),
@@ -91,10 +121,21 @@ pub async fn create_admin(state: &AppState) -> anyhow::Result<Option<String>> {
 }
 
 /// Sets a user's password (operator chore).
-pub async fn reset_password(state: &AppState, email: &str, new_password: String) -> anyhow::Result<()> {
+pub async fn reset_password(
+    state: &AppState,
+    email: &str,
+    new_password: String,
+) -> anyhow::Result<()> {
     domain::validate::password("password", &new_password).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let mut u = state.store.get_user_by_email(&email.trim().to_lowercase()).await?.context("no user with that e-mail")?.user;
-    u.password_hash = password::hash(new_password).await.map_err(|_| anyhow::anyhow!("hashing the password"))?;
+    let mut u = state
+        .store
+        .get_user_by_email(&email.trim().to_lowercase())
+        .await?
+        .context("no user with that e-mail")?
+        .user;
+    u.password_hash = password::hash(new_password)
+        .await
+        .map_err(|_| anyhow::anyhow!("hashing the password"))?;
     u.updated_at = Utc::now();
     state.store.update_user(&u).await?;
     Ok(())
@@ -127,12 +168,15 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     let listen = config.listen;
     let state = build_state(config).await?;
     let generated_admin_password = bootstrap_admin(&state).await?;
-    let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("binding {listen}"))?;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("binding {listen}"))?;
     let addr = listener.local_addr()?;
     let (stop, mut stopped) = watch::channel(false);
     spawn_background_jobs(&state, stop.subscribe());
     let service = app(state.clone());
-    let make = axum::ServiceExt::<Request>::into_make_service_with_connect_info::<SocketAddr>(service);
+    let make =
+        axum::ServiceExt::<Request>::into_make_service_with_connect_info::<SocketAddr>(service);
     let task = tokio::spawn(async move {
         axum::serve(listener, make)
             .with_graceful_shutdown(async move {
@@ -141,8 +185,20 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
             .await
     });
     // Warm the service stack so the first request does not pay for lazy initialisation.
-    let _ = app(state.clone()).oneshot(Request::get("/health").body(axum::body::Body::empty()).expect("static request")).await;
-    Ok(Running { addr, state, generated_admin_password, stop, task })
+    let _ = app(state.clone())
+        .oneshot(
+            Request::get("/health")
+                .body(axum::body::Body::empty())
+                .expect("static request"),
+        )
+        .await;
+    Ok(Running {
+        addr,
+        state,
+        generated_admin_password,
+        stop,
+        task,
+    })
 }
 
 /// Periodic chores: audit retention and forgetting finished rate-limit windows.

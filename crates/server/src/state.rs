@@ -98,6 +98,9 @@ pub struct Inner {
     pub identities: Cache<String, Arc<Identity>>,
     /// API key prefix → key row; invalidated on revoke.
     pub api_keys: Cache<String, Arc<ApiKey>>,
+    /// Quota views by (domain, project or ""), for one second: reads are served from here while
+    /// enforcement always recounts inside the reserving transaction. Local writes invalidate.
+    pub quota_views: Cache<(String, String), domain::quota::QuotaView>,
     /// When each key's `last_used_at` was last written, so a busy key writes once a minute, not per call.
     pub key_touches: DashMap<String, Instant>,
     pub started_at: Instant,
@@ -123,8 +126,18 @@ impl AppState {
         redis: Option<redis::aio::ConnectionManager>,
     ) -> Self {
         // Short TTLs bound how stale a cached identity can be on another replica.
-        let identities = Cache::builder().max_capacity(100_000).time_to_live(Duration::from_secs(10)).build();
-        let api_keys = Cache::builder().max_capacity(100_000).time_to_live(Duration::from_secs(10)).build();
+        let identities = Cache::builder()
+            .max_capacity(100_000)
+            .time_to_live(Duration::from_secs(10))
+            .build();
+        let api_keys = Cache::builder()
+            .max_capacity(100_000)
+            .time_to_live(Duration::from_secs(10))
+            .build();
+        let quota_views = Cache::builder()
+            .max_capacity(100_000)
+            .time_to_live(Duration::from_secs(1))
+            .build();
         AppState(Arc::new(Inner {
             config,
             store,
@@ -135,9 +148,18 @@ impl AppState {
             metrics: Metrics::new(),
             identities,
             api_keys,
+            quota_views,
             key_touches: DashMap::new(),
             started_at: Instant::now(),
         }))
+    }
+
+    /// Forgets cached quota views of a project and its domain after a change to either.
+    pub async fn invalidate_quota(&self, domain: &str, project: Option<&str>) {
+        self.quota_views.invalidate(&(domain.to_string(), String::new())).await;
+        if let Some(p) = project {
+            self.quota_views.invalidate(&(domain.to_string(), p.to_string())).await;
+        }
     }
 
     pub async fn invalidate_user(&self, user_id: &str) {

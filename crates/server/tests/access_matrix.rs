@@ -33,25 +33,125 @@ struct Route {
 
 fn routes() -> Vec<Route> {
     use Need::*;
-    let r = |method: Method, path: &'static str, body: Option<Value>, need: Need, project_scoped: bool| Route { method, path, body, need, project_scoped };
+    let r = |method: Method,
+             path: &'static str,
+             body: Option<Value>,
+             need: Need,
+             project_scoped: bool| Route {
+        method,
+        path,
+        body,
+        need,
+        project_scoped,
+    };
     vec![
         r(Method::GET, "/api/v1/tenants/{d}", None, Read, false),
-        r(Method::PATCH, "/api/v1/tenants/{d}", Some(json!({"display_name": "Renamed"})), Manage, false),
-        r(Method::PATCH, "/api/v1/tenants/{d}", Some(json!({"plan": "enterprise"})), Platform, false),
+        r(
+            Method::PATCH,
+            "/api/v1/tenants/{d}",
+            Some(json!({"display_name": "Renamed"})),
+            Manage,
+            false,
+        ),
+        r(
+            Method::PATCH,
+            "/api/v1/tenants/{d}",
+            Some(json!({"plan": "enterprise"})),
+            Platform,
+            false,
+        ),
         r(Method::GET, "/api/v1/tenants/{d}/quota", None, Read, false),
-        r(Method::GET, "/api/v1/tenants/{d}/projects", None, Read, false),
-        r(Method::POST, "/api/v1/tenants/{d}/projects", Some(json!({"name": "{n}"})), Manage, false),
-        r(Method::GET, "/api/v1/tenants/{d}/members", None, Read, false),
-        r(Method::POST, "/api/v1/tenants/{d}/members", Some(json!({"email": "spare@{d}.io", "role": "domain_admin"})), Manage, false),
-        r(Method::DELETE, "/api/v1/tenants/{d}/members/{u}", None, Manage, false),
-        r(Method::GET, "/api/v1/tenants/{d}/projects/{p}", None, Read, true),
-        r(Method::PATCH, "/api/v1/tenants/{d}/projects/{p}", Some(json!({"description": "x"})), Manage, true),
-        r(Method::GET, "/api/v1/tenants/{d}/projects/{p}/quota", None, Read, true),
-        r(Method::GET, "/api/v1/tenants/{d}/projects/{p}/members", None, Read, true),
-        r(Method::POST, "/api/v1/tenants/{d}/projects/{p}/members", Some(json!({"email": "spare@{d}.io", "role": "developer"})), Manage, true),
-        r(Method::DELETE, "/api/v1/tenants/{d}/projects/{p}/members/{u}", None, Manage, true),
-        r(Method::DELETE, "/api/v1/tenants/{d}/projects/{n}", None, Manage, true),
-        r(Method::GET, "/api/v1/audit-logs?domain={d}", None, Audit, false),
+        r(
+            Method::GET,
+            "/api/v1/tenants/{d}/projects",
+            None,
+            Read,
+            false,
+        ),
+        r(
+            Method::POST,
+            "/api/v1/tenants/{d}/projects",
+            Some(json!({"name": "{n}"})),
+            Manage,
+            false,
+        ),
+        r(
+            Method::GET,
+            "/api/v1/tenants/{d}/members",
+            None,
+            Read,
+            false,
+        ),
+        r(
+            Method::POST,
+            "/api/v1/tenants/{d}/members",
+            Some(json!({"email": "spare@{d}.io", "role": "domain_admin"})),
+            Manage,
+            false,
+        ),
+        r(
+            Method::DELETE,
+            "/api/v1/tenants/{d}/members/{u}",
+            None,
+            Manage,
+            false,
+        ),
+        r(
+            Method::GET,
+            "/api/v1/tenants/{d}/projects/{p}",
+            None,
+            Read,
+            true,
+        ),
+        r(
+            Method::PATCH,
+            "/api/v1/tenants/{d}/projects/{p}",
+            Some(json!({"description": "x"})),
+            Manage,
+            true,
+        ),
+        r(
+            Method::GET,
+            "/api/v1/tenants/{d}/projects/{p}/quota",
+            None,
+            Read,
+            true,
+        ),
+        r(
+            Method::GET,
+            "/api/v1/tenants/{d}/projects/{p}/members",
+            None,
+            Read,
+            true,
+        ),
+        r(
+            Method::POST,
+            "/api/v1/tenants/{d}/projects/{p}/members",
+            Some(json!({"email": "spare@{d}.io", "role": "developer"})),
+            Manage,
+            true,
+        ),
+        r(
+            Method::DELETE,
+            "/api/v1/tenants/{d}/projects/{p}/members/{u}",
+            None,
+            Manage,
+            true,
+        ),
+        r(
+            Method::DELETE,
+            "/api/v1/tenants/{d}/projects/{n}",
+            None,
+            Manage,
+            true,
+        ),
+        r(
+            Method::GET,
+            "/api/v1/audit-logs?domain={d}",
+            None,
+            Audit,
+            false,
+        ),
     ]
 }
 
@@ -108,18 +208,46 @@ both_stores!(role_by_route_by_scope, |backend| async move {
         let (st, _) = s.post("/api/v1/tenants", &admin, json!({"name": d})).await;
         assert_eq!(st, StatusCode::CREATED);
         for p in ["web", "api"] {
-            let (st, _) = s.post(&format!("/api/v1/tenants/{d}/projects"), &admin, json!({"name": p})).await;
+            let (st, _) = s
+                .post(
+                    &format!("/api/v1/tenants/{d}/projects"),
+                    &admin,
+                    json!({"name": p}),
+                )
+                .await;
             assert_eq!(st, StatusCode::CREATED);
         }
     }
     for (who, email, path, role) in [
-        (Who::DomainAdmin, "da@acme.io", "/api/v1/tenants/acme/members", "domain_admin"),
-        (Who::ProjectAdmin, "pa@acme.io", "/api/v1/tenants/acme/projects/web/members", "project_admin"),
-        (Who::Developer, "dev@acme.io", "/api/v1/tenants/acme/projects/web/members", "developer"),
-        (Who::NeighbourProjectAdmin, "npa@acme.io", "/api/v1/tenants/acme/projects/api/members", "project_admin"),
+        (
+            Who::DomainAdmin,
+            "da@acme.io",
+            "/api/v1/tenants/acme/members",
+            "domain_admin",
+        ),
+        (
+            Who::ProjectAdmin,
+            "pa@acme.io",
+            "/api/v1/tenants/acme/projects/web/members",
+            "project_admin",
+        ),
+        (
+            Who::Developer,
+            "dev@acme.io",
+            "/api/v1/tenants/acme/projects/web/members",
+            "developer",
+        ),
+        (
+            Who::NeighbourProjectAdmin,
+            "npa@acme.io",
+            "/api/v1/tenants/acme/projects/api/members",
+            "project_admin",
+        ),
     ] {
         let (t, _) = s.user(&admin, email).await;
-        let (st, b) = s.post(path, &admin, json!({"email": email, "role": role})).await;
+        let (st, b) = s
+            .post(path, &admin, json!({"email": email, "role": role}))
+            .await;
         assert_eq!(st, StatusCode::CREATED, "{b}");
         tokens.push((who, t));
     }
@@ -132,7 +260,11 @@ both_stores!(role_by_route_by_scope, |backend| async move {
                 // Fresh objects for the routes that consume them.
                 let fresh = format!("p{n}");
                 let spare_email = format!("spare{n}@{domain}.io");
-                let needs_spare = route.path.contains("{u}") || route.body.as_ref().is_some_and(|b| b.to_string().contains("spare@"));
+                let needs_spare = route.path.contains("{u}")
+                    || route
+                        .body
+                        .as_ref()
+                        .is_some_and(|b| b.to_string().contains("spare@"));
                 let mut spare = String::new();
                 if needs_spare {
                     let (st, u) = s
@@ -142,15 +274,30 @@ both_stores!(role_by_route_by_scope, |backend| async move {
                     spare = u["id"].as_str().unwrap().to_string();
                 }
                 if route.path.contains("{n}") {
-                    let (st, _) = s.post(&format!("/api/v1/tenants/{domain}/projects"), &admin, json!({"name": fresh})).await;
+                    let (st, _) = s
+                        .post(
+                            &format!("/api/v1/tenants/{domain}/projects"),
+                            &admin,
+                            json!({"name": fresh}),
+                        )
+                        .await;
                     assert_eq!(st, StatusCode::CREATED);
                 }
                 for (scope_path, role) in [
                     (format!("/api/v1/tenants/{domain}/members"), "domain_admin"),
-                    (format!("/api/v1/tenants/{domain}/projects/web/members"), "developer"),
+                    (
+                        format!("/api/v1/tenants/{domain}/projects/web/members"),
+                        "developer",
+                    ),
                 ] {
                     if route.path.contains("{u}") {
-                        let (st, b) = s.post(&scope_path, &admin, json!({"email": spare_email, "role": role})).await;
+                        let (st, b) = s
+                            .post(
+                                &scope_path,
+                                &admin,
+                                json!({"email": spare_email, "role": role}),
+                            )
+                            .await;
                         assert_eq!(st, StatusCode::CREATED, "{b}");
                     }
                 }
@@ -161,18 +308,31 @@ both_stores!(role_by_route_by_scope, |backend| async move {
                     .replace("{u}", &spare)
                     .replace("{n}", &fresh);
                 let body = route.body.as_ref().map(|b| {
-                    serde_json::from_str::<Value>(&b.to_string().replace("{d}", domain).replace("{n}", &format!("q{n}")).replace("spare@", &format!("spare{n}@")))
-                        .unwrap()
+                    serde_json::from_str::<Value>(
+                        &b.to_string()
+                            .replace("{d}", domain)
+                            .replace("{n}", &format!("q{n}"))
+                            .replace("spare@", &format!("spare{n}@")),
+                    )
+                    .unwrap()
                 });
                 let (st, resp) = s.call(route.method.clone(), &path, Some(token), body).await;
                 let want = expected(*who, &route, own);
                 if st.as_u16() != want {
-                    failures.push(format!("{who:?} {} {path}: got {st}, want {want}: {resp}", route.method));
+                    failures.push(format!(
+                        "{who:?} {} {path}: got {st}, want {want}: {resp}",
+                        route.method
+                    ));
                 }
             }
         }
     }
-    assert!(failures.is_empty(), "{} of {n} cases wrong:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {n} cases wrong:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
     s.running.shutdown().await;
 });
 
@@ -181,16 +341,40 @@ both_stores!(audit_is_scoped_and_filtered, |backend| async move {
     let admin = s.admin_token().await;
     for d in ["acme", "globex"] {
         s.post("/api/v1/tenants", &admin, json!({"name": d})).await;
-        s.post(&format!("/api/v1/tenants/{d}/projects"), &admin, json!({"name": "web"})).await;
+        s.post(
+            &format!("/api/v1/tenants/{d}/projects"),
+            &admin,
+            json!({"name": "web"}),
+        )
+        .await;
     }
     let (da, _) = s.user(&admin, "da@acme.io").await;
-    s.post("/api/v1/tenants/acme/members", &admin, json!({"email": "da@acme.io", "role": "domain_admin"})).await;
-    let (st, _) = s.patch("/api/v1/tenants/acme", &da, json!({"display_name": "ACME"})).await;
+    s.post(
+        "/api/v1/tenants/acme/members",
+        &admin,
+        json!({"email": "da@acme.io", "role": "domain_admin"}),
+    )
+    .await;
+    let (st, _) = s
+        .patch("/api/v1/tenants/acme", &da, json!({"display_name": "ACME"}))
+        .await;
     assert_eq!(st, StatusCode::OK);
 
     let (_, all) = s.get("/api/v1/audit-logs?page_size=100", &admin).await;
-    let actions: Vec<&str> = all["audit_logs"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
-    for a in ["tenant.create", "project.create", "member.add", "user.create", "auth.login", "tenant.update"] {
+    let actions: Vec<&str> = all["audit_logs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    for a in [
+        "tenant.create",
+        "project.create",
+        "member.add",
+        "user.create",
+        "auth.login",
+        "tenant.update",
+    ] {
         assert!(actions.contains(&a), "{a} missing from {actions:?}");
     }
     let (_, mine) = s.get("/api/v1/audit-logs?page_size=100", &da).await;
@@ -199,7 +383,12 @@ both_stores!(audit_is_scoped_and_filtered, |backend| async move {
     assert!(entries.iter().all(|e| e["domain"] == "acme"), "{mine}");
     let (_, other) = s.get("/api/v1/audit-logs?domain=globex", &da).await;
     assert_eq!(other["total"], 0);
-    let (_, upd) = s.get("/api/v1/audit-logs?action=tenant.update&resource_type=tenant", &admin).await;
+    let (_, upd) = s
+        .get(
+            "/api/v1/audit-logs?action=tenant.update&resource_type=tenant",
+            &admin,
+        )
+        .await;
     assert_eq!(upd["total"], 1);
     let e = &upd["audit_logs"][0];
     assert_eq!(e["user_email"], "da@acme.io");
@@ -210,7 +399,12 @@ both_stores!(audit_is_scoped_and_filtered, |backend| async move {
     assert_eq!(page["audit_logs"].as_array().unwrap().len(), 2);
     assert!(page["total"].as_i64().unwrap() > 2);
     let future = (chrono::Utc::now() + chrono::Duration::hours(1)).to_rfc3339();
-    let (_, none) = s.get(&format!("/api/v1/audit-logs?since={}", urlencode(&future)), &admin).await;
+    let (_, none) = s
+        .get(
+            &format!("/api/v1/audit-logs?since={}", urlencode(&future)),
+            &admin,
+        )
+        .await;
     assert_eq!(none["total"], 0);
     s.running.shutdown().await;
 });
@@ -224,13 +418,29 @@ both_stores!(quota_routes_count_all_replicas, |backend| async move {
     use domain::quota::Usage;
     let s = TestServer::start(backend).await;
     let admin = s.admin_token().await;
-    s.post("/api/v1/tenants", &admin, json!({"name": "acme"})).await;
-    s.post("/api/v1/tenants/acme/projects", &admin, json!({"name": "web", "quota": {"max_databases": 3}})).await;
+    s.post("/api/v1/tenants", &admin, json!({"name": "acme"}))
+        .await;
+    s.post(
+        "/api/v1/tenants/acme/projects",
+        &admin,
+        json!({"name": "web", "quota": {"max_databases": 3}}),
+    )
+    .await;
     let store = s.running.state.store.clone();
-    let db = test_database("acme", "web", "orders", Engine::Postgres, Size::Medium, 20, 3);
+    let db = test_database(
+        "acme",
+        "web",
+        "orders",
+        Engine::Postgres,
+        Size::Medium,
+        20,
+        3,
+    );
     let op = test_operation(&db);
     store.create_database(&db, &op, None).await.unwrap();
-    let (st, q) = s.get("/api/v1/tenants/acme/projects/web/quota", &admin).await;
+    let (st, q) = s
+        .get("/api/v1/tenants/acme/projects/web/quota", &admin)
+        .await;
     assert_eq!(st, StatusCode::OK);
     let want = Usage::of_database(Size::Medium, 20, 3);
     assert_eq!(q["used_cpu_cores"], json!(want.cpu_cores));

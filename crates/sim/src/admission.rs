@@ -34,10 +34,16 @@ pub struct AdmissionError {
 
 impl AdmissionError {
     pub fn denied(message: impl Into<String>) -> Self {
-        Self { message: message.into(), field: None }
+        Self {
+            message: message.into(),
+            field: None,
+        }
     }
     pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self { message: message.into(), field: Some(field.into()) }
+        Self {
+            message: message.into(),
+            field: Some(field.into()),
+        }
     }
 }
 
@@ -51,7 +57,11 @@ pub trait Admission: Send + Sync + 'static {
 pub struct AllowAll;
 
 impl Admission for AllowAll {
-    fn admit(&self, _req: &AdmissionRequest<'_>, _object: &mut Value) -> Result<(), AdmissionError> {
+    fn admit(
+        &self,
+        _req: &AdmissionRequest<'_>,
+        _object: &mut Value,
+    ) -> Result<(), AdmissionError> {
         Ok(())
     }
 }

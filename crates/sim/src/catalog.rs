@@ -25,66 +25,318 @@ const fn e(
     allow: &'static [&'static str],
     deny: &'static [&'static str],
 ) -> Entry {
-    Entry { name, version, distribution, deprecated, allow, deny }
+    Entry {
+        name,
+        version,
+        distribution,
+        deprecated,
+        allow,
+        deny,
+    }
 }
 
 const MONGODB: &[Entry] = &[
-    e("4.4.26", "4.4.26", Some("Official"), true, &[">= 4.4.26, < 6.0.0"], &[]),
-    e("5.0.26", "5.0.26", Some("Official"), true, &[">= 5.0.26, < 7.0.0"], &[]),
-    e("6.0.24", "6.0.24", Some("Official"), false, &[">= 6.0.24, < 8.0.0"], &[]),
-    e("7.0.21", "7.0.21", Some("Official"), false, &[">= 7.0.21, < 9.0.0"], &[]),
-    e("8.0.10", "8.0.10", Some("Official"), false, &[">= 8.0.10, < 10.0.0"], &[]),
-    e("8.0.17", "8.0.17", Some("Official"), false, &[">= 8.0.17, < 10.0.0"], &[]),
-    e("percona-7.0.18", "7.0.18", Some("Percona"), false, &[">= 7.0.18, < 9.0.0"], &[]),
-    e("percona-8.0.17", "8.0.17", Some("Percona"), false, &[">= 8.0.17, < 10.0.0"], &[]),
+    e(
+        "4.4.26",
+        "4.4.26",
+        Some("Official"),
+        true,
+        &[">= 4.4.26, < 6.0.0"],
+        &[],
+    ),
+    e(
+        "5.0.26",
+        "5.0.26",
+        Some("Official"),
+        true,
+        &[">= 5.0.26, < 7.0.0"],
+        &[],
+    ),
+    e(
+        "6.0.24",
+        "6.0.24",
+        Some("Official"),
+        false,
+        &[">= 6.0.24, < 8.0.0"],
+        &[],
+    ),
+    e(
+        "7.0.21",
+        "7.0.21",
+        Some("Official"),
+        false,
+        &[">= 7.0.21, < 9.0.0"],
+        &[],
+    ),
+    e(
+        "8.0.10",
+        "8.0.10",
+        Some("Official"),
+        false,
+        &[">= 8.0.10, < 10.0.0"],
+        &[],
+    ),
+    e(
+        "8.0.17",
+        "8.0.17",
+        Some("Official"),
+        false,
+        &[">= 8.0.17, < 10.0.0"],
+        &[],
+    ),
+    e(
+        "percona-7.0.18",
+        "7.0.18",
+        Some("Percona"),
+        false,
+        &[">= 7.0.18, < 9.0.0"],
+        &[],
+    ),
+    e(
+        "percona-8.0.17",
+        "8.0.17",
+        Some("Percona"),
+        false,
+        &[">= 8.0.17, < 10.0.0"],
+        &[],
+    ),
 ];
 
 const POSTGRES: &[Entry] = &[
     e("13.22", "13.22", Some("Official"), true, &[">= 13.22"], &[]),
-    e("14.19", "14.19", Some("Official"), false, &[">= 14.19"], &[]),
-    e("15.14", "15.14", Some("Official"), false, &[">= 15.14"], &[]),
-    e("16.10", "16.10", Some("Official"), false, &[">= 16.10"], &[]),
+    e(
+        "14.19",
+        "14.19",
+        Some("Official"),
+        false,
+        &[">= 14.19"],
+        &[],
+    ),
+    e(
+        "15.14",
+        "15.14",
+        Some("Official"),
+        false,
+        &[">= 15.14"],
+        &[],
+    ),
+    e(
+        "16.10",
+        "16.10",
+        Some("Official"),
+        false,
+        &[">= 16.10"],
+        &[],
+    ),
     e("17.6", "17.6", Some("Official"), false, &[">= 17.6"], &[]),
     e("17.9", "17.9", Some("Official"), false, &[">= 17.9"], &[]),
-    e("17.9-bookworm", "17.9", Some("Official"), false, &[">= 17.9"], &[]),
+    e(
+        "17.9-bookworm",
+        "17.9",
+        Some("Official"),
+        false,
+        &[">= 17.9"],
+        &[],
+    ),
     e("18.3", "18.3", Some("Official"), false, &[">= 18.3"], &[]),
-    e("timescaledb-2.14.2-pg16", "16.2", Some("TimescaleDB"), false, &[">= 16.2"], &[]),
+    e(
+        "timescaledb-2.14.2-pg16",
+        "16.2",
+        Some("TimescaleDB"),
+        false,
+        &[">= 16.2"],
+        &[],
+    ),
 ];
 
 const MYSQL: &[Entry] = &[
-    e("5.7.44", "5.7.44", Some("Official"), true, &[">= 5.7.44, < 8.0.0"], &["< 5.7.44"]),
-    e("8.0.43", "8.0.43", Some("Official"), false, &[">= 8.0.43, <= 8.4.8"], &["< 8.0.43"]),
-    e("8.4.3", "8.4.3", Some("Official"), false, &[">= 8.4.3, <= 9.1.0"], &["< 8.4.3"]),
-    e("8.4.8", "8.4.8", Some("Official"), false, &[">= 8.4.8, <= 9.1.0"], &["< 8.4.8"]),
-    e("9.1.0", "9.1.0", Some("Official"), false, &[">= 9.1.0"], &["< 9.1.0"]),
-    e("percona-8.0.42", "8.0.42", Some("Percona"), false, &[">= 8.0.42, <= 8.4.8"], &["< 8.0.42"]),
+    e(
+        "5.7.44",
+        "5.7.44",
+        Some("Official"),
+        true,
+        &[">= 5.7.44, < 8.0.0"],
+        &["< 5.7.44"],
+    ),
+    e(
+        "8.0.43",
+        "8.0.43",
+        Some("Official"),
+        false,
+        &[">= 8.0.43, <= 8.4.8"],
+        &["< 8.0.43"],
+    ),
+    e(
+        "8.4.3",
+        "8.4.3",
+        Some("Official"),
+        false,
+        &[">= 8.4.3, <= 9.1.0"],
+        &["< 8.4.3"],
+    ),
+    e(
+        "8.4.8",
+        "8.4.8",
+        Some("Official"),
+        false,
+        &[">= 8.4.8, <= 9.1.0"],
+        &["< 8.4.8"],
+    ),
+    e(
+        "9.1.0",
+        "9.1.0",
+        Some("Official"),
+        false,
+        &[">= 9.1.0"],
+        &["< 9.1.0"],
+    ),
+    e(
+        "percona-8.0.42",
+        "8.0.42",
+        Some("Percona"),
+        false,
+        &[">= 8.0.42, <= 8.4.8"],
+        &["< 8.0.42"],
+    ),
 ];
 
 const MARIADB: &[Entry] = &[
-    e("10.5.29", "10.5.29", None, true, &[">= 10.5.29, <= 10.11.14"], &[]),
-    e("10.6.23", "10.6.23", None, false, &[">= 10.6.23, <= 11.4.8"], &[]),
-    e("10.11.14", "10.11.14", None, false, &[">= 10.11.14, <= 11.8.5"], &[]),
-    e("11.4.8", "11.4.8", None, false, &[">= 11.4.8, <= 12.1.2"], &[]),
-    e("11.8.5", "11.8.5", None, false, &[">= 11.8.5, <= 12.1.2"], &[]),
+    e(
+        "10.5.29",
+        "10.5.29",
+        None,
+        true,
+        &[">= 10.5.29, <= 10.11.14"],
+        &[],
+    ),
+    e(
+        "10.6.23",
+        "10.6.23",
+        None,
+        false,
+        &[">= 10.6.23, <= 11.4.8"],
+        &[],
+    ),
+    e(
+        "10.11.14",
+        "10.11.14",
+        None,
+        false,
+        &[">= 10.11.14, <= 11.8.5"],
+        &[],
+    ),
+    e(
+        "11.4.8",
+        "11.4.8",
+        None,
+        false,
+        &[">= 11.4.8, <= 12.1.2"],
+        &[],
+    ),
+    e(
+        "11.8.5",
+        "11.8.5",
+        None,
+        false,
+        &[">= 11.8.5, <= 12.1.2"],
+        &[],
+    ),
     e("12.1.2", "12.1.2", None, false, &[">= 12.1.2"], &[]),
 ];
 
 const REDIS: &[Entry] = &[
-    e("6.0.20", "6.0.20", Some("Official"), true, &[">= 6.0.20, < 7.0.0"], &[]),
-    e("6.2.20", "6.2.20", Some("Official"), false, &[">= 6.2.20, < 7.4.6"], &[]),
-    e("7.2.10", "7.2.10", Some("Official"), false, &[">= 7.2.10, < 8.2.2"], &[]),
-    e("7.4.6", "7.4.6", Some("Official"), false, &[">= 7.4.6, < 8.2.2"], &[]),
+    e(
+        "6.0.20",
+        "6.0.20",
+        Some("Official"),
+        true,
+        &[">= 6.0.20, < 7.0.0"],
+        &[],
+    ),
+    e(
+        "6.2.20",
+        "6.2.20",
+        Some("Official"),
+        false,
+        &[">= 6.2.20, < 7.4.6"],
+        &[],
+    ),
+    e(
+        "7.2.10",
+        "7.2.10",
+        Some("Official"),
+        false,
+        &[">= 7.2.10, < 8.2.2"],
+        &[],
+    ),
+    e(
+        "7.4.6",
+        "7.4.6",
+        Some("Official"),
+        false,
+        &[">= 7.4.6, < 8.2.2"],
+        &[],
+    ),
     e("8.2.2", "8.2.2", Some("Official"), false, &["8.2.2"], &[]),
-    e("valkey-8.1.1", "8.1.1", Some("Valkey"), false, &[">= 8.1.1, < 9.0.0"], &[]),
+    e(
+        "valkey-8.1.1",
+        "8.1.1",
+        Some("Valkey"),
+        false,
+        &[">= 8.1.1, < 9.0.0"],
+        &[],
+    ),
 ];
 
 const ELASTICSEARCH: &[Entry] = &[
-    e("xpack-7.17.27", "7.17.27", Some("ElasticStack"), true, &[">= 7.17.27, < 8.19.9"], &[]),
-    e("xpack-8.17.6", "8.17.6", Some("ElasticStack"), false, &[">= 8.17.6, < 9.2.4"], &[]),
-    e("xpack-8.19.9", "8.19.9", Some("ElasticStack"), false, &[">= 8.19.9, < 9.2.4"], &[]),
-    e("xpack-9.2.3", "9.2.3", Some("ElasticStack"), false, &[">= 9.2.3, < 9.3.0"], &[]),
-    e("opensearch-2.19.2", "2.19.2", Some("OpenSearch"), false, &[">= 2.19.2, < 3.5.0"], &[]),
-    e("opensearch-3.4.0", "3.4.0", Some("OpenSearch"), false, &[">= 3.4.0, < 3.5.0"], &[]),
+    e(
+        "xpack-7.17.27",
+        "7.17.27",
+        Some("ElasticStack"),
+        true,
+        &[">= 7.17.27, < 8.19.9"],
+        &[],
+    ),
+    e(
+        "xpack-8.17.6",
+        "8.17.6",
+        Some("ElasticStack"),
+        false,
+        &[">= 8.17.6, < 9.2.4"],
+        &[],
+    ),
+    e(
+        "xpack-8.19.9",
+        "8.19.9",
+        Some("ElasticStack"),
+        false,
+        &[">= 8.19.9, < 9.2.4"],
+        &[],
+    ),
+    e(
+        "xpack-9.2.3",
+        "9.2.3",
+        Some("ElasticStack"),
+        false,
+        &[">= 9.2.3, < 9.3.0"],
+        &[],
+    ),
+    e(
+        "opensearch-2.19.2",
+        "2.19.2",
+        Some("OpenSearch"),
+        false,
+        &[">= 2.19.2, < 3.5.0"],
+        &[],
+    ),
+    e(
+        "opensearch-3.4.0",
+        "3.4.0",
+        Some("OpenSearch"),
+        false,
+        &[">= 3.4.0, < 3.5.0"],
+        &[],
+    ),
 ];
 
 fn image(name: &str, tag: &str) -> Value {
@@ -92,7 +344,12 @@ fn image(name: &str, tag: &str) -> Value {
 }
 
 fn list(items: &[&str]) -> Value {
-    Value::Array(items.iter().map(|s| Value::String((*s).to_string())).collect())
+    Value::Array(
+        items
+            .iter()
+            .map(|s| Value::String((*s).to_string()))
+            .collect(),
+    )
 }
 
 fn object(kind: &str, engine: &str, en: &Entry) -> Value {
@@ -123,23 +380,43 @@ fn object(kind: &str, engine: &str, en: &Entry) -> Value {
     match kind {
         "MongoDBVersion" => {
             s.insert("initContainer".into(), image("mongodb-init", "v0.1.0"));
-            s.insert("replicationModeDetector".into(), image("replication-mode-detector", "v0.1.0"));
+            s.insert(
+                "replicationModeDetector".into(),
+                image("replication-mode-detector", "v0.1.0"),
+            );
         }
         "PostgresVersion" => {
             s.insert("coordinator".into(), image("pg-coordinator", "v0.1.0"));
-            let base = if en.name.ends_with("-bookworm") { "bookworm" } else { "alpine" };
+            let base = if en.name.ends_with("-bookworm") {
+                "bookworm"
+            } else {
+                "alpine"
+            };
             s.insert("db".into(), json!({ "image": format!("ghcr.io/kubedb-sim/postgres:{}", en.name), "baseOS": base }));
         }
         "MySQLVersion" | "MariaDBVersion" => {
-            s.insert("coordinator".into(), image(&format!("{engine}-coordinator"), "v0.1.0"));
-            s.insert("initContainer".into(), image(&format!("{engine}-init"), "v0.1.0"));
+            s.insert(
+                "coordinator".into(),
+                image(&format!("{engine}-coordinator"), "v0.1.0"),
+            );
+            s.insert(
+                "initContainer".into(),
+                image(&format!("{engine}-init"), "v0.1.0"),
+            );
         }
         "RedisVersion" => {
             s.insert("coordinator".into(), image("redis-coordinator", "v0.1.0"));
         }
         "ElasticsearchVersion" => {
-            s.insert("initContainer".into(), image("elasticsearch-init", "v0.1.0"));
-            let plugin = if en.name.starts_with("opensearch") { "OpenSearch" } else { "X-Pack" };
+            s.insert(
+                "initContainer".into(),
+                json!({ "image": "ghcr.io/kubedb-sim/elasticsearch-init:v0.1.0", "yqImage": "ghcr.io/kubedb-sim/yq:v0.1.0" }),
+            );
+            let plugin = if en.name.starts_with("opensearch") {
+                "OpenSearch"
+            } else {
+                "X-Pack"
+            };
             s.insert("authPlugin".into(), plugin.into());
         }
         _ => {}
@@ -165,7 +442,9 @@ pub fn catalog_objects() -> Vec<Value> {
         ("RedisVersion", "redis", REDIS),
         ("ElasticsearchVersion", "elasticsearch", ELASTICSEARCH),
     ];
-    sets.iter().flat_map(|(kind, engine, entries)| entries.iter().map(|en| object(kind, engine, en))).collect()
+    sets.iter()
+        .flat_map(|(kind, engine, entries)| entries.iter().map(|en| object(kind, engine, en)))
+        .collect()
 }
 
 /// A version parsed leniently: up to three numeric parts (missing = 0), pre-release kept apart.
@@ -198,7 +477,12 @@ impl SemVer {
         if parts.next().is_some() {
             return None;
         }
-        Some(SemVer { major, minor, patch, pre })
+        Some(SemVer {
+            major,
+            minor,
+            patch,
+            pre,
+        })
     }
 }
 
@@ -210,15 +494,17 @@ impl PartialOrd for SemVer {
 
 impl Ord for SemVer {
     fn cmp(&self, other: &Self) -> Ordering {
-        (self.major, self.minor, self.patch).cmp(&(other.major, other.minor, other.patch)).then_with(|| {
-            // A pre-release sorts before the release itself.
-            match (self.pre.is_empty(), other.pre.is_empty()) {
-                (true, true) => Ordering::Equal,
-                (true, false) => Ordering::Greater,
-                (false, true) => Ordering::Less,
-                (false, false) => self.pre.cmp(&other.pre),
-            }
-        })
+        (self.major, self.minor, self.patch)
+            .cmp(&(other.major, other.minor, other.patch))
+            .then_with(|| {
+                // A pre-release sorts before the release itself.
+                match (self.pre.is_empty(), other.pre.is_empty()) {
+                    (true, true) => Ordering::Equal,
+                    (true, false) => Ordering::Greater,
+                    (false, true) => Ordering::Less,
+                    (false, false) => self.pre.cmp(&other.pre),
+                }
+            })
     }
 }
 
@@ -248,7 +534,10 @@ fn split_terms(alt: &str) -> Option<Vec<(String, SemVer)>> {
     let mut tokens: Vec<String> = Vec::new();
     let mut pending_op = String::new();
     for raw in alt.split([',', ' ']).filter(|t| !t.is_empty()) {
-        if raw.chars().all(|c| matches!(c, '<' | '>' | '=' | '!' | '~' | '^')) {
+        if raw
+            .chars()
+            .all(|c| matches!(c, '<' | '>' | '=' | '!' | '~' | '^'))
+        {
             pending_op.push_str(raw);
             continue;
         }
@@ -261,7 +550,9 @@ fn split_terms(alt: &str) -> Option<Vec<(String, SemVer)>> {
     tokens
         .into_iter()
         .map(|t| {
-            let split = t.find(|c: char| c.is_ascii_alphanumeric()).unwrap_or(t.len());
+            let split = t
+                .find(|c: char| c.is_ascii_alphanumeric())
+                .unwrap_or(t.len());
             let (op, v) = t.split_at(split);
             Some((op.to_string(), SemVer::parse(v)?))
         })
@@ -277,14 +568,29 @@ fn term_matches(op: &str, c: &SemVer, v: &SemVer) -> bool {
         ">=" | "=>" => v >= c,
         "<=" | "=<" => v <= c,
         "~" | "~>" => {
-            let upper = SemVer { major: c.major, minor: c.minor + 1, patch: 0, pre: String::new() };
+            let upper = SemVer {
+                major: c.major,
+                minor: c.minor + 1,
+                patch: 0,
+                pre: String::new(),
+            };
             v >= c && *v < upper
         }
         "^" => {
             let upper = if c.major > 0 {
-                SemVer { major: c.major + 1, minor: 0, patch: 0, pre: String::new() }
+                SemVer {
+                    major: c.major + 1,
+                    minor: 0,
+                    patch: 0,
+                    pre: String::new(),
+                }
             } else {
-                SemVer { major: 0, minor: c.minor + 1, patch: 0, pre: String::new() }
+                SemVer {
+                    major: 0,
+                    minor: c.minor + 1,
+                    patch: 0,
+                    pre: String::new(),
+                }
             };
             v >= c && *v < upper
         }
@@ -295,7 +601,11 @@ fn term_matches(op: &str, c: &SemVer, v: &SemVer) -> bool {
 /// Catalog object names `current` may be updated to: the candidates whose `spec.version`
 /// satisfies the allowlist (empty = any) and none of the denylist (kubedb-api §6).
 /// `topology_key` picks MySQL's per-topology lists (`groupReplication` | `standalone`).
-pub fn upgradable_names(current: &Value, candidates: &[Value], topology_key: Option<&str>) -> Vec<String> {
+pub fn upgradable_names(
+    current: &Value,
+    candidates: &[Value],
+    topology_key: Option<&str>,
+) -> Vec<String> {
     let pick = |which: &str| -> Vec<String> {
         let node = &current["spec"]["updateConstraints"][which];
         let node = match (topology_key, node) {
@@ -304,7 +614,11 @@ pub fn upgradable_names(current: &Value, candidates: &[Value], topology_key: Opt
             (_, other) => other.clone(),
         };
         node.as_array()
-            .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str().map(str::to_string))
+                    .collect()
+            })
             .unwrap_or_default()
     };
     let allow = pick("allowlist");
@@ -314,8 +628,13 @@ pub fn upgradable_names(current: &Value, candidates: &[Value], topology_key: Opt
         .filter_map(|c| {
             let name = c["metadata"]["name"].as_str()?;
             let ver = SemVer::parse(c["spec"]["version"].as_str()?)?;
-            let allowed = allow.is_empty() || allow.iter().any(|a| constraint_matches(a, &ver) == Some(true));
-            let denied = deny.iter().any(|d| constraint_matches(d, &ver) == Some(true));
+            let allowed = allow.is_empty()
+                || allow
+                    .iter()
+                    .any(|a| constraint_matches(a, &ver) == Some(true));
+            let denied = deny
+                .iter()
+                .any(|d| constraint_matches(d, &ver) == Some(true));
             (allowed && !denied).then(|| name.to_string())
         })
         .collect()
@@ -325,7 +644,8 @@ pub fn upgradable_names(current: &Value, candidates: &[Value], topology_key: Opt
 mod tests {
     use super::*;
     use provider::kubedb::{
-        ElasticsearchVersion, MariaDBVersion, MongoDBVersion, MySQLVersion, PostgresVersion, RedisVersion,
+        ElasticsearchVersion, MariaDBVersion, MongoDBVersion, MySQLVersion, PostgresVersion,
+        RedisVersion,
     };
 
     fn v(s: &str) -> SemVer {
@@ -334,13 +654,22 @@ mod tests {
 
     #[test]
     fn constraints_follow_masterminds_forms() {
-        assert_eq!(constraint_matches(">= 8.0.17, < 10.0.0", &v("9.1.0")), Some(true));
-        assert_eq!(constraint_matches(">= 8.0.17, < 10.0.0", &v("10.0.0")), Some(false));
+        assert_eq!(
+            constraint_matches(">= 8.0.17, < 10.0.0", &v("9.1.0")),
+            Some(true)
+        );
+        assert_eq!(
+            constraint_matches(">= 8.0.17, < 10.0.0", &v("10.0.0")),
+            Some(false)
+        );
         assert_eq!(constraint_matches(">= 17.9", &v("18.3")), Some(true));
         assert_eq!(constraint_matches(">= 17.9", &v("17.6")), Some(false));
         assert_eq!(constraint_matches("8.2.2", &v("8.2.2")), Some(true));
         assert_eq!(constraint_matches("8.2.2", &v("8.2.3")), Some(false));
-        assert_eq!(constraint_matches(">=1.0 <2.0 || 3.0", &v("3.0.0")), Some(true));
+        assert_eq!(
+            constraint_matches(">=1.0 <2.0 || 3.0", &v("3.0.0")),
+            Some(true)
+        );
         assert_eq!(constraint_matches("~1.2", &v("1.2.9")), Some(true));
         assert_eq!(constraint_matches("~1.2", &v("1.3.0")), Some(false));
         assert_eq!(constraint_matches("^1.2.3", &v("1.9.0")), Some(true));
@@ -362,13 +691,27 @@ mod tests {
                 "MySQLVersion" => serde_json::from_value::<MySQLVersion>(o.clone()).is_ok(),
                 "MariaDBVersion" => serde_json::from_value::<MariaDBVersion>(o.clone()).is_ok(),
                 "RedisVersion" => serde_json::from_value::<RedisVersion>(o.clone()).is_ok(),
-                "ElasticsearchVersion" => serde_json::from_value::<ElasticsearchVersion>(o.clone()).is_ok(),
+                "ElasticsearchVersion" => {
+                    serde_json::from_value::<ElasticsearchVersion>(o.clone()).is_ok()
+                }
                 _ => false,
             };
             assert!(ok, "{kind} {} does not deserialise", o["metadata"]["name"]);
         }
-        let names: Vec<&str> = objs.iter().filter_map(|o| o["metadata"]["name"].as_str()).collect();
-        for wanted in ["8.0.17", "percona-8.0.17", "17.9", "17.9-bookworm", "18.3", "8.4.8", "11.8.5", "7.4.6"] {
+        let names: Vec<&str> = objs
+            .iter()
+            .filter_map(|o| o["metadata"]["name"].as_str())
+            .collect();
+        for wanted in [
+            "8.0.17",
+            "percona-8.0.17",
+            "17.9",
+            "17.9-bookworm",
+            "18.3",
+            "8.4.8",
+            "11.8.5",
+            "7.4.6",
+        ] {
             assert!(names.contains(&wanted), "missing {wanted}");
         }
         assert!(names.contains(&"xpack-9.2.3") && names.contains(&"opensearch-3.4.0"));
@@ -377,8 +720,17 @@ mod tests {
     #[test]
     fn upgrade_paths_match_the_documented_examples() {
         let objs = catalog_objects();
-        let of_kind = |k: &str| objs.iter().filter(|o| o["kind"] == k).cloned().collect::<Vec<_>>();
-        let find = |k: &str, n: &str| objs.iter().find(|o| o["kind"] == k && o["metadata"]["name"] == n).cloned();
+        let of_kind = |k: &str| {
+            objs.iter()
+                .filter(|o| o["kind"] == k)
+                .cloned()
+                .collect::<Vec<_>>()
+        };
+        let find = |k: &str, n: &str| {
+            objs.iter()
+                .find(|o| o["kind"] == k && o["metadata"]["name"] == n)
+                .cloned()
+        };
 
         let pg = of_kind("PostgresVersion");
         let cur = find("PostgresVersion", "17.9").expect("17.9 present");

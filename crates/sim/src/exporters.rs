@@ -29,10 +29,14 @@ impl Exporters {
     fn find(&self, namespace: &str, service: &str) -> Option<(&'static EngineMeta, Value)> {
         let db_name = service.strip_suffix("-stats")?;
         names::ALL_DB_KINDS.iter().find_map(|meta| {
-            let db = self.state.get(DB_API_VERSION, meta.plural, Some(namespace), db_name)?;
+            let db = self
+                .state
+                .get(DB_API_VERSION, meta.plural, Some(namespace), db_name)?;
             let monitored = db["spec"].get("monitor").is_some_and(|m| !m.is_null());
             let halted = db["spec"]["halted"] == true || db["status"]["phase"] == "Halted";
-            let deleting = db["metadata"].get("deletionTimestamp").is_some_and(|d| !d.is_null());
+            let deleting = db["metadata"]
+                .get("deletionTimestamp")
+                .is_some_and(|d| !d.is_null());
             (monitored && !halted && !deleting).then_some((meta, db))
         })
     }
@@ -51,10 +55,19 @@ impl Exporters {
             db["metadata"]["namespace"].as_str().unwrap_or_default(),
             db["metadata"]["name"].as_str().unwrap_or_default()
         );
-        let mut g = Gen { out: String::with_capacity(8192), seed: fnv(&key), age, clock: now.timestamp_millis() as f64 / 1000.0 };
+        let mut g = Gen {
+            out: String::with_capacity(8192),
+            seed: fnv(&key),
+            age,
+            clock: now.timestamp_millis() as f64 / 1000.0,
+        };
         let replicas = db_replicas(db);
         let phase = db["status"]["phase"].as_str().unwrap_or_default();
-        let up = if matches!(phase, "Ready" | "Critical" | "") { 1.0 } else { 0.0 };
+        let up = if matches!(phase, "Ready" | "Critical" | "") {
+            1.0
+        } else {
+            0.0
+        };
         match meta.engine {
             "postgres" => postgres(&mut g, up, replicas),
             "mysql" | "mariadb" => mysql(&mut g, up, replicas),
@@ -69,12 +82,21 @@ impl Exporters {
 }
 
 impl ProxyBackend for Exporters {
-    fn proxy(&self, namespace: &str, service: &str, port: &str, path: &str, _query: Option<&str>) -> Option<ProxyResponse> {
+    fn proxy(
+        &self,
+        namespace: &str,
+        service: &str,
+        port: &str,
+        path: &str,
+        _query: Option<&str>,
+    ) -> Option<ProxyResponse> {
         let (meta, db) = self.find(namespace, service)?;
         let exporter_port = db["spec"]["monitor"]["prometheus"]["exporter"]["port"]
             .as_i64()
             .unwrap_or(names::EXPORTER_PORT as i64);
-        let port_ok = port.is_empty() || port == names::EXPORTER_PORT_NAME || port.parse::<i64>().ok() == Some(exporter_port);
+        let port_ok = port.is_empty()
+            || port == names::EXPORTER_PORT_NAME
+            || port.parse::<i64>().ok() == Some(exporter_port);
         if !port_ok {
             return None;
         }
@@ -103,8 +125,16 @@ fn db_replicas(db: &Value) -> i64 {
     if let Some(c) = spec.get("cluster").filter(|v| v.is_object()) {
         return c["replicas"].as_i64().unwrap_or(2);
     }
-    if let Some(t) = spec.get("topology").and_then(Value::as_object).filter(|t| t.contains_key("master")) {
-        return t.values().filter_map(|n| n["replicas"].as_i64()).sum::<i64>().max(1);
+    if let Some(t) = spec
+        .get("topology")
+        .and_then(Value::as_object)
+        .filter(|t| t.contains_key("master"))
+    {
+        return t
+            .values()
+            .filter_map(|n| n["replicas"].as_i64())
+            .sum::<i64>()
+            .max(1);
     }
     spec["replicas"].as_i64().unwrap_or(1).max(1)
 }
@@ -161,7 +191,11 @@ impl Gen {
                 if i > 0 {
                     self.out.push(',');
                 }
-                let _ = write!(self.out, "{k}=\"{}\"", v.replace('\\', "\\\\").replace('"', "\\\""));
+                let _ = write!(
+                    self.out,
+                    "{k}=\"{}\"",
+                    v.replace('\\', "\\\\").replace('"', "\\\"")
+                );
             }
             self.out.push('}');
         }
@@ -184,7 +218,14 @@ impl Gen {
         self.sample(name, labels, v);
     }
 
-    fn gauge_family(&mut self, name: &str, help: &str, labels: &[(&str, &str)], mid: f64, amp: f64) {
+    fn gauge_family(
+        &mut self,
+        name: &str,
+        help: &str,
+        labels: &[(&str, &str)],
+        mid: f64,
+        amp: f64,
+    ) {
         self.family(name, "gauge", help);
         let key = format!("{name}{labels:?}");
         let v = self.gauge(&key, mid, amp).round();
@@ -193,56 +234,160 @@ impl Gen {
 }
 
 fn postgres(g: &mut Gen, up: f64, replicas: i64) {
-    g.single("pg_up", "gauge", "Whether the last scrape of metrics from PostgreSQL was able to connect to the server.", up);
+    g.single(
+        "pg_up",
+        "gauge",
+        "Whether the last scrape of metrics from PostgreSQL was able to connect to the server.",
+        up,
+    );
     let dbs = ["postgres", "app"];
     let counters: [(&str, &str, f64); 10] = [
-        ("xact_commit", "Number of transactions in this database that have been committed", 40.0),
-        ("xact_rollback", "Number of transactions in this database that have been rolled back", 0.4),
-        ("blks_read", "Number of disk blocks read in this database", 15.0),
-        ("blks_hit", "Number of times disk blocks were found already in the buffer cache", 900.0),
-        ("tup_returned", "Number of rows returned by queries in this database", 2000.0),
-        ("tup_fetched", "Number of rows fetched by queries in this database", 600.0),
-        ("tup_inserted", "Number of rows inserted by queries in this database", 30.0),
-        ("tup_updated", "Number of rows updated by queries in this database", 12.0),
-        ("tup_deleted", "Number of rows deleted by queries in this database", 3.0),
-        ("deadlocks", "Number of deadlocks detected in this database", 0.001),
+        (
+            "xact_commit",
+            "Number of transactions in this database that have been committed",
+            40.0,
+        ),
+        (
+            "xact_rollback",
+            "Number of transactions in this database that have been rolled back",
+            0.4,
+        ),
+        (
+            "blks_read",
+            "Number of disk blocks read in this database",
+            15.0,
+        ),
+        (
+            "blks_hit",
+            "Number of times disk blocks were found already in the buffer cache",
+            900.0,
+        ),
+        (
+            "tup_returned",
+            "Number of rows returned by queries in this database",
+            2000.0,
+        ),
+        (
+            "tup_fetched",
+            "Number of rows fetched by queries in this database",
+            600.0,
+        ),
+        (
+            "tup_inserted",
+            "Number of rows inserted by queries in this database",
+            30.0,
+        ),
+        (
+            "tup_updated",
+            "Number of rows updated by queries in this database",
+            12.0,
+        ),
+        (
+            "tup_deleted",
+            "Number of rows deleted by queries in this database",
+            3.0,
+        ),
+        (
+            "deadlocks",
+            "Number of deadlocks detected in this database",
+            0.001,
+        ),
     ];
-    g.family("pg_stat_database_numbackends", "gauge", "Number of backends currently connected to this database");
+    g.family(
+        "pg_stat_database_numbackends",
+        "gauge",
+        "Number of backends currently connected to this database",
+    );
     for (i, d) in dbs.iter().enumerate() {
         let v = g.gauge(&format!("numbackends{d}"), 12.0, 8.0).round();
-        g.sample("pg_stat_database_numbackends", &[("datid", &(16384 + i).to_string()), ("datname", d)], v);
+        g.sample(
+            "pg_stat_database_numbackends",
+            &[("datid", &(16384 + i).to_string()), ("datname", d)],
+            v,
+        );
     }
     for (name, help, rate) in counters {
         let full = format!("pg_stat_database_{name}");
         g.family(&full, "counter", help);
         for (i, d) in dbs.iter().enumerate() {
             let v = g.counter(&format!("{full}{d}"), rate);
-            g.sample(&full, &[("datid", &(16384 + i).to_string()), ("datname", d)], v);
+            g.sample(
+                &full,
+                &[("datid", &(16384 + i).to_string()), ("datname", d)],
+                v,
+            );
         }
     }
-    g.single("pg_settings_max_connections", "gauge", "Sets the maximum number of concurrent connections.", 100.0);
-    g.family("pg_database_size_bytes", "gauge", "Disk space used by the database");
+    g.single(
+        "pg_settings_max_connections",
+        "gauge",
+        "Sets the maximum number of concurrent connections.",
+        100.0,
+    );
+    g.family(
+        "pg_database_size_bytes",
+        "gauge",
+        "Disk space used by the database",
+    );
     for d in dbs {
         let base = 8_000_000.0 + g.unit(d) * 50_000_000.0;
         let v = (base + g.age * 2_000.0).floor();
         g.sample("pg_database_size_bytes", &[("datname", d)], v);
     }
-    g.single("pg_replication_is_replica", "gauge", "Indicates if the server is a replica", 0.0);
-    g.family("pg_replication_lag", "gauge", "Replication lag behind master in seconds");
-    let lag = if replicas > 1 { g.gauge("lag", 0.3, 0.3) } else { 0.0 };
+    g.single(
+        "pg_replication_is_replica",
+        "gauge",
+        "Indicates if the server is a replica",
+        0.0,
+    );
+    g.family(
+        "pg_replication_lag",
+        "gauge",
+        "Replication lag behind master in seconds",
+    );
+    let lag = if replicas > 1 {
+        g.gauge("lag", 0.3, 0.3)
+    } else {
+        0.0
+    };
     g.sample("pg_replication_lag", &[], (lag * 1000.0).round() / 1000.0);
-    g.family("pg_stat_replication_pg_wal_lsn_diff", "gauge", "Lag in bytes between master and slave");
+    g.family(
+        "pg_stat_replication_pg_wal_lsn_diff",
+        "gauge",
+        "Lag in bytes between master and slave",
+    );
     for i in 1..replicas {
         let v = g.gauge(&format!("lsn{i}"), 4096.0, 4096.0).round();
-        g.sample("pg_stat_replication_pg_wal_lsn_diff", &[("application_name", &format!("member-{i}"))], v);
+        g.sample(
+            "pg_stat_replication_pg_wal_lsn_diff",
+            &[("application_name", &format!("member-{i}"))],
+            v,
+        );
     }
-    g.counter_family("pg_stat_user_indexes_idx_scan", "Number of index scans initiated on this index", &[("datname", "app")], 300.0);
+    g.counter_family(
+        "pg_stat_user_indexes_idx_scan",
+        "Number of index scans initiated on this index",
+        &[("datname", "app")],
+        300.0,
+    );
 }
 
 fn mysql(g: &mut Gen, up: f64, replicas: i64) {
     g.single("mysql_up", "gauge", "Whether the MySQL server is up.", up);
-    g.gauge_family("mysql_global_status_threads_connected", "Generic metric from SHOW GLOBAL STATUS.", &[], 18.0, 10.0);
-    g.gauge_family("mysql_global_status_threads_running", "Generic metric from SHOW GLOBAL STATUS.", &[], 4.0, 3.0);
+    g.gauge_family(
+        "mysql_global_status_threads_connected",
+        "Generic metric from SHOW GLOBAL STATUS.",
+        &[],
+        18.0,
+        10.0,
+    );
+    g.gauge_family(
+        "mysql_global_status_threads_running",
+        "Generic metric from SHOW GLOBAL STATUS.",
+        &[],
+        4.0,
+        3.0,
+    );
     let counters: [(&str, f64); 13] = [
         ("queries", 120.0),
         ("questions", 110.0),
@@ -259,66 +404,229 @@ fn mysql(g: &mut Gen, up: f64, replicas: i64) {
         ("innodb_data_written", 250_000.0),
     ];
     for (name, rate) in counters {
-        g.counter_family(&format!("mysql_global_status_{name}"), "Generic metric from SHOW GLOBAL STATUS.", &[], rate);
+        g.counter_family(
+            &format!("mysql_global_status_{name}"),
+            "Generic metric from SHOW GLOBAL STATUS.",
+            &[],
+            rate,
+        );
     }
-    g.family("mysql_global_status_commands_total", "counter", "Total number of executed MySQL commands.");
-    for (cmd, rate) in [("select", 80.0), ("insert", 12.0), ("update", 8.0), ("delete", 1.5)] {
+    g.family(
+        "mysql_global_status_commands_total",
+        "counter",
+        "Total number of executed MySQL commands.",
+    );
+    for (cmd, rate) in [
+        ("select", 80.0),
+        ("insert", 12.0),
+        ("update", 8.0),
+        ("delete", 1.5),
+    ] {
         let v = g.counter(&format!("cmd{cmd}"), rate);
         g.sample("mysql_global_status_commands_total", &[("command", cmd)], v);
     }
-    g.single("mysql_global_status_innodb_buffer_pool_pages_total", "gauge", "Generic metric from SHOW GLOBAL STATUS.", 8192.0);
-    g.gauge_family("mysql_global_status_innodb_buffer_pool_pages_free", "Generic metric from SHOW GLOBAL STATUS.", &[], 2500.0, 1500.0);
-    g.single("mysql_global_variables_max_connections", "gauge", "Generic gauge metric from SHOW GLOBAL VARIABLES.", 151.0);
-    g.counter_family("mysql_global_status_uptime", "Generic metric from SHOW GLOBAL STATUS.", &[], 1.0);
+    g.single(
+        "mysql_global_status_innodb_buffer_pool_pages_total",
+        "gauge",
+        "Generic metric from SHOW GLOBAL STATUS.",
+        8192.0,
+    );
+    g.gauge_family(
+        "mysql_global_status_innodb_buffer_pool_pages_free",
+        "Generic metric from SHOW GLOBAL STATUS.",
+        &[],
+        2500.0,
+        1500.0,
+    );
+    g.single(
+        "mysql_global_variables_max_connections",
+        "gauge",
+        "Generic gauge metric from SHOW GLOBAL VARIABLES.",
+        151.0,
+    );
+    g.counter_family(
+        "mysql_global_status_uptime",
+        "Generic metric from SHOW GLOBAL STATUS.",
+        &[],
+        1.0,
+    );
     if replicas > 1 {
-        g.family("mysql_slave_status_slave_io_running", "gauge", "Generic metric from SHOW SLAVE STATUS.");
-        g.sample("mysql_slave_status_slave_io_running", &[("channel_name", "")], 1.0);
-        g.family("mysql_slave_status_slave_sql_running", "gauge", "Generic metric from SHOW SLAVE STATUS.");
-        g.sample("mysql_slave_status_slave_sql_running", &[("channel_name", "")], 1.0);
-        g.family("mysql_slave_status_seconds_behind_master", "gauge", "Generic metric from SHOW SLAVE STATUS.");
+        g.family(
+            "mysql_slave_status_slave_io_running",
+            "gauge",
+            "Generic metric from SHOW SLAVE STATUS.",
+        );
+        g.sample(
+            "mysql_slave_status_slave_io_running",
+            &[("channel_name", "")],
+            1.0,
+        );
+        g.family(
+            "mysql_slave_status_slave_sql_running",
+            "gauge",
+            "Generic metric from SHOW SLAVE STATUS.",
+        );
+        g.sample(
+            "mysql_slave_status_slave_sql_running",
+            &[("channel_name", "")],
+            1.0,
+        );
+        g.family(
+            "mysql_slave_status_seconds_behind_master",
+            "gauge",
+            "Generic metric from SHOW SLAVE STATUS.",
+        );
         let v = g.gauge("sbm", 0.5, 0.5).round();
-        g.sample("mysql_slave_status_seconds_behind_master", &[("channel_name", "")], v);
+        g.sample(
+            "mysql_slave_status_seconds_behind_master",
+            &[("channel_name", "")],
+            v,
+        );
     }
 }
 
 fn mongodb(g: &mut Gen, up: f64, replicas: i64) {
     g.single("mongodb_up", "gauge", "Whether MongoDB is up.", up);
-    g.family("mongodb_ss_connections", "untyped", "serverStatus.connections");
+    g.family(
+        "mongodb_ss_connections",
+        "untyped",
+        "serverStatus.connections",
+    );
     let cur = g.gauge("conn", 25.0, 15.0).round();
     g.sample("mongodb_ss_connections", &[("conn_type", "current")], cur);
-    g.sample("mongodb_ss_connections", &[("conn_type", "available")], 838_860.0 - cur);
+    g.sample(
+        "mongodb_ss_connections",
+        &[("conn_type", "available")],
+        838_860.0 - cur,
+    );
     let total = g.counter("conn_total", 0.5) + cur;
-    g.sample("mongodb_ss_connections", &[("conn_type", "totalCreated")], total);
-    g.family("mongodb_ss_opcounters", "untyped", "serverStatus.opcounters");
-    for (op, rate) in [("insert", 20.0), ("query", 90.0), ("update", 15.0), ("delete", 2.0), ("getmore", 5.0), ("command", 60.0)] {
+    g.sample(
+        "mongodb_ss_connections",
+        &[("conn_type", "totalCreated")],
+        total,
+    );
+    g.family(
+        "mongodb_ss_opcounters",
+        "untyped",
+        "serverStatus.opcounters",
+    );
+    for (op, rate) in [
+        ("insert", 20.0),
+        ("query", 90.0),
+        ("update", 15.0),
+        ("delete", 2.0),
+        ("getmore", 5.0),
+        ("command", 60.0),
+    ] {
         let v = g.counter(&format!("op{op}"), rate);
         g.sample("mongodb_ss_opcounters", &[("legacy_op_type", op)], v);
     }
-    g.counter_family("mongodb_sys_cpu_user_ms", "system cpu user time in ms", &[], 350.0);
-    g.counter_family("mongodb_sys_cpu_sys_ms", "system cpu sys time in ms", &[], 90.0);
-    g.gauge_family("mongodb_ss_mem_resident", "serverStatus.mem.resident (MB)", &[], 420.0, 60.0);
-    g.gauge_family("mongodb_ss_mem_virtual", "serverStatus.mem.virtual (MB)", &[], 2100.0, 100.0);
-    g.counter_family("mongodb_ss_network_bytesIn", "serverStatus.network.bytesIn", &[], 30_000.0);
-    g.counter_family("mongodb_ss_network_bytesOut", "serverStatus.network.bytesOut", &[], 120_000.0);
-    g.counter_family("mongodb_ss_network_numRequests", "serverStatus.network.numRequests", &[], 200.0);
-    g.counter_family("mongodb_profile_slow_query_count", "profile slow query count", &[], 0.02);
-    g.single("mongodb_mongod_replset_my_state", "gauge", "An integer between 0 and 10 that represents the replica state of the current member", 1.0);
-    g.family("mongodb_members_health", "gauge", "replSetGetStatus.members.health");
+    g.counter_family(
+        "mongodb_sys_cpu_user_ms",
+        "system cpu user time in ms",
+        &[],
+        350.0,
+    );
+    g.counter_family(
+        "mongodb_sys_cpu_sys_ms",
+        "system cpu sys time in ms",
+        &[],
+        90.0,
+    );
+    g.gauge_family(
+        "mongodb_ss_mem_resident",
+        "serverStatus.mem.resident (MB)",
+        &[],
+        420.0,
+        60.0,
+    );
+    g.gauge_family(
+        "mongodb_ss_mem_virtual",
+        "serverStatus.mem.virtual (MB)",
+        &[],
+        2100.0,
+        100.0,
+    );
+    g.counter_family(
+        "mongodb_ss_network_bytesIn",
+        "serverStatus.network.bytesIn",
+        &[],
+        30_000.0,
+    );
+    g.counter_family(
+        "mongodb_ss_network_bytesOut",
+        "serverStatus.network.bytesOut",
+        &[],
+        120_000.0,
+    );
+    g.counter_family(
+        "mongodb_ss_network_numRequests",
+        "serverStatus.network.numRequests",
+        &[],
+        200.0,
+    );
+    g.counter_family(
+        "mongodb_profile_slow_query_count",
+        "profile slow query count",
+        &[],
+        0.02,
+    );
+    g.single(
+        "mongodb_mongod_replset_my_state",
+        "gauge",
+        "An integer between 0 and 10 that represents the replica state of the current member",
+        1.0,
+    );
+    g.family(
+        "mongodb_members_health",
+        "gauge",
+        "replSetGetStatus.members.health",
+    );
     for i in 0..replicas {
         let state = if i == 0 { "PRIMARY" } else { "SECONDARY" };
-        g.sample("mongodb_members_health", &[("member_idx", &format!("member-{i}")), ("member_state", state)], up);
+        g.sample(
+            "mongodb_members_health",
+            &[
+                ("member_idx", &format!("member-{i}")),
+                ("member_state", state),
+            ],
+            up,
+        );
     }
-    g.family("mongodb_members_optimeDate", "gauge", "replSetGetStatus.members.optimeDate");
+    g.family(
+        "mongodb_members_optimeDate",
+        "gauge",
+        "replSetGetStatus.members.optimeDate",
+    );
     let now_ms = (g.clock * 1000.0).floor();
     for i in 0..replicas {
         let state = if i == 0 { "PRIMARY" } else { "SECONDARY" };
-        let lag = if i == 0 { 0.0 } else { g.gauge(&format!("opt{i}"), 400.0, 400.0).round() };
-        g.sample("mongodb_members_optimeDate", &[("member_idx", &format!("member-{i}")), ("member_state", state)], now_ms - lag);
+        let lag = if i == 0 {
+            0.0
+        } else {
+            g.gauge(&format!("opt{i}"), 400.0, 400.0).round()
+        };
+        g.sample(
+            "mongodb_members_optimeDate",
+            &[
+                ("member_idx", &format!("member-{i}")),
+                ("member_state", state),
+            ],
+            now_ms - lag,
+        );
     }
-    g.family("mongodb_mongod_replset_member_replication_lag", "gauge", "The replication lag that this member has with the primary.");
+    g.family(
+        "mongodb_mongod_replset_member_replication_lag",
+        "gauge",
+        "The replication lag that this member has with the primary.",
+    );
     for i in 1..replicas {
         let v = g.gauge(&format!("lag{i}"), 0.4, 0.4).round();
-        g.sample("mongodb_mongod_replset_member_replication_lag", &[("name", &format!("member-{i}"))], v);
+        g.sample(
+            "mongodb_mongod_replset_member_replication_lag",
+            &[("name", &format!("member-{i}"))],
+            v,
+        );
     }
     for (fam, base, growth) in [
         ("dataSize", 20_000_000.0, 3_000.0),
@@ -343,61 +651,251 @@ fn mongodb(g: &mut Gen, up: f64, replicas: i64) {
 }
 
 fn redis(g: &mut Gen, up: f64, replicas: i64) {
-    g.single("redis_up", "gauge", "Information about the Redis instance", up);
-    g.counter_family("redis_uptime_in_seconds", "uptime_in_seconds metric", &[], 1.0);
-    g.gauge_family("redis_connected_clients", "connected_clients metric", &[], 30.0, 20.0);
-    g.gauge_family("redis_memory_used_bytes", "memory_used_bytes metric", &[], 60_000_000.0, 15_000_000.0);
-    g.single("redis_memory_max_bytes", "gauge", "memory_max_bytes metric", 536_870_912.0);
-    g.counter_family("redis_commands_processed_total", "commands_processed_total metric", &[], 900.0);
-    g.counter_family("redis_connections_received_total", "connections_received_total metric", &[], 0.8);
-    g.counter_family("redis_keyspace_hits_total", "keyspace_hits_total metric", &[], 700.0);
-    g.counter_family("redis_keyspace_misses_total", "keyspace_misses_total metric", &[], 60.0);
-    g.counter_family("redis_net_input_bytes_total", "net_input_bytes_total metric", &[], 50_000.0);
-    g.counter_family("redis_net_output_bytes_total", "net_output_bytes_total metric", &[], 200_000.0);
-    g.counter_family("redis_expired_keys_total", "expired_keys_total metric", &[], 3.0);
-    g.gauge_family("redis_instantaneous_ops_per_sec", "instantaneous_ops_per_sec metric", &[], 900.0, 400.0);
-    g.gauge_family("redis_db_keys", "Total number of keys by DB", &[("db", "db0")], 120_000.0, 20_000.0);
-    g.single("redis_connected_slaves", "gauge", "connected_slaves metric", (replicas - 1).max(0) as f64);
+    g.single(
+        "redis_up",
+        "gauge",
+        "Information about the Redis instance",
+        up,
+    );
+    g.counter_family(
+        "redis_uptime_in_seconds",
+        "uptime_in_seconds metric",
+        &[],
+        1.0,
+    );
+    g.gauge_family(
+        "redis_connected_clients",
+        "connected_clients metric",
+        &[],
+        30.0,
+        20.0,
+    );
+    g.gauge_family(
+        "redis_memory_used_bytes",
+        "memory_used_bytes metric",
+        &[],
+        60_000_000.0,
+        15_000_000.0,
+    );
+    g.single(
+        "redis_memory_max_bytes",
+        "gauge",
+        "memory_max_bytes metric",
+        536_870_912.0,
+    );
+    g.counter_family(
+        "redis_commands_processed_total",
+        "commands_processed_total metric",
+        &[],
+        900.0,
+    );
+    g.counter_family(
+        "redis_connections_received_total",
+        "connections_received_total metric",
+        &[],
+        0.8,
+    );
+    g.counter_family(
+        "redis_keyspace_hits_total",
+        "keyspace_hits_total metric",
+        &[],
+        700.0,
+    );
+    g.counter_family(
+        "redis_keyspace_misses_total",
+        "keyspace_misses_total metric",
+        &[],
+        60.0,
+    );
+    g.counter_family(
+        "redis_net_input_bytes_total",
+        "net_input_bytes_total metric",
+        &[],
+        50_000.0,
+    );
+    g.counter_family(
+        "redis_net_output_bytes_total",
+        "net_output_bytes_total metric",
+        &[],
+        200_000.0,
+    );
+    g.counter_family(
+        "redis_expired_keys_total",
+        "expired_keys_total metric",
+        &[],
+        3.0,
+    );
+    g.gauge_family(
+        "redis_instantaneous_ops_per_sec",
+        "instantaneous_ops_per_sec metric",
+        &[],
+        900.0,
+        400.0,
+    );
+    g.gauge_family(
+        "redis_db_keys",
+        "Total number of keys by DB",
+        &[("db", "db0")],
+        120_000.0,
+        20_000.0,
+    );
+    g.single(
+        "redis_connected_slaves",
+        "gauge",
+        "connected_slaves metric",
+        (replicas - 1).max(0) as f64,
+    );
 }
 
 fn sentinel(g: &mut Gen, up: f64, replicas: i64) {
-    g.single("redis_up", "gauge", "Information about the Redis instance", up);
-    g.single("redis_sentinel_masters", "gauge", "The number of masters this sentinel is watching", 1.0);
-    g.family("redis_sentinel_master_ok_sentinels", "gauge", "The number of okay sentinels monitoring this master");
-    g.sample("redis_sentinel_master_ok_sentinels", &[("master_name", "mymaster")], replicas as f64);
-    g.counter_family("redis_commands_processed_total", "commands_processed_total metric", &[], 20.0);
+    g.single(
+        "redis_up",
+        "gauge",
+        "Information about the Redis instance",
+        up,
+    );
+    g.single(
+        "redis_sentinel_masters",
+        "gauge",
+        "The number of masters this sentinel is watching",
+        1.0,
+    );
+    g.family(
+        "redis_sentinel_master_ok_sentinels",
+        "gauge",
+        "The number of okay sentinels monitoring this master",
+    );
+    g.sample(
+        "redis_sentinel_master_ok_sentinels",
+        &[("master_name", "mymaster")],
+        replicas as f64,
+    );
+    g.counter_family(
+        "redis_commands_processed_total",
+        "commands_processed_total metric",
+        &[],
+        20.0,
+    );
 }
 
 fn elasticsearch(g: &mut Gen, up: f64, nodes: i64, phase: &str) {
-    g.single("elasticsearch_cluster_health_up", "gauge", "Was the last scrape of the Elasticsearch cluster health endpoint successful.", up);
-    g.family("elasticsearch_cluster_health_status", "gauge", "Whether all primary and replica shards are allocated.");
+    g.single(
+        "elasticsearch_cluster_health_up",
+        "gauge",
+        "Was the last scrape of the Elasticsearch cluster health endpoint successful.",
+        up,
+    );
+    g.family(
+        "elasticsearch_cluster_health_status",
+        "gauge",
+        "Whether all primary and replica shards are allocated.",
+    );
     let color = match phase {
         "Critical" => "yellow",
         "NotReady" => "red",
         _ => "green",
     };
     for c in ["green", "yellow", "red"] {
-        g.sample("elasticsearch_cluster_health_status", &[("color", c), ("cluster", "es")], if c == color { 1.0 } else { 0.0 });
+        g.sample(
+            "elasticsearch_cluster_health_status",
+            &[("color", c), ("cluster", "es")],
+            if c == color { 1.0 } else { 0.0 },
+        );
     }
-    g.single("elasticsearch_cluster_health_number_of_nodes", "gauge", "Number of nodes in the cluster.", nodes as f64);
-    g.single("elasticsearch_cluster_health_number_of_data_nodes", "gauge", "Number of data nodes in the cluster.", nodes as f64);
-    g.single("elasticsearch_cluster_health_active_shards", "gauge", "The number of primary and replica shards.", (nodes * 10) as f64);
-    g.single("elasticsearch_cluster_health_active_primary_shards", "gauge", "The number of primary shards.", 10.0);
-    g.counter_family("elasticsearch_indices_search_query_total", "Total number of queries", &[], 250.0);
-    g.counter_family("elasticsearch_indices_search_query_time_seconds", "Total search query time in seconds", &[], 2.5);
-    g.counter_family("elasticsearch_indices_indexing_index_total", "Total index calls", &[], 400.0);
-    g.counter_family("elasticsearch_indices_indexing_index_time_seconds_total", "Cumulative index time in seconds", &[], 1.2);
-    g.family("elasticsearch_jvm_memory_used_bytes", "gauge", "JVM memory currently used by area");
+    g.single(
+        "elasticsearch_cluster_health_number_of_nodes",
+        "gauge",
+        "Number of nodes in the cluster.",
+        nodes as f64,
+    );
+    g.single(
+        "elasticsearch_cluster_health_number_of_data_nodes",
+        "gauge",
+        "Number of data nodes in the cluster.",
+        nodes as f64,
+    );
+    g.single(
+        "elasticsearch_cluster_health_active_shards",
+        "gauge",
+        "The number of primary and replica shards.",
+        (nodes * 10) as f64,
+    );
+    g.single(
+        "elasticsearch_cluster_health_active_primary_shards",
+        "gauge",
+        "The number of primary shards.",
+        10.0,
+    );
+    g.counter_family(
+        "elasticsearch_indices_search_query_total",
+        "Total number of queries",
+        &[],
+        250.0,
+    );
+    g.counter_family(
+        "elasticsearch_indices_search_query_time_seconds",
+        "Total search query time in seconds",
+        &[],
+        2.5,
+    );
+    g.counter_family(
+        "elasticsearch_indices_indexing_index_total",
+        "Total index calls",
+        &[],
+        400.0,
+    );
+    g.counter_family(
+        "elasticsearch_indices_indexing_index_time_seconds_total",
+        "Cumulative index time in seconds",
+        &[],
+        1.2,
+    );
+    g.family(
+        "elasticsearch_jvm_memory_used_bytes",
+        "gauge",
+        "JVM memory currently used by area",
+    );
     let heap = g.gauge("heap", 700_000_000.0, 200_000_000.0).round();
-    g.sample("elasticsearch_jvm_memory_used_bytes", &[("area", "heap")], heap);
-    g.sample("elasticsearch_jvm_memory_used_bytes", &[("area", "non-heap")], 150_000_000.0);
-    g.family("elasticsearch_jvm_memory_max_bytes", "gauge", "JVM memory max");
-    g.sample("elasticsearch_jvm_memory_max_bytes", &[("area", "heap")], 1_073_741_824.0);
+    g.sample(
+        "elasticsearch_jvm_memory_used_bytes",
+        &[("area", "heap")],
+        heap,
+    );
+    g.sample(
+        "elasticsearch_jvm_memory_used_bytes",
+        &[("area", "non-heap")],
+        150_000_000.0,
+    );
+    g.family(
+        "elasticsearch_jvm_memory_max_bytes",
+        "gauge",
+        "JVM memory max",
+    );
+    g.sample(
+        "elasticsearch_jvm_memory_max_bytes",
+        &[("area", "heap")],
+        1_073_741_824.0,
+    );
     let docs = (1_000_000.0 * (0.5 + g.unit("docs")) + 40.0 * g.age).floor();
-    g.single("elasticsearch_indices_docs", "gauge", "Count of documents on this node", docs);
+    g.single(
+        "elasticsearch_indices_docs",
+        "gauge",
+        "Count of documents on this node",
+        docs,
+    );
     let store = (docs * 900.0).floor();
-    g.single("elasticsearch_indices_store_size_bytes", "gauge", "Current size of stored index data in bytes", store);
-    g.single("elasticsearch_filesystem_data_available_bytes", "gauge", "Available space on block device in bytes", (50_000_000_000.0 - store).max(0.0));
+    g.single(
+        "elasticsearch_indices_store_size_bytes",
+        "gauge",
+        "Current size of stored index data in bytes",
+        store,
+    );
+    g.single(
+        "elasticsearch_filesystem_data_available_bytes",
+        "gauge",
+        "Available space on block device in bytes",
+        (50_000_000_000.0 - store).max(0.0),
+    );
 }
 
 #[cfg(test)]
@@ -425,19 +923,28 @@ mod tests {
 
     #[test]
     fn every_engine_publishes_its_families() {
-        let now = DateTime::parse_from_rfc3339("2026-01-01T01:00:00Z").map(|d| d.with_timezone(&Utc)).expect("time");
+        let now = DateTime::parse_from_rfc3339("2026-01-01T01:00:00Z")
+            .map(|d| d.with_timezone(&Utc))
+            .expect("time");
         let cases = [
             (names::POSTGRES, "pg_stat_database_xact_commit"),
             (names::MYSQL, "mysql_global_status_queries"),
             (names::MARIADB, "mysql_global_status_threads_connected"),
             (names::MONGODB, "mongodb_ss_opcounters"),
             (names::REDIS, "redis_commands_processed_total"),
-            (names::ELASTICSEARCH, "elasticsearch_indices_search_query_total"),
+            (
+                names::ELASTICSEARCH,
+                "elasticsearch_indices_search_query_total",
+            ),
             (names::REDIS_SENTINEL, "redis_sentinel_masters"),
         ];
         for (meta, family) in cases {
             let text = Exporters::render(&meta, &db(meta.kind, "a"), now);
-            assert!(text.contains(&format!("# TYPE {family} ")), "{} lacks {family}", meta.kind);
+            assert!(
+                text.contains(&format!("# TYPE {family} ")),
+                "{} lacks {family}",
+                meta.kind
+            );
             for line in text.lines().filter(|l| !l.starts_with('#')) {
                 let v = line.rsplit(' ').next().and_then(|v| v.parse::<f64>().ok());
                 assert!(v.is_some_and(f64::is_finite), "bad sample line {line:?}");
@@ -447,18 +954,36 @@ mod tests {
 
     #[test]
     fn counters_grow_and_gauges_move_deterministically() {
-        let t0 = DateTime::parse_from_rfc3339("2026-01-01T01:00:00Z").map(|d| d.with_timezone(&Utc)).expect("time");
+        let t0 = DateTime::parse_from_rfc3339("2026-01-01T01:00:00Z")
+            .map(|d| d.with_timezone(&Utc))
+            .expect("time");
         let d = db("Postgres", "pg");
         let a = Exporters::render(&names::POSTGRES, &d, t0);
         let b = Exporters::render(&names::POSTGRES, &d, t0 + Duration::seconds(30));
         let series = "pg_stat_database_xact_commit{datid=\"16384\",datname=\"postgres\"}";
         assert!(value_of(&b, series) > value_of(&a, series));
-        assert_eq!(a, Exporters::render(&names::POSTGRES, &d, t0), "same input, same page");
+        assert_eq!(
+            a,
+            Exporters::render(&names::POSTGRES, &d, t0),
+            "same input, same page"
+        );
         let other = Exporters::render(&names::POSTGRES, &db("Postgres", "other"), t0);
         assert_ne!(value_of(&a, series), value_of(&other, series));
         let gauges: Vec<f64> = (0..20)
-            .map(|i| value_of(&Exporters::render(&names::REDIS, &db("Redis", "r"), t0 + Duration::seconds(i * 20)), "redis_connected_clients"))
+            .map(|i| {
+                value_of(
+                    &Exporters::render(
+                        &names::REDIS,
+                        &db("Redis", "r"),
+                        t0 + Duration::seconds(i * 20),
+                    ),
+                    "redis_connected_clients",
+                )
+            })
             .collect();
-        assert!(gauges.iter().any(|g| *g != gauges[0]), "gauge never moved: {gauges:?}");
+        assert!(
+            gauges.iter().any(|g| *g != gauges[0]),
+            "gauge never moved: {gauges:?}"
+        );
     }
 }

@@ -56,7 +56,9 @@ pub struct Faults {
 
 impl Faults {
     pub fn new(settings: FaultSettings) -> Self {
-        Self { settings: RwLock::new(settings) }
+        Self {
+            settings: RwLock::new(settings),
+        }
     }
     pub fn get(&self) -> FaultSettings {
         self.settings.read().clone()
@@ -68,13 +70,24 @@ impl Faults {
         f(&mut self.settings.write());
     }
     pub fn forced_phase(&self, namespace: &str, name: &str) -> Option<String> {
-        self.settings.read().force_db_phase.get(&format!("{namespace}/{name}")).cloned()
+        self.settings
+            .read()
+            .force_db_phase
+            .get(&format!("{namespace}/{name}"))
+            .cloned()
     }
     pub fn ops_failure(&self, namespace: &str, name: &str) -> Option<String> {
         let s = self.settings.read();
-        s.fail_ops_requests.get(&format!("{namespace}/{name}")).or_else(|| s.fail_ops_requests.get("*")).cloned()
+        s.fail_ops_requests
+            .get(&format!("{namespace}/{name}"))
+            .or_else(|| s.fail_ops_requests.get("*"))
+            .cloned()
     }
     pub fn watch_cut(&self) -> Option<Duration> {
-        self.settings.read().cut_watches_after_secs.filter(|s| *s > 0).map(Duration::from_secs)
+        self.settings
+            .read()
+            .cut_watches_after_secs
+            .filter(|s| *s > 0)
+            .map(Duration::from_secs)
     }
 }

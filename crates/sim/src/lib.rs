@@ -117,6 +117,11 @@ impl SimHandle {
         self.client.clone()
     }
 
+    /// A client that sees every error as the server sent it (no automatic retries).
+    pub async fn client_without_retries(&self) -> anyhow::Result<kube::Client> {
+        client_from_kubeconfig_with(&self.kubeconfig_yaml, false).await
+    }
+
     /// The request counters so far, by verb, resource and client.
     pub fn request_counts(&self) -> RequestCounts {
         self.server.metrics.snapshot()
@@ -159,13 +164,23 @@ fn random_token() -> String {
         .collect()
 }
 
-/// Builds a client from kubeconfig text.
+/// Builds a client from kubeconfig text (with kube's default retries of 429/503/504).
 pub async fn client_from_kubeconfig(yaml: &str) -> anyhow::Result<kube::Client> {
+    client_from_kubeconfig_with(yaml, true).await
+}
+
+/// Builds a client from kubeconfig text; `retries: false` turns off kube's default retry layer,
+/// which otherwise hides injected 429/503/504 faults behind up to 15 backed-off retries.
+pub async fn client_from_kubeconfig_with(
+    yaml: &str,
+    retries: bool,
+) -> anyhow::Result<kube::Client> {
     let kc = kube::config::Kubeconfig::from_yaml(yaml).context("parsing kubeconfig")?;
-    let config =
+    let mut config =
         kube::Config::from_custom_kubeconfig(kc, &kube::config::KubeConfigOptions::default())
             .await
             .context("loading kubeconfig")?;
+    config.default_retry = retries;
     kube::Client::try_from(config).context("building kube client")
 }
 

@@ -14,5 +14,12 @@ pub trait ProxyBackend: Send + Sync + 'static {
     /// `port` is the port segment as written in the URL (name or number, may be empty).
     /// `None` means nothing backs that service: the API server answers 503 as a real one does
     /// when a service has no endpoints.
-    fn proxy(&self, namespace: &str, service: &str, port: &str, path: &str, query: Option<&str>) -> Option<ProxyResponse>;
+    fn proxy(
+        &self,
+        namespace: &str,
+        service: &str,
+        port: &str,
+        path: &str,
+        query: Option<&str>,
+    ) -> Option<ProxyResponse>;
 }

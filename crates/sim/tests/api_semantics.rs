@@ -750,11 +750,21 @@ async fn reqwest_like_get(sim: &SimHandle, path: &str) -> String {
 struct EchoBackend;
 
 impl sim::proxy::ProxyBackend for EchoBackend {
-    fn proxy(&self, namespace: &str, service: &str, port: &str, path: &str, query: Option<&str>) -> Option<sim::proxy::ProxyResponse> {
+    fn proxy(
+        &self,
+        namespace: &str,
+        service: &str,
+        port: &str,
+        path: &str,
+        query: Option<&str>,
+    ) -> Option<sim::proxy::ProxyResponse> {
         (service != "dark").then(|| sim::proxy::ProxyResponse {
             status: 200,
             content_type: "text/plain; version=0.0.4".into(),
-            body: bytes::Bytes::from(format!("echo {namespace}/{service}:{port}{path}?{}", query.unwrap_or(""))),
+            body: bytes::Bytes::from(format!(
+                "echo {namespace}/{service}:{port}{path}?{}",
+                query.unwrap_or("")
+            )),
         })
     }
 }
@@ -764,15 +774,33 @@ async fn service_proxy_forwards_to_the_backend() {
     let sim = sim().await;
     sim.api_server().set_proxy(std::sync::Arc::new(EchoBackend));
     let svcs: Api<Service> = Api::namespaced(sim.client(), "default");
-    let dark: Service = serde_json::from_value(json!({"metadata": {"name": "dark"}, "spec": {"ports": [{"port": 80}]}})).unwrap();
+    let dark: Service = serde_json::from_value(
+        json!({"metadata": {"name": "dark"}, "spec": {"ports": [{"port": 80}]}}),
+    )
+    .unwrap();
     svcs.create(&PostParams::default(), &dark).await.unwrap();
-    let text = reqwest_like_get(&sim, "/api/v1/namespaces/default/services/kubernetes:https/proxy/metrics?x=1").await;
+    let text = reqwest_like_get(
+        &sim,
+        "/api/v1/namespaces/default/services/kubernetes:https/proxy/metrics?x=1",
+    )
+    .await;
     assert_eq!(text, "echo default/kubernetes:https/metrics?x=1");
     // Nothing behind the service: 503 as a real server without endpoints; unknown service: 404.
-    let req = http::Request::get("/api/v1/namespaces/default/services/dark:80/proxy/metrics").body(Vec::new()).unwrap();
-    assert_eq!(api_err(sim.client().request_text(req).await.unwrap_err()).code, 503);
-    let req = http::Request::get("/api/v1/namespaces/default/services/nope:80/proxy/metrics").body(Vec::new()).unwrap();
-    assert_eq!(api_err(sim.client().request_text(req).await.unwrap_err()).code, 404);
+    let req = http::Request::get("/api/v1/namespaces/default/services/dark:80/proxy/metrics")
+        .body(Vec::new())
+        .unwrap();
+    let no_retry = sim.client_without_retries().await.unwrap();
+    assert_eq!(
+        api_err(no_retry.request_text(req).await.unwrap_err()).code,
+        503
+    );
+    let req = http::Request::get("/api/v1/namespaces/default/services/nope:80/proxy/metrics")
+        .body(Vec::new())
+        .unwrap();
+    assert_eq!(
+        api_err(sim.client().request_text(req).await.unwrap_err()).code,
+        404
+    );
     assert_eq!(sim.request_counts().verb("proxy"), 3);
     sim.shutdown().await;
 }
@@ -780,10 +808,18 @@ async fn service_proxy_forwards_to_the_backend() {
 #[tokio::test]
 async fn fault_injection_cuts_watches_drops_and_throttles() {
     let sim = sim().await;
-    let cms: Api<ConfigMap> = Api::namespaced(sim.client(), "default");
-    sim.faults.set(sim::FaultSettings { cut_watches_after_secs: Some(1), ..Default::default() });
+    let cms: Api<ConfigMap> =
+        Api::namespaced(sim.client_without_retries().await.unwrap(), "default");
+    sim.faults.set(sim::FaultSettings {
+        cut_watches_after_secs: Some(1),
+        ..Default::default()
+    });
     let started = std::time::Instant::now();
-    let mut stream = cms.watch(&WatchParams::default().timeout(60), "0").await.unwrap().boxed();
+    let mut stream = cms
+        .watch(&WatchParams::default().timeout(60), "0")
+        .await
+        .unwrap()
+        .boxed();
     // The watch ends (stream closes) after about a second instead of 60.
     let ended = tokio::time::timeout(Duration::from_secs(5), async {
         while let Ok(Some(_)) = stream.try_next().await {}
@@ -792,16 +828,37 @@ async fn fault_injection_cuts_watches_drops_and_throttles() {
     assert!(ended.is_ok(), "watch was not cut");
     assert!(started.elapsed() < Duration::from_secs(4));
 
-    let rule = |kind| sim::faults::ApiFault { verb: Some("get".into()), resource: Some("configmaps".into()), latency_ms: 0, error_rate: 1.0, error: Some(kind) };
-    sim.faults.set(sim::FaultSettings { api: vec![rule(sim::faults::FaultKind::TooManyRequests)], ..Default::default() });
+    let rule = |kind| sim::faults::ApiFault {
+        verb: Some("get".into()),
+        resource: Some("configmaps".into()),
+        latency_ms: 0,
+        error_rate: 1.0,
+        error: Some(kind),
+    };
+    sim.faults.set(sim::FaultSettings {
+        api: vec![rule(sim::faults::FaultKind::TooManyRequests)],
+        ..Default::default()
+    });
     let e = api_err(cms.get("x").await.unwrap_err());
     assert_eq!((e.code, e.reason.as_str()), (429, "TooManyRequests"));
-    sim.faults.set(sim::FaultSettings { api: vec![rule(sim::faults::FaultKind::Drop)], ..Default::default() });
+    sim.faults.set(sim::FaultSettings {
+        api: vec![rule(sim::faults::FaultKind::Drop)],
+        ..Default::default()
+    });
     let e = cms.get("x").await.unwrap_err();
-    assert!(!matches!(e, kube::Error::Api(_)), "a dropped connection is a transport error: {e:?}");
+    assert!(
+        !matches!(e, kube::Error::Api(_)),
+        "a dropped connection is a transport error: {e:?}"
+    );
     // Latency only.
     sim.faults.set(sim::FaultSettings {
-        api: vec![sim::faults::ApiFault { verb: Some("list".into()), resource: None, latency_ms: 300, error_rate: 0.0, error: None }],
+        api: vec![sim::faults::ApiFault {
+            verb: Some("list".into()),
+            resource: None,
+            latency_ms: 300,
+            error_rate: 0.0,
+            error: None,
+        }],
         ..Default::default()
     });
     let t = std::time::Instant::now();

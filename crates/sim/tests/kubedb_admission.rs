@@ -24,7 +24,17 @@ async fn defaulting_and_rejections_name_the_field() {
     ensure_namespace(&sim, "adm").await;
 
     // defaulting
-    let created = create(&sim, &db_ar("MySQL"), db("MySQL", "def", json!({ "version": "8.4.8", "storage": storage() }))).await.expect("create");
+    let created = create(
+        &sim,
+        &db_ar("MySQL"),
+        db(
+            "MySQL",
+            "def",
+            json!({ "version": "8.4.8", "storage": storage() }),
+        ),
+    )
+    .await
+    .expect("create");
     let spec = &created.data["spec"];
     assert_eq!(spec["deletionPolicy"], "Delete");
     assert_eq!(spec["storageType"], "Durable");
@@ -36,19 +46,51 @@ async fn defaulting_and_rejections_name_the_field() {
     assert_eq!(c["resources"]["requests"]["cpu"], "500m");
 
     let cases: Vec<(&str, Value, &str)> = vec![
-        ("Postgres", db("Postgres", "v1", json!({ "version": "99.1", "storage": storage() })), "spec.version"),
-        ("Postgres", db("Postgres", "v2", json!({ "version": "13.22", "storage": storage() })), "deprecated"),
         (
             "Postgres",
-            db("Postgres", "v3", json!({ "version": "17.9", "storageType": "Ephemeral", "deletionPolicy": "Halt" })),
+            db(
+                "Postgres",
+                "v1",
+                json!({ "version": "99.1", "storage": storage() }),
+            ),
+            "spec.version",
+        ),
+        (
+            "Postgres",
+            db(
+                "Postgres",
+                "v2",
+                json!({ "version": "13.22", "storage": storage() }),
+            ),
+            "deprecated",
+        ),
+        (
+            "Postgres",
+            db(
+                "Postgres",
+                "v3",
+                json!({ "version": "17.9", "storageType": "Ephemeral", "deletionPolicy": "Halt" }),
+            ),
             "spec.deletionPolicy",
         ),
         (
             "Postgres",
-            db("Postgres", "v4", json!({ "version": "17.9", "halted": true, "deletionPolicy": "DoNotTerminate", "storage": storage() })),
+            db(
+                "Postgres",
+                "v4",
+                json!({ "version": "17.9", "halted": true, "deletionPolicy": "DoNotTerminate", "storage": storage() }),
+            ),
             "spec.halted",
         ),
-        ("MongoDB", db("MongoDB", "v5", json!({ "version": "8.0.17", "replicas": 3, "storage": storage() })), "spec.replicas"),
+        (
+            "MongoDB",
+            db(
+                "MongoDB",
+                "v5",
+                json!({ "version": "8.0.17", "replicas": 3, "storage": storage() }),
+            ),
+            "spec.replicas",
+        ),
         (
             "MongoDB",
             db(
@@ -62,22 +104,38 @@ async fn defaulting_and_rejections_name_the_field() {
         ),
         (
             "MySQL",
-            db("MySQL", "v7", json!({ "version": "8.4.8", "replicas": 2, "topology": { "mode": "GroupReplication" }, "storage": storage() })),
+            db(
+                "MySQL",
+                "v7",
+                json!({ "version": "8.4.8", "replicas": 2, "topology": { "mode": "GroupReplication" }, "storage": storage() }),
+            ),
             "spec.replicas",
         ),
         (
             "MariaDB",
-            db("MariaDB", "v8", json!({ "version": "11.8.5", "replicas": 2, "topology": { "mode": "GaleraCluster" }, "storage": storage() })),
+            db(
+                "MariaDB",
+                "v8",
+                json!({ "version": "11.8.5", "replicas": 2, "topology": { "mode": "GaleraCluster" }, "storage": storage() }),
+            ),
             "spec.replicas",
         ),
         (
             "Redis",
-            db("Redis", "v9", json!({ "version": "7.4.6", "mode": "Cluster", "cluster": { "shards": 2, "replicas": 2 }, "storage": storage() })),
+            db(
+                "Redis",
+                "v9",
+                json!({ "version": "7.4.6", "mode": "Cluster", "cluster": { "shards": 2, "replicas": 2 }, "storage": storage() }),
+            ),
             "spec.cluster.shards",
         ),
         (
             "Redis",
-            db("Redis", "v10", json!({ "version": "7.4.6", "mode": "Sentinel", "replicas": 3, "storage": storage() })),
+            db(
+                "Redis",
+                "v10",
+                json!({ "version": "7.4.6", "mode": "Sentinel", "replicas": 3, "storage": storage() }),
+            ),
             "spec.sentinelRef",
         ),
         (
@@ -103,20 +161,47 @@ async fn defaulting_and_rejections_name_the_field() {
         ),
         (
             "Postgres",
-            db("Postgres", "v13", json!({ "version": "17.9", "storage": storage(), "authSecret": { "name": "nope", "externallyManaged": true } })),
+            db(
+                "Postgres",
+                "v13",
+                json!({ "version": "17.9", "storage": storage(), "authSecret": { "name": "nope", "externallyManaged": true } }),
+            ),
             "spec.authSecret.name",
         ),
     ];
     for (kind, obj, needle) in cases {
-        let name = obj["metadata"]["name"].as_str().unwrap_or_default().to_string();
+        let name = obj["metadata"]["name"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
         let msg = err_message(create(&sim, &db_ar(kind), obj).await);
-        assert!(msg.contains(needle), "{kind} {name}: {msg:?} should mention {needle}");
+        assert!(
+            msg.contains(needle),
+            "{kind} {name}: {msg:?} should mention {needle}"
+        );
     }
 
     // update rules: storageType immutable
     let pgs = api(&sim, "adm", &db_ar("Postgres"));
-    create(&sim, &db_ar("Postgres"), db("Postgres", "pg", json!({ "version": "17.9", "replicas": 3, "storage": storage() }))).await.expect("pg");
-    let msg = err_message(merge(&pgs, "pg", json!({ "spec": { "storageType": "Ephemeral" } })).await);
+    create(
+        &sim,
+        &db_ar("Postgres"),
+        db(
+            "Postgres",
+            "pg",
+            json!({ "version": "17.9", "replicas": 3, "storage": storage() }),
+        ),
+    )
+    .await
+    .expect("pg");
+    let msg = err_message(
+        merge(
+            &pgs,
+            "pg",
+            json!({ "spec": { "storageType": "Ephemeral" } }),
+        )
+        .await,
+    );
     assert!(msg.contains("spec.storageType"), "{msg}");
     wait_phase(&pgs, "pg", "Ready", 20).await;
 
@@ -125,45 +210,101 @@ async fn defaulting_and_rejections_name_the_field() {
     let ops_cases: Vec<(&str, Value, &str)> = vec![
         (
             "Postgres",
-            op("Postgres", "o1", json!({ "type": "UpdateVersion", "databaseRef": dbref, "updateVersion": { "targetVersion": "16.10" } })),
+            op(
+                "Postgres",
+                "o1",
+                json!({ "type": "UpdateVersion", "databaseRef": dbref, "updateVersion": { "targetVersion": "16.10" } }),
+            ),
             "spec.updateVersion.targetVersion",
         ),
         (
             "Postgres",
-            op("Postgres", "o2", json!({ "type": "UpdateVersion", "databaseRef": dbref, "updateVersion": { "targetVersion": "17.9-bookworm" } })),
+            op(
+                "Postgres",
+                "o2",
+                json!({ "type": "UpdateVersion", "databaseRef": dbref, "updateVersion": { "targetVersion": "17.9-bookworm" } }),
+            ),
             "baseOS",
         ),
         (
             "Postgres",
-            op("Postgres", "o3", json!({ "type": "VolumeExpansion", "databaseRef": dbref, "volumeExpansion": { "mode": "Online", "postgres": "5Gi" } })),
+            op(
+                "Postgres",
+                "o3",
+                json!({ "type": "VolumeExpansion", "databaseRef": dbref, "volumeExpansion": { "mode": "Online", "postgres": "5Gi" } }),
+            ),
             "spec.volumeExpansion.postgres",
         ),
         (
             "Postgres",
-            op("Postgres", "o4", json!({ "type": "VolumeExpansion", "databaseRef": dbref, "volumeExpansion": { "mode": "Online", "postgres": "10Gi" } })),
+            op(
+                "Postgres",
+                "o4",
+                json!({ "type": "VolumeExpansion", "databaseRef": dbref, "volumeExpansion": { "mode": "Online", "postgres": "10Gi" } }),
+            ),
             "volume can only grow",
         ),
-        ("Postgres", op("Postgres", "o5", json!({ "type": "HorizontalScaling", "databaseRef": { "name": "missing" }, "horizontalScaling": { "replicas": 3 } })), "spec.databaseRef.name"),
         (
             "Postgres",
-            op("Postgres", "o6", json!({ "type": "Reconfigure", "databaseRef": dbref, "configuration": { "applyConfig": { "postgresql.conf": "x" } } })),
+            op(
+                "Postgres",
+                "o5",
+                json!({ "type": "HorizontalScaling", "databaseRef": { "name": "missing" }, "horizontalScaling": { "replicas": 3 } }),
+            ),
+            "spec.databaseRef.name",
+        ),
+        (
+            "Postgres",
+            op(
+                "Postgres",
+                "o6",
+                json!({ "type": "Reconfigure", "databaseRef": dbref, "configuration": { "applyConfig": { "postgresql.conf": "x" } } }),
+            ),
             "user.conf",
         ),
-        ("Postgres", op("Postgres", "o7", json!({ "type": "Announce", "databaseRef": dbref })), "spec.type"),
         (
             "Postgres",
-            op("Postgres", "o8", json!({ "type": "HorizontalScaling", "databaseRef": dbref, "horizontalScaling": { "replicas": 0 } })),
+            op(
+                "Postgres",
+                "o7",
+                json!({ "type": "Announce", "databaseRef": dbref }),
+            ),
+            "spec.type",
+        ),
+        (
+            "Postgres",
+            op(
+                "Postgres",
+                "o8",
+                json!({ "type": "HorizontalScaling", "databaseRef": dbref, "horizontalScaling": { "replicas": 0 } }),
+            ),
             "spec.horizontalScaling.replicas",
         ),
     ];
     for (kind, obj, needle) in ops_cases {
-        let name = obj["metadata"]["name"].as_str().unwrap_or_default().to_string();
+        let name = obj["metadata"]["name"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
         let msg = err_message(create(&sim, &ops_ar(kind), obj).await);
-        assert!(msg.contains(needle), "{name}: {msg:?} should mention {needle}");
+        assert!(
+            msg.contains(needle),
+            "{name}: {msg:?} should mention {needle}"
+        );
     }
 
     // engine-specific horizontal scaling rules
-    create(&sim, &db_ar("Redis"), db("Redis", "solo", json!({ "version": "7.4.6", "storage": storage() }))).await.expect("redis");
+    create(
+        &sim,
+        &db_ar("Redis"),
+        db(
+            "Redis",
+            "solo",
+            json!({ "version": "7.4.6", "storage": storage() }),
+        ),
+    )
+    .await
+    .expect("redis");
     let msg = err_message(
         create(&sim, &ops_ar("Redis"), op("Redis", "r1", json!({ "type": "HorizontalScaling", "databaseRef": { "name": "solo" }, "horizontalScaling": { "replicas": 3 } }))).await,
     );
@@ -178,12 +319,28 @@ async fn defaulting_and_rejections_name_the_field() {
 
     // spec of an OpsRequest is immutable
     let opses = api(&sim, "adm", &ops_ar("Postgres"));
-    create(&sim, &ops_ar("Postgres"), op("Postgres", "ok", json!({ "type": "Restart", "databaseRef": dbref, "restart": {} }))).await.expect("restart");
+    create(
+        &sim,
+        &ops_ar("Postgres"),
+        op(
+            "Postgres",
+            "ok",
+            json!({ "type": "Restart", "databaseRef": dbref, "restart": {} }),
+        ),
+    )
+    .await
+    .expect("restart");
     let msg = err_message(merge(&opses, "ok", json!({ "spec": { "timeout": "5m" } })).await);
     assert!(msg.contains("immutable"), "{msg}");
 
     // deleting a DoNotTerminate database is refused
-    merge(&pgs, "pg", json!({ "spec": { "deletionPolicy": "DoNotTerminate" } })).await.expect("dnt");
+    merge(
+        &pgs,
+        "pg",
+        json!({ "spec": { "deletionPolicy": "DoNotTerminate" } }),
+    )
+    .await
+    .expect("dnt");
     let msg = err_message(delete(&pgs, "pg").await);
     assert!(msg.contains("DoNotTerminate"), "{msg}");
     sim.shutdown().await;

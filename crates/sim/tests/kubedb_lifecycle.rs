@@ -86,12 +86,29 @@ async fn lifecycle(sim: &sim::SimHandle, e: &Engine, policy: &str) {
         .unwrap_or_else(|err| panic!("create {name}: {err}"));
 
     // Ready, with everything KubeDB creates
-    let db = wait_phase(&dbs, &name, "Ready", 20).await;
-    let conds: Vec<&str> = db.data["status"]["conditions"].as_array().into_iter().flatten().filter_map(|c| c["type"].as_str()).collect();
-    for c in ["ProvisioningStarted", "ReplicaReady", "AcceptingConnection", "Ready", "Provisioned"] {
+    wait_phase(&dbs, &name, "Ready", 20).await;
+    let db = wait_for(10, "observedGeneration", || async {
+        let d = dbs.get(&name).await.ok()?;
+        (d.data["status"]["observedGeneration"].as_i64() == d.metadata.generation
+            && d.data["status"]["phase"] == "Ready")
+            .then_some(d)
+    })
+    .await;
+    let conds: Vec<&str> = db.data["status"]["conditions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|c| c["type"].as_str())
+        .collect();
+    for c in [
+        "ProvisioningStarted",
+        "ReplicaReady",
+        "AcceptingConnection",
+        "Ready",
+        "Provisioned",
+    ] {
         assert!(conds.contains(&c), "{name} lacks condition {c}: {conds:?}");
     }
-    assert_eq!(db.data["status"]["observedGeneration"].as_i64(), db.metadata.generation);
     let auth = format!("{name}-auth");
     let db = wait_for(10, "authSecret.name", || async {
         let d = dbs.get(&name).await.ok()?;
@@ -104,7 +121,12 @@ async fn lifecycle(sim: &sim::SimHandle, e: &Engine, policy: &str) {
     use base64::Engine as _;
     let dec = |k: &str| {
         let raw = secret.data["data"][k].as_str().unwrap_or_default();
-        String::from_utf8(base64::engine::general_purpose::STANDARD.decode(raw).expect("base64")).expect("utf8")
+        String::from_utf8(
+            base64::engine::general_purpose::STANDARD
+                .decode(raw)
+                .expect("base64"),
+        )
+        .expect("utf8")
     };
     assert_eq!(dec("username"), e.user);
     assert_eq!(dec("password").len(), 16);
@@ -117,7 +139,10 @@ async fn lifecycle(sim: &sim::SimHandle, e: &Engine, policy: &str) {
     assert_eq!(pod.data["status"]["phase"], "Running");
     if e.kind == "Postgres" || e.kind == "MySQL" {
         let roles: Vec<String> = pods
-            .list(&kube::api::ListParams::default().labels(&format!("{},kubedb.com/role=primary", instance(&name))))
+            .list(
+                &kube::api::ListParams::default()
+                    .labels(&format!("{},kubedb.com/role=primary", instance(&name))),
+            )
             .await
             .expect("list")
             .items
@@ -127,47 +152,119 @@ async fn lifecycle(sim: &sim::SimHandle, e: &Engine, policy: &str) {
         assert_eq!(roles, [format!("{name}-0")]);
     }
     let svc_names = names(&svcs, &instance(&name)).await;
-    for s in [name.clone(), format!("{name}-pods"), format!("{name}-stats")] {
-        assert!(svc_names.contains(&s), "{name}: missing service {s} in {svc_names:?}");
+    for s in [
+        name.clone(),
+        format!("{name}-pods"),
+        format!("{name}-stats"),
+    ] {
+        assert!(
+            svc_names.contains(&s),
+            "{name}: missing service {s} in {svc_names:?}"
+        );
     }
-    assert_eq!(svc_names.contains(&format!("{name}-standby")), e.standby, "{name} standby service");
+    assert_eq!(
+        svc_names.contains(&format!("{name}-standby")),
+        e.standby,
+        "{name} standby service"
+    );
     let stats = svcs.get(&format!("{name}-stats")).await.expect("stats svc");
-    assert_eq!(stats.metadata.annotations.as_ref().and_then(|a| a.get("prometheus.io/scrape")).map(String::as_str), Some("true"));
+    assert_eq!(
+        stats
+            .metadata
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get("prometheus.io/scrape"))
+            .map(String::as_str),
+        Some("true")
+    );
     let pvc_names = names(&pvcs, &instance(&name)).await;
     assert_eq!(pvc_names.len(), e.pods, "{name} PVCs {pvc_names:?}");
-    let ab = api(sim, ns, &ar("appcatalog.appscode.com/v1alpha1", "AppBinding", "appbindings")).get(&name).await.expect("appbinding");
+    let ab = api(
+        sim,
+        ns,
+        &ar(
+            "appcatalog.appscode.com/v1alpha1",
+            "AppBinding",
+            "appbindings",
+        ),
+    )
+    .get(&name)
+    .await
+    .expect("appbinding");
     assert_eq!(ab.data["spec"]["secret"]["name"], auth.as_str());
 
     // Halt: pods and services go, PVCs and the secret stay.
-    merge(&dbs, &name, json!({ "spec": { "halted": true } })).await.expect("halt");
+    if policy == "DoNotTerminate" {
+        let msg = err_message(merge(&dbs, &name, json!({ "spec": { "halted": true } })).await);
+        assert!(
+            msg.contains("spec.halted") && msg.contains("DoNotTerminate"),
+            "{msg}"
+        );
+        merge(
+            &dbs,
+            &name,
+            json!({ "spec": { "halted": true, "deletionPolicy": "Halt" } }),
+        )
+        .await
+        .expect("halt");
+    } else {
+        merge(&dbs, &name, json!({ "spec": { "halted": true } }))
+            .await
+            .expect("halt");
+    }
     let halted = wait_phase(&dbs, &name, "Halted", 10).await;
-    assert_eq!(halted.data["spec"]["deletionPolicy"], if policy == "DoNotTerminate" { "DoNotTerminate" } else { "Halt" });
+    assert_eq!(
+        halted.data["spec"]["deletionPolicy"], "Halt",
+        "halting switches the policy to Halt"
+    );
     wait_for(10, "pods and services gone", || async {
-        (names(&pods, &instance(&name)).await.is_empty() && names(&svcs, &instance(&name)).await.is_empty()).then_some(())
+        (names(&pods, &instance(&name)).await.is_empty()
+            && names(&svcs, &instance(&name)).await.is_empty())
+        .then_some(())
     })
     .await;
     assert_eq!(names(&pvcs, &instance(&name)).await.len(), e.pods);
     assert!(secrets.get_opt(&auth).await.expect("get").is_some());
 
     // Resume with the wanted policy again.
-    merge(&dbs, &name, json!({ "spec": { "halted": false, "deletionPolicy": policy } })).await.expect("resume");
+    merge(
+        &dbs,
+        &name,
+        json!({ "spec": { "halted": false, "deletionPolicy": policy } }),
+    )
+    .await
+    .expect("resume");
     wait_phase(&dbs, &name, "Ready", 10).await;
-    wait_for(10, "pods back", || async { (names(&pods, &instance(&name)).await.len() == e.pods).then_some(()) }).await;
+    wait_for(10, "pods back", || async {
+        (names(&pods, &instance(&name)).await.len() == e.pods).then_some(())
+    })
+    .await;
 
     // Delete per policy.
     if policy == "DoNotTerminate" {
         let msg = err_message(delete(&dbs, &name).await);
         assert!(msg.contains("DoNotTerminate"), "{msg}");
-        merge(&dbs, &name, json!({ "spec": { "deletionPolicy": "Halt" } })).await.expect("switch to Halt");
+        merge(&dbs, &name, json!({ "spec": { "deletionPolicy": "Halt" } }))
+            .await
+            .expect("switch to Halt");
     }
     delete(&dbs, &name).await.expect("delete");
     wait_gone(&dbs, &name, 10).await;
-    wait_for(10, "pods gone after delete", || async { names(&pods, &instance(&name)).await.is_empty().then_some(()) }).await;
+    wait_for(10, "pods gone after delete", || async {
+        names(&pods, &instance(&name))
+            .await
+            .is_empty()
+            .then_some(())
+    })
+    .await;
     let pvcs_left = names(&pvcs, &instance(&name)).await;
     let secret_left = secrets.get_opt(&auth).await.expect("get").is_some();
     match policy {
         "Delete" => {
-            assert!(pvcs_left.is_empty(), "{name}: Delete keeps no PVCs: {pvcs_left:?}");
+            assert!(
+                pvcs_left.is_empty(),
+                "{name}: Delete keeps no PVCs: {pvcs_left:?}"
+            );
             assert!(secret_left, "{name}: Delete keeps the secret");
         }
         "WipeOut" => {
@@ -178,7 +275,10 @@ async fn lifecycle(sim: &sim::SimHandle, e: &Engine, policy: &str) {
             assert_eq!(pvcs_left.len(), e.pods, "{name}: Halt keeps the PVCs");
             for p in &pvcs_left {
                 let pvc = pvcs.get(p).await.expect("pvc");
-                assert!(pvc.metadata.owner_references.unwrap_or_default().is_empty(), "{p} keeps no owner");
+                assert!(
+                    pvc.metadata.owner_references.unwrap_or_default().is_empty(),
+                    "{p} keeps no owner"
+                );
             }
             assert!(secret_left, "{name}: Halt keeps the secret");
         }
@@ -216,11 +316,13 @@ async fn forced_phases_restores_and_exporters() {
     wait_phase(&pgs, "pg", "Ready", 20).await;
 
     sim.faults.update(|f| {
-        f.force_db_phase.insert(format!("{ns}/pg"), "Critical".into());
+        f.force_db_phase
+            .insert(format!("{ns}/pg"), "Critical".into());
     });
     wait_phase(&pgs, "pg", "Critical", 10).await;
     sim.faults.update(|f| {
-        f.force_db_phase.insert(format!("{ns}/pg"), "NotReady".into());
+        f.force_db_phase
+            .insert(format!("{ns}/pg"), "NotReady".into());
     });
     wait_phase(&pgs, "pg", "NotReady", 10).await;
     sim.faults.update(|f| {
@@ -229,12 +331,26 @@ async fn forced_phases_restores_and_exporters() {
     wait_phase(&pgs, "pg", "Ready", 10).await;
 
     // the exporter answers through the API server's service proxy
-    let req = http::Request::get(format!("/api/v1/namespaces/{ns}/services/pg-stats:metrics/proxy/metrics"))
-        .body(Vec::new())
-        .expect("request");
-    let text = sim.client().request_text(req).await.expect("metrics through the proxy");
-    for family in ["pg_up", "pg_stat_database_xact_commit", "pg_stat_database_numbackends", "pg_replication_lag"] {
-        assert!(text.contains(&format!("# TYPE {family} ")), "missing {family}");
+    let req = http::Request::get(format!(
+        "/api/v1/namespaces/{ns}/services/pg-stats:metrics/proxy/metrics"
+    ))
+    .body(Vec::new())
+    .expect("request");
+    let text = sim
+        .client()
+        .request_text(req)
+        .await
+        .expect("metrics through the proxy");
+    for family in [
+        "pg_up",
+        "pg_stat_database_xact_commit",
+        "pg_stat_database_numbackends",
+        "pg_replication_lag",
+    ] {
+        assert!(
+            text.contains(&format!("# TYPE {family} ")),
+            "missing {family}"
+        );
     }
     // no monitor, no exporter: 503 like a service without endpoints
     create(
@@ -245,7 +361,11 @@ async fn forced_phases_restores_and_exporters() {
     )
     .await
     .expect("create redis");
-    let req = http::Request::get(format!("/api/v1/namespaces/{ns}/services/plain-stats:metrics/proxy/metrics")).body(Vec::new()).expect("request");
+    let req = http::Request::get(format!(
+        "/api/v1/namespaces/{ns}/services/plain-stats:metrics/proxy/metrics"
+    ))
+    .body(Vec::new())
+    .expect("request");
     assert!(sim.client().request_text(req).await.is_err());
 
     // waitForInitialRestore holds the database in DataRestoring
@@ -285,6 +405,10 @@ async fn provisioning_takes_the_configured_delay() {
     wait_phase(&rds, "r", "Provisioning", 5).await;
     wait_phase(&rds, "r", "Ready", 10).await;
     // second-precision timestamps may round the start down by up to a second
-    assert!(t0.elapsed() >= std::time::Duration::from_millis(400), "became Ready too early: {:?}", t0.elapsed());
+    assert!(
+        t0.elapsed() >= std::time::Duration::from_millis(400),
+        "became Ready too early: {:?}",
+        t0.elapsed()
+    );
     sim.shutdown().await;
 }

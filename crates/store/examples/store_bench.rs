@@ -26,7 +26,10 @@ const AUDIT_ROWS: usize = 10_000;
 const LOADERS: usize = 8;
 
 fn env_num(name: &str, default: u64) -> u64 {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 fn quota() -> QuotaLimits {
@@ -181,7 +184,12 @@ enum Read {
     AuditPage,
 }
 
-async fn measure(s: Arc<dyn Store>, read: Read, concurrency: usize, secs: u64) -> (f64, Duration, Duration) {
+async fn measure(
+    s: Arc<dyn Store>,
+    read: Read,
+    concurrency: usize,
+    secs: u64,
+) -> (f64, Duration, Duration) {
     let deadline = Instant::now() + Duration::from_secs(secs);
     let started = Instant::now();
     let mut tasks = Vec::new();
@@ -201,7 +209,13 @@ async fn measure(s: Arc<dyn Store>, read: Read, concurrency: usize, secs: u64) -
                     }
                     Read::AuditPage => {
                         let page = s
-                            .list_audit(&AuditFilter::default(), PageRequest { page: 1, page_size: 100 })
+                            .list_audit(
+                                &AuditFilter::default(),
+                                PageRequest {
+                                    page: 1,
+                                    page_size: 100,
+                                },
+                            )
                             .await
                             .ok();
                         assert!(page.is_some_and(|p| p.items.len() == 100));
@@ -219,7 +233,11 @@ async fn measure(s: Arc<dyn Store>, read: Read, concurrency: usize, secs: u64) -
     }
     let elapsed = started.elapsed().as_secs_f64();
     all.sort();
-    let pct = |q: f64| all.get(((all.len() as f64 - 1.0) * q) as usize).copied().unwrap_or_default();
+    let pct = |q: f64| {
+        all.get(((all.len() as f64 - 1.0) * q) as usize)
+            .copied()
+            .unwrap_or_default()
+    };
     (all.len() as f64 / elapsed, pct(0.50), pct(0.99))
 }
 
@@ -238,8 +256,10 @@ async fn run(backend: &str) -> Result<(), Box<dyn std::error::Error>> {
     );
     let secs = env_num("BENCH_SECS", 3);
     let conc = env_num("BENCH_CONCURRENCY", 8) as usize;
-    for (name, read) in [("project quota (get_project + project_usage)", Read::Quota), ("audit page of 100", Read::AuditPage)]
-    {
+    for (name, read) in [
+        ("project quota (get_project + project_usage)", Read::Quota),
+        ("audit page of 100", Read::AuditPage),
+    ] {
         let (rps, p50, p99) = measure(s.clone(), read, conc, secs).await;
         println!(
             "[{backend}] {name}: {rps:.0} req/s, p50 {:.3} ms, p99 {:.3} ms (concurrency {conc})",

@@ -2024,8 +2024,13 @@ async fn audit_filters_scopes_and_purge(env: Env) {
 #[tokio::test]
 async fn sqlite_in_memory_and_nested_paths() {
     let mem = store::connect("sqlite::memory:", cipher()).await.unwrap();
-    mem.create_tenant(&tenant("acme", big_quota())).await.unwrap();
-    assert!(mem.get_tenant("acme").await.unwrap().is_some(), "readers see the writer's in-memory database");
+    mem.create_tenant(&tenant("acme", big_quota()))
+        .await
+        .unwrap();
+    assert!(
+        mem.get_tenant("acme").await.unwrap().is_some(),
+        "readers see the writer's in-memory database"
+    );
 
     let dir = tempfile::tempdir().unwrap();
     let nested = dir.path().join("a/b/dbaas.db");
@@ -2038,9 +2043,15 @@ async fn sqlite_in_memory_and_nested_paths() {
 
 #[tokio::test]
 async fn bad_urls_and_unreachable_servers_are_errors() {
-    let e = store::connect("mysql://localhost/x", cipher()).await.err().unwrap();
+    let e = store::connect("mysql://localhost/x", cipher())
+        .await
+        .err()
+        .unwrap();
     assert!(matches!(e, StoreError::Unavailable(_)), "{e:?}");
     // Nothing listens on port 1.
-    let e = store::connect("postgres://postgres@127.0.0.1:1/none", cipher()).await.err().unwrap();
+    let e = store::connect("postgres://postgres@127.0.0.1:1/none", cipher())
+        .await
+        .err()
+        .unwrap();
     assert!(matches!(e, StoreError::Unavailable(_)), "{e:?}");
 }

@@ -636,7 +636,10 @@ fn typed_objects() -> Vec<Value> {
             auth_plugin: Some("OpenSearch".into()),
             db: image("os:3.4.0"),
             exporter: image("exporter"),
-            init_container: Some(image("init")),
+            init_container: Some(ImageRef {
+                image: "init".into(),
+                extra: BTreeMap::from([("yqImage".to_string(), json!("yq"))]),
+            }),
             pod_security_policies: psp,
             ..Default::default()
         },

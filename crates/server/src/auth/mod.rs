@@ -33,10 +33,18 @@ pub struct Caller {
 impl Caller {
     /// The authorization decision as an error to return: 404 when the scope is invisible, 403 when
     /// visible but not permitted. `what`/`id` name the thing for the 404 message.
-    pub fn require(&self, action: Action, scope: Scope<'_>, what: &str, id: &str) -> Result<(), ApiError> {
+    pub fn require(
+        &self,
+        action: Action,
+        scope: Scope<'_>,
+        what: &str,
+        id: &str,
+    ) -> Result<(), ApiError> {
         match self.principal.decide(action, scope) {
             Decision::Allow => Ok(()),
-            Decision::Forbidden => Err(ApiError::forbidden("You do not have permission to do this")),
+            Decision::Forbidden => {
+                Err(ApiError::forbidden("You do not have permission to do this"))
+            }
             Decision::Hidden => Err(ApiError::not_found(what, id)),
         }
     }
@@ -53,24 +61,43 @@ impl Caller {
 impl<S: Send + Sync> FromRequestParts<S> for Caller {
     type Rejection = ApiError;
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
-        parts.extensions.get::<Caller>().cloned().ok_or_else(|| ApiError::unauthenticated("Authentication required"))
+        parts
+            .extensions
+            .get::<Caller>()
+            .cloned()
+            .ok_or_else(|| ApiError::unauthenticated("Authentication required"))
     }
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for RequestCtx {
     type Rejection = ApiError;
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
-        Ok(parts.extensions.get::<RequestCtx>().cloned().unwrap_or_default())
+        Ok(parts
+            .extensions
+            .get::<RequestCtx>()
+            .cloned()
+            .unwrap_or_default())
     }
 }
 
 /// Records where each request came from (first layer, before authentication).
-pub async fn request_context(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
-    let peer = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string());
+pub async fn request_context(
+    State(state): State<AppState>,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    let peer = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip().to_string());
     let forwarded = state
         .config
         .trust_proxy
-        .then(|| header_str(req.headers(), "x-forwarded-for").and_then(|v| v.split(',').next()).map(|s| s.trim().to_string()))
+        .then(|| {
+            header_str(req.headers(), "x-forwarded-for")
+                .and_then(|v| v.split(',').next())
+                .map(|s| s.trim().to_string())
+        })
         .flatten();
     let ctx = RequestCtx {
         ip: forwarded.or(peer),
@@ -98,7 +125,11 @@ fn credential(headers: &HeaderMap) -> Option<&str> {
 
 /// Authenticates every protected route, applies the caller's rate limit and sets `RateLimit-*`.
 pub async fn authenticate(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
-    let ctx = req.extensions().get::<RequestCtx>().cloned().unwrap_or_default();
+    let ctx = req
+        .extensions()
+        .get::<RequestCtx>()
+        .cloned()
+        .unwrap_or_default();
     let caller = match resolve(&state, req.headers(), req.method(), ctx).await {
         Ok(c) => c,
         Err(e) => return e.into_response(),
@@ -107,7 +138,14 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
         Some((id, _)) => format!("key:{id}"),
         None => format!("user:{}", caller.user_id),
     };
-    let decision = state.limiter.hit(&limit_key, state.config.rate_limit_per_minute, Duration::from_secs(60)).await;
+    let decision = state
+        .limiter
+        .hit(
+            &limit_key,
+            state.config.rate_limit_per_minute,
+            Duration::from_secs(60),
+        )
+        .await;
     if !decision.allowed {
         let mut resp = rate_limited(&decision).into_response();
         set_rate_headers(resp.headers_mut(), &decision);
@@ -120,8 +158,12 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
 }
 
 pub fn rate_limited(d: &RateDecision) -> ApiError {
-    ApiError::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", format!("Too many requests; retry in {} s", d.reset_secs))
-        .with_header(header::RETRY_AFTER, HeaderValue::from(d.reset_secs))
+    ApiError::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        "rate_limited",
+        format!("Too many requests; retry in {} s", d.reset_secs),
+    )
+    .with_header(header::RETRY_AFTER, HeaderValue::from(d.reset_secs))
 }
 
 pub fn set_rate_headers(h: &mut HeaderMap, d: &RateDecision) {
@@ -130,8 +172,14 @@ pub fn set_rate_headers(h: &mut HeaderMap, d: &RateDecision) {
     h.insert("ratelimit-reset", HeaderValue::from(d.reset_secs));
 }
 
-async fn resolve(state: &AppState, headers: &HeaderMap, method: &Method, ctx: RequestCtx) -> Result<Caller, ApiError> {
-    let token = credential(headers).ok_or_else(|| ApiError::unauthenticated("Authentication required"))?;
+async fn resolve(
+    state: &AppState,
+    headers: &HeaderMap,
+    method: &Method,
+    ctx: RequestCtx,
+) -> Result<Caller, ApiError> {
+    let token =
+        credential(headers).ok_or_else(|| ApiError::unauthenticated("Authentication required"))?;
     if let Some(prefix) = tokens::api_key_prefix(token) {
         let key = api_key(state, prefix, token).await?;
         let read_only = !key.scopes.contains(&KeyScope::Write);
@@ -148,7 +196,10 @@ async fn resolve(state: &AppState, headers: &HeaderMap, method: &Method, ctx: Re
             ctx,
         });
     }
-    let user_id = state.tokens.verify_access(token).ok_or_else(|| ApiError::unauthenticated("Invalid or expired token"))?;
+    let user_id = state
+        .tokens
+        .verify_access(token)
+        .ok_or_else(|| ApiError::unauthenticated("Invalid or expired token"))?;
     let identity = identity(state, &user_id).await?;
     Ok(Caller {
         user_id: identity.user.id.clone(),
@@ -168,8 +219,14 @@ async fn identity(state: &AppState, user_id: &str) -> Result<Arc<Identity>, ApiE
     if !u.user.is_active {
         return Err(invalid());
     }
-    let identity = Arc::new(Identity { principal: Principal::new(u.bindings), user: u.user });
-    state.identities.insert(user_id.to_string(), identity.clone()).await;
+    let identity = Arc::new(Identity {
+        principal: Principal::new(u.bindings),
+        user: u.user,
+    });
+    state
+        .identities
+        .insert(user_id.to_string(), identity.clone())
+        .await;
     Ok(identity)
 }
 
@@ -178,7 +235,11 @@ async fn api_key(state: &AppState, prefix: &str, presented: &str) -> Result<Arc<
     let key = match state.api_keys.get(prefix).await {
         Some(k) => k,
         None => {
-            let k = state.store.find_api_key(prefix).await?.ok_or_else(invalid)?;
+            let k = state
+                .store
+                .find_api_key(prefix)
+                .await?
+                .ok_or_else(invalid)?;
             let k = Arc::new(k);
             state.api_keys.insert(prefix.to_string(), k.clone()).await;
             k
@@ -201,7 +262,10 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 /// Updates `last_used_at` at most once a minute per key, off the request path.
 fn touch_key(state: &AppState, key: &ApiKey) {
     let now = Instant::now();
-    let due = state.key_touches.get(&key.id).is_none_or(|t| now.duration_since(*t) > Duration::from_secs(60));
+    let due = state
+        .key_touches
+        .get(&key.id)
+        .is_none_or(|t| now.duration_since(*t) > Duration::from_secs(60));
     if due {
         state.key_touches.insert(key.id.clone(), now);
         let store = state.store.clone();

@@ -9,7 +9,9 @@ use crate::error::ApiError;
 pub async fn hash(password: String) -> Result<String, ApiError> {
     tokio::task::spawn_blocking(move || {
         let salt = SaltString::generate(&mut OsRng);
-        Argon2::default().hash_password(password.as_bytes(), &salt).map(|h| h.to_string())
+        Argon2::default()
+            .hash_password(password.as_bytes(), &salt)
+            .map(|h| h.to_string())
     })
     .await
     .map_err(|_| ApiError::internal())?
@@ -22,7 +24,12 @@ pub async fn verify(password: String, hash: Option<String>) -> bool {
     tokio::task::spawn_blocking(move || {
         let target = hash.unwrap_or_else(|| DUMMY_HASH.to_string());
         match PasswordHash::new(&target) {
-            Ok(parsed) => Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok() && target != DUMMY_HASH,
+            Ok(parsed) => {
+                Argon2::default()
+                    .verify_password(password.as_bytes(), &parsed)
+                    .is_ok()
+                    && target != DUMMY_HASH
+            }
             Err(_) => false,
         }
     })

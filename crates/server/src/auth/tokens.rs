@@ -55,7 +55,8 @@ impl TokenService {
             exp: now.timestamp() + self.access_ttl_secs,
             jti: uuid::Uuid::new_v4().simple().to_string(),
         };
-        encode(&Header::new(Algorithm::HS256), &claims, &self.encoding).expect("HS256 signing cannot fail")
+        encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
+            .expect("HS256 signing cannot fail")
     }
 
     /// The user id of a valid, unexpired access token.
@@ -70,7 +71,11 @@ pub fn sha256_hex(s: &str) -> String {
 }
 
 fn random_text(n: usize) -> String {
-    rand::thread_rng().sample_iter(&Alphanumeric).take(n).map(char::from).collect()
+    rand::thread_rng()
+        .sample_iter(&Alphanumeric)
+        .take(n)
+        .map(char::from)
+        .collect()
 }
 
 /// A new refresh token (`dbaas_rt_…`), 256 bits of randomness.
@@ -122,11 +127,18 @@ mod tests {
         let parts: Vec<&str> = t.split('.').collect();
         let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
         let none_header = b64.encode(br#"{"alg":"none","typ":"JWT"}"#);
-        assert_eq!(s.verify_access(&format!("{none_header}.{}.", parts[1])), None);
-        let mut payload: serde_json::Value = serde_json::from_slice(&b64.decode(parts[1]).unwrap()).unwrap();
+        assert_eq!(
+            s.verify_access(&format!("{none_header}.{}.", parts[1])),
+            None
+        );
+        let mut payload: serde_json::Value =
+            serde_json::from_slice(&b64.decode(parts[1]).unwrap()).unwrap();
         payload["sub"] = "user-2".into();
         let forged = b64.encode(serde_json::to_vec(&payload).unwrap());
-        assert_eq!(s.verify_access(&format!("{}.{forged}.{}", parts[0], parts[2])), None);
+        assert_eq!(
+            s.verify_access(&format!("{}.{forged}.{}", parts[0], parts[2])),
+            None
+        );
     }
 
     #[test]

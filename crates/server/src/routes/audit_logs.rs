@@ -39,8 +39,16 @@ pub struct AuditList {
 
 #[utoipa::path(get, path = "/api/v1/audit-logs", tag = "audit", params(AuditQuery),
     responses((status = 200, body = AuditList), (status = 403)), security(("bearer" = [])))]
-pub async fn list(State(state): State<AppState>, caller: Caller, ApiQuery(q): ApiQuery<AuditQuery>) -> ApiResult<Json<AuditList>> {
-    let page = PageQuery { page: q.page, page_size: q.page_size }.request()?;
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(q): ApiQuery<AuditQuery>,
+) -> ApiResult<Json<AuditList>> {
+    let page = PageQuery {
+        page: q.page,
+        page_size: q.page_size,
+    }
+    .request()?;
     let scopes = if caller.principal.is_platform_admin() {
         None
     } else {
@@ -49,13 +57,21 @@ pub async fn list(State(state): State<AppState>, caller: Caller, ApiQuery(q): Ap
             .bindings
             .iter()
             .filter_map(|b| match b.role {
-                Role::DomainAdmin => Some(AuditScope { domain: b.domain.clone()?, project: None }),
-                Role::ProjectAdmin => Some(AuditScope { domain: b.domain.clone()?, project: b.project.clone() }),
+                Role::DomainAdmin => Some(AuditScope {
+                    domain: b.domain.clone()?,
+                    project: None,
+                }),
+                Role::ProjectAdmin => Some(AuditScope {
+                    domain: b.domain.clone()?,
+                    project: b.project.clone(),
+                }),
                 _ => None,
             })
             .collect();
         if s.is_empty() {
-            return Err(ApiError::forbidden("Your roles do not include reading audit logs"));
+            return Err(ApiError::forbidden(
+                "Your roles do not include reading audit logs",
+            ));
         }
         Some(s)
     };
@@ -78,5 +94,8 @@ pub async fn list(State(state): State<AppState>, caller: Caller, ApiQuery(q): Ap
     };
     let p = state.store.list_audit(&filter, page).await?;
     let meta = PageMeta::of(&p);
-    Ok(Json(AuditList { audit_logs: p.items, meta }))
+    Ok(Json(AuditList {
+        audit_logs: p.items,
+        meta,
+    }))
 }

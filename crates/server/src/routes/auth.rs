@@ -123,13 +123,19 @@ fn normalize_email(e: &str) -> String {
 }
 
 /// A new token pair for a user, starting a new refresh-token family.
-async fn issue_tokens(state: &AppState, user_id: &str, family: Option<&str>) -> ApiResult<(TokenResponse, RefreshToken)> {
+async fn issue_tokens(
+    state: &AppState,
+    user_id: &str,
+    family: Option<&str>,
+) -> ApiResult<(TokenResponse, RefreshToken)> {
     let now = Utc::now();
     let refresh = new_refresh_token();
     let record = RefreshToken {
         id: new_id(IdKind::RefreshToken),
         user_id: user_id.to_string(),
-        family_id: family.map(str::to_string).unwrap_or_else(|| new_id(IdKind::RefreshToken)),
+        family_id: family
+            .map(str::to_string)
+            .unwrap_or_else(|| new_id(IdKind::RefreshToken)),
         token_hash: sha256_hex(&refresh),
         created_at: now,
         expires_at: now + chrono::Duration::days(state.config.refresh_token_ttl_days as i64),
@@ -147,7 +153,11 @@ async fn issue_tokens(state: &AppState, user_id: &str, family: Option<&str>) -> 
 
 #[utoipa::path(post, path = "/api/v1/auth/register", tag = "auth", request_body = RegisterRequest,
     responses((status = 201, body = TokenResponse), (status = 409, description = "e-mail taken"), (status = 403, description = "registration disabled")))]
-pub async fn register(State(state): State<AppState>, ctx: RequestCtx, ApiJson(req): ApiJson<RegisterRequest>) -> ApiResult<impl IntoResponse> {
+pub async fn register(
+    State(state): State<AppState>,
+    ctx: RequestCtx,
+    ApiJson(req): ApiJson<RegisterRequest>,
+) -> ApiResult<impl IntoResponse> {
     if !state.config.registration_enabled {
         return Err(ApiError::forbidden("Self-service registration is disabled"));
     }
@@ -158,7 +168,11 @@ pub async fn register(State(state): State<AppState>, ctx: RequestCtx, ApiJson(re
     if let Some(org) = &req.organization {
         validate::text("organization", org, 1, 100)?;
     }
-    let base = validate::slugify(req.organization.as_deref().unwrap_or_else(|| email.split('@').next().unwrap_or("tenant")));
+    let base = validate::slugify(
+        req.organization
+            .as_deref()
+            .unwrap_or_else(|| email.split('@').next().unwrap_or("tenant")),
+    );
     let now = Utc::now();
     let user = User {
         id: new_id(IdKind::User),
@@ -173,13 +187,24 @@ pub async fn register(State(state): State<AppState>, ctx: RequestCtx, ApiJson(re
     // A taken slug gets a short random suffix; a few tries make a clash vanishingly unlikely.
     let mut last_err = None;
     for attempt in 0..5 {
-        let slug = if attempt == 0 { base.clone() } else { format!("{}-{}", base, &uuid::Uuid::new_v4().simple().to_string()[..6]) };
+        let slug = if attempt == 0 {
+            base.clone()
+        } else {
+            format!(
+                "{}-{}",
+                base,
+                &uuid::Uuid::new_v4().simple().to_string()[..6]
+            )
+        };
         if state.store.get_tenant(&slug).await?.is_some() {
             continue;
         }
         let tenant = Tenant {
             name: slug.clone(),
-            display_name: req.organization.clone().unwrap_or_else(|| req.full_name.trim().to_string()),
+            display_name: req
+                .organization
+                .clone()
+                .unwrap_or_else(|| req.full_name.trim().to_string()),
             plan: Plan::Free,
             contact_email: Some(email.clone()),
             quota: state.config.default_domain_quota(),
@@ -199,37 +224,75 @@ pub async fn register(State(state): State<AppState>, ctx: RequestCtx, ApiJson(re
             updated_at: now,
         };
         let binding = Binding::domain(Role::DomainAdmin, &slug);
-        match state.store.register(&user, &tenant, &project, &binding).await {
+        match state
+            .store
+            .register(&user, &tenant, &project, &binding)
+            .await
+        {
             Ok(()) => {
                 let (pair, record) = issue_tokens(&state, &user.id, None).await?;
                 state.store.create_refresh_token(&record).await?;
                 state
-                    .audit(&ctx, Audit::new("user.register", "user").id(&user.id).scope(Some(&slug), None).by(&user.id, &email).status(201))
+                    .audit(
+                        &ctx,
+                        Audit::new("user.register", "user")
+                            .id(&user.id)
+                            .scope(Some(&slug), None)
+                            .by(&user.id, &email)
+                            .status(201),
+                    )
                     .await;
                 return Ok((StatusCode::CREATED, Json(pair)));
             }
             Err(store::StoreError::Conflict(m)) if m.contains("mail") => {
-                return Err(ApiError::conflict("A user with this e-mail is already registered"))
+                return Err(ApiError::conflict(
+                    "A user with this e-mail is already registered",
+                ))
             }
             Err(store::StoreError::Conflict(m)) => last_err = Some(m),
             Err(e) => return Err(e.into()),
         }
     }
-    Err(ApiError::conflict(last_err.unwrap_or_else(|| "could not allocate a tenant name".into())))
+    Err(ApiError::conflict(last_err.unwrap_or_else(|| {
+        "could not allocate a tenant name".into()
+    })))
 }
 
 #[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginRequest,
     responses((status = 200, body = TokenResponse), (status = 401, description = "Invalid email or password"), (status = 429, description = "too many attempts")))]
-pub async fn login(State(state): State<AppState>, ctx: RequestCtx, ApiJson(req): ApiJson<LoginRequest>) -> ApiResult<Json<TokenResponse>> {
+pub async fn login(
+    State(state): State<AppState>,
+    ctx: RequestCtx,
+    ApiJson(req): ApiJson<LoginRequest>,
+) -> ApiResult<Json<TokenResponse>> {
     let email = normalize_email(&req.email);
     let cfg = &state.config;
     let ip = ctx.ip.clone().unwrap_or_else(|| "unknown".into());
-    let by_ip = state.limiter.hit(&format!("login:ip:{ip}"), cfg.login_attempts_per_ip, LOGIN_WINDOW).await;
-    let by_account = state.limiter.hit(&format!("login:acct:{}", sha256_hex(&email)), cfg.login_attempts_per_account, LOGIN_WINDOW).await;
+    let by_ip = state
+        .limiter
+        .hit(
+            &format!("login:ip:{ip}"),
+            cfg.login_attempts_per_ip,
+            LOGIN_WINDOW,
+        )
+        .await;
+    let by_account = state
+        .limiter
+        .hit(
+            &format!("login:acct:{}", sha256_hex(&email)),
+            cfg.login_attempts_per_account,
+            LOGIN_WINDOW,
+        )
+        .await;
     for d in [by_ip, by_account] {
         if !d.allowed {
             state
-                .audit(&ctx, Audit::new("auth.login_failed", "user").status(429).details(json!({"email": email, "reason": "rate_limited"})))
+                .audit(
+                    &ctx,
+                    Audit::new("auth.login_failed", "user")
+                        .status(429)
+                        .details(json!({"email": email, "reason": "rate_limited"})),
+                )
                 .await;
             return Err(rate_limited(&d));
         }
@@ -246,7 +309,9 @@ pub async fn login(State(state): State<AppState>, ctx: RequestCtx, ApiJson(req):
                 Some(u) if !u.user.is_active => "inactive_user",
                 Some(_) => "bad_password",
             };
-            let mut a = Audit::new("auth.login_failed", "user").status(401).details(json!({"email": email, "reason": reason}));
+            let mut a = Audit::new("auth.login_failed", "user")
+                .status(401)
+                .details(json!({"email": email, "reason": reason}));
             if let Some(id) = found_id {
                 a = a.id(id);
             }
@@ -254,11 +319,21 @@ pub async fn login(State(state): State<AppState>, ctx: RequestCtx, ApiJson(req):
             return Err(ApiError::unauthenticated("Invalid email or password"));
         }
     };
-    state.limiter.reset(&format!("login:acct:{}", sha256_hex(&email)), LOGIN_WINDOW).await;
+    state
+        .limiter
+        .reset(&format!("login:acct:{}", sha256_hex(&email)), LOGIN_WINDOW)
+        .await;
     state.store.record_login(&user.id, Utc::now()).await?;
     let (pair, record) = issue_tokens(&state, &user.id, None).await?;
     state.store.create_refresh_token(&record).await?;
-    state.audit(&ctx, Audit::new("auth.login", "user").id(&user.id).by(&user.id, &user.email)).await;
+    state
+        .audit(
+            &ctx,
+            Audit::new("auth.login", "user")
+                .id(&user.id)
+                .by(&user.id, &user.email),
+        )
+        .await;
     Ok(Json(pair))
 }
 
@@ -281,17 +356,35 @@ fn presented_refresh_token(headers: &HeaderMap, body: &[u8]) -> ApiResult<String
 
 #[utoipa::path(post, path = "/api/v1/auth/refresh", tag = "auth", request_body = RefreshRequest,
     responses((status = 200, body = TokenResponse), (status = 401, description = "invalid, expired or reused refresh token")))]
-pub async fn refresh(State(state): State<AppState>, ctx: RequestCtx, headers: HeaderMap, body: axum::body::Bytes) -> ApiResult<Json<TokenResponse>> {
+pub async fn refresh(
+    State(state): State<AppState>,
+    ctx: RequestCtx,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> ApiResult<Json<TokenResponse>> {
     let presented = presented_refresh_token(&headers, &body)?;
     let invalid = || ApiError::unauthenticated("Invalid or expired refresh token");
-    let old = state.store.find_refresh_token(&sha256_hex(&presented)).await?.ok_or_else(invalid)?;
+    let old = state
+        .store
+        .find_refresh_token(&sha256_hex(&presented))
+        .await?
+        .ok_or_else(invalid)?;
     let now = Utc::now();
     if old.revoked_at.is_some() {
         // A rotated token presented again means it leaked: end the whole family.
         if old.replaced_by.is_some() {
-            let n = state.store.revoke_refresh_family(&old.family_id, now).await?;
+            let n = state
+                .store
+                .revoke_refresh_family(&old.family_id, now)
+                .await?;
             state
-                .audit(&ctx, Audit::new("auth.refresh_reuse", "user").id(&old.user_id).status(401).details(json!({"revoked_tokens": n})))
+                .audit(
+                    &ctx,
+                    Audit::new("auth.refresh_reuse", "user")
+                        .id(&old.user_id)
+                        .status(401)
+                        .details(json!({"revoked_tokens": n})),
+                )
                 .await;
         }
         return Err(invalid());
@@ -299,11 +392,23 @@ pub async fn refresh(State(state): State<AppState>, ctx: RequestCtx, headers: He
     if old.expires_at <= now {
         return Err(invalid());
     }
-    let user = state.store.get_user(&old.user_id).await?.filter(|u| u.user.is_active).ok_or_else(invalid)?;
+    let user = state
+        .store
+        .get_user(&old.user_id)
+        .await?
+        .filter(|u| u.user.is_active)
+        .ok_or_else(invalid)?;
     let (pair, record) = issue_tokens(&state, &user.user.id, Some(&old.family_id)).await?;
-    if !state.store.rotate_refresh_token(&old.id, &record, now).await? {
+    if !state
+        .store
+        .rotate_refresh_token(&old.id, &record, now)
+        .await?
+    {
         // Lost a race with another use of the same token: treat as reuse.
-        state.store.revoke_refresh_family(&old.family_id, now).await?;
+        state
+            .store
+            .revoke_refresh_family(&old.family_id, now)
+            .await?;
         return Err(invalid());
     }
     Ok(Json(pair))
@@ -311,20 +416,47 @@ pub async fn refresh(State(state): State<AppState>, ctx: RequestCtx, headers: He
 
 #[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth", request_body = RefreshRequest,
     responses((status = 204, description = "the refresh token's family is revoked")))]
-pub async fn logout(State(state): State<AppState>, ctx: RequestCtx, headers: HeaderMap, body: axum::body::Bytes) -> ApiResult<StatusCode> {
+pub async fn logout(
+    State(state): State<AppState>,
+    ctx: RequestCtx,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> ApiResult<StatusCode> {
     let presented = presented_refresh_token(&headers, &body)?;
-    if let Some(t) = state.store.find_refresh_token(&sha256_hex(&presented)).await? {
-        state.store.revoke_refresh_family(&t.family_id, Utc::now()).await?;
+    if let Some(t) = state
+        .store
+        .find_refresh_token(&sha256_hex(&presented))
+        .await?
+    {
+        state
+            .store
+            .revoke_refresh_family(&t.family_id, Utc::now())
+            .await?;
         let user = state.store.get_user(&t.user_id).await?;
-        let email = user.as_ref().map(|u| u.user.email.clone()).unwrap_or_default();
-        state.audit(&ctx, Audit::new("auth.logout", "user").id(&t.user_id).by(&t.user_id, &email).status(204)).await;
+        let email = user
+            .as_ref()
+            .map(|u| u.user.email.clone())
+            .unwrap_or_default();
+        state
+            .audit(
+                &ctx,
+                Audit::new("auth.logout", "user")
+                    .id(&t.user_id)
+                    .by(&t.user_id, &email)
+                    .status(204),
+            )
+            .await;
     }
     Ok(StatusCode::NO_CONTENT)
 }
 
 #[utoipa::path(get, path = "/api/v1/auth/me", tag = "auth", responses((status = 200, body = MeResponse)), security(("bearer" = [])))]
 pub async fn me(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<MeResponse>> {
-    let u = state.store.get_user(&caller.user_id).await?.ok_or_else(|| ApiError::unauthenticated("Invalid or expired token"))?;
+    let u = state
+        .store
+        .get_user(&caller.user_id)
+        .await?
+        .ok_or_else(|| ApiError::unauthenticated("Invalid or expired token"))?;
     Ok(Json(MeResponse {
         id: u.user.id,
         email: u.user.email,
@@ -338,23 +470,35 @@ pub async fn me(State(state): State<AppState>, caller: Caller) -> ApiResult<Json
 
 #[utoipa::path(post, path = "/api/v1/auth/api-keys", tag = "auth", request_body = ApiKeyCreate,
     responses((status = 201, body = ApiKeyResponse)), security(("bearer" = [])))]
-pub async fn create_api_key(State(state): State<AppState>, caller: Caller, ApiJson(req): ApiJson<ApiKeyCreate>) -> ApiResult<impl IntoResponse> {
+pub async fn create_api_key(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(req): ApiJson<ApiKeyCreate>,
+) -> ApiResult<impl IntoResponse> {
     validate::text("name", &req.name, 3, 100)?;
     if let Some(d) = &req.description {
         validate::text("description", d, 0, 500)?;
     }
     if let Some(days) = req.expires_in_days {
         if !(1..=365).contains(&days) {
-            return Err(ApiError::validation("expires_in_days", "must be between 1 and 365"));
+            return Err(ApiError::validation(
+                "expires_in_days",
+                "must be between 1 and 365",
+            ));
         }
     }
     if req.scopes.is_empty() {
-        return Err(ApiError::validation("scopes", "must hold at least one of read, write"));
+        return Err(ApiError::validation(
+            "scopes",
+            "must hold at least one of read, write",
+        ));
     }
     // A key never carries more than the key that created it.
     if let Some((_, scopes)) = &caller.api_key {
         if req.scopes.iter().any(|s| !scopes.contains(s)) {
-            return Err(ApiError::forbidden("An API key cannot create a key with wider scopes than its own"));
+            return Err(ApiError::forbidden(
+                "An API key cannot create a key with wider scopes than its own",
+            ));
         }
     }
     let mut scopes = req.scopes.clone();
@@ -377,21 +521,44 @@ pub async fn create_api_key(State(state): State<AppState>, caller: Caller, ApiJs
     };
     state.store.create_api_key(&key).await?;
     state
-        .audit(&caller.ctx, Audit::new("auth.api_key_create", "api_key").id(&key.id).by(&caller.user_id, &caller.email).status(201))
+        .audit(
+            &caller.ctx,
+            Audit::new("auth.api_key_create", "api_key")
+                .id(&key.id)
+                .by(&caller.user_id, &caller.email)
+                .status(201),
+        )
         .await;
-    Ok((StatusCode::CREATED, Json(ApiKeyResponse::from_key(&key, Some(plaintext)))))
+    Ok((
+        StatusCode::CREATED,
+        Json(ApiKeyResponse::from_key(&key, Some(plaintext))),
+    ))
 }
 
 #[utoipa::path(get, path = "/api/v1/auth/api-keys", tag = "auth", responses((status = 200, body = ApiKeyList)), security(("bearer" = [])))]
-pub async fn list_api_keys(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<ApiKeyList>> {
+pub async fn list_api_keys(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> ApiResult<Json<ApiKeyList>> {
     let keys = state.store.list_api_keys(&caller.user_id).await?;
-    let api_keys: Vec<_> = keys.iter().filter(|k| k.revoked_at.is_none()).map(|k| ApiKeyResponse::from_key(k, None)).collect();
-    Ok(Json(ApiKeyList { total: api_keys.len() as i64, api_keys }))
+    let api_keys: Vec<_> = keys
+        .iter()
+        .filter(|k| k.revoked_at.is_none())
+        .map(|k| ApiKeyResponse::from_key(k, None))
+        .collect();
+    Ok(Json(ApiKeyList {
+        total: api_keys.len() as i64,
+        api_keys,
+    }))
 }
 
 #[utoipa::path(delete, path = "/api/v1/auth/api-keys/{id}", tag = "auth", params(("id" = String, Path)),
     responses((status = 204), (status = 404)), security(("bearer" = [])))]
-pub async fn revoke_api_key(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<StatusCode> {
+pub async fn revoke_api_key(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
     if !is_id(IdKind::ApiKey, &id) {
         return Err(ApiError::not_found("API key", &id));
     }
@@ -399,12 +566,22 @@ pub async fn revoke_api_key(State(state): State<AppState>, caller: Caller, Path(
     let Some(key) = keys.into_iter().find(|k| k.id == id) else {
         return Err(ApiError::not_found("API key", &id));
     };
-    if !state.store.revoke_api_key(&caller.user_id, &id, Utc::now()).await? {
+    if !state
+        .store
+        .revoke_api_key(&caller.user_id, &id, Utc::now())
+        .await?
+    {
         return Err(ApiError::not_found("API key", &id));
     }
     state.api_keys.invalidate(&key.prefix).await;
     state
-        .audit(&caller.ctx, Audit::new("auth.api_key_revoke", "api_key").id(&id).by(&caller.user_id, &caller.email).status(204))
+        .audit(
+            &caller.ctx,
+            Audit::new("auth.api_key_revoke", "api_key")
+                .id(&id)
+                .by(&caller.user_id, &caller.email)
+                .status(204),
+        )
         .await;
     Ok(StatusCode::NO_CONTENT)
 }

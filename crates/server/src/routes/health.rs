@@ -20,7 +20,11 @@ pub struct Health {
 
 #[utoipa::path(get, path = "/health", tag = "health", responses((status = 200, body = Health)))]
 pub async fn health() -> Json<Health> {
-    Json(Health { status: "healthy".into(), version: env!("CARGO_PKG_VERSION").into(), timestamp: Utc::now() })
+    Json(Health {
+        status: "healthy".into(),
+        version: env!("CARGO_PKG_VERSION").into(),
+        timestamp: Utc::now(),
+    })
 }
 
 #[utoipa::path(get, path = "/health/live", tag = "health", responses((status = 200)))]
@@ -30,7 +34,9 @@ pub async fn live() -> Json<Value> {
 
 #[utoipa::path(get, path = "/health/startup", tag = "health", responses((status = 200)))]
 pub async fn startup(State(state): State<AppState>) -> Json<Value> {
-    Json(json!({"status": "started", "uptime_seconds": state.started_at.elapsed().as_secs_f64(), "timestamp": Utc::now()}))
+    Json(
+        json!({"status": "started", "uptime_seconds": state.started_at.elapsed().as_secs_f64(), "timestamp": Utc::now()}),
+    )
 }
 
 /// Ready when the store answers and, when configured, Redis does; 503 names what failed.
@@ -40,7 +46,10 @@ pub async fn ready(State(state): State<AppState>) -> impl IntoResponse {
     let mut ok = true;
     match state.store.ping().await {
         Ok(()) => {
-            checks.insert("store".into(), json!({"status": "ok", "backend": state.store.backend()}));
+            checks.insert(
+                "store".into(),
+                json!({"status": "ok", "backend": state.store.backend()}),
+            );
         }
         Err(e) => {
             ok = false;
@@ -49,26 +58,46 @@ pub async fn ready(State(state): State<AppState>) -> impl IntoResponse {
     }
     if let Some(conn) = &state.redis {
         let mut conn = conn.clone();
-        let pong = tokio::time::timeout(std::time::Duration::from_secs(2), redis::cmd("PING").query_async::<String>(&mut conn)).await;
+        let pong = tokio::time::timeout(
+            std::time::Duration::from_secs(2),
+            redis::cmd("PING").query_async::<String>(&mut conn),
+        )
+        .await;
         match pong {
             Ok(Ok(_)) => {
                 checks.insert("redis".into(), json!({"status": "ok"}));
             }
             Ok(Err(e)) => {
                 ok = false;
-                checks.insert("redis".into(), json!({"status": "error", "error": e.to_string()}));
+                checks.insert(
+                    "redis".into(),
+                    json!({"status": "error", "error": e.to_string()}),
+                );
             }
             Err(_) => {
                 ok = false;
-                checks.insert("redis".into(), json!({"status": "error", "error": "timed out"}));
+                checks.insert(
+                    "redis".into(),
+                    json!({"status": "error", "error": "timed out"}),
+                );
             }
         }
     }
-    let status = if ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let status = if ok {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
     let body = json!({"status": if ok { "ready" } else { "not_ready" }, "checks": checks, "timestamp": Utc::now()});
     (status, Json(body))
 }
 
 pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], state.metrics.render())
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        state.metrics.render(),
+    )
 }

@@ -28,7 +28,10 @@ impl PageQuery {
             return Err(ApiError::validation("page", "must be at least 1"));
         }
         if !(1..=100).contains(&page_size) {
-            return Err(ApiError::validation("page_size", "must be between 1 and 100"));
+            return Err(ApiError::validation(
+                "page_size",
+                "must be between 1 and 100",
+            ));
         }
         Ok(PageRequest { page, page_size })
     }
@@ -44,7 +47,11 @@ pub struct PageMeta {
 
 impl PageMeta {
     pub fn of<T>(p: &Page<T>) -> Self {
-        PageMeta { total: p.total, page: p.page, page_size: p.page_size }
+        PageMeta {
+            total: p.total,
+            page: p.page,
+            page_size: p.page_size,
+        }
     }
 }
 

@@ -202,11 +202,19 @@ pub struct MemberList {
 }
 
 async fn load_tenant(state: &AppState, domain: &str) -> ApiResult<Tenant> {
-    state.store.get_tenant(domain).await?.ok_or_else(|| ApiError::not_found("Tenant", domain))
+    state
+        .store
+        .get_tenant(domain)
+        .await?
+        .ok_or_else(|| ApiError::not_found("Tenant", domain))
 }
 
 async fn load_project(state: &AppState, domain: &str, project: &str) -> ApiResult<Project> {
-    state.store.get_project(domain, project).await?.ok_or_else(|| ApiError::not_found("Project", project))
+    state
+        .store
+        .get_project(domain, project)
+        .await?
+        .ok_or_else(|| ApiError::not_found("Project", project))
 }
 
 /// Authorizes on a domain: malformed or invisible → 404, visible but not permitted → 403.
@@ -219,7 +227,11 @@ fn project_scope(caller: &Caller, action: Action, domain: &str, project: &str) -
     slug_segment("Tenant", domain)?;
     slug_segment("Project", project)?;
     // Invisible domain → the tenant is what "does not exist".
-    if caller.principal.decide(Action::ReadTenant, Scope::Domain(domain)) == domain::access::Decision::Hidden {
+    if caller
+        .principal
+        .decide(Action::ReadTenant, Scope::Domain(domain))
+        == domain::access::Decision::Hidden
+    {
         return Err(ApiError::not_found("Tenant", domain));
     }
     caller.require(action, Scope::Project(domain, project), "Project", project)
@@ -227,7 +239,11 @@ fn project_scope(caller: &Caller, action: Action, domain: &str, project: &str) -
 
 #[utoipa::path(post, path = "/api/v1/tenants", tag = "tenants", request_body = TenantCreate,
     responses((status = 201, body = TenantResponse), (status = 409)), security(("bearer" = [])))]
-pub async fn create_tenant(State(state): State<AppState>, caller: Caller, ApiJson(req): ApiJson<TenantCreate>) -> ApiResult<impl IntoResponse> {
+pub async fn create_tenant(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(req): ApiJson<TenantCreate>,
+) -> ApiResult<impl IntoResponse> {
     caller.require_platform_admin()?;
     validate::dns_label("name", &req.name, 3, 63)?;
     if let Some(d) = &req.display_name {
@@ -242,7 +258,10 @@ pub async fn create_tenant(State(state): State<AppState>, caller: Caller, ApiJso
         display_name: req.display_name.unwrap_or_else(|| req.name.clone()),
         plan: req.plan,
         contact_email: req.contact_email,
-        quota: req.quota.unwrap_or_default().over(state.config.default_domain_quota())?,
+        quota: req
+            .quota
+            .unwrap_or_default()
+            .over(state.config.default_domain_quota())?,
         metadata: object("metadata", req.metadata)?,
         is_active: true,
         created_at: now,
@@ -250,24 +269,42 @@ pub async fn create_tenant(State(state): State<AppState>, caller: Caller, ApiJso
     };
     state.store.create_tenant(&tenant).await?;
     state
-        .audit(&caller.ctx, Audit::new("tenant.create", "tenant").id(&tenant.name).scope(Some(&tenant.name), None).by(&caller.user_id, &caller.email).status(201))
+        .audit(
+            &caller.ctx,
+            Audit::new("tenant.create", "tenant")
+                .id(&tenant.name)
+                .scope(Some(&tenant.name), None)
+                .by(&caller.user_id, &caller.email)
+                .status(201),
+        )
         .await;
     Ok((StatusCode::CREATED, Json(TenantResponse::from(tenant))))
 }
 
 #[utoipa::path(get, path = "/api/v1/tenants", tag = "tenants", params(PageQuery),
     responses((status = 200, body = TenantList)), security(("bearer" = [])))]
-pub async fn list_tenants(State(state): State<AppState>, caller: Caller, ApiQuery(q): ApiQuery<PageQuery>) -> ApiResult<Json<TenantList>> {
+pub async fn list_tenants(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(q): ApiQuery<PageQuery>,
+) -> ApiResult<Json<TenantList>> {
     let page = q.request()?;
     let only = (!caller.principal.is_platform_admin()).then(|| caller.principal.visible_domains());
     let p = state.store.list_tenants(only.as_deref(), page).await?;
     let meta = PageMeta::of(&p);
-    Ok(Json(TenantList { tenants: p.items.into_iter().map(Into::into).collect(), meta }))
+    Ok(Json(TenantList {
+        tenants: p.items.into_iter().map(Into::into).collect(),
+        meta,
+    }))
 }
 
 #[utoipa::path(get, path = "/api/v1/tenants/{domain}", tag = "tenants", params(("domain" = String, Path)),
     responses((status = 200, body = TenantResponse), (status = 404)), security(("bearer" = [])))]
-pub async fn get_tenant(State(state): State<AppState>, caller: Caller, Path(domain): Path<String>) -> ApiResult<Json<TenantResponse>> {
+pub async fn get_tenant(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(domain): Path<String>,
+) -> ApiResult<Json<TenantResponse>> {
     domain_scope(&caller, Action::ReadTenant, &domain)?;
     Ok(Json(load_tenant(&state, &domain).await?.into()))
 }
@@ -281,8 +318,12 @@ pub async fn update_tenant(
     ApiJson(req): ApiJson<TenantUpdate>,
 ) -> ApiResult<Json<TenantResponse>> {
     domain_scope(&caller, Action::ManageTenant, &domain)?;
-    if (req.plan.is_some() || req.quota.is_some() || req.is_active.is_some()) && !caller.principal.is_platform_admin() {
-        return Err(ApiError::forbidden("Only platform admins may change a tenant's plan, quota or activation"));
+    if (req.plan.is_some() || req.quota.is_some() || req.is_active.is_some())
+        && !caller.principal.is_platform_admin()
+    {
+        return Err(ApiError::forbidden(
+            "Only platform admins may change a tenant's plan, quota or activation",
+        ));
     }
     let mut t = load_tenant(&state, &domain).await?;
     if let Some(d) = req.display_name {
@@ -307,19 +348,36 @@ pub async fn update_tenant(
     }
     t.updated_at = Utc::now();
     state.store.update_tenant(&t).await?;
+    state.invalidate_quota(&domain, None).await;
     state
-        .audit(&caller.ctx, Audit::new("tenant.update", "tenant").id(&domain).scope(Some(&domain), None).by(&caller.user_id, &caller.email))
+        .audit(
+            &caller.ctx,
+            Audit::new("tenant.update", "tenant")
+                .id(&domain)
+                .scope(Some(&domain), None)
+                .by(&caller.user_id, &caller.email),
+        )
         .await;
     Ok(Json(t.into()))
 }
 
 #[utoipa::path(get, path = "/api/v1/tenants/{domain}/quota", tag = "tenants", params(("domain" = String, Path)),
     responses((status = 200, body = QuotaView), (status = 404)), security(("bearer" = [])))]
-pub async fn tenant_quota(State(state): State<AppState>, caller: Caller, Path(domain): Path<String>) -> ApiResult<Json<QuotaView>> {
+pub async fn tenant_quota(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(domain): Path<String>,
+) -> ApiResult<Json<QuotaView>> {
     domain_scope(&caller, Action::ReadTenant, &domain)?;
+    let key = (domain.clone(), String::new());
+    if let Some(v) = state.quota_views.get(&key).await {
+        return Ok(Json(v));
+    }
     let t = load_tenant(&state, &domain).await?;
     let used = state.store.domain_usage(&domain).await?;
-    Ok(Json(QuotaView::new(t.quota, used)))
+    let view = QuotaView::new(t.quota, used);
+    state.quota_views.insert(key, view.clone()).await;
+    Ok(Json(view))
 }
 
 #[utoipa::path(post, path = "/api/v1/tenants/{domain}/projects", tag = "projects", params(("domain" = String, Path)), request_body = ProjectCreate,
@@ -339,9 +397,16 @@ pub async fn create_project(
         validate::text("description", d, 0, 1000)?;
     }
     let tenant = load_tenant(&state, &domain).await?;
-    let quota = req.quota.unwrap_or_default().over(state.config.default_project_quota())?;
-    if quota.max_databases > tenant.quota.max_databases || quota.max_cpu_cores > tenant.quota.max_cpu_cores {
-        return Err(ApiError::bad_request("A project's quota cannot exceed its domain's quota"));
+    let quota = req
+        .quota
+        .unwrap_or_default()
+        .over(state.config.default_project_quota())?;
+    if quota.max_databases > tenant.quota.max_databases
+        || quota.max_cpu_cores > tenant.quota.max_cpu_cores
+    {
+        return Err(ApiError::bad_request(
+            "A project's quota cannot exceed its domain's quota",
+        ));
     }
     let now = Utc::now();
     let project = Project {
@@ -358,7 +423,11 @@ pub async fn create_project(
     state
         .audit(
             &caller.ctx,
-            Audit::new("project.create", "project").id(&project.name).scope(Some(&domain), Some(&project.name)).by(&caller.user_id, &caller.email).status(201),
+            Audit::new("project.create", "project")
+                .id(&project.name)
+                .scope(Some(&domain), Some(&project.name))
+                .by(&caller.user_id, &caller.email)
+                .status(201),
         )
         .await;
     Ok((StatusCode::CREATED, Json(ProjectResponse::from(project))))
@@ -376,14 +445,24 @@ pub async fn list_projects(
     let page = q.request()?;
     load_tenant(&state, &domain).await?;
     let only = caller.principal.visible_projects(&domain);
-    let p = state.store.list_projects(&domain, only.as_deref(), page).await?;
+    let p = state
+        .store
+        .list_projects(&domain, only.as_deref(), page)
+        .await?;
     let meta = PageMeta::of(&p);
-    Ok(Json(ProjectList { projects: p.items.into_iter().map(Into::into).collect(), meta }))
+    Ok(Json(ProjectList {
+        projects: p.items.into_iter().map(Into::into).collect(),
+        meta,
+    }))
 }
 
 #[utoipa::path(get, path = "/api/v1/tenants/{domain}/projects/{project}", tag = "projects",
     params(("domain" = String, Path), ("project" = String, Path)), responses((status = 200, body = ProjectResponse), (status = 404)), security(("bearer" = [])))]
-pub async fn get_project(State(state): State<AppState>, caller: Caller, Path((domain, project)): Path<(String, String)>) -> ApiResult<Json<ProjectResponse>> {
+pub async fn get_project(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((domain, project)): Path<(String, String)>,
+) -> ApiResult<Json<ProjectResponse>> {
     project_scope(&caller, Action::ReadProject, &domain, &project)?;
     Ok(Json(load_project(&state, &domain, &project).await?.into()))
 }
@@ -415,8 +494,15 @@ pub async fn update_project(
     }
     p.updated_at = Utc::now();
     state.store.update_project(&p).await?;
+    state.invalidate_quota(&domain, Some(&project)).await;
     state
-        .audit(&caller.ctx, Audit::new("project.update", "project").id(&project).scope(Some(&domain), Some(&project)).by(&caller.user_id, &caller.email))
+        .audit(
+            &caller.ctx,
+            Audit::new("project.update", "project")
+                .id(&project)
+                .scope(Some(&domain), Some(&project))
+                .by(&caller.user_id, &caller.email),
+        )
         .await;
     Ok(Json(p.into()))
 }
@@ -424,51 +510,101 @@ pub async fn update_project(
 #[utoipa::path(delete, path = "/api/v1/tenants/{domain}/projects/{project}", tag = "projects",
     params(("domain" = String, Path), ("project" = String, Path)),
     responses((status = 204), (status = 404), (status = 409, description = "the project still holds databases")), security(("bearer" = [])))]
-pub async fn delete_project(State(state): State<AppState>, caller: Caller, Path((domain, project)): Path<(String, String)>) -> ApiResult<StatusCode> {
+pub async fn delete_project(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((domain, project)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
     project_scope(&caller, Action::ManageTenant, &domain, &project)?;
     let members = state.store.list_members(&domain, Some(&project)).await?;
     if !state.store.delete_project(&domain, &project).await? {
         return Err(ApiError::not_found("Project", &project));
     }
+    state.invalidate_quota(&domain, Some(&project)).await;
     for (u, _) in members {
         state.invalidate_user(&u.id).await;
     }
     state
-        .audit(&caller.ctx, Audit::new("project.delete", "project").id(&project).scope(Some(&domain), Some(&project)).by(&caller.user_id, &caller.email).status(204))
+        .audit(
+            &caller.ctx,
+            Audit::new("project.delete", "project")
+                .id(&project)
+                .scope(Some(&domain), Some(&project))
+                .by(&caller.user_id, &caller.email)
+                .status(204),
+        )
         .await;
     Ok(StatusCode::NO_CONTENT)
 }
 
 #[utoipa::path(get, path = "/api/v1/tenants/{domain}/projects/{project}/quota", tag = "projects",
     params(("domain" = String, Path), ("project" = String, Path)), responses((status = 200, body = QuotaView), (status = 404)), security(("bearer" = [])))]
-pub async fn project_quota(State(state): State<AppState>, caller: Caller, Path((domain, project)): Path<(String, String)>) -> ApiResult<Json<QuotaView>> {
+pub async fn project_quota(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((domain, project)): Path<(String, String)>,
+) -> ApiResult<Json<QuotaView>> {
     project_scope(&caller, Action::ReadProject, &domain, &project)?;
+    let key = (domain.clone(), project.clone());
+    if let Some(v) = state.quota_views.get(&key).await {
+        return Ok(Json(v));
+    }
     let p = load_project(&state, &domain, &project).await?;
     let used = state.store.project_usage(&domain, &project).await?;
-    Ok(Json(QuotaView::new(p.quota, used)))
+    let view = QuotaView::new(p.quota, used);
+    state.quota_views.insert(key, view.clone()).await;
+    Ok(Json(view))
 }
 
-async fn members(state: &AppState, domain: &str, project: Option<&str>) -> ApiResult<Json<MemberList>> {
+async fn members(
+    state: &AppState,
+    domain: &str,
+    project: Option<&str>,
+) -> ApiResult<Json<MemberList>> {
     let rows = state.store.list_members(domain, project).await?;
     let members: Vec<_> = rows
         .into_iter()
-        .map(|(u, b)| MemberResponse { user_id: u.id, email: u.email, full_name: u.full_name, role: b.role, domain: domain.to_string(), project: b.project })
+        .map(|(u, b)| MemberResponse {
+            user_id: u.id,
+            email: u.email,
+            full_name: u.full_name,
+            role: b.role,
+            domain: domain.to_string(),
+            project: b.project,
+        })
         .collect();
-    Ok(Json(MemberList { total: members.len() as i64, members }))
+    Ok(Json(MemberList {
+        total: members.len() as i64,
+        members,
+    }))
 }
 
-async fn add_member(state: &AppState, caller: &Caller, domain: &str, project: Option<&str>, req: MemberAdd) -> ApiResult<(StatusCode, Json<MemberResponse>)> {
+async fn add_member(
+    state: &AppState,
+    caller: &Caller,
+    domain: &str,
+    project: Option<&str>,
+    req: MemberAdd,
+) -> ApiResult<(StatusCode, Json<MemberResponse>)> {
     let allowed = match project {
         None => req.role == Role::DomainAdmin,
         Some(_) => req.role.is_project_role(),
     };
     if !allowed {
-        let want = if project.is_some() { "project_admin or developer" } else { "domain_admin" };
+        let want = if project.is_some() {
+            "project_admin or developer"
+        } else {
+            "domain_admin"
+        };
         return Err(ApiError::validation("role", format!("must be {want} here")));
     }
     let email = req.email.trim().to_lowercase();
     validate::email("email", &email)?;
-    let user = state.store.get_user_by_email(&email).await?.ok_or_else(|| ApiError::not_found("User", &email))?;
+    let user = state
+        .store
+        .get_user_by_email(&email)
+        .await?
+        .ok_or_else(|| ApiError::not_found("User", &email))?;
     let binding = match project {
         None => Binding::domain(req.role, domain),
         Some(p) => Binding::project(req.role, domain, p),
@@ -499,20 +635,39 @@ async fn add_member(state: &AppState, caller: &Caller, domain: &str, project: Op
     ))
 }
 
-async fn remove_member(state: &AppState, caller: &Caller, domain: &str, project: Option<&str>, user_id: &str) -> ApiResult<StatusCode> {
-    if !domain::ids::is_id(domain::ids::IdKind::User, user_id) || !state.store.remove_binding(user_id, domain, project).await? {
+async fn remove_member(
+    state: &AppState,
+    caller: &Caller,
+    domain: &str,
+    project: Option<&str>,
+    user_id: &str,
+) -> ApiResult<StatusCode> {
+    if !domain::ids::is_id(domain::ids::IdKind::User, user_id)
+        || !state.store.remove_binding(user_id, domain, project).await?
+    {
         return Err(ApiError::not_found("Member", user_id));
     }
     state.invalidate_user(user_id).await;
     state
-        .audit(&caller.ctx, Audit::new("member.remove", "member").id(user_id).scope(Some(domain), project).by(&caller.user_id, &caller.email).status(204))
+        .audit(
+            &caller.ctx,
+            Audit::new("member.remove", "member")
+                .id(user_id)
+                .scope(Some(domain), project)
+                .by(&caller.user_id, &caller.email)
+                .status(204),
+        )
         .await;
     Ok(StatusCode::NO_CONTENT)
 }
 
 #[utoipa::path(get, path = "/api/v1/tenants/{domain}/members", tag = "members", params(("domain" = String, Path)),
     responses((status = 200, body = MemberList)), security(("bearer" = [])))]
-pub async fn list_domain_members(State(state): State<AppState>, caller: Caller, Path(domain): Path<String>) -> ApiResult<Json<MemberList>> {
+pub async fn list_domain_members(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(domain): Path<String>,
+) -> ApiResult<Json<MemberList>> {
     domain_scope(&caller, Action::ReadTenant, &domain)?;
     load_tenant(&state, &domain).await?;
     members(&state, &domain, None).await
@@ -533,14 +688,22 @@ pub async fn add_domain_member(
 
 #[utoipa::path(delete, path = "/api/v1/tenants/{domain}/members/{user_id}", tag = "members",
     params(("domain" = String, Path), ("user_id" = String, Path)), responses((status = 204), (status = 404)), security(("bearer" = [])))]
-pub async fn remove_domain_member(State(state): State<AppState>, caller: Caller, Path((domain, user_id)): Path<(String, String)>) -> ApiResult<StatusCode> {
+pub async fn remove_domain_member(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((domain, user_id)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
     domain_scope(&caller, Action::ManageTenant, &domain)?;
     remove_member(&state, &caller, &domain, None, &user_id).await
 }
 
 #[utoipa::path(get, path = "/api/v1/tenants/{domain}/projects/{project}/members", tag = "members",
     params(("domain" = String, Path), ("project" = String, Path)), responses((status = 200, body = MemberList)), security(("bearer" = [])))]
-pub async fn list_project_members(State(state): State<AppState>, caller: Caller, Path((domain, project)): Path<(String, String)>) -> ApiResult<Json<MemberList>> {
+pub async fn list_project_members(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((domain, project)): Path<(String, String)>,
+) -> ApiResult<Json<MemberList>> {
     project_scope(&caller, Action::ReadProject, &domain, &project)?;
     load_project(&state, &domain, &project).await?;
     members(&state, &domain, Some(&project)).await

@@ -74,12 +74,20 @@ async fn load(state: &AppState, id: &str) -> ApiResult<UserWithBindings> {
     if !is_id(IdKind::User, id) {
         return Err(ApiError::not_found("User", id));
     }
-    state.store.get_user(id).await?.ok_or_else(|| ApiError::not_found("User", id))
+    state
+        .store
+        .get_user(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("User", id))
 }
 
 #[utoipa::path(post, path = "/api/v1/users", tag = "users", request_body = UserCreate,
     responses((status = 201, body = UserResponse), (status = 409)), security(("bearer" = [])))]
-pub async fn create_user(State(state): State<AppState>, caller: Caller, ApiJson(req): ApiJson<UserCreate>) -> ApiResult<impl IntoResponse> {
+pub async fn create_user(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(req): ApiJson<UserCreate>,
+) -> ApiResult<impl IntoResponse> {
     caller.require_platform_admin()?;
     let email = req.email.trim().to_lowercase();
     validate::email("email", &email)?;
@@ -96,30 +104,61 @@ pub async fn create_user(State(state): State<AppState>, caller: Caller, ApiJson(
         updated_at: now,
         last_login_at: None,
     };
-    let bindings = if req.platform_admin { vec![Binding::platform_admin()] } else { vec![] };
+    let bindings = if req.platform_admin {
+        vec![Binding::platform_admin()]
+    } else {
+        vec![]
+    };
     state.store.create_user(&user, &bindings).await?;
-    state.audit(&caller.ctx, Audit::new("user.create", "user").id(&user.id).by(&caller.user_id, &caller.email).status(201)).await;
-    Ok((StatusCode::CREATED, Json(UserResponse::from(UserWithBindings { user, bindings }))))
+    state
+        .audit(
+            &caller.ctx,
+            Audit::new("user.create", "user")
+                .id(&user.id)
+                .by(&caller.user_id, &caller.email)
+                .status(201),
+        )
+        .await;
+    Ok((
+        StatusCode::CREATED,
+        Json(UserResponse::from(UserWithBindings { user, bindings })),
+    ))
 }
 
 #[utoipa::path(get, path = "/api/v1/users", tag = "users", params(PageQuery), responses((status = 200, body = UserList)), security(("bearer" = [])))]
-pub async fn list_users(State(state): State<AppState>, caller: Caller, ApiQuery(q): ApiQuery<PageQuery>) -> ApiResult<Json<UserList>> {
+pub async fn list_users(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(q): ApiQuery<PageQuery>,
+) -> ApiResult<Json<UserList>> {
     caller.require_platform_admin()?;
     let p = state.store.list_users(q.request()?).await?;
     let meta = PageMeta::of(&p);
-    Ok(Json(UserList { users: p.items.into_iter().map(Into::into).collect(), meta }))
+    Ok(Json(UserList {
+        users: p.items.into_iter().map(Into::into).collect(),
+        meta,
+    }))
 }
 
 #[utoipa::path(get, path = "/api/v1/users/{id}", tag = "users", params(("id" = String, Path)),
     responses((status = 200, body = UserResponse), (status = 404)), security(("bearer" = [])))]
-pub async fn get_user(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Json<UserResponse>> {
+pub async fn get_user(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<UserResponse>> {
     caller.require_platform_admin()?;
     Ok(Json(load(&state, &id).await?.into()))
 }
 
 #[utoipa::path(patch, path = "/api/v1/users/{id}", tag = "users", params(("id" = String, Path)), request_body = UserUpdate,
     responses((status = 200, body = UserResponse), (status = 404)), security(("bearer" = [])))]
-pub async fn update_user(State(state): State<AppState>, caller: Caller, Path(id): Path<String>, ApiJson(req): ApiJson<UserUpdate>) -> ApiResult<Json<UserResponse>> {
+pub async fn update_user(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(req): ApiJson<UserUpdate>,
+) -> ApiResult<Json<UserResponse>> {
     caller.require_platform_admin()?;
     let mut u = load(&state, &id).await?;
     if let Some(n) = req.full_name {
@@ -139,13 +178,24 @@ pub async fn update_user(State(state): State<AppState>, caller: Caller, Path(id)
     u.user.updated_at = Utc::now();
     state.store.update_user(&u.user).await?;
     state.invalidate_user(&id).await;
-    state.audit(&caller.ctx, Audit::new("user.update", "user").id(&id).by(&caller.user_id, &caller.email)).await;
+    state
+        .audit(
+            &caller.ctx,
+            Audit::new("user.update", "user")
+                .id(&id)
+                .by(&caller.user_id, &caller.email),
+        )
+        .await;
     Ok(Json(u.into()))
 }
 
 #[utoipa::path(delete, path = "/api/v1/users/{id}", tag = "users", params(("id" = String, Path)),
     responses((status = 204, description = "deactivated; the record is kept for audit"), (status = 404)), security(("bearer" = [])))]
-pub async fn delete_user(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<StatusCode> {
+pub async fn delete_user(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
     caller.require_platform_admin()?;
     if id == caller.user_id {
         return Err(ApiError::bad_request("You cannot deactivate yourself"));
@@ -155,6 +205,14 @@ pub async fn delete_user(State(state): State<AppState>, caller: Caller, Path(id)
     u.user.updated_at = Utc::now();
     state.store.update_user(&u.user).await?;
     state.invalidate_user(&id).await;
-    state.audit(&caller.ctx, Audit::new("user.deactivate", "user").id(&id).by(&caller.user_id, &caller.email).status(204)).await;
+    state
+        .audit(
+            &caller.ctx,
+            Audit::new("user.deactivate", "user")
+                .id(&id)
+                .by(&caller.user_id, &caller.email)
+                .status(204),
+        )
+        .await;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -51,7 +51,12 @@ impl TestServer {
         tweak(&mut config);
         let running = server::start(config).await.expect("server starts");
         let base = running.url();
-        TestServer { running, base, http: reqwest::Client::new(), _dir: dir }
+        TestServer {
+            running,
+            base,
+            http: reqwest::Client::new(),
+            _dir: dir,
+        }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -59,7 +64,13 @@ impl TestServer {
     }
 
     /// Sends a request with an optional bearer credential and JSON body; returns status and JSON.
-    pub async fn call(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> (StatusCode, Value) {
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
         let mut req = self.http.request(method, self.url(path));
         if let Some(t) = token {
             req = req.bearer_auth(t);
@@ -87,7 +98,8 @@ impl TestServer {
     }
 
     pub async fn patch(&self, path: &str, token: &str, body: Value) -> (StatusCode, Value) {
-        self.call(Method::PATCH, path, Some(token), Some(body)).await
+        self.call(Method::PATCH, path, Some(token), Some(body))
+            .await
     }
 
     pub async fn delete(&self, path: &str, token: &str) -> (StatusCode, Value) {
@@ -95,22 +107,39 @@ impl TestServer {
     }
 
     pub async fn login(&self, email: &str, password: &str) -> Value {
-        let (s, body) = self.call(Method::POST, "/api/v1/auth/login", None, Some(json!({"email": email, "password": password}))).await;
+        let (s, body) = self
+            .call(
+                Method::POST,
+                "/api/v1/auth/login",
+                None,
+                Some(json!({"email": email, "password": password})),
+            )
+            .await;
         assert_eq!(s, StatusCode::OK, "login {email}: {body}");
         body
     }
 
     pub async fn admin_token(&self) -> String {
-        self.login(ADMIN_EMAIL, ADMIN_PASSWORD).await["access_token"].as_str().unwrap().to_string()
+        self.login(ADMIN_EMAIL, ADMIN_PASSWORD).await["access_token"]
+            .as_str()
+            .unwrap()
+            .to_string()
     }
 
     /// Creates a user (as the admin) and returns their access token and id.
     pub async fn user(&self, admin: &str, email: &str) -> (String, String) {
         let (s, u) = self
-            .post("/api/v1/users", admin, json!({"email": email, "password": "user-password-123", "full_name": "Test User"}))
+            .post(
+                "/api/v1/users",
+                admin,
+                json!({"email": email, "password": "user-password-123", "full_name": "Test User"}),
+            )
             .await;
         assert_eq!(s, StatusCode::CREATED, "{u}");
-        let token = self.login(email, "user-password-123").await["access_token"].as_str().unwrap().to_string();
+        let token = self.login(email, "user-password-123").await["access_token"]
+            .as_str()
+            .unwrap()
+            .to_string();
         (token, u["id"].as_str().unwrap().to_string())
     }
 }
@@ -118,9 +147,16 @@ impl TestServer {
 /// Every error answer is the contract's envelope, with a matching status code.
 pub fn assert_envelope(status: StatusCode, body: &Value) {
     let e = &body["error"];
-    assert!(e.is_object(), "error envelope expected for {status}, got {body}");
+    assert!(
+        e.is_object(),
+        "error envelope expected for {status}, got {body}"
+    );
     assert!(e["code"].is_string() && e["message"].is_string(), "{body}");
-    assert_eq!(e["status_code"].as_u64(), Some(status.as_u16() as u64), "{body}");
+    assert_eq!(
+        e["status_code"].as_u64(),
+        Some(status.as_u16() as u64),
+        "{body}"
+    );
 }
 
 /// Runs a test body once per store.

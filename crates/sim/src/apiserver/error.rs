@@ -12,6 +12,13 @@ pub struct ApiError {
     pub code: u16,
     pub reason: &'static str,
     pub message: String,
+    /// Boxed so that `Result<_, ApiError>` stays small on the hot path.
+    pub details: Box<Details>,
+}
+
+/// `metav1.StatusDetails` plus the Retry-After header value.
+#[derive(Debug, Clone, Default)]
+pub struct Details {
     pub name: Option<String>,
     pub group: Option<String>,
     pub kind: Option<String>,
@@ -36,18 +43,14 @@ impl ApiError {
             code,
             reason,
             message: message.into(),
-            name: None,
-            group: None,
-            kind: None,
-            causes: Vec::new(),
-            retry_after: None,
+            details: Box::default(),
         }
     }
 
     fn with_subject(mut self, s: Subject<'_>, kind: &str) -> Self {
-        self.name = Some(s.name.to_string());
-        self.group = Some(s.group.to_string());
-        self.kind = Some(kind.to_string());
+        self.details.name = Some(s.name.to_string());
+        self.details.group = Some(s.group.to_string());
+        self.details.kind = Some(kind.to_string());
         self
     }
 
@@ -111,10 +114,10 @@ impl ApiError {
             "Invalid",
             format!("{} \"{}\" is invalid: {}", s.group_kind, s.name, joined),
         );
-        e.name = Some(s.name.to_string());
-        e.group = Some(s.group.to_string());
-        e.kind = Some(s.group_kind.split('.').next().unwrap_or("").to_string());
-        e.causes = causes;
+        e.details.name = Some(s.name.to_string());
+        e.details.group = Some(s.group.to_string());
+        e.details.kind = Some(s.group_kind.split('.').next().unwrap_or("").to_string());
+        e.details.causes = causes;
         e
     }
 
@@ -161,24 +164,25 @@ impl ApiError {
             "code": self.code,
         });
         let mut details = serde_json::Map::new();
-        if let Some(n) = &self.name {
+        if let Some(n) = &self.details.name {
             details.insert("name".into(), json!(n));
         }
-        if let Some(g) = self.group.as_ref().filter(|g| !g.is_empty()) {
+        if let Some(g) = self.details.group.as_ref().filter(|g| !g.is_empty()) {
             details.insert("group".into(), json!(g));
         }
-        if let Some(k) = &self.kind {
+        if let Some(k) = &self.details.kind {
             details.insert("kind".into(), json!(k));
         }
-        if !self.causes.is_empty() {
+        if !self.details.causes.is_empty() {
             let causes: Vec<Value> = self
+                .details
                 .causes
                 .iter()
                 .map(|c| json!({"reason": c.reason, "message": c.message, "field": c.field}))
                 .collect();
             details.insert("causes".into(), Value::Array(causes));
         }
-        if let Some(s) = self.retry_after {
+        if let Some(s) = self.details.retry_after {
             details.insert("retryAfterSeconds".into(), json!(s));
         }
         if !details.is_empty() {
@@ -200,7 +204,7 @@ impl IntoResponse for ApiError {
             http::header::CONTENT_TYPE,
             http::HeaderValue::from_static("application/json"),
         );
-        if let Some(s) = self.retry_after {
+        if let Some(s) = self.details.retry_after {
             if let Ok(v) = http::HeaderValue::from_str(&s.to_string()) {
                 resp.headers_mut().insert(http::header::RETRY_AFTER, v);
             }

@@ -2,7 +2,7 @@
 //! discovery, routing, validation and table printing need.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use parking_lot::RwLock;
 use serde_json::{json, Value};
@@ -20,7 +20,10 @@ pub struct PrinterColumn {
 
 pub struct VersionInfo {
     pub name: String,
-    pub schema: Option<Schema>,
+    /// Compiled on first use from the stored CRD: most served versions of the big upstream
+    /// CRDs are never written to, and compiling them all would cost start-up time and memory.
+    pub schema: OnceLock<Option<Schema>>,
+    pub has_schema: bool,
     pub status_subresource: bool,
     pub printer_columns: Vec<PrinterColumn>,
 }
@@ -37,6 +40,8 @@ pub struct ResourceInfo {
     pub versions: Vec<VersionInfo>,
     /// Built-ins have no CRD behind them.
     pub crd: bool,
+    /// `metadata.name` of the CRD serving this resource (empty for built-ins).
+    pub crd_name: String,
 }
 
 impl ResourceInfo {
@@ -293,11 +298,13 @@ impl Registry {
                 categories: b.categories.iter().map(|s| s.to_string()).collect(),
                 versions: vec![VersionInfo {
                     name: b.version.into(),
-                    schema: None,
+                    schema: OnceLock::new(),
+                    has_schema: false,
                     status_subresource: b.status,
                     printer_columns: Vec::new(),
                 }],
                 crd: false,
+                crd_name: String::new(),
             });
         }
         r
@@ -347,7 +354,7 @@ impl Registry {
             }
         }
         for versions in out.values_mut() {
-            versions.sort_by(|a, b| version_priority(b).cmp(&version_priority(a)));
+            versions.sort_by_key(|v| std::cmp::Reverse(version_priority(v)));
         }
         out
     }
@@ -424,7 +431,6 @@ pub fn resource_from_crd(crd: &Value) -> Result<ResourceInfo, CrdError> {
         .get("versions")
         .and_then(Value::as_array)
         .ok_or(CrdError::Missing("versions"))?;
-    let mut compiler = Compiler::default();
     let mut versions = Vec::new();
     let mut storage_count = 0;
     for v in versions_json {
@@ -438,9 +444,7 @@ pub fn resource_from_crd(crd: &Value) -> Result<ResourceInfo, CrdError> {
         if !v.get("served").and_then(Value::as_bool).unwrap_or(true) && !storage {
             continue;
         }
-        let schema = v
-            .pointer("/schema/openAPIV3Schema")
-            .map(|s| compiler.compile(s));
+        let has_schema = v.pointer("/schema/openAPIV3Schema").is_some();
         let printer_columns = v
             .get("additionalPrinterColumns")
             .and_then(Value::as_array)
@@ -468,7 +472,8 @@ pub fn resource_from_crd(crd: &Value) -> Result<ResourceInfo, CrdError> {
             .unwrap_or_default();
         let info = VersionInfo {
             name: name.to_string(),
-            schema,
+            schema: OnceLock::new(),
+            has_schema,
             status_subresource: v.pointer("/subresources/status").is_some(),
             printer_columns,
         };
@@ -491,7 +496,22 @@ pub fn resource_from_crd(crd: &Value) -> Result<ResourceInfo, CrdError> {
         categories: strs("/names/categories"),
         versions,
         crd: true,
+        crd_name: crd
+            .pointer("/metadata/name")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string(),
     })
+}
+
+/// Compiles the `openAPIV3Schema` of one version of a CRD.
+pub fn compile_version_schema(crd: &Value, version: &str) -> Option<Schema> {
+    let versions = crd.pointer("/spec/versions")?.as_array()?;
+    let v = versions
+        .iter()
+        .find(|v| v.get("name").and_then(Value::as_str) == Some(version))?;
+    let raw = v.pointer("/schema/openAPIV3Schema")?;
+    Some(Compiler::default().compile(raw))
 }
 
 /// The status a CRD gets once its names are accepted and it is served.
@@ -537,7 +557,7 @@ mod tests {
     #[test]
     fn version_order() {
         let mut v = vec!["v1alpha2", "v1", "v2beta1", "v1beta1"];
-        v.sort_by(|a, b| version_priority(b).cmp(&version_priority(a)));
+        v.sort_by_key(|x| std::cmp::Reverse(version_priority(x)));
         assert_eq!(v, vec!["v1", "v2beta1", "v1beta1", "v1alpha2"]);
     }
 

@@ -16,7 +16,9 @@ use serde_json::{json, Map, Value};
 use super::error::{ApiError, Subject};
 use super::metrics::Metrics;
 use super::patch::{self, PatchType};
-use super::registry::{crd_identity, crd_status, resource_from_crd, Registry, ResourceInfo};
+use super::registry::{
+    compile_version_schema, crd_identity, crd_status, resource_from_crd, Registry, ResourceInfo,
+};
 use super::schema::Cause;
 use super::state::ClusterState;
 use super::store::{rv_of, Store, StoreError};
@@ -206,7 +208,17 @@ impl ApiServer {
         name: &str,
         opts: &WriteOpts,
     ) -> Result<(), ApiError> {
-        let Some(schema) = info.version(version).and_then(|v| v.schema.as_ref()) else {
+        let Some(v) = info.version(version).filter(|v| v.has_schema) else {
+            return Ok(());
+        };
+        let schema = v.schema.get_or_init(|| {
+            let crd = self
+                .store
+                .resource("apiextensions.k8s.io", "customresourcedefinitions")
+                .and_then(|r| r.get("", &info.crd_name))?;
+            compile_version_schema(&crd, version)
+        });
+        let Some(schema) = schema else {
             return Ok(());
         };
         let out = schema.process_root(obj);
@@ -312,10 +324,8 @@ impl ApiServer {
                     }
                 }
             }
-            ("", "pods") => {
-                if obj.pointer("/status/phase").is_none() {
-                    obj["status"] = json!({"phase": "Pending"});
-                }
+            ("", "pods") if obj.pointer("/status/phase").is_none() => {
+                obj["status"] = json!({"phase": "Pending"});
             }
             _ => {}
         }
@@ -333,11 +343,11 @@ impl ApiServer {
             .to_string();
         spec.entry("type").or_insert_with(|| json!("ClusterIP"));
         let headless = spec.get("clusterIP").and_then(Value::as_str) == Some("None");
-        if !headless
-            && !spec
-                .get("clusterIP")
-                .is_some_and(|v| v.as_str().is_some_and(|s| !s.is_empty()))
-        {
+        let has_ip = spec
+            .get("clusterIP")
+            .and_then(Value::as_str)
+            .is_some_and(|s| !s.is_empty());
+        if !headless && !has_ip {
             let ip = Ipv4Addr::from(self.next_ip.fetch_add(1, Ordering::SeqCst)).to_string();
             spec.insert("clusterIP".into(), json!(ip));
             spec.insert("clusterIPs".into(), json!([ip]));
@@ -518,6 +528,7 @@ impl ApiServer {
     }
 
     /// Replaces an object (PUT), or only its status when `status_only`.
+    #[allow(clippy::too_many_arguments)]
     pub fn update(
         &self,
         info: &ResourceInfo,
@@ -890,13 +901,31 @@ impl ApiServer {
     fn collect_dependents(&self, uid: &str) {
         let dependents = self.store.shared().owners.lock().dependents_of(uid);
         for (group, plural, ns, name) in dependents {
-            let (Some(info), Some(res)) = (self.registry.get(&group, &plural), self.store.resource(&group, &plural)) else { continue };
-            let Some(obj) = res.get(&ns, &name) else { continue };
-            let refs = meta(&obj).and_then(|m| m.get("ownerReferences")).and_then(Value::as_array).cloned().unwrap_or_default();
-            let remaining: Vec<Value> = refs.into_iter().filter(|r| r.get("uid").and_then(Value::as_str) != Some(uid)).collect();
+            let (Some(info), Some(res)) = (
+                self.registry.get(&group, &plural),
+                self.store.resource(&group, &plural),
+            ) else {
+                continue;
+            };
+            let Some(obj) = res.get(&ns, &name) else {
+                continue;
+            };
+            let refs = meta(&obj)
+                .and_then(|m| m.get("ownerReferences"))
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default();
+            let remaining: Vec<Value> = refs
+                .into_iter()
+                .filter(|r| r.get("uid").and_then(Value::as_str) != Some(uid))
+                .collect();
             let others_alive = {
                 let owners = self.store.shared().owners.lock();
-                remaining.iter().any(|r| r.get("uid").and_then(Value::as_str).is_some_and(|u| owners.exists(u)))
+                remaining.iter().any(|r| {
+                    r.get("uid")
+                        .and_then(Value::as_str)
+                        .is_some_and(|u| owners.exists(u))
+                })
             };
             if others_alive {
                 let mut updated = (*obj).clone();
@@ -907,7 +936,8 @@ impl ApiServer {
             if finalizers(&obj) > 0 {
                 if !meta(&obj).is_some_and(|m| m.contains_key("deletionTimestamp")) {
                     let mut marked = (*obj).clone();
-                    meta_mut(&mut marked).insert("deletionTimestamp".into(), Value::String(now_rfc3339()));
+                    meta_mut(&mut marked)
+                        .insert("deletionTimestamp".into(), Value::String(now_rfc3339()));
                     let _ = res.update(&ns, &name, rv_of(&obj), marked);
                 }
                 continue;

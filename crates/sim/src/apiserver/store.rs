@@ -65,9 +65,34 @@ pub enum StoreError {
 
 type ObjKey = (String, String);
 
+/// A watch's start: the backlog to replay, the live receiver, and the resourceVersion then.
+pub type WatchStart = (Vec<Arc<Event>>, broadcast::Receiver<Arc<Event>>, u64);
+
+/// A stored object and its JSON encoding, made once on first need (lists reuse it).
+#[derive(Clone)]
+pub struct Entry {
+    pub obj: Arc<Value>,
+    json: Arc<OnceLock<Bytes>>,
+}
+
+impl Entry {
+    fn new(obj: Arc<Value>) -> Self {
+        Self {
+            obj,
+            json: Arc::new(OnceLock::new()),
+        }
+    }
+
+    /// The object serialised as JSON (cached).
+    pub fn json(&self) -> &Bytes {
+        self.json
+            .get_or_init(|| Bytes::from(serde_json::to_vec(&*self.obj).unwrap_or_default()))
+    }
+}
+
 #[derive(Default)]
 struct Inner {
-    objects: BTreeMap<ObjKey, Arc<Value>>,
+    objects: BTreeMap<ObjKey, Entry>,
     history: VecDeque<Arc<Event>>,
     /// Highest resourceVersion dropped from `history`; watches must start at or after it.
     compacted: u64,
@@ -97,7 +122,11 @@ impl OwnerIndex {
     fn owner_uids(obj: &Value) -> Vec<String> {
         obj.pointer("/metadata/ownerReferences")
             .and_then(Value::as_array)
-            .map(|refs| refs.iter().filter_map(|r| r.get("uid").and_then(Value::as_str).map(String::from)).collect())
+            .map(|refs| {
+                refs.iter()
+                    .filter_map(|r| r.get("uid").and_then(Value::as_str).map(String::from))
+                    .collect()
+            })
             .unwrap_or_default()
     }
 
@@ -133,7 +162,10 @@ impl OwnerIndex {
     }
 
     pub fn dependents_of(&self, uid: &str) -> Vec<ObjRef> {
-        self.dependents.get(uid).map(|s| s.iter().cloned().collect()).unwrap_or_default()
+        self.dependents
+            .get(uid)
+            .map(|s| s.iter().cloned().collect())
+            .unwrap_or_default()
     }
 }
 
@@ -170,12 +202,18 @@ impl ResourceStore {
             .read()
             .objects
             .get(&(namespace.to_string(), name.to_string()))
-            .cloned()
+            .map(|e| e.obj.clone())
     }
 
     /// All objects (in one namespace when given), in (namespace, name) order, with the current
     /// global resourceVersion.
     pub fn list(&self, namespace: Option<&str>) -> (Vec<Arc<Value>>, u64) {
+        let (entries, rv) = self.list_entries(namespace);
+        (entries.into_iter().map(|e| e.obj).collect(), rv)
+    }
+
+    /// Like `list`, with each object's cached JSON encoding.
+    pub fn list_entries(&self, namespace: Option<&str>) -> (Vec<Entry>, u64) {
         let inner = self.inner.read();
         let rv = self.store.rv.load(Ordering::SeqCst);
         let items = match namespace {
@@ -233,7 +271,11 @@ impl ResourceStore {
         let rv = self.store.next_rv();
         set_rv(&mut obj, rv);
         let obj = Arc::new(obj);
-        inner.objects.insert(key, obj.clone());
+        self.store
+            .owners
+            .lock()
+            .add(&self.obj_ref(namespace, name), &obj);
+        inner.objects.insert(key, Entry::new(obj.clone()));
         let ev = Event {
             rv,
             kind: EventType::Added,
@@ -256,14 +298,22 @@ impl ResourceStore {
     ) -> Result<Arc<Value>, StoreError> {
         let mut inner = self.inner.write();
         let key = (namespace.to_string(), name.to_string());
-        let current = inner.objects.get(&key).ok_or(StoreError::NotFound)?;
+        let current = &inner.objects.get(&key).ok_or(StoreError::NotFound)?.obj;
         if rv_of(current) != expected_rv {
             return Err(StoreError::Conflict);
         }
         let rv = self.store.next_rv();
         set_rv(&mut obj, rv);
         let obj = Arc::new(obj);
-        inner.objects.insert(key, obj.clone());
+        {
+            let at = self.obj_ref(namespace, name);
+            let mut owners = self.store.owners.lock();
+            if let Some(old) = inner.objects.get(&key) {
+                owners.remove(&at, &old.obj);
+            }
+            owners.add(&at, &obj);
+        }
+        inner.objects.insert(key, Entry::new(obj.clone()));
         let ev = Event {
             rv,
             kind: EventType::Modified,
@@ -286,7 +336,7 @@ impl ResourceStore {
     ) -> Result<Arc<Value>, StoreError> {
         let mut inner = self.inner.write();
         let key = (namespace.to_string(), name.to_string());
-        let current = inner.objects.get(&key).ok_or(StoreError::NotFound)?;
+        let current = &inner.objects.get(&key).ok_or(StoreError::NotFound)?.obj;
         if let Some(expected) = expected_rv {
             if rv_of(current) != expected {
                 return Err(StoreError::Conflict);
@@ -295,8 +345,12 @@ impl ResourceStore {
         let mut obj = inner
             .objects
             .remove(&key)
-            .map(|a| (*a).clone())
+            .map(|e| (*e.obj).clone())
             .unwrap_or(Value::Null);
+        self.store
+            .owners
+            .lock()
+            .remove(&self.obj_ref(namespace, name), &obj);
         let rv = self.store.next_rv();
         set_rv(&mut obj, rv);
         let obj = Arc::new(obj);
@@ -315,10 +369,7 @@ impl ResourceStore {
     /// Starts a watch. With `from = None` the caller gets the current objects as synthetic ADDED
     /// events first; with `Some(rv)` every retained event after `rv`, or `Expired` when the history
     /// no longer reaches back that far. Subscribing happens under the lock, so nothing is missed.
-    pub fn watch(
-        &self,
-        from: Option<u64>,
-    ) -> Result<(Vec<Arc<Event>>, broadcast::Receiver<Arc<Event>>, u64), StoreError> {
+    pub fn watch(&self, from: Option<u64>) -> Result<WatchStart, StoreError> {
         let inner = self.inner.read();
         let rx = self.tx.subscribe();
         let now = self.store.rv.load(Ordering::SeqCst);
@@ -326,7 +377,8 @@ impl ResourceStore {
             None => inner
                 .objects
                 .iter()
-                .map(|((ns, name), obj)| {
+                .map(|((ns, name), entry)| {
+                    let obj = &entry.obj;
                     Arc::new(Event {
                         rv: rv_of(obj),
                         kind: EventType::Added,
@@ -353,10 +405,23 @@ impl ResourceStore {
 
     /// Inserts an object as loaded from a state file, keeping its resourceVersion.
     pub fn restore(&self, namespace: &str, name: &str, obj: Value) {
-        self.inner
-            .write()
-            .objects
-            .insert((namespace.to_string(), name.to_string()), Arc::new(obj));
+        self.store
+            .owners
+            .lock()
+            .add(&self.obj_ref(namespace, name), &obj);
+        self.inner.write().objects.insert(
+            (namespace.to_string(), name.to_string()),
+            Entry::new(Arc::new(obj)),
+        );
+    }
+
+    fn obj_ref(&self, namespace: &str, name: &str) -> ObjRef {
+        (
+            self.group.clone(),
+            self.plural.clone(),
+            namespace.to_string(),
+            name.to_string(),
+        )
     }
 }
 
@@ -379,6 +444,7 @@ impl Store {
             shared: Arc::new(StoreShared {
                 rv: AtomicU64::new(1),
                 changed: Notify::new(),
+                owners: Default::default(),
             }),
             resources: RwLock::new(HashMap::new()),
             history_cap: history_cap.max(1),

@@ -3,7 +3,9 @@
 
 use std::collections::BTreeMap;
 
-use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, ListParams, Patch, PatchParams, PostParams};
+use kube::api::{
+    Api, ApiResource, DeleteParams, DynamicObject, ListParams, Patch, PatchParams, PostParams,
+};
 use provider::kubedb::names::{self, EngineMeta, APPBINDING_API_VERSION, DB_GROUP};
 use rand::distributions::Alphanumeric;
 use rand::Rng;
@@ -16,7 +18,13 @@ pub fn ar(api_version: &str, kind: &str, plural: &str) -> ApiResource {
         Some((g, v)) => (g.to_string(), v.to_string()),
         None => (String::new(), api_version.to_string()),
     };
-    ApiResource { group, version, api_version: api_version.into(), kind: kind.into(), plural: plural.into() }
+    ApiResource {
+        group,
+        version,
+        api_version: api_version.into(),
+        kind: kind.into(),
+        plural: plural.into(),
+    }
 }
 
 pub fn pods_ar() -> ApiResource {
@@ -32,7 +40,11 @@ pub fn secrets_ar() -> ApiResource {
     ar("v1", "Secret", "secrets")
 }
 pub fn appbindings_ar() -> ApiResource {
-    ar(APPBINDING_API_VERSION, "AppBinding", names::APPBINDING_PLURAL)
+    ar(
+        APPBINDING_API_VERSION,
+        "AppBinding",
+        names::APPBINDING_PLURAL,
+    )
 }
 
 pub fn api(client: &kube::Client, ns: &str, ar: &ApiResource) -> Api<DynamicObject> {
@@ -43,7 +55,10 @@ fn is_status(e: &kube::Error, code: u16) -> bool {
     matches!(e, kube::Error::Api(s) if s.code == code)
 }
 
-pub async fn get_opt(api: &Api<DynamicObject>, name: &str) -> Result<Option<DynamicObject>, OperatorError> {
+pub async fn get_opt(
+    api: &Api<DynamicObject>,
+    name: &str,
+) -> Result<Option<DynamicObject>, OperatorError> {
     Ok(api.get_opt(name).await?)
 }
 
@@ -65,17 +80,31 @@ pub async fn delete_ignore(api: &Api<DynamicObject>, name: &str) -> Result<(), O
     }
 }
 
-pub async fn merge_patch(api: &Api<DynamicObject>, name: &str, patch: Value) -> Result<(), OperatorError> {
-    match api.patch(name, &PatchParams::default(), &Patch::Merge(&patch)).await {
+pub async fn merge_patch(
+    api: &Api<DynamicObject>,
+    name: &str,
+    patch: Value,
+) -> Result<(), OperatorError> {
+    match api
+        .patch(name, &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+    {
         Ok(_) => Ok(()),
         Err(e) if is_status(&e, 404) => Ok(()),
         Err(e) => Err(e.into()),
     }
 }
 
-pub async fn patch_status(api: &Api<DynamicObject>, name: &str, status: Value) -> Result<(), OperatorError> {
+pub async fn patch_status(
+    api: &Api<DynamicObject>,
+    name: &str,
+    status: Value,
+) -> Result<(), OperatorError> {
     let patch = json!({ "status": status });
-    match api.patch_status(name, &PatchParams::default(), &Patch::Merge(&patch)).await {
+    match api
+        .patch_status(name, &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+    {
         Ok(_) => Ok(()),
         Err(e) if is_status(&e, 404) => Ok(()),
         Err(e) => Err(e.into()),
@@ -83,7 +112,11 @@ pub async fn patch_status(api: &Api<DynamicObject>, name: &str, status: Value) -
 }
 
 /// The objects of one database kind we labelled, in a namespace.
-pub async fn list_owned(api: &Api<DynamicObject>, meta: &EngineMeta, db: &str) -> Result<Vec<DynamicObject>, OperatorError> {
+pub async fn list_owned(
+    api: &Api<DynamicObject>,
+    meta: &EngineMeta,
+    db: &str,
+) -> Result<Vec<DynamicObject>, OperatorError> {
     let selector = format!(
         "{}={},{}={},{}={}",
         names::LABEL_NAME,
@@ -93,14 +126,20 @@ pub async fn list_owned(api: &Api<DynamicObject>, meta: &EngineMeta, db: &str) -
         names::LABEL_MANAGED_BY,
         names::MANAGED_BY
     );
-    Ok(api.list(&ListParams::default().labels(&selector)).await?.items)
+    Ok(api
+        .list(&ListParams::default().labels(&selector))
+        .await?
+        .items)
 }
 
 pub fn base_labels(meta: &EngineMeta, db: &str) -> BTreeMap<String, String> {
     BTreeMap::from([
         (names::LABEL_NAME.to_string(), meta.resource_label()),
         (names::LABEL_INSTANCE.to_string(), db.to_string()),
-        (names::LABEL_MANAGED_BY.to_string(), names::MANAGED_BY.to_string()),
+        (
+            names::LABEL_MANAGED_BY.to_string(),
+            names::MANAGED_BY.to_string(),
+        ),
     ])
 }
 
@@ -116,7 +155,11 @@ pub fn owner_ref(db: &DynamicObject, meta: &EngineMeta) -> Value {
 }
 
 pub fn random_password() -> String {
-    rand::thread_rng().sample_iter(&Alphanumeric).take(16).map(char::from).collect()
+    rand::thread_rng()
+        .sample_iter(&Alphanumeric)
+        .take(16)
+        .map(char::from)
+        .collect()
 }
 
 /// How pods of a PetSet are labelled.
@@ -138,7 +181,13 @@ pub struct PodGroup {
     pub roles: Roles,
 }
 
-fn group(petset: String, replicas: Option<i64>, storage: Option<&Value>, pt: Option<&Value>, roles: Roles) -> PodGroup {
+fn group(
+    petset: String,
+    replicas: Option<i64>,
+    storage: Option<&Value>,
+    pt: Option<&Value>,
+    roles: Roles,
+) -> PodGroup {
     PodGroup {
         petset,
         replicas: replicas.unwrap_or(1).max(0),
@@ -151,7 +200,13 @@ fn group(petset: String, replicas: Option<i64>, storage: Option<&Value>, pt: Opt
 /// The PetSets KubeDB would run for this spec (kubedb-api §3 names).
 pub fn pod_groups(meta: &EngineMeta, name: &str, spec: &Value) -> Vec<PodGroup> {
     let ephemeral = spec["storageType"] == "Ephemeral";
-    let st = |v: &Value| if ephemeral { None } else { v.get("storage").cloned() };
+    let st = |v: &Value| {
+        if ephemeral {
+            None
+        } else {
+            v.get("storage").cloned()
+        }
+    };
     let top_storage = st(spec);
     let top_pt = spec.get("podTemplate");
     let replicas = spec["replicas"].as_i64();
@@ -162,18 +217,52 @@ pub fn pod_groups(meta: &EngineMeta, name: &str, spec: &Value) -> Vec<PodGroup> 
                 let shards = t["shard"]["shards"].as_i64().unwrap_or(1);
                 for s in 0..shards {
                     let shard = &t["shard"];
-                    out.push(group(format!("{name}-shard{s}"), shard["replicas"].as_i64(), st(shard).as_ref(), shard.get("podTemplate"), Roles::PrimaryStandby));
+                    out.push(group(
+                        format!("{name}-shard{s}"),
+                        shard["replicas"].as_i64(),
+                        st(shard).as_ref(),
+                        shard.get("podTemplate"),
+                        Roles::PrimaryStandby,
+                    ));
                 }
                 let cs = &t["configServer"];
-                out.push(group(format!("{name}-configsvr"), cs["replicas"].as_i64(), st(cs).as_ref(), cs.get("podTemplate"), Roles::PrimaryStandby));
+                out.push(group(
+                    format!("{name}-configsvr"),
+                    cs["replicas"].as_i64(),
+                    st(cs).as_ref(),
+                    cs.get("podTemplate"),
+                    Roles::PrimaryStandby,
+                ));
                 let ms = &t["mongos"];
-                out.push(group(format!("{name}-mongos"), ms["replicas"].as_i64(), None, ms.get("podTemplate"), Roles::None));
+                out.push(group(
+                    format!("{name}-mongos"),
+                    ms["replicas"].as_i64(),
+                    None,
+                    ms.get("podTemplate"),
+                    Roles::None,
+                ));
             } else {
                 let rs = spec.get("replicaSet").is_some_and(Value::is_object);
-                let roles = if rs { Roles::PrimaryStandby } else { Roles::None };
-                out.push(group(name.to_string(), replicas, top_storage.as_ref(), top_pt, roles));
+                let roles = if rs {
+                    Roles::PrimaryStandby
+                } else {
+                    Roles::None
+                };
+                out.push(group(
+                    name.to_string(),
+                    replicas,
+                    top_storage.as_ref(),
+                    top_pt,
+                    roles,
+                ));
                 if let Some(h) = spec.get("hidden").filter(|h| h.is_object()) {
-                    out.push(group(format!("{name}-hidden"), h["replicas"].as_i64(), st(h).as_ref(), h.get("podTemplate"), Roles::None));
+                    out.push(group(
+                        format!("{name}-hidden"),
+                        h["replicas"].as_i64(),
+                        st(h).as_ref(),
+                        h.get("podTemplate"),
+                        Roles::None,
+                    ));
                 }
             }
         }
@@ -181,7 +270,13 @@ pub fn pod_groups(meta: &EngineMeta, name: &str, spec: &Value) -> Vec<PodGroup> 
             let shards = spec["cluster"]["shards"].as_i64().unwrap_or(3);
             let per = spec["cluster"]["replicas"].as_i64();
             for s in 0..shards {
-                out.push(group(format!("{name}-shard{s}"), per.or(Some(2)), top_storage.as_ref(), top_pt, Roles::PrimaryStandby));
+                out.push(group(
+                    format!("{name}-shard{s}"),
+                    per.or(Some(2)),
+                    top_storage.as_ref(),
+                    top_pt,
+                    Roles::PrimaryStandby,
+                ));
             }
         }
         "elasticsearch" if spec.get("topology").is_some_and(Value::is_object) => {
@@ -202,25 +297,45 @@ pub fn pod_groups(meta: &EngineMeta, name: &str, spec: &Value) -> Vec<PodGroup> 
             for (role, default_suffix) in roles {
                 if let Some(node) = topo.get(role).filter(|n| n.is_object()) {
                     let suffix = node["suffix"].as_str().unwrap_or(default_suffix);
-                    out.push(group(format!("{name}-{suffix}"), node["replicas"].as_i64(), st(node).as_ref(), node.get("podTemplate"), Roles::None));
+                    out.push(group(
+                        format!("{name}-{suffix}"),
+                        node["replicas"].as_i64(),
+                        st(node).as_ref(),
+                        node.get("podTemplate"),
+                        Roles::None,
+                    ));
                 }
             }
         }
         engine => {
             let roles = match engine {
                 "postgres" => Roles::PrimaryStandby,
-                "mysql" | "mariadb" if spec.get("topology").is_some_and(Value::is_object) => Roles::PrimaryStandby,
+                "mysql" | "mariadb" if spec.get("topology").is_some_and(Value::is_object) => {
+                    Roles::PrimaryStandby
+                }
                 "redis" if spec["mode"] == "Sentinel" => Roles::PrimaryStandby,
                 _ => Roles::None,
             };
-            out.push(group(name.to_string(), replicas, top_storage.as_ref(), top_pt, roles));
+            out.push(group(
+                name.to_string(),
+                replicas,
+                top_storage.as_ref(),
+                top_pt,
+                roles,
+            ));
         }
     }
     out
 }
 
 /// `<prefix>-<pod>` PVC spec with defaults and status Bound.
-pub fn pvc_object(meta: &EngineMeta, db: &DynamicObject, pod: &str, storage: &Value, owned: bool) -> Value {
+pub fn pvc_object(
+    meta: &EngineMeta,
+    db: &DynamicObject,
+    pod: &str,
+    storage: &Value,
+    owned: bool,
+) -> Value {
     let ns = db.metadata.namespace.clone().unwrap_or_default();
     let db_name = db.metadata.name.clone().unwrap_or_default();
     let mut spec = storage.clone();
@@ -246,7 +361,11 @@ pub fn pvc_object(meta: &EngineMeta, db: &DynamicObject, pod: &str, storage: &Va
 /// Hash of what a pod is built from; pods are recreated when it changes (rolling update).
 pub fn pod_revision(version: &str, pt: Option<&Value>, config: &Value) -> String {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    let text = format!("{version}|{}|{}", pt.map(Value::to_string).unwrap_or_default(), config);
+    let text = format!(
+        "{version}|{}|{}",
+        pt.map(Value::to_string).unwrap_or_default(),
+        config
+    );
     for b in text.bytes() {
         h ^= u64::from(b);
         h = h.wrapping_mul(0x0100_0000_01b3);
@@ -275,9 +394,15 @@ pub fn pod_object(p: PodSpecInput<'_>) -> Value {
     let mut labels = base_labels(p.meta, &db_name);
     labels.insert(names::LABEL_COMPONENT.into(), "database".into());
     labels.insert(PETSET_LABEL.into(), p.group.petset.clone());
-    labels.insert("statefulset.kubernetes.io/pod-name".into(), pod_name.clone());
+    labels.insert(
+        "statefulset.kubernetes.io/pod-name".into(),
+        pod_name.clone(),
+    );
     if p.group.roles == Roles::PrimaryStandby {
-        labels.insert(names::LABEL_ROLE.into(), if p.index == 0 { "primary" } else { "standby" }.into());
+        labels.insert(
+            names::LABEL_ROLE.into(),
+            if p.index == 0 { "primary" } else { "standby" }.into(),
+        );
     }
     let resources = p
         .group
@@ -363,7 +488,10 @@ pub fn services(meta: &EngineMeta, db: &DynamicObject, spec: &Value) -> Vec<(&'s
     let labels = base_labels(meta, &name);
     let owner = json!([owner_ref(db, meta)]);
     let port = |pname: &str, port: i32, target: Value| json!({ "name": pname, "port": port, "targetPort": target, "protocol": "TCP" });
-    let svc = |sname: String, ports: Vec<Value>, selector: BTreeMap<String, String>, headless: bool| {
+    let svc = |sname: String,
+               ports: Vec<Value>,
+               selector: BTreeMap<String, String>,
+               headless: bool| {
         let ip = if headless {
             json!("None")
         } else {
@@ -386,24 +514,35 @@ pub fn services(meta: &EngineMeta, db: &DynamicObject, spec: &Value) -> Vec<(&'s
     let mut primary_ports = vec![port(meta.port_name, meta.port, json!("db"))];
     let mut out = Vec::new();
     let mut primary_selector = labels.clone();
-    let has_roles = pod_groups(meta, &name, spec).first().is_some_and(|g| g.roles == Roles::PrimaryStandby);
-    let sharded_mongo = meta.engine == "mongodb" && spec.get("shardTopology").is_some_and(Value::is_object);
+    let has_roles = pod_groups(meta, &name, spec)
+        .first()
+        .is_some_and(|g| g.roles == Roles::PrimaryStandby);
+    let sharded_mongo =
+        meta.engine == "mongodb" && spec.get("shardTopology").is_some_and(Value::is_object);
     if sharded_mongo {
         primary_selector = with(&[(PETSET_LABEL, &format!("{name}-mongos"))]);
-    } else if has_roles && meta.engine != "redis" || (meta.engine == "redis" && spec["mode"] == "Sentinel") {
+    } else if has_roles && meta.engine != "redis"
+        || (meta.engine == "redis" && spec["mode"] == "Sentinel")
+    {
         primary_selector = with(&[(names::LABEL_ROLE, "primary")]);
     }
     if meta.engine == "postgres" {
         primary_ports.push(port("coordinatclient", 2379, json!(2379)));
     }
-    out.push(("primary", svc(name.clone(), primary_ports, primary_selector, false)));
+    out.push((
+        "primary",
+        svc(name.clone(), primary_ports, primary_selector, false),
+    ));
     let mut pods_ports = vec![port("db", meta.port, json!("db"))];
     if meta.engine == "postgres" {
         pods_ports.push(port("coordinator", 2380, json!(2380)));
         pods_ports.push(port("coordinatclient", 2379, json!(2379)));
     }
     if !sharded_mongo {
-        out.push(("", svc(format!("{name}-pods"), pods_ports, labels.clone(), true)));
+        out.push((
+            "",
+            svc(format!("{name}-pods"), pods_ports, labels.clone(), true),
+        ));
     }
     let replicas = spec["replicas"].as_i64().unwrap_or(1);
     let standby = match meta.engine {
@@ -416,26 +555,55 @@ pub fn services(meta: &EngineMeta, db: &DynamicObject, spec: &Value) -> Vec<(&'s
     if standby {
         out.push((
             "standby",
-            svc(format!("{name}-standby"), vec![port("standby", meta.port, json!("db"))], with(&[(names::LABEL_ROLE, "standby")]), false),
+            svc(
+                format!("{name}-standby"),
+                vec![port("standby", meta.port, json!("db"))],
+                with(&[(names::LABEL_ROLE, "standby")]),
+                false,
+            ),
         ));
     }
     if sharded_mongo {
-        let shards = spec["shardTopology"]["shard"]["shards"].as_i64().unwrap_or(1);
+        let shards = spec["shardTopology"]["shard"]["shards"]
+            .as_i64()
+            .unwrap_or(1);
         let mut sets: Vec<String> = (0..shards).map(|s| format!("{name}-shard{s}")).collect();
         sets.push(format!("{name}-configsvr"));
         sets.push(format!("{name}-mongos"));
         for set in sets {
-            out.push(("", svc(format!("{set}-pods"), vec![port("db", meta.port, json!("db"))], with(&[(PETSET_LABEL, &set)]), true)));
+            out.push((
+                "",
+                svc(
+                    format!("{set}-pods"),
+                    vec![port("db", meta.port, json!("db"))],
+                    with(&[(PETSET_LABEL, &set)]),
+                    true,
+                ),
+            ));
         }
     }
     if meta.engine == "elasticsearch" {
-        out.push(("", svc(format!("{name}-master"), vec![port("transport", 9300, json!(9300))], labels.clone(), true)));
+        out.push((
+            "",
+            svc(
+                format!("{name}-master"),
+                vec![port("transport", 9300, json!(9300))],
+                labels.clone(),
+                true,
+            ),
+        ));
     }
     if let Some(mon) = spec.get("monitor").filter(|m| m.is_object()) {
-        let exporter_port = mon["prometheus"]["exporter"]["port"].as_i64().unwrap_or(names::EXPORTER_PORT as i64) as i32;
+        let exporter_port = mon["prometheus"]["exporter"]["port"]
+            .as_i64()
+            .unwrap_or(names::EXPORTER_PORT as i64) as i32;
         let mut stats = svc(
             format!("{name}-stats"),
-            vec![port(names::EXPORTER_PORT_NAME, exporter_port, json!(exporter_port))],
+            vec![port(
+                names::EXPORTER_PORT_NAME,
+                exporter_port,
+                json!(exporter_port),
+            )],
             labels.clone(),
             false,
         );
@@ -468,7 +636,8 @@ pub fn services(meta: &EngineMeta, db: &DynamicObject, spec: &Value) -> Vec<(&'s
                     if k == "ports" {
                         for tp in v.as_array().into_iter().flatten() {
                             if let Some(sp) = s["spec"]["ports"].as_array_mut().and_then(|ps| {
-                                ps.iter_mut().find(|p| tp.get("name").is_none_or(|n| p["name"] == *n))
+                                ps.iter_mut()
+                                    .find(|p| tp.get("name").is_none_or(|n| p["name"] == *n))
                             }) {
                                 for (pk, pv) in tp.as_object().into_iter().flatten() {
                                     sp[pk] = pv.clone();
@@ -485,7 +654,12 @@ pub fn services(meta: &EngineMeta, db: &DynamicObject, spec: &Value) -> Vec<(&'s
     out
 }
 
-pub fn auth_secret_object(meta: &EngineMeta, db: &DynamicObject, secret: &str, user: &str) -> Value {
+pub fn auth_secret_object(
+    meta: &EngineMeta,
+    db: &DynamicObject,
+    secret: &str,
+    user: &str,
+) -> Value {
     let ns = db.metadata.namespace.clone().unwrap_or_default();
     let name = db.metadata.name.clone().unwrap_or_default();
     use base64::Engine as _;
@@ -501,7 +675,12 @@ pub fn auth_secret_object(meta: &EngineMeta, db: &DynamicObject, secret: &str, u
     })
 }
 
-pub fn appbinding_object(meta: &EngineMeta, db: &DynamicObject, spec: &Value, secret: Option<&str>) -> Value {
+pub fn appbinding_object(
+    meta: &EngineMeta,
+    db: &DynamicObject,
+    spec: &Value,
+    secret: Option<&str>,
+) -> Value {
     let ns = db.metadata.namespace.clone().unwrap_or_default();
     let name = db.metadata.name.clone().unwrap_or_default();
     let scheme = match meta.engine {
@@ -550,34 +729,82 @@ mod tests {
         let spec = json!({ "shardTopology": { "shard": { "shards": 2, "replicas": 3, "storage": {} }, "configServer": { "replicas": 3, "storage": {} }, "mongos": { "replicas": 2 } } });
         let g = pod_groups(&names::MONGODB, "d", &spec);
         let sets: Vec<(&str, i64)> = g.iter().map(|g| (g.petset.as_str(), g.replicas)).collect();
-        assert_eq!(sets, [("d-shard0", 3), ("d-shard1", 3), ("d-configsvr", 3), ("d-mongos", 2)]);
+        assert_eq!(
+            sets,
+            [
+                ("d-shard0", 3),
+                ("d-shard1", 3),
+                ("d-configsvr", 3),
+                ("d-mongos", 2)
+            ]
+        );
         assert!(g[3].storage.is_none());
-        let g = pod_groups(&names::REDIS, "d", &json!({ "mode": "Cluster", "cluster": { "shards": 3, "replicas": 2 } }));
+        let g = pod_groups(
+            &names::REDIS,
+            "d",
+            &json!({ "mode": "Cluster", "cluster": { "shards": 3, "replicas": 2 } }),
+        );
         assert_eq!(g.len(), 3);
-        let g = pod_groups(&names::ELASTICSEARCH, "d", &json!({ "topology": { "master": { "replicas": 3 }, "ingest": { "replicas": 2 }, "data": { "replicas": 3, "suffix": "hot" } } }));
+        let g = pod_groups(
+            &names::ELASTICSEARCH,
+            "d",
+            &json!({ "topology": { "master": { "replicas": 3 }, "ingest": { "replicas": 2 }, "data": { "replicas": 3, "suffix": "hot" } } }),
+        );
         let sets: Vec<&str> = g.iter().map(|g| g.petset.as_str()).collect();
         assert_eq!(sets, ["d-master", "d-ingest", "d-hot"]);
-        let g = pod_groups(&names::POSTGRES, "d", &json!({ "replicas": 3, "storageType": "Ephemeral", "storage": {} }));
+        let g = pod_groups(
+            &names::POSTGRES,
+            "d",
+            &json!({ "replicas": 3, "storageType": "Ephemeral", "storage": {} }),
+        );
         assert!(g[0].storage.is_none() && g[0].roles == Roles::PrimaryStandby);
     }
 
     #[test]
     fn services_per_engine() {
         let names_of = |kind: &str, meta: &EngineMeta, spec: Value| -> Vec<String> {
-            services(meta, &db(kind, spec.clone()), &spec).iter().map(|(_, s)| s["metadata"]["name"].as_str().unwrap_or_default().to_string()).collect()
+            services(meta, &db(kind, spec.clone()), &spec)
+                .iter()
+                .map(|(_, s)| {
+                    s["metadata"]["name"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_string()
+                })
+                .collect()
         };
-        assert_eq!(names_of("Postgres", &names::POSTGRES, json!({ "replicas": 3 })), ["d", "d-pods", "d-standby"]);
-        assert_eq!(names_of("Postgres", &names::POSTGRES, json!({ "replicas": 1 })), ["d", "d-pods"]);
         assert_eq!(
-            names_of("MySQL", &names::MYSQL, json!({ "replicas": 3, "topology": { "mode": "GroupReplication" }, "monitor": { "agent": "prometheus.io/builtin" } })),
+            names_of("Postgres", &names::POSTGRES, json!({ "replicas": 3 })),
+            ["d", "d-pods", "d-standby"]
+        );
+        assert_eq!(
+            names_of("Postgres", &names::POSTGRES, json!({ "replicas": 1 })),
+            ["d", "d-pods"]
+        );
+        assert_eq!(
+            names_of(
+                "MySQL",
+                &names::MYSQL,
+                json!({ "replicas": 3, "topology": { "mode": "GroupReplication" }, "monitor": { "agent": "prometheus.io/builtin" } })
+            ),
             ["d", "d-pods", "d-standby", "d-stats"]
         );
-        assert_eq!(names_of("Elasticsearch", &names::ELASTICSEARCH, json!({ "replicas": 3 })), ["d", "d-pods", "d-master"]);
+        assert_eq!(
+            names_of(
+                "Elasticsearch",
+                &names::ELASTICSEARCH,
+                json!({ "replicas": 3 })
+            ),
+            ["d", "d-pods", "d-master"]
+        );
         let spec = json!({ "monitor": { "agent": "prometheus.io/builtin" }, "serviceTemplates": [{ "alias": "primary", "spec": { "type": "LoadBalancer" } }] });
         let svcs = services(&names::REDIS, &db("Redis", spec.clone()), &spec);
         assert_eq!(svcs[0].1["spec"]["type"], "LoadBalancer");
         let stats = &svcs.iter().find(|(a, _)| *a == "stats").expect("stats").1;
-        assert_eq!(stats["metadata"]["annotations"]["prometheus.io/port"], "56790");
+        assert_eq!(
+            stats["metadata"]["annotations"]["prometheus.io/port"],
+            "56790"
+        );
         assert_eq!(stats["spec"]["ports"][0]["name"], "metrics");
     }
 

@@ -8,7 +8,9 @@ pub fn now_str(now: DateTime<Utc>) -> String {
 }
 
 pub fn parse_time(s: &str) -> Option<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(s).ok().map(|d| d.with_timezone(&Utc))
+    DateTime::parse_from_rfc3339(s)
+        .ok()
+        .map(|d| d.with_timezone(&Utc))
 }
 
 /// A condition list being edited.
@@ -17,7 +19,13 @@ pub struct Conditions(pub Vec<Value>);
 
 impl Conditions {
     pub fn from_status(status: &Value) -> Self {
-        Conditions(status.get("conditions").and_then(Value::as_array).cloned().unwrap_or_default())
+        Conditions(
+            status
+                .get("conditions")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default(),
+        )
     }
 
     pub fn get(&self, t: &str) -> Option<&Value> {
@@ -34,11 +42,21 @@ impl Conditions {
     }
 
     pub fn since(&self, t: &str) -> Option<DateTime<Utc>> {
-        self.get(t)?["lastTransitionTime"].as_str().and_then(parse_time)
+        self.get(t)?["lastTransitionTime"]
+            .as_str()
+            .and_then(parse_time)
     }
 
     /// Sets a condition; the transition time moves only when the status changes.
-    pub fn set(&mut self, t: &str, status: bool, reason: &str, message: &str, generation: i64, now: DateTime<Utc>) {
+    pub fn set(
+        &mut self,
+        t: &str,
+        status: bool,
+        reason: &str,
+        message: &str,
+        generation: i64,
+        now: DateTime<Utc>,
+    ) {
         let s = if status { "True" } else { "False" };
         match self.0.iter_mut().find(|c| c["type"] == t) {
             Some(c) => {
@@ -109,7 +127,12 @@ mod tests {
         assert_eq!(derive_phase(&c), None);
         c.set("ProvisioningStarted", true, "r", "m", 1, now);
         assert_eq!(derive_phase(&c), Some("Provisioning"));
-        for t in ["ReplicaReady", "AcceptingConnection", "Ready", "Provisioned"] {
+        for t in [
+            "ReplicaReady",
+            "AcceptingConnection",
+            "Ready",
+            "Provisioned",
+        ] {
             c.set(t, true, "r", "m", 1, now);
         }
         assert_eq!(derive_phase(&c), Some("Ready"));

@@ -16,7 +16,11 @@ use super::conditions::{derive_phase, now_str, Conditions};
 use super::{ops, Ctx, OperatorError};
 
 fn name_of(obj: &DynamicObject) -> Result<(String, String), OperatorError> {
-    let name = obj.metadata.name.clone().ok_or_else(|| OperatorError::Unnamed(format!("{:?}", obj.types)))?;
+    let name = obj
+        .metadata
+        .name
+        .clone()
+        .ok_or_else(|| OperatorError::Unnamed(format!("{:?}", obj.types)))?;
     Ok((obj.metadata.namespace.clone().unwrap_or_default(), name))
 }
 
@@ -28,7 +32,10 @@ pub async fn reconcile(db: Arc<DynamicObject>, ctx: Arc<Ctx>) -> Result<Action, 
     if db.metadata.deletion_timestamp.is_some() {
         if has_finalizer {
             cleanup(&ctx, &db, &ns, &name).await?;
-            let rest: Vec<&String> = finalizers.iter().filter(|f| *f != names::FINALIZER).collect();
+            let rest: Vec<&String> = finalizers
+                .iter()
+                .filter(|f| *f != names::FINALIZER)
+                .collect();
             let patch = json!({ "metadata": { "finalizers": rest, "resourceVersion": db.metadata.resource_version } });
             ch::merge_patch(&dbs, &name, patch).await?;
         }
@@ -47,7 +54,9 @@ pub async fn reconcile(db: Arc<DynamicObject>, ctx: Arc<Ctx>) -> Result<Action, 
 /// Deletion per deletionPolicy (kubedb-api §2.5).
 async fn cleanup(ctx: &Ctx, db: &DynamicObject, ns: &str, name: &str) -> Result<(), OperatorError> {
     let meta = ctx.meta;
-    let policy = db.data["spec"]["deletionPolicy"].as_str().unwrap_or("Delete");
+    let policy = db.data["spec"]["deletionPolicy"]
+        .as_str()
+        .unwrap_or("Delete");
     let client = &ctx.client;
     for ar in [ch::pods_ar(), ch::services_ar(), ch::appbindings_ar()] {
         let api = ch::api(client, ns, &ar);
@@ -59,11 +68,20 @@ async fn cleanup(ctx: &Ctx, db: &DynamicObject, ns: &str, name: &str) -> Result<
     }
     let pvcs = ch::api(client, ns, &ch::pvcs_ar());
     for pvc in ch::list_owned(&pvcs, meta, name).await? {
-        let Some(n) = pvc.metadata.name.clone() else { continue };
+        let Some(n) = pvc.metadata.name.clone() else {
+            continue;
+        };
         match policy {
             "Delete" | "WipeOut" => ch::delete_ignore(&pvcs, &n).await?,
             // Halt / DoNotTerminate: keep the data, drop the owner so GC leaves it alone
-            _ => ch::merge_patch(&pvcs, &n, json!({ "metadata": { "ownerReferences": null } })).await?,
+            _ => {
+                ch::merge_patch(
+                    &pvcs,
+                    &n,
+                    json!({ "metadata": { "ownerReferences": null } }),
+                )
+                .await?
+            }
         }
     }
     if policy == "WipeOut" {
@@ -71,7 +89,12 @@ async fn cleanup(ctx: &Ctx, db: &DynamicObject, ns: &str, name: &str) -> Result<
         let auth = auth_secret_name(&db.data["spec"], name);
         let referenced = secret_referenced_elsewhere(ctx, ns, name, &auth).await?;
         if let Some(sec) = ch::get_opt(&secrets, &auth).await? {
-            let ours = sec.metadata.labels.as_ref().and_then(|l| l.get(names::LABEL_MANAGED_BY)).map(String::as_str)
+            let ours = sec
+                .metadata
+                .labels
+                .as_ref()
+                .and_then(|l| l.get(names::LABEL_MANAGED_BY))
+                .map(String::as_str)
                 == Some(names::MANAGED_BY);
             if ours && !referenced {
                 ch::delete_ignore(&secrets, &auth).await?;
@@ -86,12 +109,21 @@ async fn cleanup(ctx: &Ctx, db: &DynamicObject, ns: &str, name: &str) -> Result<
     Ok(())
 }
 
-async fn secret_referenced_elsewhere(ctx: &Ctx, ns: &str, db_name: &str, secret: &str) -> Result<bool, OperatorError> {
+async fn secret_referenced_elsewhere(
+    ctx: &Ctx,
+    ns: &str,
+    db_name: &str,
+    secret: &str,
+) -> Result<bool, OperatorError> {
     for meta in names::ALL_DB_KINDS.iter() {
-        let api: Api<DynamicObject> = Api::namespaced_with(ctx.client.clone(), ns, &super::db_resource(meta));
-        let Ok(list) = api.list(&Default::default()).await else { continue };
+        let api: Api<DynamicObject> =
+            Api::namespaced_with(ctx.client.clone(), ns, &super::db_resource(meta));
+        let Ok(list) = api.list(&Default::default()).await else {
+            continue;
+        };
         for other in list.items {
-            let same = meta.kind == ctx.meta.kind && other.metadata.name.as_deref() == Some(db_name);
+            let same =
+                meta.kind == ctx.meta.kind && other.metadata.name.as_deref() == Some(db_name);
             if !same && other.data["spec"]["authSecret"]["name"] == secret {
                 return Ok(true);
             }
@@ -101,7 +133,11 @@ async fn secret_referenced_elsewhere(ctx: &Ctx, ns: &str, db_name: &str, secret:
 }
 
 fn auth_secret_name(spec: &Value, db: &str) -> String {
-    spec["authSecret"]["name"].as_str().filter(|s| !s.is_empty()).map(str::to_string).unwrap_or_else(|| names::auth_secret_name(db))
+    spec["authSecret"]["name"]
+        .as_str()
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .unwrap_or_else(|| names::auth_secret_name(db))
 }
 
 fn default_user(ctx: &Ctx, spec: &Value) -> &'static str {
@@ -114,32 +150,60 @@ fn default_user(ctx: &Ctx, spec: &Value) -> &'static str {
 
 /// Ensures the auth secret; returns its name (None when auth is disabled or the referenced
 /// external secret does not exist yet).
-async fn ensure_auth(ctx: &Ctx, db: &DynamicObject, ns: &str, name: &str) -> Result<Option<String>, OperatorError> {
+async fn ensure_auth(
+    ctx: &Ctx,
+    db: &DynamicObject,
+    ns: &str,
+    name: &str,
+) -> Result<AuthOutcome, OperatorError> {
     let spec = &db.data["spec"];
     if spec["disableAuth"] == true {
-        return Ok(None);
+        return Ok(AuthOutcome::Secret(None));
     }
     let secret = auth_secret_name(spec, name);
     let secrets = ch::api(&ctx.client, ns, &ch::secrets_ar());
     if ch::get_opt(&secrets, &secret).await?.is_none() {
         if spec["authSecret"]["externallyManaged"] == true {
-            return Ok(None);
+            return Ok(AuthOutcome::Secret(None));
         }
-        ch::create_if_absent(&secrets, ch::auth_secret_object(ctx.meta, db, &secret, default_user(ctx, spec))).await?;
+        ch::create_if_absent(
+            &secrets,
+            ch::auth_secret_object(ctx.meta, db, &secret, default_user(ctx, spec)),
+        )
+        .await?;
     }
-    if spec["authSecret"]["name"].as_str().is_none_or(str::is_empty) {
+    if spec["authSecret"]["name"]
+        .as_str()
+        .is_none_or(str::is_empty)
+    {
         let dbs: Api<DynamicObject> = Api::namespaced_with(ctx.client.clone(), ns, &ctx.db_ar);
-        let mut auth = spec.get("authSecret").filter(|a| a.is_object()).cloned().unwrap_or_else(|| json!({}));
+        let mut auth = spec
+            .get("authSecret")
+            .filter(|a| a.is_object())
+            .cloned()
+            .unwrap_or_else(|| json!({}));
         auth["name"] = json!(secret);
         if auth.get("kind").is_none() {
             auth["kind"] = json!("Secret");
         }
         ch::merge_patch(&dbs, name, json!({ "spec": { "authSecret": auth } })).await?;
+        return Ok(AuthOutcome::SpecPatched);
     }
-    Ok(Some(secret))
+    Ok(AuthOutcome::Secret(Some(secret)))
 }
 
-async fn apply(ctx: &Ctx, db: &DynamicObject, ns: &str, name: &str) -> Result<Action, OperatorError> {
+enum AuthOutcome {
+    Secret(Option<String>),
+    /// `spec.authSecret.name` was just written; the next reconcile sees the new generation.
+    SpecPatched,
+}
+
+async fn apply(
+    ctx: &Ctx,
+    db: &DynamicObject,
+    ns: &str,
+    name: &str,
+) -> Result<Action, OperatorError> {
     let meta = ctx.meta;
     let now = Utc::now();
     let spec = &db.data["spec"];
@@ -153,7 +217,10 @@ async fn apply(ctx: &Ctx, db: &DynamicObject, ns: &str, name: &str) -> Result<Ac
     let mut next: Option<Duration> = None;
     let mut soon = |d: Duration| next = Some(next.map_or(d, |n: Duration| n.min(d)));
 
-    let secret = ensure_auth(ctx, db, ns, name).await?;
+    let secret = match ensure_auth(ctx, db, ns, name).await? {
+        AuthOutcome::Secret(s) => s,
+        AuthOutcome::SpecPatched => return Ok(Action::requeue(Duration::from_millis(50))),
+    };
     let halted = spec["halted"] == true;
     let policy = spec["deletionPolicy"].as_str().unwrap_or("Delete");
     let own_pvcs = matches!(policy, "Delete" | "WipeOut");
@@ -166,25 +233,49 @@ async fn apply(ctx: &Ctx, db: &DynamicObject, ns: &str, name: &str) -> Result<Ac
         for i in 0..g.replicas {
             let pod = format!("{}-{i}", g.petset);
             let want = ch::pvc_object(meta, db, &pod, storage, own_pvcs);
-            let pvc_name = want["metadata"]["name"].as_str().unwrap_or_default().to_string();
-            match existing_pvcs.iter().find(|p| p.metadata.name.as_deref() == Some(pvc_name.as_str())) {
+            let pvc_name = want["metadata"]["name"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
+            match existing_pvcs
+                .iter()
+                .find(|p| p.metadata.name.as_deref() == Some(pvc_name.as_str()))
+            {
                 None => {
                     if ch::create_if_absent(&pvcs, want.clone()).await? {
                         ch::patch_status(&pvcs, &pvc_name, want["status"].clone()).await?;
                     }
                 }
                 Some(have) => {
-                    let owned = have.metadata.owner_references.as_ref().is_some_and(|o| !o.is_empty());
+                    let owned = have
+                        .metadata
+                        .owner_references
+                        .as_ref()
+                        .is_some_and(|o| !o.is_empty());
                     let want_size = &want["spec"]["resources"]["requests"]["storage"];
                     let have_size = &have.data["spec"]["resources"]["requests"]["storage"];
                     if owned != own_pvcs {
-                        let refs = if own_pvcs { want["metadata"]["ownerReferences"].clone() } else { Value::Null };
-                        ch::merge_patch(&pvcs, &pvc_name, json!({ "metadata": { "ownerReferences": refs } })).await?;
+                        let refs = if own_pvcs {
+                            want["metadata"]["ownerReferences"].clone()
+                        } else {
+                            Value::Null
+                        };
+                        ch::merge_patch(
+                            &pvcs,
+                            &pvc_name,
+                            json!({ "metadata": { "ownerReferences": refs } }),
+                        )
+                        .await?;
                     }
                     if want_size != have_size && !want_size.is_null() {
                         ch::merge_patch(&pvcs, &pvc_name, json!({ "spec": { "resources": { "requests": { "storage": want_size } } } }))
                             .await?;
-                        ch::patch_status(&pvcs, &pvc_name, json!({ "capacity": { "storage": want_size } })).await?;
+                        ch::patch_status(
+                            &pvcs,
+                            &pvc_name,
+                            json!({ "capacity": { "storage": want_size } }),
+                        )
+                        .await?;
                     }
                 }
             }
@@ -196,31 +287,59 @@ async fn apply(ctx: &Ctx, db: &DynamicObject, ns: &str, name: &str) -> Result<Ac
     if halted {
         // Halt: pods and services go, PVCs and secrets stay.
         for p in existing_pods.iter().chain(existing_svcs.iter()) {
-            let api = if p.types.as_ref().is_some_and(|t| t.kind == "Service") { &services } else { &pods };
+            let api = if p.types.as_ref().is_some_and(|t| t.kind == "Service") {
+                &services
+            } else {
+                &pods
+            };
             if let Some(n) = &p.metadata.name {
                 ch::delete_ignore(api, n).await?;
             }
         }
         if conds.is("Halted") != Some(true) {
-            conds.set("Halted", true, "DatabaseHalted", "the database is halted; pods and services are removed", generation, now);
+            conds.set(
+                "Halted",
+                true,
+                "DatabaseHalted",
+                "the database is halted; pods and services are removed",
+                generation,
+                now,
+            );
         }
     } else {
         if conds.is("Halted") == Some(true) {
             // Resume: restart provisioning on the kept PVCs.
-            conds.set("Halted", false, "DatabaseResumed", "the database is resumed", generation, now);
+            conds.set(
+                "Halted",
+                false,
+                "DatabaseResumed",
+                "the database is resumed",
+                generation,
+                now,
+            );
             for t in ["ReplicaReady", "AcceptingConnection", "Ready"] {
-                conds.set(t, false, "DatabaseResuming", "pods are being recreated", generation, now);
+                conds.set(
+                    t,
+                    false,
+                    "DatabaseResuming",
+                    "pods are being recreated",
+                    generation,
+                    now,
+                );
             }
         }
         let version = spec["version"].as_str().unwrap_or_default();
         let monitored = spec.get("monitor").is_some_and(Value::is_object);
         let mut wanted = BTreeSet::new();
         for g in &groups {
-            let revision = ch::pod_revision(version, g.pod_template.as_ref(), &spec["configuration"]);
+            let revision =
+                ch::pod_revision(version, g.pod_template.as_ref(), &spec["configuration"]);
             for i in 0..g.replicas {
                 let pod_name = format!("{}-{i}", g.petset);
                 wanted.insert(pod_name.clone());
-                let have = existing_pods.iter().find(|p| p.metadata.name.as_deref() == Some(pod_name.as_str()));
+                let have = existing_pods
+                    .iter()
+                    .find(|p| p.metadata.name.as_deref() == Some(pod_name.as_str()));
                 let want = ch::pod_object(PodSpecInput {
                     meta,
                     db,
@@ -232,14 +351,23 @@ async fn apply(ctx: &Ctx, db: &DynamicObject, ns: &str, name: &str) -> Result<Ac
                     monitored,
                 });
                 if let Some(have) = have {
-                    let have_rev = have.metadata.annotations.as_ref().and_then(|a| a.get(ch::REVISION_ANNOTATION));
+                    let have_rev = have
+                        .metadata
+                        .annotations
+                        .as_ref()
+                        .and_then(|a| a.get(ch::REVISION_ANNOTATION));
                     let terminating = have.metadata.deletion_timestamp.is_some();
                     if have_rev.map(String::as_str) == Some(revision.as_str()) && !terminating {
                         // role labels follow failovers/scaling
                         let want_labels = &want["metadata"]["labels"];
                         let have_labels = serde_json::to_value(&have.metadata.labels)?;
                         if &have_labels != want_labels {
-                            ch::merge_patch(&pods, &pod_name, json!({ "metadata": { "labels": want_labels } })).await?;
+                            ch::merge_patch(
+                                &pods,
+                                &pod_name,
+                                json!({ "metadata": { "labels": want_labels } }),
+                            )
+                            .await?;
                         }
                         continue;
                     }
@@ -249,7 +377,12 @@ async fn apply(ctx: &Ctx, db: &DynamicObject, ns: &str, name: &str) -> Result<Ac
                     continue;
                 }
                 if ch::create_if_absent(&pods, want).await? {
-                    ch::patch_status(&pods, &pod_name, ch::pod_running_status(&pod_name, &now_str(now))).await?;
+                    ch::patch_status(
+                        &pods,
+                        &pod_name,
+                        ch::pod_running_status(&pod_name, &now_str(now)),
+                    )
+                    .await?;
                 }
             }
         }
@@ -259,11 +392,19 @@ async fn apply(ctx: &Ctx, db: &DynamicObject, ns: &str, name: &str) -> Result<Ac
             }
         }
         let want_svcs = ch::services(meta, db, spec);
-        let want_names: BTreeSet<String> =
-            want_svcs.iter().filter_map(|(_, s)| s["metadata"]["name"].as_str().map(str::to_string)).collect();
+        let want_names: BTreeSet<String> = want_svcs
+            .iter()
+            .filter_map(|(_, s)| s["metadata"]["name"].as_str().map(str::to_string))
+            .collect();
         for (_, svc) in want_svcs {
-            let sname = svc["metadata"]["name"].as_str().unwrap_or_default().to_string();
-            match existing_svcs.iter().find(|s| s.metadata.name.as_deref() == Some(sname.as_str())) {
+            let sname = svc["metadata"]["name"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
+            match existing_svcs
+                .iter()
+                .find(|s| s.metadata.name.as_deref() == Some(sname.as_str()))
+            {
                 None => {
                     ch::create_if_absent(&services, svc).await?;
                 }
@@ -272,7 +413,10 @@ async fn apply(ctx: &Ctx, db: &DynamicObject, ns: &str, name: &str) -> Result<Ac
                         || have.data["spec"]["ports"] != svc["spec"]["ports"]
                         || have.data["spec"]["selector"] != svc["spec"]["selector"]
                         || svc["metadata"].get("annotations").is_some_and(|a| {
-                            serde_json::to_value(&have.metadata.annotations).ok().as_ref() != Some(a)
+                            serde_json::to_value(&have.metadata.annotations)
+                                .ok()
+                                .as_ref()
+                                != Some(a)
                         });
                     if differs {
                         let patch = json!({
@@ -285,7 +429,12 @@ async fn apply(ctx: &Ctx, db: &DynamicObject, ns: &str, name: &str) -> Result<Ac
             }
         }
         for s in &existing_svcs {
-            if let Some(n) = s.metadata.name.as_deref().filter(|n| !want_names.contains(*n)) {
+            if let Some(n) = s
+                .metadata
+                .name
+                .as_deref()
+                .filter(|n| !want_names.contains(*n))
+            {
                 ch::delete_ignore(&services, n).await?;
             }
         }
@@ -307,22 +456,45 @@ async fn apply(ctx: &Ctx, db: &DynamicObject, ns: &str, name: &str) -> Result<Ac
 
     // Conditions and phase.
     if conds.is("ProvisioningStarted") != Some(true) {
-        conds.set("ProvisioningStarted", true, "DatabaseProvisioningStartedSuccessfully", "provisioning started", generation, now);
+        conds.set(
+            "ProvisioningStarted",
+            true,
+            "DatabaseProvisioningStartedSuccessfully",
+            "provisioning started",
+            generation,
+            now,
+        );
     }
-    let restoring = spec["init"]["waitForInitialRestore"] == true && spec["init"]["initialized"] != true;
+    let restoring =
+        spec["init"]["waitForInitialRestore"] == true && spec["init"]["initialized"] != true;
     if !halted {
         if restoring && conds.is("DataRestored").is_none() {
             if conds.is("DataRestoreStarted") != Some(true) {
-                conds.set("DataRestoreStarted", true, "DataRestoreStarted", "waiting for the initial restore", generation, now);
+                conds.set(
+                    "DataRestoreStarted",
+                    true,
+                    "DataRestoreStarted",
+                    "waiting for the initial restore",
+                    generation,
+                    now,
+                );
             }
         } else {
-            let started = [conds.since("ProvisioningStarted"), conds.since("Halted").filter(|_| conds.is("Halted") == Some(false))]
-                .into_iter()
-                .flatten()
-                .max()
-                .unwrap_or(now);
-            let ready_at = started + chrono::Duration::from_std(ctx.config.provisioning_delay).unwrap_or_default();
-            if now < ready_at && conds.is("Provisioned") != Some(true) || now < ready_at && conds.is("Ready") == Some(false) {
+            let started = [
+                conds.since("ProvisioningStarted"),
+                conds
+                    .since("Halted")
+                    .filter(|_| conds.is("Halted") == Some(false)),
+            ]
+            .into_iter()
+            .flatten()
+            .max()
+            .unwrap_or(now);
+            let ready_at = started
+                + chrono::Duration::from_std(ctx.config.provisioning_delay).unwrap_or_default();
+            if now < ready_at
+                && (conds.is("Provisioned") != Some(true) || conds.is("Ready") == Some(false))
+            {
                 soon((ready_at - now).to_std().unwrap_or_default() + Duration::from_millis(20));
             } else {
                 let forced = ctx.faults.forced_phase(ns, name);
@@ -334,16 +506,32 @@ async fn apply(ctx: &Ctx, db: &DynamicObject, ns: &str, name: &str) -> Result<Ac
                 conds.set(
                     "ReplicaReady",
                     replica_ready,
-                    if replica_ready { "AllReplicasReady" } else { "SomeReplicasNotReady" },
-                    if replica_ready { "all desired replicas are ready" } else { "some replicas are not ready" },
+                    if replica_ready {
+                        "AllReplicasReady"
+                    } else {
+                        "SomeReplicasNotReady"
+                    },
+                    if replica_ready {
+                        "all desired replicas are ready"
+                    } else {
+                        "some replicas are not ready"
+                    },
                     generation,
                     now,
                 );
                 conds.set(
                     "AcceptingConnection",
                     accepting,
-                    if accepting { "DatabaseAcceptingConnectionRequest" } else { "DatabaseNotAcceptingConnectionRequest" },
-                    if accepting { "the database is accepting connection requests" } else { "the database is not accepting connections" },
+                    if accepting {
+                        "DatabaseAcceptingConnectionRequest"
+                    } else {
+                        "DatabaseNotAcceptingConnectionRequest"
+                    },
+                    if accepting {
+                        "the database is accepting connection requests"
+                    } else {
+                        "the database is not accepting connections"
+                    },
                     generation,
                     now,
                 );
@@ -351,13 +539,28 @@ async fn apply(ctx: &Ctx, db: &DynamicObject, ns: &str, name: &str) -> Result<Ac
                 conds.set(
                     "Ready",
                     ready,
-                    if ready { "ReadinessCheckSucceeded" } else { "ReadinessCheckFailed" },
-                    if ready { "the database is ready" } else { "readiness check failed" },
+                    if ready {
+                        "ReadinessCheckSucceeded"
+                    } else {
+                        "ReadinessCheckFailed"
+                    },
+                    if ready {
+                        "the database is ready"
+                    } else {
+                        "readiness check failed"
+                    },
                     generation,
                     now,
                 );
                 if conds.is("Provisioned") != Some(true) {
-                    conds.set("Provisioned", true, "DatabaseSuccessfullyProvisioned", "the database is provisioned", generation, now);
+                    conds.set(
+                        "Provisioned",
+                        true,
+                        "DatabaseSuccessfullyProvisioned",
+                        "the database is provisioned",
+                        generation,
+                        now,
+                    );
                 }
             }
         }

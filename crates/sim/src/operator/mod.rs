@@ -35,7 +35,10 @@ pub struct OperatorConfig {
 
 impl Default for OperatorConfig {
     fn default() -> Self {
-        Self { provisioning_delay: Duration::from_secs(3), step_delay: Duration::from_secs(2) }
+        Self {
+            provisioning_delay: Duration::from_secs(3),
+            step_delay: Duration::from_secs(2),
+        }
     }
 }
 
@@ -85,7 +88,11 @@ pub(crate) fn ops_resource(meta: &EngineMeta) -> ApiResource {
 }
 
 /// Runs the operator until the client's server goes away for good (never returns otherwise).
-pub async fn run(client: kube::Client, config: OperatorConfig, faults: Arc<Faults>) -> anyhow::Result<()> {
+pub async fn run(
+    client: kube::Client,
+    config: OperatorConfig,
+    faults: Arc<Faults>,
+) -> anyhow::Result<()> {
     let mut contexts = Vec::new();
     let mut controllers = Vec::new();
     for meta in names::ALL_DB_KINDS.iter() {
@@ -104,11 +111,19 @@ pub async fn run(client: kube::Client, config: OperatorConfig, faults: Arc<Fault
         let opses: Api<DynamicObject> = Api::all_with(client.clone(), &ops_ar);
         let map_ar = db_ar.clone();
         let controller = Controller::new_with(dbs, watcher::Config::default(), db_ar)
-            .watches_with(opses, ops_ar, watcher::Config::default(), move |op: DynamicObject| {
-                let ns = op.metadata.namespace.clone().unwrap_or_default();
-                let db = op.data["spec"]["databaseRef"]["name"].as_str().unwrap_or_default().to_string();
-                (!db.is_empty()).then(|| ObjectRef::new_with(&db, map_ar.clone()).within(&ns))
-            })
+            .watches_with(
+                opses,
+                ops_ar,
+                watcher::Config::default(),
+                move |op: DynamicObject| {
+                    let ns = op.metadata.namespace.clone().unwrap_or_default();
+                    let db = op.data["spec"]["databaseRef"]["name"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_string();
+                    (!db.is_empty()).then(|| ObjectRef::new_with(&db, map_ar.clone()).within(&ns))
+                },
+            )
             .run(database::reconcile, error_policy, ctx)
             .for_each(|res| async move {
                 if let Err(e) = res {
@@ -142,9 +157,12 @@ async fn watch_faults(faults: Arc<Faults>, contexts: Vec<Arc<Ctx>>) {
             .chain(last.keys().filter(|k| !now.contains_key(*k)).cloned())
             .collect();
         for key in changed {
-            let Some((ns, name)) = key.split_once('/') else { continue };
+            let Some((ns, name)) = key.split_once('/') else {
+                continue;
+            };
             for ctx in &contexts {
-                let api: Api<DynamicObject> = Api::namespaced_with(ctx.client.clone(), ns, &ctx.db_ar);
+                let api: Api<DynamicObject> =
+                    Api::namespaced_with(ctx.client.clone(), ns, &ctx.db_ar);
                 if let Ok(Some(db)) = api.get_opt(name).await {
                     if let Err(e) = database::reconcile(Arc::new(db), ctx.clone()).await {
                         tracing::debug!(error = %e, "fault-triggered reconcile failed");

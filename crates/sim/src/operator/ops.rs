@@ -15,7 +15,13 @@ use super::conditions::{now_str, Conditions};
 use super::{Ctx, OperatorError};
 
 /// Types where a newer pending request of the same type supersedes an older one.
-const SUPERSEDABLE: [&str; 5] = ["UpdateVersion", "HorizontalScaling", "VerticalScaling", "VolumeExpansion", "Reconfigure"];
+const SUPERSEDABLE: [&str; 5] = [
+    "UpdateVersion",
+    "HorizontalScaling",
+    "VerticalScaling",
+    "VolumeExpansion",
+    "Reconfigure",
+];
 
 fn steps_for(t: &str) -> &'static [&'static str] {
     match t {
@@ -34,10 +40,6 @@ fn steps_for(t: &str) -> &'static [&'static str] {
 
 fn phase_of(op: &DynamicObject) -> &str {
     op.data["status"]["phase"].as_str().unwrap_or("")
-}
-
-fn is_terminal(phase: &str) -> bool {
-    matches!(phase, "Successful" | "Failed" | "Skipped" | "Denied")
 }
 
 fn op_status(op: &DynamicObject, phase: &str, conds: &Conditions) -> Value {
@@ -65,11 +67,14 @@ pub async fn process(
         Err(kube::Error::Api(s)) if s.code == 404 => return Ok(None),
         Err(e) => return Err(e.into()),
     };
-    mine.retain(|o| o.data["spec"]["databaseRef"]["name"] == name && o.metadata.deletion_timestamp.is_none());
+    mine.retain(|o| {
+        o.data["spec"]["databaseRef"]["name"] == name && o.metadata.deletion_timestamp.is_none()
+    });
     mine.sort_by(|a, b| {
         let ta = a.metadata.creation_timestamp.as_ref().map(|t| t.0);
         let tb = b.metadata.creation_timestamp.as_ref().map(|t| t.0);
-        ta.cmp(&tb).then_with(|| a.metadata.name.cmp(&b.metadata.name))
+        ta.cmp(&tb)
+            .then_with(|| a.metadata.name.cmp(&b.metadata.name))
     });
     let generation = db.metadata.generation.unwrap_or(1);
     let step = ctx.config.step_delay;
@@ -79,7 +84,14 @@ pub async fn process(
     for op in mine.iter_mut().filter(|o| phase_of(o).is_empty()) {
         let opname = op.metadata.name.clone().unwrap_or_default();
         let mut c = Conditions::default();
-        c.set("Pending", true, "OpsRequestPending", "waiting for earlier requests and the database", 1, now);
+        c.set(
+            "Pending",
+            true,
+            "OpsRequestPending",
+            "waiting for earlier requests and the database",
+            1,
+            now,
+        );
         let st = op_status(op, "Pending", &c);
         ch::patch_status(&opses, &opname, st.clone()).await?;
         op.data["status"] = st;
@@ -87,15 +99,29 @@ pub async fn process(
 
     let mut active = mine.iter().position(|o| phase_of(o) == "Progressing");
     if active.is_none() {
-        let pending: Vec<usize> = (0..mine.len()).filter(|i| phase_of(&mine[*i]) == "Pending").collect();
+        let pending: Vec<usize> = (0..mine.len())
+            .filter(|i| phase_of(&mine[*i]) == "Pending")
+            .collect();
         for (k, &i) in pending.iter().enumerate() {
-            let t = mine[i].data["spec"]["type"].as_str().unwrap_or_default().to_string();
+            let t = mine[i].data["spec"]["type"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
             let superseded = SUPERSEDABLE.contains(&t.as_str())
-                && pending[k + 1..].iter().any(|&j| mine[j].data["spec"]["type"] == t.as_str());
+                && pending[k + 1..]
+                    .iter()
+                    .any(|&j| mine[j].data["spec"]["type"] == t.as_str());
             let opname = mine[i].metadata.name.clone().unwrap_or_default();
             if superseded {
                 let mut c = Conditions::from_status(&mine[i].data["status"]);
-                c.set("Skipped", true, "SupersededByNewerRequest", "a newer request of the same type replaces this one", 1, now);
+                c.set(
+                    "Skipped",
+                    true,
+                    "SupersededByNewerRequest",
+                    "a newer request of the same type replaces this one",
+                    1,
+                    now,
+                );
                 ch::patch_status(&opses, &opname, op_status(&mine[i], "Skipped", &c)).await?;
                 continue;
             }
@@ -108,7 +134,14 @@ pub async fn process(
             }
             let mut c = Conditions::from_status(&mine[i].data["status"]);
             c.remove("Pending");
-            c.set("Progressing", true, "OpsRequestProgressingStarted", "the request is being processed", 1, now);
+            c.set(
+                "Progressing",
+                true,
+                "OpsRequestProgressingStarted",
+                "the request is being processed",
+                1,
+                now,
+            );
             let st = op_status(&mine[i], "Progressing", &c);
             ch::patch_status(&opses, &opname, st.clone()).await?;
             mine[i].data["status"] = st;
@@ -121,17 +154,31 @@ pub async fn process(
     if let Some(i) = active {
         let op = &mine[i];
         let opname = op.metadata.name.clone().unwrap_or_default();
-        let t = op.data["spec"]["type"].as_str().unwrap_or_default().to_string();
+        let t = op.data["spec"]["type"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
         let mut c = Conditions::from_status(&op.data["status"]);
         let started = c.since("Progressing").unwrap_or(now);
         let elapsed = (now - started).to_std().unwrap_or_default();
         let steps = steps_for(&t);
-        let steps_done = if step.is_zero() { steps.len() } else { (elapsed.as_millis() / step.as_millis().max(1)) as usize };
+        let steps_done = if step.is_zero() {
+            steps.len()
+        } else {
+            (elapsed.as_millis() / step.as_millis().max(1)) as usize
+        };
         let failure = ctx.faults.ops_failure(ns, &opname);
         if let Some(reason) = failure {
             if step.is_zero() || steps_done >= 1 {
                 c.set(steps[0], false, "StepFailed", &reason, 1, now);
-                c.set("Failed", true, &reason, &format!("{t} failed: {reason}"), 1, now);
+                c.set(
+                    "Failed",
+                    true,
+                    &reason,
+                    &format!("{t} failed: {reason}"),
+                    1,
+                    now,
+                );
                 ch::patch_status(&opses, &opname, op_status(op, "Failed", &c)).await?;
                 next = Some(Duration::from_millis(50));
             } else {
@@ -142,12 +189,28 @@ pub async fn process(
             match apply_to_database(ctx, db, op, ns, name).await {
                 Ok(()) => {
                     for s in steps {
-                        c.set(s, true, &format!("{s}Succeeded"), &format!("{s} completed"), 1, now);
+                        c.set(
+                            s,
+                            true,
+                            &format!("{s}Succeeded"),
+                            &format!("{s} completed"),
+                            1,
+                            now,
+                        );
                     }
-                    c.set("Successful", true, "OpsRequestProcessedSuccessfully", &format!("{t} completed successfully"), 1, now);
+                    c.set(
+                        "Successful",
+                        true,
+                        "OpsRequestProcessedSuccessfully",
+                        &format!("{t} completed successfully"),
+                        1,
+                        now,
+                    );
                     ch::patch_status(&opses, &opname, op_status(op, "Successful", &c)).await?;
                 }
-                Err(OperatorError::Kube(kube::Error::Api(s))) if (400..500).contains(&s.code) && s.code != 404 && s.code != 409 => {
+                Err(OperatorError::Kube(kube::Error::Api(s)))
+                    if (400..500).contains(&s.code) && s.code != 404 && s.code != 409 =>
+                {
                     c.set("Failed", true, "UpdateDatabaseFailed", &s.message, 1, now);
                     ch::patch_status(&opses, &opname, op_status(op, "Failed", &c)).await?;
                 }
@@ -158,7 +221,14 @@ pub async fn process(
             let mut changed = false;
             for s in &steps[..steps_done] {
                 if c.is(s) != Some(true) {
-                    c.set(s, true, &format!("{s}Succeeded"), &format!("{s} completed"), 1, now);
+                    c.set(
+                        s,
+                        true,
+                        &format!("{s}Succeeded"),
+                        &format!("{s} completed"),
+                        1,
+                        now,
+                    );
                     changed = true;
                 }
             }
@@ -172,7 +242,14 @@ pub async fn process(
     }
     if paused {
         if db_conds.is("Paused") != Some(true) {
-            db_conds.set("Paused", true, "OpsRequestProgressing", "an OpsRequest is being applied", generation, now);
+            db_conds.set(
+                "Paused",
+                true,
+                "OpsRequestProgressing",
+                "an OpsRequest is being applied",
+                generation,
+                now,
+            );
         }
     } else {
         db_conds.remove("Paused");
@@ -337,10 +414,26 @@ pub fn new_spec(meta: &EngineMeta, spec: &Value, op_spec: &Value) -> Value {
             match meta.engine {
                 "mongodb" => {
                     copy(&mut s, "/replicas", &["replicas"]);
-                    copy(&mut s, "/shard/shards", &["shardTopology", "shard", "shards"]);
-                    copy(&mut s, "/shard/replicas", &["shardTopology", "shard", "replicas"]);
-                    copy(&mut s, "/configServer/replicas", &["shardTopology", "configServer", "replicas"]);
-                    copy(&mut s, "/mongos/replicas", &["shardTopology", "mongos", "replicas"]);
+                    copy(
+                        &mut s,
+                        "/shard/shards",
+                        &["shardTopology", "shard", "shards"],
+                    );
+                    copy(
+                        &mut s,
+                        "/shard/replicas",
+                        &["shardTopology", "shard", "replicas"],
+                    );
+                    copy(
+                        &mut s,
+                        "/configServer/replicas",
+                        &["shardTopology", "configServer", "replicas"],
+                    );
+                    copy(
+                        &mut s,
+                        "/mongos/replicas",
+                        &["shardTopology", "mongos", "replicas"],
+                    );
                     copy(&mut s, "/hidden/replicas", &["hidden", "replicas"]);
                 }
                 "postgres" => {
@@ -373,10 +466,13 @@ pub fn new_spec(meta: &EngineMeta, spec: &Value, op_spec: &Value) -> Value {
         "VerticalScaling" => {
             if let Some(vs) = op_spec["verticalScaling"].as_object() {
                 for (comp, v) in vs {
-                    let Some(res) = v.get("resources").filter(|r| r.is_object()) else { continue };
+                    let Some(res) = v.get("resources").filter(|r| r.is_object()) else {
+                        continue;
+                    };
                     if comp == "exporter" {
                         if s.get("monitor").is_some_and(Value::is_object) {
-                            *at_mut(&mut s, &["monitor", "prometheus", "exporter", "resources"]) = res.clone();
+                            *at_mut(&mut s, &["monitor", "prometheus", "exporter", "resources"]) =
+                                res.clone();
                         }
                         continue;
                     }
@@ -436,7 +532,10 @@ pub fn new_spec(meta: &EngineMeta, spec: &Value, op_spec: &Value) -> Value {
                 if !target.is_object() {
                     *target = json!({});
                 }
-                for (k, v) in m.iter().filter(|(k, _)| !matches!(k.as_str(), "remove" | "rotateCertificates")) {
+                for (k, v) in m
+                    .iter()
+                    .filter(|(k, _)| !matches!(k.as_str(), "remove" | "rotateCertificates"))
+                {
                     target[k] = v.clone();
                 }
             }
@@ -459,7 +558,13 @@ pub fn new_spec(meta: &EngineMeta, spec: &Value, op_spec: &Value) -> Value {
     s
 }
 
-async fn apply_to_database(ctx: &Ctx, db: &DynamicObject, op: &DynamicObject, ns: &str, name: &str) -> Result<(), OperatorError> {
+async fn apply_to_database(
+    ctx: &Ctx,
+    db: &DynamicObject,
+    op: &DynamicObject,
+    ns: &str,
+    name: &str,
+) -> Result<(), OperatorError> {
     let spec = &db.data["spec"];
     let op_spec = &op.data["spec"];
     let t = op_spec["type"].as_str().unwrap_or_default();
@@ -480,10 +585,19 @@ async fn apply_to_database(ctx: &Ctx, db: &DynamicObject, op: &DynamicObject, ns
         }
         _ => {}
     }
-    if t == "RotateAuth" && op_spec["authentication"]["secretRef"]["name"].as_str().is_none() && spec["disableAuth"] != true {
+    if t == "RotateAuth"
+        && op_spec["authentication"]["secretRef"]["name"]
+            .as_str()
+            .is_none()
+        && spec["disableAuth"] != true
+    {
         // generate a new password in the current secret
         use base64::Engine as _;
-        let secret = spec["authSecret"]["name"].as_str().filter(|s| !s.is_empty()).map(str::to_string).unwrap_or_else(|| names::auth_secret_name(name));
+        let secret = spec["authSecret"]["name"]
+            .as_str()
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .unwrap_or_else(|| names::auth_secret_name(name));
         let secrets = ch::api(&ctx.client, ns, &ch::secrets_ar());
         let pw = base64::engine::general_purpose::STANDARD.encode(ch::random_password());
         let patch = json!({
@@ -494,7 +608,12 @@ async fn apply_to_database(ctx: &Ctx, db: &DynamicObject, op: &DynamicObject, ns
     }
     if t == "RotateAuth" {
         let dbs: Api<DynamicObject> = Api::namespaced_with(ctx.client.clone(), ns, &ctx.db_ar);
-        ch::patch_status(&dbs, name, json!({ "authSecret": { "lastUpdateTimestamp": now_str(Utc::now()) } })).await?;
+        ch::patch_status(
+            &dbs,
+            name,
+            json!({ "authSecret": { "lastUpdateTimestamp": now_str(Utc::now()) } }),
+        )
+        .await?;
     }
     Ok(())
 }
@@ -507,33 +626,79 @@ mod tests {
     fn merge_diff_emits_changes_and_removals() {
         let a = json!({ "a": 1, "b": { "c": 2, "d": 3 }, "e": [1] });
         let b = json!({ "a": 1, "b": { "c": 5 }, "e": [1, 2], "f": true });
-        assert_eq!(merge_diff(&a, &b), Some(json!({ "b": { "c": 5, "d": null }, "e": [1, 2], "f": true })));
+        assert_eq!(
+            merge_diff(&a, &b),
+            Some(json!({ "b": { "c": 5, "d": null }, "e": [1, 2], "f": true }))
+        );
         assert_eq!(merge_diff(&a, &a), None);
     }
 
     #[test]
     fn ops_results_land_in_the_spec() {
         let spec = json!({ "version": "8.0.17", "replicas": 3, "replicaSet": { "name": "rs0" }, "storage": { "resources": { "requests": { "storage": "10Gi" } } } });
-        let s = new_spec(&names::MONGODB, &spec, &json!({ "type": "HorizontalScaling", "horizontalScaling": { "replicas": 5 } }));
+        let s = new_spec(
+            &names::MONGODB,
+            &spec,
+            &json!({ "type": "HorizontalScaling", "horizontalScaling": { "replicas": 5 } }),
+        );
         assert_eq!(s["replicas"], 5);
-        let s = new_spec(&names::MONGODB, &spec, &json!({ "type": "UpdateVersion", "updateVersion": { "targetVersion": "9.0.0" } }));
+        let s = new_spec(
+            &names::MONGODB,
+            &spec,
+            &json!({ "type": "UpdateVersion", "updateVersion": { "targetVersion": "9.0.0" } }),
+        );
         assert_eq!(s["version"], "9.0.0");
-        let s = new_spec(&names::MONGODB, &spec, &json!({ "type": "VolumeExpansion", "volumeExpansion": { "mode": "Online", "replicaSet": "20Gi" } }));
+        let s = new_spec(
+            &names::MONGODB,
+            &spec,
+            &json!({ "type": "VolumeExpansion", "volumeExpansion": { "mode": "Online", "replicaSet": "20Gi" } }),
+        );
         assert_eq!(s["storage"]["resources"]["requests"]["storage"], "20Gi");
         let res = json!({ "requests": { "cpu": "1", "memory": "2Gi" } });
-        let s = new_spec(&names::MONGODB, &spec, &json!({ "type": "VerticalScaling", "verticalScaling": { "replicaSet": { "resources": res } } }));
-        assert_eq!(s["podTemplate"]["spec"]["containers"][0], json!({ "name": "mongodb", "resources": res }));
-        let s = new_spec(&names::REDIS, &json!({ "mode": "Cluster", "cluster": { "shards": 3, "replicas": 2 } }), &json!({ "type": "HorizontalScaling", "horizontalScaling": { "shards": 4 } }));
+        let s = new_spec(
+            &names::MONGODB,
+            &spec,
+            &json!({ "type": "VerticalScaling", "verticalScaling": { "replicaSet": { "resources": res } } }),
+        );
+        assert_eq!(
+            s["podTemplate"]["spec"]["containers"][0],
+            json!({ "name": "mongodb", "resources": res })
+        );
+        let s = new_spec(
+            &names::REDIS,
+            &json!({ "mode": "Cluster", "cluster": { "shards": 3, "replicas": 2 } }),
+            &json!({ "type": "HorizontalScaling", "horizontalScaling": { "shards": 4 } }),
+        );
         assert_eq!(s["cluster"]["shards"], 4);
-        let s = new_spec(&names::ELASTICSEARCH, &json!({ "topology": { "data": { "replicas": 3 } } }), &json!({ "type": "HorizontalScaling", "horizontalScaling": { "topology": { "data": 5 } } }));
+        let s = new_spec(
+            &names::ELASTICSEARCH,
+            &json!({ "topology": { "data": { "replicas": 3 } } }),
+            &json!({ "type": "HorizontalScaling", "horizontalScaling": { "topology": { "data": 5 } } }),
+        );
         assert_eq!(s["topology"]["data"]["replicas"], 5);
-        let s = new_spec(&names::MYSQL, &json!({ "replicas": 3 }), &json!({ "type": "HorizontalScaling", "horizontalScaling": { "member": 5 } }));
+        let s = new_spec(
+            &names::MYSQL,
+            &json!({ "replicas": 3 }),
+            &json!({ "type": "HorizontalScaling", "horizontalScaling": { "member": 5 } }),
+        );
         assert_eq!(s["replicas"], 5);
-        let s = new_spec(&names::POSTGRES, &json!({ "version": "17.9" }), &json!({ "type": "Reconfigure", "configuration": { "applyConfig": { "user.conf": "x=1" } } }));
+        let s = new_spec(
+            &names::POSTGRES,
+            &json!({ "version": "17.9" }),
+            &json!({ "type": "Reconfigure", "configuration": { "applyConfig": { "user.conf": "x=1" } } }),
+        );
         assert_eq!(s["configuration"]["inline"]["user.conf"], "x=1");
-        let s = new_spec(&names::POSTGRES, &s, &json!({ "type": "Reconfigure", "configuration": { "removeCustomConfig": true } }));
+        let s = new_spec(
+            &names::POSTGRES,
+            &s,
+            &json!({ "type": "Reconfigure", "configuration": { "removeCustomConfig": true } }),
+        );
         assert!(s.get("configuration").is_none());
-        let s = new_spec(&names::POSTGRES, &json!({}), &json!({ "type": "RotateAuth", "authentication": { "secretRef": { "name": "new" } } }));
+        let s = new_spec(
+            &names::POSTGRES,
+            &json!({}),
+            &json!({ "type": "RotateAuth", "authentication": { "secretRef": { "name": "new" } } }),
+        );
         assert_eq!(s["authSecret"], json!({ "name": "new", "kind": "Secret" }));
     }
 }

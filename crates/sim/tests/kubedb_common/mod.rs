@@ -15,22 +15,40 @@ pub fn shared_dir() -> PathBuf {
     PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared"))
 }
 
+/// The upstream CRDs, unless `SIM_TEST_GENERATED_CRDS=1` asks for the generated ones.
 pub fn crds_dir() -> Option<PathBuf> {
+    if std::env::var("SIM_TEST_GENERATED_CRDS").is_ok_and(|v| v == "1") {
+        eprintln!(
+            "NOTE: SIM_TEST_GENERATED_CRDS=1: using the CRDs generated from the typed definitions"
+        );
+        return None;
+    }
     let d = shared_dir().join("kubedb-crds");
     if d.is_dir() {
         Some(d)
     } else {
-        eprintln!("NOTE: {} not found; running against the CRDs generated from the typed definitions", d.display());
+        eprintln!(
+            "NOTE: {} not found; running against the CRDs generated from the typed definitions",
+            d.display()
+        );
         None
     }
 }
 
 pub async fn start() -> SimHandle {
-    start_with(OperatorConfig { provisioning_delay: Duration::ZERO, step_delay: Duration::ZERO }).await
+    start_with(OperatorConfig {
+        provisioning_delay: Duration::ZERO,
+        step_delay: Duration::ZERO,
+    })
+    .await
 }
 
 pub async fn start_with(operator: OperatorConfig) -> SimHandle {
-    let config = SimConfig { crds_dir: crds_dir(), operator, ..Default::default() };
+    let config = SimConfig {
+        crds_dir: crds_dir(),
+        operator,
+        ..Default::default()
+    };
     sim::start(config).await.expect("simulated cluster starts")
 }
 
@@ -39,7 +57,13 @@ pub fn ar(api_version: &str, kind: &str, plural: &str) -> ApiResource {
         Some((g, v)) => (g.to_string(), v.to_string()),
         None => (String::new(), api_version.to_string()),
     };
-    ApiResource { group, version, api_version: api_version.into(), kind: kind.into(), plural: plural.into() }
+    ApiResource {
+        group,
+        version,
+        api_version: api_version.into(),
+        kind: kind.into(),
+        plural: plural.into(),
+    }
 }
 
 pub fn db_ar(kind: &str) -> ApiResource {
@@ -62,8 +86,10 @@ pub fn core(sim: &SimHandle, ns: &str, kind: &str, plural: &str) -> Api<DynamicO
 
 pub async fn ensure_namespace(sim: &SimHandle, ns: &str) {
     let nss: Api<DynamicObject> = Api::all_with(sim.client(), &ar("v1", "Namespace", "namespaces"));
-    let obj: DynamicObject =
-        serde_json::from_value(json!({ "apiVersion": "v1", "kind": "Namespace", "metadata": { "name": ns } })).expect("namespace");
+    let obj: DynamicObject = serde_json::from_value(
+        json!({ "apiVersion": "v1", "kind": "Namespace", "metadata": { "name": ns } }),
+    )
+    .expect("namespace");
     match nss.create(&PostParams::default(), &obj).await {
         Ok(_) => {}
         Err(kube::Error::Api(s)) if s.code == 409 => {}
@@ -72,14 +98,28 @@ pub async fn ensure_namespace(sim: &SimHandle, ns: &str) {
 }
 
 /// Creates an object from JSON with the right API.
-pub async fn create(sim: &SimHandle, ar: &ApiResource, obj: Value) -> Result<DynamicObject, kube::Error> {
-    let ns = obj["metadata"]["namespace"].as_str().unwrap_or("default").to_string();
+pub async fn create(
+    sim: &SimHandle,
+    ar: &ApiResource,
+    obj: Value,
+) -> Result<DynamicObject, kube::Error> {
+    let ns = obj["metadata"]["namespace"]
+        .as_str()
+        .unwrap_or("default")
+        .to_string();
     let dobj: DynamicObject = serde_json::from_value(obj).expect("object json");
-    api(sim, &ns, ar).create(&PostParams::default(), &dobj).await
+    api(sim, &ns, ar)
+        .create(&PostParams::default(), &dobj)
+        .await
 }
 
-pub async fn merge(api: &Api<DynamicObject>, name: &str, patch: Value) -> Result<DynamicObject, kube::Error> {
-    api.patch(name, &PatchParams::default(), &Patch::Merge(&patch)).await
+pub async fn merge(
+    api: &Api<DynamicObject>,
+    name: &str,
+    patch: Value,
+) -> Result<DynamicObject, kube::Error> {
+    api.patch(name, &PatchParams::default(), &Patch::Merge(&patch))
+        .await
 }
 
 pub async fn delete(api: &Api<DynamicObject>, name: &str) -> Result<(), kube::Error> {
@@ -113,7 +153,12 @@ where
     }
 }
 
-pub async fn wait_phase(api: &Api<DynamicObject>, name: &str, phase: &str, secs: u64) -> DynamicObject {
+pub async fn wait_phase(
+    api: &Api<DynamicObject>,
+    name: &str,
+    phase: &str,
+    secs: u64,
+) -> DynamicObject {
     let what = format!("{name} to reach phase {phase}");
     wait_for(secs, &what, || async {
         let o = api.get_opt(name).await.ok().flatten()?;
@@ -124,12 +169,22 @@ pub async fn wait_phase(api: &Api<DynamicObject>, name: &str, phase: &str, secs:
 
 pub async fn wait_gone(api: &Api<DynamicObject>, name: &str, secs: u64) {
     let what = format!("{name} to be deleted");
-    wait_for(secs, &what, || async { matches!(api.get_opt(name).await, Ok(None)).then_some(()) }).await
+    wait_for(secs, &what, || async {
+        matches!(api.get_opt(name).await, Ok(None)).then_some(())
+    })
+    .await
 }
 
 pub async fn names(api: &Api<DynamicObject>, selector: &str) -> Vec<String> {
     let lp = kube::api::ListParams::default().labels(selector);
-    let mut v: Vec<String> = api.list(&lp).await.expect("list").items.into_iter().filter_map(|o| o.metadata.name).collect();
+    let mut v: Vec<String> = api
+        .list(&lp)
+        .await
+        .expect("list")
+        .items
+        .into_iter()
+        .filter_map(|o| o.metadata.name)
+        .collect();
     v.sort();
     v
 }

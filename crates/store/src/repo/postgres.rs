@@ -25,6 +25,9 @@ macro_rules! skip_locked {
     };
 }
 
+// Rows stream cheaply off the wire: pages are read row by row.
+const JSON_PAGES: bool = false;
+
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
 
 async fn begin_write(pool: &Pool<Db>) -> Result<Transaction<'static, Db>, sqlx::Error> {

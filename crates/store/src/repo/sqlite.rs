@@ -28,6 +28,9 @@ macro_rules! skip_locked {
     };
 }
 
+// sqlx-sqlite hands each row across a thread channel: a page comes back cheaper as one JSON value.
+const JSON_PAGES: bool = true;
+
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
 
 async fn begin_write(pool: &Pool<Db>) -> Result<Transaction<'static, Db>, sqlx::Error> {
