@@ -156,9 +156,13 @@ impl AppState {
 
     /// Forgets cached quota views of a project and its domain after a change to either.
     pub async fn invalidate_quota(&self, domain: &str, project: Option<&str>) {
-        self.quota_views.invalidate(&(domain.to_string(), String::new())).await;
+        self.quota_views
+            .invalidate(&(domain.to_string(), String::new()))
+            .await;
         if let Some(p) = project {
-            self.quota_views.invalidate(&(domain.to_string(), p.to_string())).await;
+            self.quota_views
+                .invalidate(&(domain.to_string(), p.to_string()))
+                .await;
         }
     }
 
