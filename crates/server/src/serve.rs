@@ -12,7 +12,6 @@ use domain::ids::{new_id, IdKind};
 use domain::model::User;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
-use tower::ServiceExt as _;
 
 use crate::app::app;
 use crate::auth::{password, tokens::TokenService};
@@ -184,14 +183,6 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
             })
             .await
     });
-    // Warm the service stack so the first request does not pay for lazy initialisation.
-    let _ = app(state.clone())
-        .oneshot(
-            Request::get("/health")
-                .body(axum::body::Body::empty())
-                .expect("static request"),
-        )
-        .await;
     Ok(Running {
         addr,
         state,
