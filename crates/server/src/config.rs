@@ -72,6 +72,27 @@ pub struct Config {
     pub default_project_databases: i64,
     #[arg(long, env = "DBAAS_DEFAULT_PROJECT_BACKUPS", default_value_t = 50)]
     pub default_project_backups: i64,
+    /// Operation workers on this replica.
+    #[arg(long, env = "DBAAS_WORKERS", default_value_t = 3)]
+    pub workers: usize,
+    /// A worker's claim on an operation lasts this long unless renewed; a crashed worker's
+    /// operation is picked up again after it.
+    #[arg(long, env = "DBAAS_OPERATION_LEASE_SECS", default_value_t = 30)]
+    pub operation_lease_secs: u64,
+    /// An operation attempt that runs longer ends as `timeout`.
+    #[arg(long, env = "DBAAS_OPERATION_TIMEOUT_SECS", default_value_t = 1800)]
+    pub operation_timeout_secs: u64,
+    /// Retries of transient failures before an operation fails.
+    #[arg(long, env = "DBAAS_OPERATION_MAX_RETRIES", default_value_t = 3)]
+    pub operation_max_retries: i32,
+    /// First retry delay (doubles each attempt, with jitter) and its cap.
+    #[arg(long, env = "DBAAS_RETRY_BASE_MS", default_value_t = 2000)]
+    pub retry_base_ms: u64,
+    #[arg(long, env = "DBAAS_RETRY_CAP_SECS", default_value_t = 60)]
+    pub retry_cap_secs: u64,
+    /// Kubernetes requests per second allowed to one provider (burst: twice as many).
+    #[arg(long, env = "DBAAS_PROVIDER_RATE_LIMIT", default_value_t = 50)]
+    pub provider_rate_limit: u32,
     /// Log format: `pretty` or `json`.
     #[arg(long, env = "DBAAS_LOG_FORMAT", default_value = "pretty")]
     pub log_format: String,

@@ -2,15 +2,18 @@
 
 pub mod app;
 pub mod auth;
+pub mod clusters;
 pub mod config;
 pub mod error;
 pub mod extract;
 pub mod keys;
 pub mod metrics;
+pub mod ops;
 pub mod ratelimit;
 pub mod routes;
 pub mod serve;
 pub mod state;
+pub mod watchers;
 
 pub use config::Config;
 pub use serve::{start, Running};

@@ -56,7 +56,10 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
         None => (local.clone(), None),
     };
     let tokens = TokenService::new(&keys.signing, config.access_token_ttl_secs);
-    Ok(AppState::new(config, store, tokens, limiter, local, redis))
+    let secrets = store::Cipher::new(keys.encryption);
+    Ok(AppState::new(
+        config, store, tokens, limiter, local, redis, secrets,
+    ))
 }
 
 /// Creates the first platform admin when there is none. Returns the generated password, if one was
@@ -173,6 +176,8 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     let addr = listener.local_addr()?;
     let (stop, mut stopped) = watch::channel(false);
     spawn_background_jobs(&state, stop.subscribe());
+    crate::ops::spawn_workers(&state, stop.subscribe());
+    crate::watchers::spawn_supervisor(&state, stop.subscribe());
     let service = app(state.clone());
     let make =
         axum::ServiceExt::<Request>::into_make_service_with_connect_info::<SocketAddr>(service);

@@ -104,6 +104,12 @@ pub struct Inner {
     /// When each key's `last_used_at` was last written, so a busy key writes once a minute, not per call.
     pub key_touches: DashMap<String, Instant>,
     pub started_at: Instant,
+    /// Wake-ups and change signals between handlers, workers and watchers.
+    pub ops: Arc<crate::ops::Signals>,
+    /// Seals secrets the platform must keep for a while (credentials waiting for their operation).
+    pub secrets: store::Cipher,
+    /// Per-provider Kubernetes clients.
+    pub clusters: provider::connect::ClientCache,
 }
 
 #[derive(Clone)]
@@ -124,6 +130,7 @@ impl AppState {
         limiter: Arc<dyn RateLimiter>,
         local_limiter: Arc<LocalLimiter>,
         redis: Option<redis::aio::ConnectionManager>,
+        secrets: store::Cipher,
     ) -> Self {
         // Short TTLs bound how stale a cached identity can be on another replica.
         let identities = Cache::builder()
@@ -138,6 +145,7 @@ impl AppState {
             .max_capacity(100_000)
             .time_to_live(Duration::from_secs(1))
             .build();
+        let config_rate = (config.provider_rate_limit, config.provider_rate_limit * 2);
         AppState(Arc::new(Inner {
             config,
             store,
@@ -151,6 +159,13 @@ impl AppState {
             quota_views,
             key_touches: DashMap::new(),
             started_at: Instant::now(),
+            ops: Arc::new(crate::ops::Signals::new()),
+            secrets,
+            clusters: provider::connect::ClientCache::new(
+                Duration::from_secs(600),
+                config_rate.0,
+                config_rate.1,
+            ),
         }))
     }
 
