@@ -2,8 +2,10 @@
 
 pub mod audit_logs;
 pub mod auth;
+pub mod databases;
 pub mod docs;
 pub mod health;
+pub mod operations;
 pub mod tenants;
 pub mod users;
 
