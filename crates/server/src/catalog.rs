@@ -17,3 +17,25 @@ impl crate::state::AppState {
         domain::versions::VersionPolicy::default()
     }
 }
+
+/// What the platform keeps about a cluster's KubeDB after probing it: shown (without the catalog)
+/// in provider responses, and the catalog that version checks and placement read.
+pub fn kubedb_facts(report: &provider::ProbeReport) -> serde_json::Value {
+    let catalog: Vec<CatalogVersion> = report
+        .catalog
+        .iter()
+        .map(|c| CatalogVersion {
+            engine: c.engine,
+            name: c.name.clone(),
+            version: c.version.clone(),
+            distribution: c.distribution.clone(),
+            deprecated: c.deprecated,
+        })
+        .collect();
+    serde_json::json!({
+        "installed": report.kubedb_installed,
+        "version": report.kubedb_version,
+        "engines": report.engines,
+        "catalog": catalog,
+    })
+}

@@ -93,6 +93,12 @@ pub struct Config {
     /// Kubernetes requests per second allowed to one provider (burst: twice as many).
     #[arg(long, env = "DBAAS_PROVIDER_RATE_LIMIT", default_value_t = 50)]
     pub provider_rate_limit: u32,
+    /// Start a simulated KubeDB cluster in-process and onboard it as a provider (demo mode).
+    #[arg(long, env = "DBAAS_DEMO", default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub demo: bool,
+    /// Seconds the demo cluster's simulated KubeDB takes to provision a database.
+    #[arg(long, env = "DBAAS_DEMO_PROVISIONING_SECS", default_value_t = 3)]
+    pub demo_provisioning_secs: u64,
     /// Log format: `pretty` or `json`.
     #[arg(long, env = "DBAAS_LOG_FORMAT", default_value = "pretty")]
     pub log_format: String,
