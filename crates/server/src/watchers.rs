@@ -244,3 +244,102 @@ pub fn observed_patch(db: &Database, obs: &ObservedDatabase) -> DatabasePatch {
     }
     p
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use domain::engine::{Engine, Size};
+    use domain::quota::Usage;
+    use serde_json::json;
+
+    fn db(status: DatabaseStatus, phase: Option<&str>) -> Database {
+        let now = Utc::now();
+        Database {
+            id: "db-1".into(),
+            name: "orders".into(),
+            domain: "acme".into(),
+            project: "web".into(),
+            engine: Engine::Postgres,
+            version: "16.10".into(),
+            size: Size::Micro,
+            storage_gb: 10,
+            replicas: 3,
+            ready_replicas: 3,
+            status,
+            health_status: Some("healthy".into()),
+            kubedb_phase: phase.map(str::to_string),
+            backup_enabled: true,
+            backup_schedule: "daily".into(),
+            backup_retention_days: 7,
+            high_availability: true,
+            monitoring_enabled: true,
+            deletion_protection: false,
+            endpoint: None,
+            port: None,
+            service_type: None,
+            loadbalancer_ip: None,
+            labels: Default::default(),
+            annotations: Default::default(),
+            provider_id: Some("provider-1".into()),
+            namespace: Some("dbaas-acme-web".into()),
+            kubedb_resource_name: Some("orders".into()),
+            current: CurrentState {
+                size: Some(Size::Micro),
+                storage_gb: Some(10),
+                replicas: Some(3),
+                version: Some("16.10".into()),
+            },
+            upgrade_policy: None,
+            conditions: json!([]),
+            reserved: Usage::of_database(Size::Micro, 10, 3),
+            created_at: now,
+            updated_at: now,
+        }
+    }
+
+    fn seen(phase: &str) -> ObservedDatabase {
+        ObservedDatabase {
+            engine: Engine::Postgres,
+            namespace: "dbaas-acme-web".into(),
+            name: "orders".into(),
+            database_id: Some("db-1".into()),
+            phase: Some(phase.into()),
+            conditions: json!([]),
+            replicas: Some(3),
+            version: Some("16.10".into()),
+            storage_gb: Some(10),
+            size: Some(Size::Micro),
+            auth_secret: Some("orders-auth".into()),
+            deletion_policy: Some("Delete".into()),
+            halted: false,
+            being_deleted: false,
+            resource_version: Some("7".into()),
+        }
+    }
+
+    #[test]
+    fn nothing_new_writes_nothing() {
+        assert!(observed_patch(&db(DatabaseStatus::Running, Some("Ready")), &seen("Ready")).is_empty());
+    }
+
+    #[test]
+    fn a_degraded_cluster_is_reported_and_a_recovered_one_runs_again() {
+        let p = observed_patch(&db(DatabaseStatus::Running, Some("Ready")), &seen("Critical"));
+        assert_eq!(p.status, None);
+        assert_eq!(p.health_status, Some(Some("degraded".into())));
+        assert_eq!(p.ready_replicas, Some(2));
+        let p = observed_patch(&db(DatabaseStatus::Running, Some("Ready")), &seen("NotReady"));
+        assert_eq!(p.status, Some(DatabaseStatus::Failed));
+        assert_eq!(p.expect_status, vec![DatabaseStatus::Running]);
+        let p = observed_patch(&db(DatabaseStatus::Failed, Some("NotReady")), &seen("Ready"));
+        assert_eq!(p.status, Some(DatabaseStatus::Running));
+    }
+
+    #[test]
+    fn operation_owned_and_deleted_states_are_left_alone() {
+        let p = observed_patch(&db(DatabaseStatus::Provisioning, None), &seen("Ready"));
+        assert_eq!(p.status, None);
+        assert_eq!(p.kubedb_phase, Some(Some("Ready".into())), "the phase is still recorded");
+        assert!(observed_patch(&db(DatabaseStatus::Deleted, None), &seen("Ready")).is_empty());
+    }
+}
