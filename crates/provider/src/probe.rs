@@ -59,7 +59,7 @@ impl ProbeReport {
         let db_missing: Vec<&str> = self
             .missing_crds
             .iter()
-            .filter(|c| c.ends_with(&format!(".{DB_GROUP}")))
+            .filter(|c| is_db_crd(c))
             .map(String::as_str)
             .collect();
         Err(ProviderError::Permanent(format!(
@@ -67,6 +67,13 @@ impl ProbeReport {
             db_missing.join(", ")
         )))
     }
+}
+
+/// `<plural>.kubedb.com`, not `<plural>.catalog.kubedb.com`.
+fn is_db_crd(name: &str) -> bool {
+    name.strip_suffix(DB_GROUP)
+        .and_then(|p| p.strip_suffix('.'))
+        .is_some_and(|plural| !plural.contains('.'))
 }
 
 /// Plurals a group/version serves; empty when the group is not there at all.
@@ -154,7 +161,7 @@ impl Cluster {
                 engines.push(engine);
             }
         }
-        let kubedb_installed = !missing.iter().any(|c| c.ends_with(&format!(".{DB_GROUP}")));
+        let kubedb_installed = !missing.iter().any(|c| is_db_crd(c));
 
         let mut catalog = Vec::new();
         let mut kubedb_version = None;
@@ -212,5 +219,39 @@ impl Cluster {
             catalog,
             nodes: cap,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report(missing: &[&str]) -> ProbeReport {
+        ProbeReport {
+            server_version: "v1.31.0".into(),
+            kubedb_installed: !missing.iter().any(|c| is_db_crd(c)),
+            kubedb_version: None,
+            engines: vec![],
+            missing_crds: missing.iter().map(|s| s.to_string()).collect(),
+            catalog: vec![],
+            nodes: NodeCapacity::default(),
+        }
+    }
+
+    #[test]
+    fn missing_database_crds_fail_onboarding_with_their_names() {
+        let r = report(&["postgreses.kubedb.com", "redisversions.catalog.kubedb.com"]);
+        let e = r.require_kubedb().expect_err("not installed");
+        assert!(!e.is_transient());
+        let msg = e.to_string();
+        assert!(
+            msg.starts_with("KubeDB is not installed: missing CRDs postgreses.kubedb.com"),
+            "{msg}"
+        );
+        assert!(!msg.contains("redisversions"), "{msg}");
+        // a missing catalog kind only drops that engine
+        report(&["redisversions.catalog.kubedb.com"])
+            .require_kubedb()
+            .expect("installed");
     }
 }
