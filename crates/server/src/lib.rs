@@ -6,6 +6,7 @@ pub mod clusters;
 pub mod config;
 pub mod error;
 pub mod extract;
+pub mod health_check;
 pub mod keys;
 pub mod metrics;
 pub mod ops;
@@ -13,6 +14,7 @@ pub mod ratelimit;
 pub mod routes;
 pub mod serve;
 pub mod state;
+pub mod versions_policy;
 pub mod watchers;
 
 pub use config::Config;

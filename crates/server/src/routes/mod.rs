@@ -4,8 +4,10 @@ pub mod audit_logs;
 pub mod auth;
 pub mod docs;
 pub mod health;
+pub mod providers;
 pub mod tenants;
 pub mod users;
+pub mod versions;
 
 use domain::model::{Page, PageRequest};
 use serde::{Deserialize, Serialize};
