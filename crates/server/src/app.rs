@@ -21,7 +21,8 @@ use crate::auth;
 use crate::error::ApiError;
 use crate::metrics;
 use crate::routes::{
-    audit_logs, auth as auth_routes, docs, health, providers, tenants, users, versions,
+    audit_logs, auth as auth_routes, databases, docs, health, operations, providers, tenants,
+    users, versions,
 };
 use crate::state::AppState;
 
@@ -112,6 +113,30 @@ pub fn app(state: AppState) -> NormalizePath<Router> {
                 .delete(providers::delete_provider),
         )
         .route("/versions", get(versions::list_versions))
+        .route(
+            "/domain/{domain}/project/{project}/databases",
+            post(databases::create).get(databases::list),
+        )
+        .route(
+            "/domain/{domain}/project/{project}/databases/{id}",
+            get(databases::get).delete(databases::delete),
+        )
+        .route(
+            "/domain/{domain}/project/{project}/databases/{id}/status",
+            get(databases::status),
+        )
+        .route(
+            "/domain/{domain}/project/{project}/databases/{id}/credentials",
+            get(databases::credentials),
+        )
+        .route(
+            "/domain/{domain}/project/{project}/databases/{id}/refresh-endpoint",
+            post(databases::refresh_endpoint),
+        )
+        .route("/operations", get(operations::list))
+        .route("/operations/queue/stats", get(operations::queue_stats))
+        .route("/operations/{id}", get(operations::get))
+        .route("/operations/{id}/cancel", post(operations::cancel))
         .route_layer(from_fn_with_state(state.clone(), auth::authenticate));
 
     let router = Router::new()

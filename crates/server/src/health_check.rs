@@ -38,7 +38,7 @@ impl ConnectionStatus {
 }
 
 /// The stored `kubedb` facts of a probe: `{installed, version, engines, missing_crds, catalog}`.
-/// The catalog is kept as `domain::versions::CatalogVersion`s (see `versions_policy`).
+/// The catalog is kept as `domain::versions::CatalogVersion`s (see `catalog`).
 pub fn kubedb_facts(report: &ProbeReport) -> Value {
     let catalog: Vec<domain::versions::CatalogVersion> = report
         .catalog

@@ -2,6 +2,7 @@
 
 pub mod app;
 pub mod auth;
+pub mod catalog;
 pub mod clusters;
 pub mod config;
 pub mod error;
@@ -14,7 +15,6 @@ pub mod ratelimit;
 pub mod routes;
 pub mod serve;
 pub mod state;
-pub mod versions_policy;
 pub mod watchers;
 
 pub use config::Config;

@@ -110,7 +110,7 @@ pub struct Inner {
     pub secrets: store::Cipher,
     /// Per-provider Kubernetes clients.
     pub clusters: provider::connect::ClientCache,
-    /// The allowed-versions policy, loaded once at start (see `versions_policy`).
+    /// The allowed-versions policy, loaded once at start (see `catalog`).
     pub version_policy: domain::versions::VersionPolicy,
     /// Every provider, for a few seconds, for version listings; provider writes invalidate.
     pub provider_list: Cache<(), Arc<Vec<domain::model::Provider>>>,

@@ -5,7 +5,9 @@ use axum::Json;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{audit_logs, auth, health, providers, tenants, users, versions};
+use super::{
+    audit_logs, auth, databases, health, operations, providers, tenants, users, versions,
+};
 
 struct Security;
 
@@ -47,10 +49,14 @@ impl Modify for Security {
         providers::update_provider, providers::delete_provider, providers::engines,
         providers::engine_versions, providers::select, providers::available_list,
         versions::list_versions,
+        databases::create, databases::list, databases::get, databases::delete, databases::status,
+        databases::credentials, databases::refresh_endpoint,
+        operations::list, operations::get, operations::cancel, operations::queue_stats,
     ),
     tags(
         (name = "health"), (name = "auth"), (name = "tenants"), (name = "projects"), (name = "members"),
-        (name = "users"), (name = "audit"), (name = "providers"), (name = "versions"),
+        (name = "users"), (name = "audit"), (name = "providers"), (name = "versions"), (name = "databases"),
+        (name = "operations"),
     )
 )]
 pub struct ApiDoc;

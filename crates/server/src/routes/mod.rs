@@ -2,9 +2,11 @@
 
 pub mod audit_logs;
 pub mod auth;
+pub mod databases;
 pub mod docs;
 pub mod health;
 pub mod providers;
+pub mod operations;
 pub mod tenants;
 pub mod users;
 pub mod versions;

@@ -1,8 +1,8 @@
 //! Which engine versions new databases may use: the allowed-versions policy (loaded once at start)
-//! and the KubeDB catalogs stored on providers by onboarding and health checks.
+//! and the version catalogs stored on providers (refreshed by onboarding and health checks).
 //!
 //! Other server code calls [`AppState::version_policy`] and [`AppState::offered_catalog`] (or the
-//! free function [`offered_catalog`]); version listings read providers through
+//! free function [`provider_catalog`]); version listings read providers through
 //! [`AppState::catalog_providers`], a short cache that provider writes on this replica invalidate.
 
 use std::path::{Path, PathBuf};
@@ -59,7 +59,7 @@ fn parse_policy(text: &str, path: &Path) -> Result<VersionPolicy, PolicyError> {
 
 /// The catalog a provider's last probe found (`kubedb.catalog`), deprecated entries included;
 /// empty when it was never probed or the stored value does not parse.
-pub fn offered_catalog(p: &Provider) -> Vec<CatalogVersion> {
+pub fn provider_catalog(p: &Provider) -> Vec<CatalogVersion> {
     let Some(items) = p.kubedb.get("catalog").and_then(Value::as_array) else {
         return Vec::new();
     };
@@ -76,10 +76,10 @@ impl AppState {
         &self.version_policy
     }
 
-    /// The catalog stored on that provider (see [`offered_catalog`]); resolve a requested version
+    /// The catalog stored on that provider (see [`provider_catalog`]); resolve a requested version
     /// with `self.version_policy().resolve(engine, requested, &catalog)`.
     pub fn offered_catalog(&self, p: &Provider) -> Vec<CatalogVersion> {
-        offered_catalog(p)
+        provider_catalog(p)
     }
 
     /// Every provider, cached for a few seconds for version listings (which every UI page
@@ -161,11 +161,11 @@ mod tests {
                 {"engine": "cassandra", "name": "5.0", "version": "5.0"}
             ]
         });
-        let cat = offered_catalog(&p);
+        let cat = provider_catalog(&p);
         assert_eq!(cat.len(), 2);
         assert_eq!(cat[0], entry("16.10", "16.10", false));
         assert!(cat[1].deprecated && cat[1].distribution.is_none());
         p.kubedb = Value::Null;
-        assert!(offered_catalog(&p).is_empty());
+        assert!(provider_catalog(&p).is_empty());
     }
 }
