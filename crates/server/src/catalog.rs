@@ -70,6 +70,30 @@ pub fn provider_catalog(p: &Provider) -> Vec<CatalogVersion> {
         .collect()
 }
 
+/// What the platform keeps about a cluster's KubeDB after probing it (`Provider.kubedb`):
+/// `{installed, version, engines, missing_crds, catalog}`. Shown without the catalog in provider
+/// answers; the catalog is what [`provider_catalog`] reads back.
+pub fn kubedb_facts(report: &provider::ProbeReport) -> Value {
+    let catalog: Vec<CatalogVersion> = report
+        .catalog
+        .iter()
+        .map(|c| CatalogVersion {
+            engine: c.engine,
+            name: c.name.clone(),
+            version: c.version.clone(),
+            distribution: c.distribution.clone(),
+            deprecated: c.deprecated,
+        })
+        .collect();
+    serde_json::json!({
+        "installed": report.kubedb_installed,
+        "version": report.kubedb_version,
+        "engines": report.engines,
+        "missing_crds": report.missing_crds,
+        "catalog": catalog,
+    })
+}
+
 impl AppState {
     /// The allowed-versions policy every offer and every database create goes through.
     pub fn version_policy(&self) -> &VersionPolicy {

@@ -103,6 +103,12 @@ pub struct Config {
     /// A provider whose probe takes longer than this is marked unreachable.
     #[arg(long, env = "DBAAS_PROVIDER_HEALTH_TIMEOUT_SECS", default_value_t = 20)]
     pub provider_health_timeout_secs: u64,
+    /// Start a simulated KubeDB cluster in-process and onboard it as a provider (demo mode).
+    #[arg(long, env = "DBAAS_DEMO", default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub demo: bool,
+    /// Seconds the demo cluster's simulated KubeDB takes to provision a database.
+    #[arg(long, env = "DBAAS_DEMO_PROVISIONING_SECS", default_value_t = 3)]
+    pub demo_provisioning_secs: u64,
     /// Log format: `pretty` or `json`.
     #[arg(long, env = "DBAAS_LOG_FORMAT", default_value = "pretty")]
     pub log_format: String,

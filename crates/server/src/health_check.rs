@@ -1,18 +1,20 @@
 //! Provider health checks: every provider's cluster is probed periodically (bounded concurrency,
 //! each probe under a timeout) and what was found is written with `set_provider_health`:
 //! `connection = {status: connected|unreachable|error, last_checked_at, server_version?, error?}`
-//! and, when the cluster answered, the refreshed KubeDB facts and catalog in `kubedb`.
+//! and, when the cluster answered, the refreshed KubeDB facts and catalog in `kubedb`
+//! (`catalog::kubedb_facts`).
 
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use domain::model::Provider;
 use futures::StreamExt;
-use provider::{ProbeReport, ProviderError};
+use provider::ProviderError;
 use serde_json::{json, Value};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use crate::catalog::kubedb_facts;
 use crate::state::AppState;
 
 /// Probes in flight at once: enough to keep a round short, few enough not to flood the runtime.
@@ -35,29 +37,6 @@ impl ConnectionStatus {
             ConnectionStatus::Error => "error",
         }
     }
-}
-
-/// The stored `kubedb` facts of a probe: `{installed, version, engines, missing_crds, catalog}`.
-/// The catalog is kept as `domain::versions::CatalogVersion`s (see `catalog`).
-pub fn kubedb_facts(report: &ProbeReport) -> Value {
-    let catalog: Vec<domain::versions::CatalogVersion> = report
-        .catalog
-        .iter()
-        .map(|c| domain::versions::CatalogVersion {
-            engine: c.engine,
-            name: c.name.clone(),
-            version: c.version.clone(),
-            distribution: c.distribution.clone(),
-            deprecated: c.deprecated,
-        })
-        .collect();
-    json!({
-        "installed": report.kubedb_installed,
-        "version": report.kubedb_version,
-        "engines": report.engines,
-        "missing_crds": report.missing_crds,
-        "catalog": catalog,
-    })
 }
 
 /// The stored `connection` value.
@@ -218,7 +197,7 @@ pub fn spawn(state: &AppState, mut stop: watch::Receiver<bool>) -> JoinHandle<()
 mod tests {
     use super::*;
     use domain::engine::Engine;
-    use provider::{CatalogEntry, NodeCapacity};
+    use provider::{CatalogEntry, NodeCapacity, ProbeReport};
 
     #[test]
     fn facts_and_connection_have_the_stored_shape() {

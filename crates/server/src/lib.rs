@@ -5,6 +5,7 @@ pub mod auth;
 pub mod catalog;
 pub mod clusters;
 pub mod config;
+pub mod demo;
 pub mod error;
 pub mod extract;
 pub mod health_check;

@@ -158,6 +158,8 @@ pub struct Running {
     pub state: AppState,
     /// The bootstrap admin's generated password, when one was generated on this start.
     pub generated_admin_password: Option<String>,
+    /// The in-process simulated cluster of demo mode.
+    pub demo: Option<sim::SimHandle>,
     stop: watch::Sender<bool>,
     task: JoinHandle<std::io::Result<()>>,
 }
@@ -167,6 +169,9 @@ impl Running {
     pub async fn shutdown(self) {
         let _ = self.stop.send(true);
         let _ = self.task.await;
+        if let Some(sim) = self.demo {
+            sim.shutdown().await;
+        }
     }
 
     pub fn url(&self) -> String {
@@ -179,6 +184,11 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     let listen = config.listen;
     let state = build_state(config).await?;
     let generated_admin_password = bootstrap_admin(&state).await?;
+    let demo = if state.config.demo {
+        Some(crate::demo::start(&state).await?)
+    } else {
+        None
+    };
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("binding {listen}"))?;
@@ -202,6 +212,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         addr,
         state,
         generated_admin_password,
+        demo,
         stop,
         task,
     })

@@ -6,7 +6,7 @@
 //! A worker renews its lease while it works; a transient failure is retried with capped exponential
 //! backoff and jitter up to `max_retries`; a permanent one fails with a message a human can act on.
 
-mod create;
+pub mod create;
 mod delete;
 pub mod signals;
 
@@ -312,7 +312,7 @@ async fn on_failure(ctx: &OpCtx, error: &str) -> Result<(), StepError> {
 pub fn backoff(attempt: i32, base_ms: u64, cap_secs: u64) -> Duration {
     let exp = base_ms.saturating_mul(1u64 << attempt.clamp(0, 20));
     let capped = exp.min(cap_secs.saturating_mul(1000)).max(1);
-    let jitter = rand::rng().random_range(0..=capped / 2);
+    let jitter = rand::thread_rng().gen_range(0..=capped / 2);
     Duration::from_millis(capped / 2 + jitter)
 }
 

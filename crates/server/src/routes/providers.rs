@@ -27,7 +27,8 @@ use super::{PageMeta, PageQuery};
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, ApiQuery};
-use crate::health_check::{connection_value, kubedb_facts, ConnectionStatus};
+use crate::catalog::kubedb_facts;
+use crate::health_check::{connection_value, ConnectionStatus};
 use crate::state::{AppState, Audit};
 
 /// Onboarding answers within the request timeout (30 s) even when the cluster hangs.
