@@ -112,7 +112,11 @@ impl AppState {
         if let Some(v) = self.provider_list.get(&()).await {
             return Ok(v);
         }
-        let list = Arc::new(self.store.list_providers(&ProviderFilter::default()).await?);
+        let list = Arc::new(
+            self.store
+                .list_providers(&ProviderFilter::default())
+                .await?,
+        );
         self.provider_list.insert((), list.clone()).await;
         Ok(list)
     }

@@ -98,7 +98,11 @@ pub struct Config {
     #[arg(long, env = "DBAAS_VERSIONS_POLICY_FILE")]
     pub versions_policy_file: Option<PathBuf>,
     /// How often every provider's cluster is probed (reachability, KubeDB, catalog).
-    #[arg(long, env = "DBAAS_PROVIDER_HEALTH_INTERVAL_SECS", default_value_t = 60)]
+    #[arg(
+        long,
+        env = "DBAAS_PROVIDER_HEALTH_INTERVAL_SECS",
+        default_value_t = 60
+    )]
     pub provider_health_interval_secs: u64,
     /// A provider whose probe takes longer than this is marked unreachable.
     #[arg(long, env = "DBAAS_PROVIDER_HEALTH_TIMEOUT_SECS", default_value_t = 20)]

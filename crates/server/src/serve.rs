@@ -25,8 +25,7 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
     let keys = Keys::load(&config)?;
-    let version_policy =
-        crate::catalog::load_policy(config.versions_policy_file.as_deref())?;
+    let version_policy = crate::catalog::load_policy(config.versions_policy_file.as_deref())?;
     let store = store::connect(&config.store_url(), store::Cipher::new(keys.encryption))
         .await
         .with_context(|| {

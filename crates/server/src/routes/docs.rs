@@ -5,9 +5,7 @@ use axum::Json;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{
-    audit_logs, auth, databases, health, operations, providers, tenants, users, versions,
-};
+use super::{audit_logs, auth, databases, health, operations, providers, tenants, users, versions};
 
 struct Security;
 

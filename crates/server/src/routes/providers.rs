@@ -25,9 +25,9 @@ use utoipa::{IntoParams, ToSchema};
 use super::tenants::object;
 use super::{PageMeta, PageQuery};
 use crate::auth::Caller;
+use crate::catalog::kubedb_facts;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, ApiQuery};
-use crate::catalog::kubedb_facts;
 use crate::health_check::{connection_value, ConnectionStatus};
 use crate::state::{AppState, Audit};
 
@@ -395,7 +395,10 @@ async fn load(state: &AppState, id: &str) -> ApiResult<Provider> {
 }
 
 async fn name_taken(state: &AppState, name: &str, except: Option<&str>) -> ApiResult<()> {
-    let all = state.store.list_providers(&ProviderFilter::default()).await?;
+    let all = state
+        .store
+        .list_providers(&ProviderFilter::default())
+        .await?;
     if all
         .iter()
         .any(|p| p.name == name && Some(p.id.as_str()) != except)
@@ -582,8 +585,16 @@ pub async fn update_provider(
     }
     let c = &mut p.capacity;
     for (field, new, slot) in [
-        ("cpu_total_cores", req.cpu_total_cores, &mut c.cpu_total_cores),
-        ("memory_total_gb", req.memory_total_gb, &mut c.memory_total_gb),
+        (
+            "cpu_total_cores",
+            req.cpu_total_cores,
+            &mut c.cpu_total_cores,
+        ),
+        (
+            "memory_total_gb",
+            req.memory_total_gb,
+            &mut c.memory_total_gb,
+        ),
         (
             "storage_total_gb",
             req.storage_total_gb,
@@ -758,7 +769,8 @@ pub(crate) async fn offering_providers(
     zone: Option<&str>,
 ) -> ApiResult<Vec<Provider>> {
     let all = state.catalog_providers().await?;
-    let visible = (!caller.principal.is_platform_admin()).then(|| caller.principal.visible_domains());
+    let visible =
+        (!caller.principal.is_platform_admin()).then(|| caller.principal.visible_domains());
     Ok(all
         .iter()
         .filter(|p| p.is_active)
@@ -773,8 +785,15 @@ pub(crate) async fn offering_providers(
 }
 
 /// The offered versions of one engine over several providers, deduplicated, newest first.
-pub(crate) fn offered(state: &AppState, engine: Engine, providers: &[Provider]) -> Vec<VersionItem> {
-    let catalog: Vec<_> = providers.iter().flat_map(|p| state.offered_catalog(p)).collect();
+pub(crate) fn offered(
+    state: &AppState,
+    engine: Engine,
+    providers: &[Provider],
+) -> Vec<VersionItem> {
+    let catalog: Vec<_> = providers
+        .iter()
+        .flat_map(|p| state.offered_catalog(p))
+        .collect();
     state
         .version_policy()
         .offered(engine, &catalog)
@@ -929,9 +948,7 @@ fn placement_domain(caller: &Caller, requested: Option<String>) -> ApiResult<Str
         Some(d) => Err(ApiError::not_found("Tenant", &d)),
         None => match visible.as_slice() {
             [only] => Ok(only.clone()),
-            [] => Err(ApiError::forbidden(
-                "Placement needs a role in a domain",
-            )),
+            [] => Err(ApiError::forbidden("Placement needs a role in a domain")),
             _ => Err(ApiError::validation(
                 "domain",
                 "required: you belong to several domains",
@@ -959,7 +976,10 @@ async fn preview(
     need.validate()?;
     let domain = placement_domain(caller, domain)?;
     // Fresh, not the cached list: the preview shows current allocations.
-    let providers = state.store.list_providers(&ProviderFilter::default()).await?;
+    let providers = state
+        .store
+        .list_providers(&ProviderFilter::default())
+        .await?;
     let req = PlacementRequest {
         domain,
         need: Usage {
