@@ -21,7 +21,8 @@ use crate::auth;
 use crate::error::ApiError;
 use crate::metrics;
 use crate::routes::{
-    audit_logs, auth as auth_routes, databases, docs, health, operations, tenants, users,
+    audit_logs, auth as auth_routes, databases, docs, health, operations, providers, tenants,
+    users, versions,
 };
 use crate::state::AppState;
 
@@ -94,6 +95,24 @@ pub fn app(state: AppState) -> NormalizePath<Router> {
                 .delete(users::delete_user),
         )
         .route("/audit-logs", get(audit_logs::list))
+        .route(
+            "/providers",
+            post(providers::create_provider).get(providers::list_providers),
+        )
+        .route("/providers/engines", get(providers::engines))
+        .route(
+            "/providers/versions/{engine}",
+            get(providers::engine_versions),
+        )
+        .route("/providers/select", post(providers::select))
+        .route("/providers/available/list", get(providers::available_list))
+        .route(
+            "/providers/{id}",
+            get(providers::get_provider)
+                .patch(providers::update_provider)
+                .delete(providers::delete_provider),
+        )
+        .route("/versions", get(versions::list_versions))
         .route(
             "/domain/{domain}/project/{project}/databases",
             post(databases::create).get(databases::list),

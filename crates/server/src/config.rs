@@ -93,6 +93,20 @@ pub struct Config {
     /// Kubernetes requests per second allowed to one provider (burst: twice as many).
     #[arg(long, env = "DBAAS_PROVIDER_RATE_LIMIT", default_value_t = 50)]
     pub provider_rate_limit: u32,
+    /// Allowed-versions policy (YAML or JSON): per engine `enabled`, `distributions`, `allow`,
+    /// `deny`. Absent = every non-deprecated catalog version is offered.
+    #[arg(long, env = "DBAAS_VERSIONS_POLICY_FILE")]
+    pub versions_policy_file: Option<PathBuf>,
+    /// How often every provider's cluster is probed (reachability, KubeDB, catalog).
+    #[arg(
+        long,
+        env = "DBAAS_PROVIDER_HEALTH_INTERVAL_SECS",
+        default_value_t = 60
+    )]
+    pub provider_health_interval_secs: u64,
+    /// A provider whose probe takes longer than this is marked unreachable.
+    #[arg(long, env = "DBAAS_PROVIDER_HEALTH_TIMEOUT_SECS", default_value_t = 20)]
+    pub provider_health_timeout_secs: u64,
     /// Start a simulated KubeDB cluster in-process and onboard it as a provider (demo mode).
     #[arg(long, env = "DBAAS_DEMO", default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
     pub demo: bool,

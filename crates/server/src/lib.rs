@@ -8,6 +8,7 @@ pub mod config;
 pub mod demo;
 pub mod error;
 pub mod extract;
+pub mod health_check;
 pub mod keys;
 pub mod metrics;
 pub mod ops;

@@ -25,6 +25,7 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
     let keys = Keys::load(&config)?;
+    let version_policy = crate::catalog::load_policy(config.versions_policy_file.as_deref())?;
     let store = store::connect(&config.store_url(), store::Cipher::new(keys.encryption))
         .await
         .with_context(|| {
@@ -58,7 +59,14 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
     let tokens = TokenService::new(&keys.signing, config.access_token_ttl_secs);
     let secrets = store::Cipher::new(keys.encryption);
     Ok(AppState::new(
-        config, store, tokens, limiter, local, redis, secrets,
+        config,
+        store,
+        tokens,
+        limiter,
+        local,
+        redis,
+        secrets,
+        version_policy,
     ))
 }
 
@@ -188,6 +196,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     spawn_background_jobs(&state, stop.subscribe());
     crate::ops::spawn_workers(&state, stop.subscribe());
     crate::watchers::spawn_supervisor(&state, stop.subscribe());
+    crate::health_check::spawn(&state, stop.subscribe());
     let service = app(state.clone());
     let make =
         axum::ServiceExt::<Request>::into_make_service_with_connect_info::<SocketAddr>(service);

@@ -110,6 +110,10 @@ pub struct Inner {
     pub secrets: store::Cipher,
     /// Per-provider Kubernetes clients.
     pub clusters: provider::connect::ClientCache,
+    /// The allowed-versions policy, loaded once at start (see `catalog`).
+    pub version_policy: domain::versions::VersionPolicy,
+    /// Every provider, for a few seconds, for version listings; provider writes invalidate.
+    pub provider_list: Cache<(), Arc<Vec<domain::model::Provider>>>,
 }
 
 #[derive(Clone)]
@@ -123,6 +127,8 @@ impl Deref for AppState {
 }
 
 impl AppState {
+    // The one wiring constructor: each argument is a distinct, already-built part of the state.
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         config: Config,
         store: Arc<dyn Store>,
@@ -131,6 +137,7 @@ impl AppState {
         local_limiter: Arc<LocalLimiter>,
         redis: Option<redis::aio::ConnectionManager>,
         secrets: store::Cipher,
+        version_policy: domain::versions::VersionPolicy,
     ) -> Self {
         // Short TTLs bound how stale a cached identity can be on another replica.
         let identities = Cache::builder()
@@ -144,6 +151,10 @@ impl AppState {
         let quota_views = Cache::builder()
             .max_capacity(100_000)
             .time_to_live(Duration::from_secs(1))
+            .build();
+        let provider_list = Cache::builder()
+            .max_capacity(1)
+            .time_to_live(Duration::from_secs(5))
             .build();
         let config_rate = (config.provider_rate_limit, config.provider_rate_limit * 2);
         AppState(Arc::new(Inner {
@@ -166,6 +177,8 @@ impl AppState {
                 config_rate.0,
                 config_rate.1,
             ),
+            version_policy,
+            provider_list,
         }))
     }
 

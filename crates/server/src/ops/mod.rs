@@ -6,7 +6,7 @@
 //! A worker renews its lease while it works; a transient failure is retried with capped exponential
 //! backoff and jitter up to `max_retries`; a permanent one fails with a message a human can act on.
 
-mod create;
+pub mod create;
 mod delete;
 pub mod signals;
 

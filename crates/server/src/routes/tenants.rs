@@ -44,7 +44,7 @@ impl QuotaInput {
     }
 }
 
-fn object(field: &str, v: Option<Value>) -> Result<Value, ApiError> {
+pub(crate) fn object(field: &str, v: Option<Value>) -> Result<Value, ApiError> {
     match v {
         None => Ok(json!({})),
         Some(v @ Value::Object(_)) if v.to_string().len() <= 16 * 1024 => Ok(v),
