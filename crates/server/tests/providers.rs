@@ -346,7 +346,7 @@ both_stores!(onboarding_failures_say_why, |b| async move {
         ),
         (json!({"region": "r".repeat(51)}), "region"),
         (json!({"name": ""}), "name"),
-        (json!({"domain": "no-such-tenant"}), "domain"),
+        (json!({"domain": "Not A Slug"}), "domain"),
         (json!({"kubeconfig_content": " "}), "kubeconfig_content"),
         (json!({"metadata": [1]}), "metadata"),
         (json!({"verify_ssl": "yes"}), "verify_ssl"),
