@@ -225,7 +225,9 @@ mod tests {
         r.region = Some("us".into());
         assert_eq!(choose(&ps, &r).unwrap(), "p-far");
         r.availability_zone = Some("us-9".into());
-        assert!(matches!(choose(&ps, &r), Err(DomainError::NoCapacity(m)) if m.contains("no active provider")));
+        assert!(
+            matches!(choose(&ps, &r), Err(DomainError::NoCapacity(m)) if m.contains("no active provider"))
+        );
     }
 
     #[test]

@@ -88,7 +88,9 @@ pub fn observe_phase(current: DatabaseStatus, phase: &str) -> Observed {
         _ => (None, "unknown"),
     };
     let status = target.filter(|t| {
-        !current.is_operation_owned() && current != Deleted && *t != current
+        !current.is_operation_owned()
+            && current != Deleted
+            && *t != current
             && current.can_transition_to(*t)
     });
     Observed { status, health }
@@ -155,7 +157,11 @@ mod tests {
         assert_eq!(observe_phase(Failed, "Ready").status, Some(Running));
         assert_eq!(observe_phase(Running, "Critical").health, "degraded");
         assert_eq!(observe_phase(Running, "Ready").status, None);
-        assert_eq!(observe_phase(Running, "Halted").status, None, "running → paused only via pausing");
+        assert_eq!(
+            observe_phase(Running, "Halted").status,
+            None,
+            "running → paused only via pausing"
+        );
     }
 
     #[test]

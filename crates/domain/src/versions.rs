@@ -93,7 +93,7 @@ impl VersionPolicy {
             .filter(|v| v.engine == engine && self.allows(v))
             .cloned()
             .collect();
-        out.sort_by(|a, b| newest_first(a, b));
+        out.sort_by(newest_first);
         out.dedup_by(|a, b| a.name == b.name);
         out
     }
@@ -129,7 +129,9 @@ impl VersionPolicy {
         } else if matching.is_empty() {
             format!("{engine} version '{requested}' is not in the catalog")
         } else {
-            format!("{engine} version '{requested}' is not allowed by the platform's version policy")
+            format!(
+                "{engine} version '{requested}' is not allowed by the platform's version policy"
+            )
         };
         Err(DomainError::VersionUnavailable(format!("{why}; {choose}")))
     }
@@ -208,7 +210,10 @@ mod tests {
             .collect();
         assert_eq!(offered, ["16.10"]);
         assert_eq!(
-            policy.resolve(Engine::Postgres, "16.10", &cat).unwrap().name,
+            policy
+                .resolve(Engine::Postgres, "16.10", &cat)
+                .unwrap()
+                .name,
             "16.10"
         );
         let e = policy.resolve(Engine::Postgres, "13.2", &cat).unwrap_err();

@@ -23,7 +23,7 @@ pub const LABEL_PLATFORM: &str = "dbaas.io/platform";
 /// Where the KubeDB operator runs by default; its health checks must reach the pods.
 pub const KUBEDB_NAMESPACE: &str = "kubedb";
 /// Redis HA runs in Cluster mode with this many shards (KubeDB's minimum).
-pub const REDIS_CLUSTER_SHARDS: i64 = 3;
+pub use domain::engine::REDIS_CLUSTER_SHARDS;
 
 const MAX_LABEL: usize = 63;
 const HASH_LEN: usize = 8;

@@ -68,7 +68,9 @@ async fn main() -> anyhow::Result<()> {
     let token = login(addr).await?;
     let auth = format!("Bearer {token}");
     let base = format!("http://{addr}");
-    let http = reqwest::Client::builder().pool_max_idle_per_host(64).build()?;
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(64)
+        .build()?;
     let post = |path: String, body: Value| {
         let (http, base, token) = (http.clone(), base.clone(), token.clone());
         async move {
@@ -86,7 +88,7 @@ async fn main() -> anyhow::Result<()> {
     };
 
     // Onboard the cluster; one tenant with ten projects, room for everything.
-    let (s, p) = post(
+    let (s, p, _) = post(
         "/api/v1/providers".into(),
         json!({"name": "sim", "region": "local", "cpu_total_cores": 100000, "memory_total_gb": 400000,
             "storage_total_gb": 10000000, "kubeconfig_content": sim.kubeconfig_yaml}),
@@ -95,7 +97,11 @@ async fn main() -> anyhow::Result<()> {
     anyhow::ensure!(s == 201, "onboarding failed: {p}");
     let quota = json!({"max_cpu_cores": 100000, "max_memory_gb": 400000, "max_storage_gb": 10000000,
         "max_databases": 100000});
-    post("/api/v1/tenants".into(), json!({"name": "bench", "quota": quota})).await?;
+    post(
+        "/api/v1/tenants".into(),
+        json!({"name": "bench", "quota": quota}),
+    )
+    .await?;
     for p in 0..PROJECTS {
         post(
             "/api/v1/tenants/bench/projects".into(),
@@ -125,7 +131,11 @@ async fn main() -> anyhow::Result<()> {
         let (s, v, t) = r?;
         anyhow::ensure!(s == 202, "create answered {s}: {v}");
         lat.push(t.as_secs_f64() * 1000.0);
-        ids.push((v["project"].as_str().unwrap_or_default().to_string(), v["id"].as_str().unwrap_or_default().to_string(), v["name"].as_str().unwrap_or_default().to_string()));
+        ids.push((
+            v["project"].as_str().unwrap_or_default().to_string(),
+            v["id"].as_str().unwrap_or_default().to_string(),
+            v["name"].as_str().unwrap_or_default().to_string(),
+        ));
     }
     lat.sort_by(f64::total_cmp);
     let pct = |v: &[f64], p: f64| v[((v.len() as f64 * p) as usize).min(v.len() - 1)];
@@ -206,11 +216,20 @@ async fn main() -> anyhow::Result<()> {
         };
         let path = format!("{base}/api/v1/domain/bench/project/{project}/databases/{id}");
         loop {
-            let v: Value = http.get(&path).bearer_auth(&token).send().await?.json().await?;
+            let v: Value = http
+                .get(&path)
+                .bearer_auth(&token)
+                .send()
+                .await?
+                .json()
+                .await?;
             if v["health_status"] == "degraded" {
                 break;
             }
-            anyhow::ensure!(seen_in_cluster.elapsed() < Duration::from_secs(30), "API never showed the phase: {v}");
+            anyhow::ensure!(
+                seen_in_cluster.elapsed() < Duration::from_secs(30),
+                "API never showed the phase: {v}"
+            );
             tokio::time::sleep(Duration::from_millis(2)).await;
         }
         delays.push(seen_in_cluster.elapsed().as_secs_f64() * 1000.0);
@@ -257,8 +276,24 @@ async fn main() -> anyhow::Result<()> {
             format!("/api/v1/domain/bench/project/{project}/databases?page_size=100"),
         ),
     ] {
-        load(addr, &path, Some(&auth), CONCURRENCY, Duration::from_millis(500), None).await?;
-        let peak = load(addr, &path, Some(&auth), CONCURRENCY, Duration::from_secs_f64(secs), None).await?;
+        load(
+            addr,
+            &path,
+            Some(&auth),
+            CONCURRENCY,
+            Duration::from_millis(500),
+            None,
+        )
+        .await?;
+        let peak = load(
+            addr,
+            &path,
+            Some(&auth),
+            CONCURRENCY,
+            Duration::from_secs_f64(secs),
+            None,
+        )
+        .await?;
         let half = load(
             addr,
             &path,

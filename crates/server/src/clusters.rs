@@ -14,21 +14,16 @@ pub async fn cluster_for(state: &AppState, p: &Provider) -> Result<Cluster, Prov
     let id = p.id.clone();
     state
         .clusters
-        .get(
-            &p.id,
-            &p.updated_at.to_rfc3339(),
-            p.verify_ssl,
-            move || {
-                async move {
-                    store
-                        .provider_kubeconfig(&id)
-                        .await
-                        .map_err(|e| ProviderError::Transient(format!("reading the kubeconfig: {e}")))?
-                        .ok_or_else(|| ProviderError::NotFound(format!("provider '{id}'")))
-                }
-                .boxed()
-            },
-        )
+        .get(&p.id, &p.updated_at.to_rfc3339(), p.verify_ssl, move || {
+            async move {
+                store
+                    .provider_kubeconfig(&id)
+                    .await
+                    .map_err(|e| ProviderError::Transient(format!("reading the kubeconfig: {e}")))?
+                    .ok_or_else(|| ProviderError::NotFound(format!("provider '{id}'")))
+            }
+            .boxed()
+        })
         .await
 }
 
@@ -38,7 +33,9 @@ pub fn api_error(e: ProviderError) -> ApiError {
         ProviderError::Transient(m) => {
             ApiError::unavailable(format!("the database's cluster is unreachable: {m}"))
         }
-        ProviderError::NotFound(m) => ApiError::bad_request(format!("not found in the cluster: {m}")),
+        ProviderError::NotFound(m) => {
+            ApiError::bad_request(format!("not found in the cluster: {m}"))
+        }
         other => ApiError::bad_request(other.to_string()),
     }
 }

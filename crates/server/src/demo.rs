@@ -53,7 +53,7 @@ async fn onboard(state: &AppState, kubeconfig: &str) -> anyhow::Result<()> {
             p.kubedb = kubedb;
             p.connection = connection;
             state.store.update_provider(&p, Some(kubeconfig)).await?;
-            state.clusters.invalidate(&p.id).await;
+            state.provider_written(&p.id).await;
         }
         None => {
             let p = Provider {
@@ -85,9 +85,9 @@ async fn onboard(state: &AppState, kubeconfig: &str) -> anyhow::Result<()> {
                 updated_at: now,
             };
             state.store.create_provider(&p, kubeconfig).await?;
+            state.provider_written(&p.id).await;
         }
     }
-    state.ops.provider_changed();
     Ok(())
 }
 

@@ -107,10 +107,11 @@ async fn main() -> anyhow::Result<()> {
                     server::demo::instructions(
                         &display_url(running.addr),
                         &running.state.config.admin_email,
-                        running
-                            .generated_admin_password
-                            .as_deref()
-                            .or(running.state.config.admin_password.as_deref()),
+                        running.generated_admin_password.as_deref().or(running
+                            .state
+                            .config
+                            .admin_password
+                            .as_deref()),
                     )
                 );
             }

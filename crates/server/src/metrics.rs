@@ -69,7 +69,9 @@ impl Metrics {
                 "operation_attempt_duration_seconds",
                 "How long one attempt of an operation ran, by type",
             )
-            .buckets(vec![0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 15.0, 60.0, 300.0, 1800.0]),
+            .buckets(vec![
+                0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 15.0, 60.0, 300.0, 1800.0,
+            ]),
             &["type"],
         )
         .expect("static metric");

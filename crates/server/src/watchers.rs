@@ -44,10 +44,11 @@ pub fn spawn_supervisor(state: &AppState, mut stop: watch::Receiver<bool>) -> Jo
                         keep
                     });
                     for p in providers.into_iter().filter(|p| p.is_active) {
-                        if !running.contains_key(&p.id) {
-                            let fingerprint = p.updated_at.to_rfc3339();
-                            let task = tokio::spawn(watch_provider(state.clone(), p.id.clone()));
-                            running.insert(p.id, (fingerprint, task));
+                        if let std::collections::hash_map::Entry::Vacant(slot) =
+                            running.entry(p.id.clone())
+                        {
+                            let task = tokio::spawn(watch_provider(state.clone(), p.id));
+                            slot.insert((p.updated_at.to_rfc3339(), task));
                         }
                     }
                 }
@@ -172,7 +173,10 @@ async fn apply(
             if db.status != DatabaseStatus::Running {
                 return Ok(());
             }
-            if let Ok(Some(e)) = cluster.read_endpoint(db.engine, &namespace, &instance).await {
+            if let Ok(Some(e)) = cluster
+                .read_endpoint(db.engine, &namespace, &instance)
+                .await
+            {
                 let port = Some(e.port as i64);
                 if db.endpoint.as_deref() != Some(e.host.as_str())
                     || db.port != port
@@ -223,13 +227,7 @@ pub fn observed_patch(db: &Database, obs: &ObservedDatabase) -> DatabasePatch {
         if db.health_status.as_deref() != Some(seen.health) && !db.status.is_operation_owned() {
             p.health_status = Some(Some(seen.health.to_string()));
         }
-        let replicas = obs.replicas.unwrap_or(db.replicas);
-        let ready = match ph {
-            "Ready" => replicas,
-            "Critical" => (replicas - 1).max(1),
-            _ => 0,
-        };
-        if ready != db.ready_replicas {
+        if let Some(ready) = obs.ready_replicas().filter(|r| *r != db.ready_replicas) {
             p.ready_replicas = Some(ready);
         }
     }
@@ -319,19 +317,30 @@ mod tests {
 
     #[test]
     fn nothing_new_writes_nothing() {
-        assert!(observed_patch(&db(DatabaseStatus::Running, Some("Ready")), &seen("Ready")).is_empty());
+        assert!(
+            observed_patch(&db(DatabaseStatus::Running, Some("Ready")), &seen("Ready")).is_empty()
+        );
     }
 
     #[test]
     fn a_degraded_cluster_is_reported_and_a_recovered_one_runs_again() {
-        let p = observed_patch(&db(DatabaseStatus::Running, Some("Ready")), &seen("Critical"));
+        let p = observed_patch(
+            &db(DatabaseStatus::Running, Some("Ready")),
+            &seen("Critical"),
+        );
         assert_eq!(p.status, None);
         assert_eq!(p.health_status, Some(Some("degraded".into())));
         assert_eq!(p.ready_replicas, Some(2));
-        let p = observed_patch(&db(DatabaseStatus::Running, Some("Ready")), &seen("NotReady"));
+        let p = observed_patch(
+            &db(DatabaseStatus::Running, Some("Ready")),
+            &seen("NotReady"),
+        );
         assert_eq!(p.status, Some(DatabaseStatus::Failed));
         assert_eq!(p.expect_status, vec![DatabaseStatus::Running]);
-        let p = observed_patch(&db(DatabaseStatus::Failed, Some("NotReady")), &seen("Ready"));
+        let p = observed_patch(
+            &db(DatabaseStatus::Failed, Some("NotReady")),
+            &seen("Ready"),
+        );
         assert_eq!(p.status, Some(DatabaseStatus::Running));
     }
 
@@ -339,7 +348,11 @@ mod tests {
     fn operation_owned_and_deleted_states_are_left_alone() {
         let p = observed_patch(&db(DatabaseStatus::Provisioning, None), &seen("Ready"));
         assert_eq!(p.status, None);
-        assert_eq!(p.kubedb_phase, Some(Some("Ready".into())), "the phase is still recorded");
+        assert_eq!(
+            p.kubedb_phase,
+            Some(Some("Ready".into())),
+            "the phase is still recorded"
+        );
         assert!(observed_patch(&db(DatabaseStatus::Deleted, None), &seen("Ready")).is_empty());
     }
 }

@@ -55,18 +55,30 @@ async fn wait_ready(http: &reqwest::Client, base: &str) {
         .map(|r| !r.status().is_success())
         .unwrap_or(true)
     {
-        assert!(start.elapsed() < Duration::from_secs(30), "server not ready");
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "server not ready"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 
-async fn call(http: &reqwest::Client, method: reqwest::Method, url: String, token: &str, body: Option<Value>) -> (u16, Value) {
+async fn call(
+    http: &reqwest::Client,
+    method: reqwest::Method,
+    url: String,
+    token: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
     let mut r = http.request(method, url).bearer_auth(token);
     if let Some(b) = body {
         r = r.json(&b);
     }
     let resp = r.send().await.unwrap();
-    (resp.status().as_u16(), resp.json().await.unwrap_or(Value::Null))
+    (
+        resp.status().as_u16(),
+        resp.json().await.unwrap_or(Value::Null),
+    )
 }
 
 async fn token(http: &reqwest::Client, base: &str) -> String {
@@ -91,20 +103,49 @@ async fn killed_mid_creates(database_url: Option<String>) {
     wait_ready(&http, &srv.base).await;
     let admin = token(&http, &srv.base).await;
     use reqwest::Method;
-    let (s, p) = call(&http, Method::POST, format!("{}/api/v1/providers", srv.base), &admin, Some(json!({
+    let (s, p) = call(
+        &http,
+        Method::POST,
+        format!("{}/api/v1/providers", srv.base),
+        &admin,
+        Some(json!({
         "name": "sim", "region": "eu", "cpu_total_cores": 1000, "memory_total_gb": 4000,
-        "storage_total_gb": 100000, "kubeconfig_content": sim.kubeconfig_yaml}))).await;
+        "storage_total_gb": 100000, "kubeconfig_content": sim.kubeconfig_yaml})),
+    )
+    .await;
     assert_eq!(s, 201, "{p}");
     let quota = json!({"max_cpu_cores": 100, "max_memory_gb": 400, "max_storage_gb": 10000, "max_databases": 50});
-    let (s, _) = call(&http, Method::POST, format!("{}/api/v1/tenants", srv.base), &admin, Some(json!({"name": "acme", "quota": quota}))).await;
+    let (s, _) = call(
+        &http,
+        Method::POST,
+        format!("{}/api/v1/tenants", srv.base),
+        &admin,
+        Some(json!({"name": "acme", "quota": quota})),
+    )
+    .await;
     assert_eq!(s, 201);
-    let (s, _) = call(&http, Method::POST, format!("{}/api/v1/tenants/acme/projects", srv.base), &admin, Some(json!({"name": "web", "quota": quota}))).await;
+    let (s, _) = call(
+        &http,
+        Method::POST,
+        format!("{}/api/v1/tenants/acme/projects", srv.base),
+        &admin,
+        Some(json!({"name": "web", "quota": quota})),
+    )
+    .await;
     assert_eq!(s, 201);
     let path = "/api/v1/domain/acme/project/web/databases";
     let mut ids = vec![];
     for i in 0..20 {
-        let (s, d) = call(&http, Method::POST, format!("{}{path}", srv.base), &admin,
-            Some(json!({"name": format!("crash-{i:02}"), "engine": "postgres", "version": "16.10"}))).await;
+        let (s, d) = call(
+            &http,
+            Method::POST,
+            format!("{}{path}", srv.base),
+            &admin,
+            Some(
+                json!({"name": format!("crash-{i:02}"), "engine": "postgres", "version": "16.10"}),
+            ),
+        )
+        .await;
         assert_eq!(s, 202, "{d}");
         ids.push(d["id"].as_str().unwrap().to_string());
     }
@@ -119,15 +160,29 @@ async fn killed_mid_creates(database_url: Option<String>) {
     let start = Instant::now();
     for id in &ids {
         loop {
-            let (_, d) = call(&http, Method::GET, format!("{}{path}/{id}", srv.base), &admin, None).await;
+            let (_, d) = call(
+                &http,
+                Method::GET,
+                format!("{}{path}/{id}", srv.base),
+                &admin,
+                None,
+            )
+            .await;
             if d["status"] == "running" {
                 break;
             }
-            assert!(start.elapsed() < Duration::from_secs(120), "{id} never ran: {d}");
+            assert!(
+                start.elapsed() < Duration::from_secs(120),
+                "{id} never ran: {d}"
+            );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
-    assert_eq!(count_objects(&sim, "postgreses", "dbaas-acme-web").await, 20, "one KubeDB resource each");
+    assert_eq!(
+        count_objects(&sim, "postgreses", "dbaas-acme-web").await,
+        20,
+        "one KubeDB resource each"
+    );
     srv.child.kill().unwrap();
     srv.child.wait().unwrap();
     sim.shutdown().await;

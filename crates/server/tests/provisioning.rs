@@ -34,7 +34,11 @@ async fn quota_used(srv: &TestServer, token: &str, domain: &str, project: &str) 
 /// Create → running (credentials, endpoint) → delete → deleted, objects gone, reservation back.
 async fn lifecycle(srv: &TestServer, admin: &str, sim: &sim::SimHandle, engine: &str, ha: bool) {
     let version = newest_version(srv, admin, engine).await;
-    let name = format!("{}-{}", &engine[..5.min(engine.len())], if ha { "ha" } else { "one" });
+    let name = format!(
+        "{}-{}",
+        &engine[..5.min(engine.len())],
+        if ha { "ha" } else { "one" }
+    );
     let replicas = if ha { 3 } else { 1 };
     let (s, created) = srv
         .post(
@@ -56,7 +60,10 @@ async fn lifecycle(srv: &TestServer, admin: &str, sim: &sim::SimHandle, engine: 
     let path = format!("{}/{id}", dbs_path("acme", "web"));
     let o = wait_operation(srv, admin, &op, WITHIN).await;
     assert_eq!(o["status"], "completed", "{engine} create: {o}");
-    assert!(o["desired_state"].get("credentials").is_none(), "sealed credentials leaked: {o}");
+    assert!(
+        o["desired_state"].get("credentials").is_none(),
+        "sealed credentials leaked: {o}"
+    );
     let d = wait_status(srv, admin, &path, "running", WITHIN).await;
     assert_eq!(d["ready_replicas"], replicas, "{d}");
     assert_eq!(d["current"]["replicas"], replicas, "{d}");
@@ -83,14 +90,19 @@ async fn lifecycle(srv: &TestServer, admin: &str, sim: &sim::SimHandle, engine: 
     assert_eq!(s, StatusCode::OK);
 
     let plural = provider::kubedb::names::engine(engine).unwrap().plural;
-    assert_eq!(count_objects(sim, plural, &ns).await, 1);
+    let exists = || {
+        sim.state
+            .get("kubedb.com/v1", plural, Some(&ns), &name)
+            .is_some()
+    };
+    assert!(exists(), "{engine}: the KubeDB object exists");
     let (s, del) = srv.delete(&path, admin).await;
     assert_eq!(s, StatusCode::ACCEPTED, "{del}");
     let o = wait_operation(srv, admin, del["operation_id"].as_str().unwrap(), WITHIN).await;
     assert_eq!(o["status"], "completed", "{engine} delete: {o}");
     let d = wait_status(srv, admin, &path, "deleted", WITHIN).await;
     assert!(d["endpoint"].is_null());
-    assert_eq!(count_objects(sim, plural, &ns).await, 0, "{engine} object gone");
+    assert!(!exists(), "{engine}: the KubeDB object is gone");
 }
 
 both_stores!(every_engine_standalone_and_ha, |backend| async move {
@@ -108,7 +120,10 @@ both_stores!(every_engine_standalone_and_ha, |backend| async move {
     let (_, list) = srv.get(&dbs_path("acme", "web"), &admin).await;
     assert_eq!(list["total"], 0, "{list}");
     let (_, list) = srv
-        .get(&format!("{}?status=deleted&page_size=100", dbs_path("acme", "web")), &admin)
+        .get(
+            &format!("{}?status=deleted&page_size=100", dbs_path("acme", "web")),
+            &admin,
+        )
         .await;
     assert_eq!(list["total"], 12, "{list}");
     sim.shutdown().await;
@@ -123,29 +138,73 @@ both_stores!(refusals_say_why, |backend| async move {
     tenant(&srv, &admin, "acme", "web", 50).await;
     let path = dbs_path("acme", "web");
     let cases = [
-        (json!({"name": "nover", "engine": "postgres", "version": "8.4"}), "version_unavailable", "not in the catalog"),
-        (json!({"name": "oldie", "engine": "postgres", "version": deprecated_version(&sim, "postgres").await}), "version_unavailable", "deprecated"),
-        (json!({"name": "two", "engine": "postgres", "version": "16.10", "replicas": 2, "high_availability": true}), "bad_request", "odd"),
-        (json!({"name": "three", "engine": "postgres", "version": "16.10", "replicas": 3}), "bad_request", "high_availability"),
-        (json!({"name": "evenmongo", "engine": "mongodb", "version": newest_version(&srv, &admin, "mongodb").await, "replicas": 4, "high_availability": true}), "bad_request", "odd"),
+        (
+            json!({"name": "nover", "engine": "postgres", "version": "8.4"}),
+            "version_unavailable",
+            "not in the catalog",
+        ),
+        (
+            json!({"name": "oldie", "engine": "postgres", "version": deprecated_version(&sim, "postgres").await}),
+            "version_unavailable",
+            "deprecated",
+        ),
+        (
+            json!({"name": "two", "engine": "postgres", "version": "16.10", "replicas": 2, "high_availability": true}),
+            "bad_request",
+            "odd",
+        ),
+        (
+            json!({"name": "three", "engine": "postgres", "version": "16.10", "replicas": 3}),
+            "bad_request",
+            "high_availability",
+        ),
+        (
+            json!({"name": "evenmongo", "engine": "mongodb", "version": newest_version(&srv, &admin, "mongodb").await, "replicas": 4, "high_availability": true}),
+            "bad_request",
+            "odd",
+        ),
     ];
     for (body, code, text) in cases {
         let (s, e) = srv.post(&path, &admin, body.clone()).await;
         assert_eq!(s, StatusCode::BAD_REQUEST, "{body}: {e}");
         assert_eq!(e["error"]["code"], code, "{e}");
-        assert!(e["error"]["message"].as_str().unwrap().contains(text), "{body}: {e}");
+        assert!(
+            e["error"]["message"].as_str().unwrap().contains(text),
+            "{body}: {e}"
+        );
     }
     for (body, field) in [
-        (json!({"name": "x", "engine": "postgres", "version": "16.10"}), "name"),
-        (json!({"name": "okname", "engine": "oracle", "version": "1"}), "engine"),
-        (json!({"name": "okname", "engine": "postgres", "version": "16.10", "storage_gb": 5}), "storage_gb"),
-        (json!({"name": "okname", "engine": "postgres", "version": "16.10", "password": "short"}), "password"),
-        (json!({"name": "okname", "engine": "postgres", "version": "16.10", "labels": {"dbaas.io/x": "y"}}), "labels"),
-        (json!({"name": "okname", "engine": "postgres", "version": "16.10", "size": "db.huge"}), "size"),
+        (
+            json!({"name": "x", "engine": "postgres", "version": "16.10"}),
+            "name",
+        ),
+        (
+            json!({"name": "okname", "engine": "oracle", "version": "1"}),
+            "engine",
+        ),
+        (
+            json!({"name": "okname", "engine": "postgres", "version": "16.10", "storage_gb": 5}),
+            "storage_gb",
+        ),
+        (
+            json!({"name": "okname", "engine": "postgres", "version": "16.10", "password": "short"}),
+            "password",
+        ),
+        (
+            json!({"name": "okname", "engine": "postgres", "version": "16.10", "labels": {"dbaas.io/x": "y"}}),
+            "labels",
+        ),
+        (
+            json!({"name": "okname", "engine": "postgres", "version": "16.10", "size": "db.huge"}),
+            "size",
+        ),
     ] {
         let (s, e) = srv.post(&path, &admin, body.clone()).await;
         assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{body}: {e}");
-        assert!(e["error"]["details"].to_string().contains(field), "{body}: {e}");
+        assert!(
+            e["error"]["details"].to_string().contains(field),
+            "{body}: {e}"
+        );
     }
     // Duplicate names conflict; deletion protection refuses deletion.
     let body = json!({"name": "keep", "engine": "postgres", "version": "16.10", "deletion_protection": true});
@@ -161,7 +220,12 @@ both_stores!(refusals_say_why, |backend| async move {
     // The KubeDB object carries DoNotTerminate.
     let obj = sim
         .state
-        .get("kubedb.com/v1", "postgreses", Some("dbaas-acme-web"), "keep")
+        .get(
+            "kubedb.com/v1",
+            "postgreses",
+            Some("dbaas-acme-web"),
+            "keep",
+        )
         .expect("the KubeDB object exists");
     assert_eq!(obj["spec"]["deletionPolicy"], "DoNotTerminate");
     sim.shutdown().await;
@@ -170,7 +234,9 @@ both_stores!(refusals_say_why, |backend| async move {
 
 /// A deprecated version in the simulated catalog.
 async fn deprecated_version(sim: &sim::SimHandle, engine: &str) -> String {
-    let cluster = provider::Cluster::connect(&sim.kubeconfig_yaml, true).await.unwrap();
+    let cluster = provider::Cluster::connect(&sim.kubeconfig_yaml, true)
+        .await
+        .unwrap();
     let report = cluster.probe().await.unwrap();
     report
         .catalog
@@ -180,107 +246,183 @@ async fn deprecated_version(sim: &sim::SimHandle, engine: &str) -> String {
         .expect("the simulated catalog has a deprecated version")
 }
 
-both_stores!(placement_prefers_dedicated_and_skips_unavailable, |backend| async move {
-    let sim = start_sim(Duration::ZERO).await;
-    let srv = TestServer::start(backend).await;
-    let admin = srv.admin_token().await;
-    let shared = onboard(&srv, &admin, &sim, "shared", json!({"priority": 1000})).await;
-    let dedicated = onboard(&srv, &admin, &sim, "dedicated", json!({"domain": "acme", "cpu_total_cores": 10})).await;
-    let other = onboard(&srv, &admin, &sim, "other-tenant", json!({"domain": "globex"})).await;
-    let far = onboard(&srv, &admin, &sim, "far", json!({"region": "us-east", "availability_zone": "us-east-1a"})).await;
-    tenant(&srv, &admin, "acme", "web", 50).await;
-    let path = dbs_path("acme", "web");
-    let create = |name: &str| json!({"name": name, "engine": "redis", "version": "7.4.1", "storage_gb": 10});
-    let version = newest_version(&srv, &admin, "redis").await;
-    let create = |name: &str| { let mut b = create(name); b["version"] = json!(version); b };
-    let (s, d) = srv.post(&path, &admin, create("first")).await;
-    assert_eq!(s, StatusCode::ACCEPTED, "{d}");
-    assert_eq!(d["provider_id"], dedicated.as_str(), "dedicated first: {d}");
-    let (s, _) = srv.patch(&format!("/api/v1/providers/{dedicated}"), &admin, json!({"is_maintenance": true})).await;
-    assert_eq!(s, StatusCode::OK);
-    let (_, d) = srv.post(&path, &admin, create("second")).await;
-    assert_eq!(d["provider_id"], shared.as_str(), "maintenance skipped: {d}");
-    let (s, _) = srv.patch(&format!("/api/v1/providers/{shared}"), &admin, json!({"is_active": false})).await;
-    assert_eq!(s, StatusCode::OK);
-    let (s, d) = srv.post(&path, &admin, create("third")).await;
-    assert_eq!(s, StatusCode::ACCEPTED, "{d}");
-    assert_eq!(d["provider_id"], far.as_str(), "inactive skipped, another tenant's never used: {d}");
-    assert_ne!(d["provider_id"], other.as_str());
-    // Region steering.
-    let (s, e) = srv
-        .http
-        .post(srv.url(&path))
-        .bearer_auth(&admin)
-        .header("X-Region", "ap-south")
-        .json(&create("fourth"))
-        .send()
-        .await
-        .map(|r| (r.status(), r))
-        .unwrap();
-    assert_eq!(s, StatusCode::BAD_REQUEST);
-    let e: Value = e.json().await.unwrap();
-    assert_eq!(e["error"]["code"], "no_capacity", "{e}");
-    sim.shutdown().await;
-    srv.running.shutdown().await;
-});
-
-both_stores!(concurrent_creates_never_over_allocate, |backend| async move {
-    let sim = start_sim(Duration::ZERO).await;
-    let srv = TestServer::start(backend).await;
-    let admin = srv.admin_token().await;
-    // 4 cores at 100 % hold 8 micro (0.5-core) databases; the project quota admits 12.
-    onboard(&srv, &admin, &sim, "small", json!({"cpu_total_cores": 4, "cpu_reservation_percent": 100})).await;
-    tenant(&srv, &admin, "acme", "web", 12).await;
-    let version = newest_version(&srv, &admin, "postgres").await;
-    let path = dbs_path("acme", "web");
-    let results = futures::future::join_all((0..30).map(|i| {
-        let body = json!({"name": format!("db-{i:02}"), "engine": "postgres", "version": version});
-        let (srv, admin, path) = (&srv, &admin, &path);
-        async move { srv.post(path, admin, body).await }
-    }))
-    .await;
-    let accepted = results.iter().filter(|(s, _)| *s == StatusCode::ACCEPTED).count();
-    let no_room = results
-        .iter()
-        .filter(|(s, e)| *s == StatusCode::BAD_REQUEST && e["error"]["code"] == "no_capacity")
-        .count();
-    assert_eq!(accepted, 8, "the provider admits exactly 8");
-    assert_eq!(no_room, 22);
-    let (_, p) = srv.get("/api/v1/providers", &admin).await;
-    let cpu = &p.as_array().map(|a| a[0].clone()).unwrap_or_else(|| p["providers"][0].clone())["resources"]["cpu"];
-    assert_eq!(cpu["allocated_cores"], 4.0, "{p}");
-    // A tighter project quota: 3 more fit the quota (11 of 12 would be over the provider anyway).
-    sim.shutdown().await;
-    srv.running.shutdown().await;
-});
-
-both_stores!(unreachable_provider_fails_and_releases, |backend| async move {
-    let sim = start_sim(Duration::ZERO).await;
-    let srv = TestServer::start_with(backend, |c| {
-        c.operation_max_retries = 2;
-        c.retry_base_ms = 20;
-        c.retry_cap_secs = 1;
-    })
-    .await;
-    let admin = srv.admin_token().await;
-    onboard(&srv, &admin, &sim, "doomed", json!({})).await;
-    tenant(&srv, &admin, "acme", "web", 10).await;
-    let version = newest_version(&srv, &admin, "postgres").await;
-    sim.shutdown().await;
-    let (s, d) = srv
-        .post(&dbs_path("acme", "web"), &admin, json!({"name": "lost", "engine": "postgres", "version": version}))
+both_stores!(
+    placement_prefers_dedicated_and_skips_unavailable,
+    |backend| async move {
+        let sim = start_sim(Duration::ZERO).await;
+        let srv = TestServer::start(backend).await;
+        let admin = srv.admin_token().await;
+        tenant(&srv, &admin, "acme", "web", 50).await;
+        tenant(&srv, &admin, "globex", "web", 50).await;
+        let shared = onboard(&srv, &admin, &sim, "shared", json!({"priority": 1000})).await;
+        let dedicated = onboard(
+            &srv,
+            &admin,
+            &sim,
+            "dedicated",
+            json!({"domain": "acme", "cpu_total_cores": 10}),
+        )
         .await;
-    assert_eq!(s, StatusCode::ACCEPTED, "{d}");
-    let o = wait_operation(&srv, &admin, d["operation_id"].as_str().unwrap(), WITHIN).await;
-    assert_eq!(o["status"], "failed", "{o}");
-    assert_eq!(o["retry_count"], 2, "{o}");
-    assert!(o["error_message"].as_str().unwrap().contains("gave up"), "{o}");
-    let path = format!("{}/{}", dbs_path("acme", "web"), d["id"].as_str().unwrap());
-    wait_status(&srv, &admin, &path, "failed", WITHIN).await;
-    let q = quota_used(&srv, &admin, "acme", "web").await;
-    assert_eq!(q["used_databases"], 0, "reservation released: {q}");
-    srv.running.shutdown().await;
-});
+        let other = onboard(
+            &srv,
+            &admin,
+            &sim,
+            "other-tenant",
+            json!({"domain": "globex"}),
+        )
+        .await;
+        let far = onboard(
+            &srv,
+            &admin,
+            &sim,
+            "far",
+            json!({"region": "us-east", "availability_zone": "us-east-1a"}),
+        )
+        .await;
+        let path = dbs_path("acme", "web");
+        let create = |name: &str| json!({"name": name, "engine": "redis", "version": "7.4.1", "storage_gb": 10});
+        let version = newest_version(&srv, &admin, "redis").await;
+        let create = |name: &str| {
+            let mut b = create(name);
+            b["version"] = json!(version);
+            b
+        };
+        let (s, d) = srv.post(&path, &admin, create("first")).await;
+        assert_eq!(s, StatusCode::ACCEPTED, "{d}");
+        assert_eq!(d["provider_id"], dedicated.as_str(), "dedicated first: {d}");
+        let (s, _) = srv
+            .patch(
+                &format!("/api/v1/providers/{dedicated}"),
+                &admin,
+                json!({"is_maintenance": true}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK);
+        let (_, d) = srv.post(&path, &admin, create("second")).await;
+        assert_eq!(
+            d["provider_id"],
+            shared.as_str(),
+            "maintenance skipped: {d}"
+        );
+        let (s, _) = srv
+            .patch(
+                &format!("/api/v1/providers/{shared}"),
+                &admin,
+                json!({"is_active": false}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK);
+        let (s, d) = srv.post(&path, &admin, create("third")).await;
+        assert_eq!(s, StatusCode::ACCEPTED, "{d}");
+        assert_eq!(
+            d["provider_id"],
+            far.as_str(),
+            "inactive skipped, another tenant's never used: {d}"
+        );
+        assert_ne!(d["provider_id"], other.as_str());
+        // Region steering.
+        let (s, e) = srv
+            .http
+            .post(srv.url(&path))
+            .bearer_auth(&admin)
+            .header("X-Region", "ap-south")
+            .json(&create("fourth"))
+            .send()
+            .await
+            .map(|r| (r.status(), r))
+            .unwrap();
+        assert_eq!(s, StatusCode::BAD_REQUEST);
+        let e: Value = e.json().await.unwrap();
+        assert_eq!(e["error"]["code"], "no_capacity", "{e}");
+        sim.shutdown().await;
+        srv.running.shutdown().await;
+    }
+);
+
+both_stores!(
+    concurrent_creates_never_over_allocate,
+    |backend| async move {
+        let sim = start_sim(Duration::ZERO).await;
+        let srv = TestServer::start(backend).await;
+        let admin = srv.admin_token().await;
+        // 4 cores at 100 % hold 8 micro (0.5-core) databases; the project quota admits 12.
+        onboard(
+            &srv,
+            &admin,
+            &sim,
+            "small",
+            json!({"cpu_total_cores": 4, "cpu_reservation_percent": 100}),
+        )
+        .await;
+        tenant(&srv, &admin, "acme", "web", 12).await;
+        let version = newest_version(&srv, &admin, "postgres").await;
+        let path = dbs_path("acme", "web");
+        let results = futures::future::join_all((0..30).map(|i| {
+            let body =
+                json!({"name": format!("db-{i:02}"), "engine": "postgres", "version": version});
+            let (srv, admin, path) = (&srv, &admin, &path);
+            async move { srv.post(path, admin, body).await }
+        }))
+        .await;
+        let accepted = results
+            .iter()
+            .filter(|(s, _)| *s == StatusCode::ACCEPTED)
+            .count();
+        let no_room = results
+            .iter()
+            .filter(|(s, e)| *s == StatusCode::BAD_REQUEST && e["error"]["code"] == "no_capacity")
+            .count();
+        assert_eq!(accepted, 8, "the provider admits exactly 8");
+        assert_eq!(no_room, 22);
+        let (_, p) = srv.get("/api/v1/providers", &admin).await;
+        let cpu = &p
+            .as_array()
+            .map(|a| a[0].clone())
+            .unwrap_or_else(|| p["providers"][0].clone())["resources"]["cpu"];
+        assert_eq!(cpu["allocated_cores"], 4.0, "{p}");
+        // A tighter project quota: 3 more fit the quota (11 of 12 would be over the provider anyway).
+        sim.shutdown().await;
+        srv.running.shutdown().await;
+    }
+);
+
+both_stores!(
+    unreachable_provider_fails_and_releases,
+    |backend| async move {
+        let sim = start_sim(Duration::ZERO).await;
+        let srv = TestServer::start_with(backend, |c| {
+            c.operation_max_retries = 2;
+            c.retry_base_ms = 20;
+            c.retry_cap_secs = 1;
+        })
+        .await;
+        let admin = srv.admin_token().await;
+        onboard(&srv, &admin, &sim, "doomed", json!({})).await;
+        tenant(&srv, &admin, "acme", "web", 10).await;
+        let version = newest_version(&srv, &admin, "postgres").await;
+        sim.shutdown().await;
+        let (s, d) = srv
+            .post(
+                &dbs_path("acme", "web"),
+                &admin,
+                json!({"name": "lost", "engine": "postgres", "version": version}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::ACCEPTED, "{d}");
+        let o = wait_operation(&srv, &admin, d["operation_id"].as_str().unwrap(), WITHIN).await;
+        assert_eq!(o["status"], "failed", "{o}");
+        assert_eq!(o["retry_count"], 2, "{o}");
+        assert!(
+            o["error_message"].as_str().unwrap().contains("gave up"),
+            "{o}"
+        );
+        let path = format!("{}/{}", dbs_path("acme", "web"), d["id"].as_str().unwrap());
+        wait_status(&srv, &admin, &path, "failed", WITHIN).await;
+        let q = quota_used(&srv, &admin, "acme", "web").await;
+        assert_eq!(q["used_databases"], 0, "reservation released: {q}");
+        srv.running.shutdown().await;
+    }
+);
 
 both_stores!(faults_delay_but_do_not_break, |backend| async move {
     let sim = start_sim_with(|c| {
@@ -315,13 +457,24 @@ both_stores!(faults_delay_but_do_not_break, |backend| async move {
     let mut ids = vec![];
     for i in 0..5 {
         let (s, d) = srv
-            .post(&dbs_path("acme", "web"), &admin, json!({"name": format!("flaky-{i}"), "engine": "postgres", "version": version}))
+            .post(
+                &dbs_path("acme", "web"),
+                &admin,
+                json!({"name": format!("flaky-{i}"), "engine": "postgres", "version": version}),
+            )
             .await;
         assert_eq!(s, StatusCode::ACCEPTED, "{d}");
         ids.push(d["id"].as_str().unwrap().to_string());
     }
     for id in ids {
-        wait_status(&srv, &admin, &format!("{}/{id}", dbs_path("acme", "web")), "running", Duration::from_secs(120)).await;
+        wait_status(
+            &srv,
+            &admin,
+            &format!("{}/{id}", dbs_path("acme", "web")),
+            "running",
+            Duration::from_secs(120),
+        )
+        .await;
     }
     sim.faults.set(Default::default());
     sim.shutdown().await;
@@ -333,8 +486,13 @@ both_stores!(faults_delay_but_do_not_break, |backend| async move {
 async fn two_replicas_process_each_operation_once() {
     let sim = start_sim(Duration::from_millis(100)).await;
     let url = store::testing::fresh_postgres_url().await;
-    let a = TestServer::start_with(Backend::Postgres, |c| c.database_url = Some(url.clone())).await;
-    let b = TestServer::start_with(Backend::Postgres, |c| c.database_url = Some(url.clone())).await;
+    // Replicas share the store and the master secret.
+    let shared = |c: &mut server::Config| {
+        c.database_url = Some(url.clone());
+        c.secret_key = Some("two-replicas-share-this-secret-0123456789".into());
+    };
+    let a = TestServer::start_with(Backend::Postgres, shared).await;
+    let b = TestServer::start_with(Backend::Postgres, shared).await;
     let admin = a.admin_token().await;
     onboard(&a, &admin, &sim, "shared", json!({})).await;
     tenant(&a, &admin, "acme", "web", 50).await;
@@ -342,9 +500,17 @@ async fn two_replicas_process_each_operation_once() {
     let admin_b = b.admin_token().await;
     let mut ops = vec![];
     for i in 0..20 {
-        let (srv, token) = if i % 2 == 0 { (&a, &admin) } else { (&b, &admin_b) };
+        let (srv, token) = if i % 2 == 0 {
+            (&a, &admin)
+        } else {
+            (&b, &admin_b)
+        };
         let (s, d) = srv
-            .post(&path, token, json!({"name": format!("pair-{i:02}"), "engine": "postgres", "version": "16.10"}))
+            .post(
+                &path,
+                token,
+                json!({"name": format!("pair-{i:02}"), "engine": "postgres", "version": "16.10"}),
+            )
             .await;
         assert_eq!(s, StatusCode::ACCEPTED, "{d}");
         ops.push(d["operation_id"].as_str().unwrap().to_string());
@@ -354,9 +520,12 @@ async fn two_replicas_process_each_operation_once() {
         assert_eq!(o["status"], "completed", "{o}");
         assert_eq!(o["retry_count"], 0, "ran once: {o}");
     }
-    assert_eq!(count_objects(&sim, "postgreses", "dbaas-acme-web").await, 20);
+    assert_eq!(
+        count_objects(&sim, "postgreses", "dbaas-acme-web").await,
+        20
+    );
     // Both replicas worked (the claims are spread), and no create was sent twice.
-    let posts = sim.request_counts().get("create", "postgreses");
+    let posts = sim.request_counts().get("create", "postgreses.kubedb.com");
     assert_eq!(posts, 20, "one create request per database");
     sim.shutdown().await;
     a.running.shutdown().await;

@@ -12,7 +12,9 @@ fn session() -> String {
     let start = readme
         .find("<!-- demo-session:start -->")
         .expect("README has a demo session");
-    let end = readme.find("<!-- demo-session:end -->").expect("end marker");
+    let end = readme
+        .find("<!-- demo-session:end -->")
+        .expect("end marker");
     let block = &readme[start..end];
     let code_start = block.find("```bash\n").expect("a bash block") + "```bash\n".len();
     let code_end = block[code_start..].find("```").expect("closed block") + code_start;
@@ -45,7 +47,10 @@ fn readme_demo_session_works() {
         .expect("dbaas starts");
     let start = Instant::now();
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(start.elapsed() < Duration::from_secs(30), "server never listened");
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "server never listened"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
     let out = Command::new("timeout")
@@ -62,6 +67,9 @@ fn readme_demo_session_works() {
         out.status.success(),
         "the README session failed:\n{script}\n--- stdout\n{stdout}\n--- stderr\n{stderr}"
     );
-    assert!(stdout.contains("postgresql://"), "credentials printed: {stdout}");
+    assert!(
+        stdout.contains("postgresql://"),
+        "credentials printed: {stdout}"
+    );
     assert!(stdout.trim_end().ends_with("deleted"), "{stdout}");
 }

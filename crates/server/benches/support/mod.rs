@@ -20,7 +20,6 @@ pub fn num_cpus() -> usize {
         .unwrap_or(1)
 }
 
-
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -28,7 +27,6 @@ pub fn free_port() -> u16 {
         .unwrap()
         .port()
 }
-
 
 pub async fn wait_ready(addr: SocketAddr) -> anyhow::Result<()> {
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -176,4 +174,3 @@ pub fn rss_mb(pid: u32) -> f64 {
         .unwrap_or(0.0)
         / 1024.0
 }
-

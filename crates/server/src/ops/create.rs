@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use store::DatabasePatch;
 
 use super::signals::wait_for_change;
-use super::{OpCtx, StepError};
+use super::{in_place, OpCtx, StepError};
 use crate::clusters::cluster_for;
 use crate::state::AppState;
 
@@ -41,8 +41,10 @@ pub(super) async fn run(ctx: &mut OpCtx) -> Result<String, StepError> {
         DatabaseStatus::Running => return Ok("the database is running".into()),
         _ => {}
     }
-    let desired: CreateDesired = serde_json::from_value(ctx.op.desired_state.clone())
-        .map_err(|e| StepError::Permanent(format!("the operation's desired state is unreadable: {e}")))?;
+    let desired: CreateDesired =
+        serde_json::from_value(ctx.op.desired_state.clone()).map_err(|e| {
+            StepError::Permanent(format!("the operation's desired state is unreadable: {e}"))
+        })?;
     let (cluster, enable_lb) = cluster_of(&state, &db).await?;
     let namespace = translate::namespace_name(&db.domain, &db.project);
     let moved = state
@@ -69,17 +71,11 @@ pub(super) async fn run(ctx: &mut OpCtx) -> Result<String, StepError> {
     }
 
     ctx.progress(10, "preparing the project namespace").await?;
-    cluster
-        .ensure_namespace(&translate::namespace_object(
-            &namespace,
-            &db.domain,
-            &db.project,
-        ))
-        .await?;
+    let ns_object = translate::namespace_object(&namespace, &db.domain, &db.project);
+    in_place(|| cluster.ensure_namespace(&ns_object)).await?;
     let allowed = allowed_namespace_labels(&state, &db.domain).await?;
-    cluster
-        .ensure_object(&translate::network_policy(&db, &namespace, &allowed))
-        .await?;
+    let policy = translate::network_policy(&db, &namespace, &allowed);
+    in_place(|| cluster.ensure_object(&policy)).await?;
     let auth_secret = match &desired.credentials {
         Some(sealed) => {
             let plain = state
@@ -89,14 +85,18 @@ pub(super) async fn run(ctx: &mut OpCtx) -> Result<String, StepError> {
             let (user, password): (String, String) = serde_json::from_str(&plain)
                 .map_err(|e| StepError::Permanent(format!("sealed credentials: {e}")))?;
             let secret = translate::auth_secret(&db, &namespace, &user, &password);
-            cluster.ensure_object(&secret).await?;
+            in_place(|| cluster.ensure_object(&secret)).await?;
             secret["metadata"]["name"].as_str().map(str::to_string)
         }
         None => None,
     };
 
     ctx.progress(30, "creating the KubeDB resource").await?;
-    let service_type = if enable_lb { "LoadBalancer" } else { "ClusterIP" };
+    let service_type = if enable_lb {
+        "LoadBalancer"
+    } else {
+        "ClusterIP"
+    };
     let object = translate::database_object(&CreatePlan {
         db: &db,
         namespace: &namespace,
@@ -105,7 +105,7 @@ pub(super) async fn run(ctx: &mut OpCtx) -> Result<String, StepError> {
         storage_class: None,
         service_type,
     });
-    cluster.create_database(db.engine, &object).await?;
+    in_place(|| cluster.create_database(db.engine, &object)).await?;
 
     ctx.progress(50, "waiting for KubeDB to report the database Ready")
         .await?;
@@ -114,7 +114,7 @@ pub(super) async fn run(ctx: &mut OpCtx) -> Result<String, StepError> {
     }
 
     ctx.progress(90, "reading the endpoint").await?;
-    let endpoint = cluster.read_endpoint(db.engine, &namespace, &db.name).await?;
+    let endpoint = in_place(|| cluster.read_endpoint(db.engine, &namespace, &db.name)).await?;
     let mut patch = DatabasePatch {
         status: Some(DatabaseStatus::Running),
         expect_status: vec![DatabaseStatus::Provisioning],
@@ -135,7 +135,10 @@ pub(super) async fn run(ctx: &mut OpCtx) -> Result<String, StepError> {
         patch.service_type = Some(Some(e.service_type));
         patch.loadbalancer_ip = Some(e.loadbalancer_ip);
     }
-    state.store.patch_database(&db.id, &patch, Utc::now()).await?;
+    state
+        .store
+        .patch_database(&db.id, &patch, Utc::now())
+        .await?;
     state.ops.database_changed(&db.id);
     Ok("the database is running".into())
 }
@@ -164,16 +167,21 @@ async fn wait_ready(
             return Ok(true);
         }
         if rounds > 0 && rounds.is_multiple_of(3) {
-            match cluster.get_database(db.engine, namespace, &db.name).await? {
-                Some(o) if o.phase.as_deref() == Some("Ready") => return Ok(true),
-                Some(o) => {
+            // A failed read only means "look again later" while waiting.
+            match cluster.get_database(db.engine, namespace, &db.name).await {
+                Err(e) if e.is_transient() => {
+                    tracing::debug!(error = %e, "reading the KubeDB resource failed; waiting on");
+                }
+                Err(e) => return Err(e.into()),
+                Ok(Some(o)) if o.phase.as_deref() == Some("Ready") => return Ok(true),
+                Ok(Some(o)) => {
                     let phase = o.phase.unwrap_or_else(|| "none yet".into());
                     if ctx.op.ops_request_phase.as_deref() != Some(phase.as_str()) {
                         ctx.op.ops_request_phase = Some(phase.clone());
                         ctx.progress(60, &format!("KubeDB phase: {phase}")).await?;
                     }
                 }
-                None => {
+                Ok(None) => {
                     return Err(StepError::Transient(format!(
                         "the KubeDB resource {namespace}/{} disappeared while provisioning",
                         db.name
@@ -224,7 +232,10 @@ pub(super) async fn load(state: &AppState, id: &str) -> Result<Database, StepErr
 }
 
 /// The cluster a database lives on, and whether that provider hands out load balancers.
-pub(super) async fn cluster_of(state: &AppState, db: &Database) -> Result<(Cluster, bool), StepError> {
+pub(super) async fn cluster_of(
+    state: &AppState,
+    db: &Database,
+) -> Result<(Cluster, bool), StepError> {
     let pid = db
         .provider_id
         .as_deref()

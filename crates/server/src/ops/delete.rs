@@ -10,7 +10,7 @@ use store::DatabasePatch;
 
 use super::create::{cluster_of, load};
 use super::signals::wait_for_change;
-use super::{OpCtx, StepError};
+use super::{in_place, OpCtx, StepError};
 
 pub(super) async fn run(ctx: &mut OpCtx) -> Result<String, StepError> {
     let state = ctx.state.clone();
@@ -42,13 +42,20 @@ pub(super) async fn run(ctx: &mut OpCtx) -> Result<String, StepError> {
         let (cluster, _) = cluster_of(&state, &db).await?;
         ctx.progress(20, "deleting the KubeDB resource (WipeOut)")
             .await?;
-        cluster.delete_database(db.engine, ns, name, true).await?;
-        ctx.progress(50, "waiting for the KubeDB resource to go").await?;
+        in_place(|| cluster.delete_database(db.engine, ns, name, true)).await?;
+        ctx.progress(50, "waiting for the KubeDB resource to go")
+            .await?;
         let mut rounds = 0u32;
         loop {
             let mut changes = state.ops.changes();
-            if cluster.get_database(db.engine, ns, name).await?.is_none() {
-                break;
+            match cluster.get_database(db.engine, ns, name).await {
+                Ok(None) => break,
+                Ok(Some(_)) => {}
+                // A failed read only means "look again later" while waiting.
+                Err(e) if e.is_transient() => {
+                    tracing::debug!(error = %e, "reading the KubeDB resource failed; waiting on");
+                }
+                Err(e) => return Err(e.into()),
             }
             rounds += 1;
             if rounds.is_multiple_of(20) {
@@ -59,24 +66,16 @@ pub(super) async fn run(ctx: &mut OpCtx) -> Result<String, StepError> {
         }
         ctx.progress(80, "removing the network policy and credentials")
             .await?;
-        let policy = provider::translate::network_policy(&db, ns, &Default::default());
-        if let Some(p) = policy["metadata"]["name"].as_str() {
-            cluster
-                .delete_object("networking.k8s.io/v1", "NetworkPolicy", ns, p)
-                .await?;
-        }
-        cluster
-            .delete_object(
-                "v1",
-                "Secret",
-                ns,
-                &provider::kubedb::names::auth_secret_name(name),
-            )
+        let policy = provider::translate::network_policy_name(&db.name);
+        in_place(|| cluster.delete_object("networking.k8s.io/v1", "NetworkPolicy", ns, &policy))
             .await?;
+        let secret = provider::kubedb::names::auth_secret_name(name);
+        in_place(|| cluster.delete_object("v1", "Secret", ns, &secret)).await?;
     }
 
     state.store.release_reservation(&db.id).await?;
-    state.store
+    state
+        .store
         .patch_database(
             &db.id,
             &DatabasePatch {

@@ -10,7 +10,6 @@ pub mod create;
 mod delete;
 pub mod signals;
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
@@ -70,7 +69,12 @@ impl OpCtx {
     pub async fn progress(&mut self, pct: i32, message: &str) -> Result<(), StepError> {
         self.op.progress = pct.clamp(0, 100);
         self.op.message = Some(message.to_string());
-        if self.state.store.save_progress(&self.op, &self.worker).await? {
+        if self
+            .state
+            .store
+            .save_progress(&self.op, &self.worker)
+            .await?
+        {
             Ok(())
         } else {
             Err(StepError::LeaseLost)
@@ -123,7 +127,11 @@ async fn worker_loop(state: AppState, worker: String, mut stop: watch::Receiver<
             return;
         }
         wake.borrow_and_update();
-        match state.store.claim_operation(&worker, lease, Utc::now()).await {
+        match state
+            .store
+            .claim_operation(&worker, lease, Utc::now())
+            .await
+        {
             Ok(Some(op)) => {
                 state.metrics.record_operation_claimed();
                 run(&state, &worker, op, lease).await;
@@ -146,7 +154,8 @@ async fn worker_loop(state: AppState, worker: String, mut stop: watch::Receiver<
 /// Runs one claimed operation to an outcome, renewing its lease meanwhile.
 async fn run(state: &AppState, worker: &str, op: Operation, lease: Duration) {
     let op_id = op.id.clone();
-    let span = tracing::info_span!("operation", id = %op.id, kind = %op.op_type, db = %op.database_id);
+    let span =
+        tracing::info_span!("operation", id = %op.id, kind = %op.op_type, db = %op.database_id);
     let _enter = span.enter();
     drop(_enter);
     let started = std::time::Instant::now();
@@ -190,10 +199,7 @@ async fn run(state: &AppState, worker: &str, op: Operation, lease: Duration) {
             ctx.op.retry_count + 1
         )),
         Ok(Err(StepError::Permanent(m))) => Outcome::Failed(m),
-        Err(_) => Outcome::TimedOut(format!(
-            "did not finish within {} s",
-            timeout.as_secs()
-        )),
+        Err(_) => Outcome::TimedOut(format!("did not finish within {} s", timeout.as_secs())),
     };
     let now = Utc::now();
     let written = match &outcome {
@@ -308,6 +314,28 @@ async fn on_failure(ctx: &OpCtx, error: &str) -> Result<(), StepError> {
     }
 }
 
+/// Runs one idempotent cluster call, retrying a transient failure a few times in place (100 ms,
+/// doubling) before it fails the attempt: one dropped request must not restart an operation.
+pub async fn in_place<T, F, Fut>(mut call: F) -> Result<T, provider::ProviderError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, provider::ProviderError>>,
+{
+    let mut delay = Duration::from_millis(100);
+    let mut attempt = 0;
+    loop {
+        match call().await {
+            Err(e) if e.is_transient() && attempt < 4 => {
+                tracing::debug!(error = %e, "transient cluster error; retrying in place");
+                tokio::time::sleep(delay).await;
+                delay *= 2;
+                attempt += 1;
+            }
+            other => return other,
+        }
+    }
+}
+
 /// `base × 2^attempt`, capped, with up to 50 % jitter so that retries of many operations spread out.
 pub fn backoff(attempt: i32, base_ms: u64, cap_secs: u64) -> Duration {
     let exp = base_ms.saturating_mul(1u64 << attempt.clamp(0, 20));
@@ -352,8 +380,6 @@ pub async fn announce_queued(state: &AppState) {
         tracing::warn!(error = %e, "could not notify other replicas of a queued operation");
     }
 }
-
-pub(crate) type SharedSignals = Arc<Signals>;
 
 #[cfg(test)]
 mod tests {

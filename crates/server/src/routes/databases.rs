@@ -200,8 +200,10 @@ fn k8s_key(field: &str, key: &str) -> ApiResult<()> {
     let prefix_ok = prefix.is_none_or(|p| {
         !p.is_empty()
             && p.len() <= 253
-            && p.split('.')
-                .all(|l| validate::dns_label(field, l, 1, 63).is_ok() || l.bytes().all(|b| b.is_ascii_digit()))
+            && p.split('.').all(|l| {
+                validate::dns_label(field, l, 1, 63).is_ok()
+                    || l.bytes().all(|b| b.is_ascii_digit())
+            })
     });
     if !name_ok || !prefix_ok {
         return Err(ApiError::validation(
@@ -209,7 +211,9 @@ fn k8s_key(field: &str, key: &str) -> ApiResult<()> {
             format!("'{key}' is not a valid Kubernetes key ([prefix/]name, name ≤ 63 characters of [A-Za-z0-9-_.])"),
         ));
     }
-    if prefix.is_some_and(|p| p == "dbaas.io" || p.ends_with(".dbaas.io") || p == "kubedb.com" || p == "app.kubernetes.io") {
+    if prefix.is_some_and(|p| {
+        p == "dbaas.io" || p.ends_with(".dbaas.io") || p == "kubedb.com" || p == "app.kubernetes.io"
+    }) {
         return Err(ApiError::validation(
             field,
             format!("'{key}' uses a prefix the platform reserves"),
@@ -226,7 +230,8 @@ fn check_maps(req: &DatabaseCreate) -> ApiResult<()> {
         for (k, v) in labels {
             k8s_key("labels", k)?;
             let ok = v.len() <= 63
-                && v.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+                && v.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
                 && (v.is_empty()
                     || (v.as_bytes()[0].is_ascii_alphanumeric()
                         && v.as_bytes()[v.len() - 1].is_ascii_alphanumeric()));
@@ -245,7 +250,10 @@ fn check_maps(req: &DatabaseCreate) -> ApiResult<()> {
             size += k.len() + v.len();
         }
         if size > 64 * 1024 {
-            return Err(ApiError::validation("annotations", "must total at most 64 KiB"));
+            return Err(ApiError::validation(
+                "annotations",
+                "must total at most 64 KiB",
+            ));
         }
     }
     Ok(())
@@ -255,7 +263,10 @@ fn check_create(req: &DatabaseCreate) -> ApiResult<()> {
     validate::dns_label("name", &req.name, 3, 40)?;
     validate::text("version", &req.version, 1, 100)?;
     if !(10..=10_000).contains(&req.storage_gb) {
-        return Err(ApiError::validation("storage_gb", "must be between 10 and 10000"));
+        return Err(ApiError::validation(
+            "storage_gb",
+            "must be between 10 and 10000",
+        ));
     }
     if !(1..=9).contains(&req.replicas) {
         return Err(ApiError::validation("replicas", "must be between 1 and 9"));
@@ -274,7 +285,8 @@ fn check_create(req: &DatabaseCreate) -> ApiResult<()> {
     }
     if let Some(u) = &req.username {
         let ok = (1..=63).contains(&u.len())
-            && u.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+            && u.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
             && u.as_bytes()[0].is_ascii_alphabetic();
         if !ok {
             return Err(ApiError::validation(
@@ -327,7 +339,8 @@ pub async fn create(
     let policy = state.version_policy();
     let region = header(&headers, "x-region");
     let zone = header(&headers, "x-availability-zone");
-    let need = Usage::of_database(req.size, req.storage_gb, req.replicas);
+    let pods = req.engine.pods(req.replicas, req.high_availability);
+    let need = Usage::of_database(req.size, req.storage_gb, pods);
     let now = Utc::now();
     let db_id = new_id(IdKind::Database);
     let op_id = new_id(IdKind::Operation);
@@ -542,12 +555,7 @@ pub fn new_operation(
 }
 
 /// Loads a database of this project; anything else (other project, malformed id) is a 404.
-async fn load(
-    state: &AppState,
-    domain: &str,
-    project: &str,
-    id: &str,
-) -> ApiResult<Database> {
+async fn load(state: &AppState, domain: &str, project: &str, id: &str) -> ApiResult<Database> {
     if !is_id(IdKind::Database, id) {
         return Err(ApiError::not_found("Database", id));
     }
@@ -626,7 +634,10 @@ pub async fn delete(
     };
     if d.deletion_protection {
         state
-            .audit(&caller.ctx, audit(400, json!({"reason": "deletion_protection"})))
+            .audit(
+                &caller.ctx,
+                audit(400, json!({"reason": "deletion_protection"})),
+            )
             .await;
         return Err(ApiError::from(DomainError::InvalidState(format!(
             "database '{}' has deletion protection on; turn it off first",
@@ -658,7 +669,10 @@ pub async fn delete(
     state
         .audit(&caller.ctx, audit(202, json!({"operation_id": op_id})))
         .await;
-    Ok((StatusCode::ACCEPTED, Json(DatabaseResponse::of(d, Some(op_id)))))
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(DatabaseResponse::of(d, Some(op_id))),
+    ))
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -870,7 +884,10 @@ pub async fn refresh_endpoint(
             ..Default::default()
         },
     };
-    state.store.patch_database(&d.id, &patch, Utc::now()).await?;
+    state
+        .store
+        .patch_database(&d.id, &patch, Utc::now())
+        .await?;
     state
         .audit(
             &caller.ctx,

@@ -223,7 +223,12 @@ fn domain_scope(caller: &Caller, action: Action, domain: &str) -> ApiResult<()> 
     caller.require(action, Scope::Domain(domain), "Tenant", domain)
 }
 
-pub(crate) fn project_scope(caller: &Caller, action: Action, domain: &str, project: &str) -> ApiResult<()> {
+pub(crate) fn project_scope(
+    caller: &Caller,
+    action: Action,
+    domain: &str,
+    project: &str,
+) -> ApiResult<()> {
     slug_segment("Tenant", domain)?;
     slug_segment("Project", project)?;
     // Invisible domain → the tenant is what "does not exist".

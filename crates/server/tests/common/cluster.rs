@@ -110,10 +110,18 @@ pub async fn wait_status(
         if d["status"] == want {
             return d;
         }
-        assert!(
-            start.elapsed() < within,
-            "{path} did not reach {want} within {within:?}: {d}"
-        );
+        if start.elapsed() >= within {
+            let (_, ops) = srv
+                .get(
+                    &format!(
+                        "/api/v1/operations?database_id={}",
+                        d["id"].as_str().unwrap_or("")
+                    ),
+                    token,
+                )
+                .await;
+            panic!("{path} did not reach {want} within {within:?}: {d}\noperations: {ops}");
+        }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
@@ -124,7 +132,8 @@ pub async fn wait_operation(srv: &TestServer, token: &str, op_id: &str, within: 
     loop {
         let (s, o) = srv.get(&format!("/api/v1/operations/{op_id}"), token).await;
         assert_eq!(s, StatusCode::OK, "{o}");
-        if ["completed", "failed", "cancelled", "timeout"].contains(&o["status"].as_str().unwrap_or(""))
+        if ["completed", "failed", "cancelled", "timeout"]
+            .contains(&o["status"].as_str().unwrap_or(""))
         {
             return o;
         }

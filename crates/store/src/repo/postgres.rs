@@ -56,9 +56,7 @@ async fn notify_queue(pool: &Pool<Db>) -> Result<()> {
 
 /// `LISTEN` on a dedicated connection; sqlx's listener reconnects by itself, and a reconnect also
 /// yields a wake-up so that nothing queued meanwhile waits for the next notification.
-async fn queue_wakeups(
-    pool: &Pool<Db>,
-) -> Result<Option<futures::stream::BoxStream<'static, ()>>> {
+async fn queue_wakeups(pool: &Pool<Db>) -> Result<Option<futures::stream::BoxStream<'static, ()>>> {
     use futures::StreamExt;
     let mut listener = sqlx::postgres::PgListener::connect_with(pool)
         .await

@@ -24,8 +24,8 @@ use crate::repo::{
     check_capacity, db_err, is_fk_violation, like_pattern, limits, non_negative, parse, unique_or,
 };
 use crate::{
-    Cipher, DatabaseFilter, DatabasePatch, OperationFilter, OperationOutcome, ProviderChooser, ProviderFilter,
-    QueueStats, Result, Store, StoreError,
+    Cipher, DatabaseFilter, DatabasePatch, OperationFilter, OperationOutcome, ProviderChooser,
+    ProviderFilter, QueueStats, Result, Store, StoreError,
 };
 
 type DbRow = <Db as sqlx::Database>::Row;
