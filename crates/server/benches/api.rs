@@ -108,6 +108,7 @@ async fn run_store(
         ),
         ("GET /health", "/health".to_string(), None),
     ];
+    check_audit_page(addr, &auth, args.databases).await?;
     let mut lines = vec![format!(
         "{name}: ready {ready_ms:.0} ms after start, RSS idle {rss_idle:.1} MB"
     )];
@@ -219,6 +220,37 @@ async fn login(addr: SocketAddr) -> anyhow::Result<String> {
         .as_str()
         .ok_or_else(|| anyhow::anyhow!("login failed: {v}"))?
         .to_string())
+}
+
+/// The measured audit page must be a real one: a full page of the seeded entries, newest first.
+async fn check_audit_page(addr: SocketAddr, auth: &str, seeded: usize) -> anyhow::Result<()> {
+    let stream = tokio::net::TcpStream::connect(addr).await?;
+    let (mut send, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+    tokio::spawn(conn);
+    let req = hyper::Request::get("/api/v1/audit-logs?page_size=100")
+        .header("host", "localhost")
+        .header("authorization", auth)
+        .body(Empty::<Bytes>::new())?;
+    let resp = send.send_request(req).await?;
+    let bytes = resp.into_body().collect().await?.to_bytes();
+    let v: serde_json::Value = serde_json::from_slice(&bytes)?;
+    let entries = v["audit_logs"].as_array().map(Vec::len).unwrap_or(0);
+    let total = v["total"].as_u64().unwrap_or(0) as usize;
+    let newest_first = v["audit_logs"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|e| e["timestamp"].as_str().unwrap_or_default().to_string())
+        .map(|t| chrono::DateTime::parse_from_rfc3339(&t).ok())
+        .collect::<Option<Vec<_>>>()
+        .is_some_and(|ts| ts.windows(2).all(|w| w[0] >= w[1]));
+    if entries != 100 || total < seeded || !newest_first {
+        anyhow::bail!(
+            "audit page is not what the benchmark measures: {entries} entries, total {total}, \
+             newest first: {newest_first}"
+        );
+    }
+    Ok(())
 }
 
 /// One keep-alive HTTP/1.1 connection.
