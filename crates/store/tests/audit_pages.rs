@@ -112,7 +112,7 @@ fn entry(i: usize) -> AuditEntry {
         user_agent: Some("curl/8 \"quoted\" \\ back\tslash\nnew line \u{1} ctl ☃".into()),
         request_method: Some("POST".into()),
         request_path: odd.then(|| "/api/v1/tenants/acme".to_string()),
-        status: if i % 5 == 0 {
+        status: if i.is_multiple_of(5) {
             AuditOutcome::Failure
         } else {
             AuditOutcome::Success
@@ -144,7 +144,10 @@ fn expected(all: &[AuditEntry], keep: impl Fn(&AuditEntry) -> bool) -> Vec<Audit
     v
 }
 
-fn filters() -> Vec<(&'static str, AuditFilter, fn(&AuditEntry) -> bool)> {
+/// A named filter and the rule it must apply.
+type Case = (&'static str, AuditFilter, fn(&AuditEntry) -> bool);
+
+fn filters() -> Vec<Case> {
     let scoped = |scopes: Vec<AuditScope>| AuditFilter {
         scopes: Some(scopes),
         ..Default::default()
