@@ -934,6 +934,8 @@ impl AuditCounts {
     }
 
     /// Called after an audit write, whether or not it reported success (it may have committed).
+    /// Any code that writes `audit_logs` (also inside a larger transaction) must call it after
+    /// the commit, or this replica may serve a `total` up to a second old.
     fn written(&self) {
         self.generation.fetch_add(1, Ordering::SeqCst);
     }
