@@ -5,6 +5,9 @@ use utoipa::ToSchema;
 
 use crate::DomainError;
 
+/// Shards of a highly available Redis (KubeDB's cluster mode needs at least three masters).
+pub const REDIS_CLUSTER_SHARDS: i64 = 3;
+
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSchema,
 )]
@@ -50,6 +53,16 @@ impl Engine {
             Engine::Mongodb => 27017,
             Engine::Redis => 6379,
             Engine::Elasticsearch => 9200,
+        }
+    }
+
+    /// Pods a database of this engine runs: Redis in high availability is a cluster of
+    /// [`REDIS_CLUSTER_SHARDS`] shards of `replicas` pods each; every other engine runs `replicas`.
+    /// Quotas and provider capacity count these.
+    pub const fn pods(self, replicas: i64, high_availability: bool) -> i64 {
+        match (self, high_availability) {
+            (Engine::Redis, true) => replicas * REDIS_CLUSTER_SHARDS,
+            _ => replicas,
         }
     }
 
@@ -177,5 +190,12 @@ mod tests {
         assert!(Engine::Postgres.check_replicas(3, false).is_err());
         assert!(Engine::Postgres.check_replicas(0, false).is_err());
         assert!(Engine::Mongodb.check_replicas(10, true).is_err());
+    }
+
+    #[test]
+    fn redis_ha_counts_every_shard() {
+        assert_eq!(Engine::Redis.pods(3, true), 9);
+        assert_eq!(Engine::Redis.pods(1, false), 1);
+        assert_eq!(Engine::Postgres.pods(3, true), 3);
     }
 }

@@ -9,8 +9,10 @@ pub mod engine;
 pub mod error;
 pub mod ids;
 pub mod model;
+pub mod placement;
 pub mod quota;
 pub mod status;
 pub mod validate;
+pub mod versions;
 
 pub use error::DomainError;

@@ -66,6 +66,36 @@ impl DatabaseStatus {
     }
 }
 
+/// What a watcher makes of a KubeDB phase: the health to show and, when the database is not in a
+/// state an operation owns, the status it moves to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Observed {
+    pub status: Option<DatabaseStatus>,
+    pub health: &'static str,
+}
+
+/// Maps a KubeDB `status.phase` onto the database's state machine. A watcher never overrides a
+/// state an operation owns (the operation decides when it is done) and never revives `deleted`.
+pub fn observe_phase(current: DatabaseStatus, phase: &str) -> Observed {
+    use DatabaseStatus::*;
+    let (target, health) = match phase {
+        "Ready" => (Some(Running), "healthy"),
+        // Serving, but some replicas are down.
+        "Critical" => (Some(Running), "degraded"),
+        "NotReady" => (Some(Failed), "unhealthy"),
+        "Halted" => (Some(Paused), "halted"),
+        "Provisioning" | "DataRestoring" => (None, "provisioning"),
+        _ => (None, "unknown"),
+    };
+    let status = target.filter(|t| {
+        !current.is_operation_owned()
+            && current != Deleted
+            && *t != current
+            && current.can_transition_to(*t)
+    });
+    Observed { status, health }
+}
+
 string_enum!(OperationStatus {
     Queued => "queued",
     InProgress => "in_progress",
@@ -115,6 +145,23 @@ mod tests {
         assert!(!DatabaseStatus::Deleting.can_transition_to(DatabaseStatus::Running));
         assert!(DatabaseStatus::Running.can_transition_to(DatabaseStatus::Pausing));
         assert!(!DatabaseStatus::Running.can_transition_to(DatabaseStatus::Resuming));
+    }
+
+    #[test]
+    fn watchers_never_override_operation_owned_states() {
+        use DatabaseStatus::*;
+        assert_eq!(observe_phase(Provisioning, "Ready").status, None);
+        assert_eq!(observe_phase(Deleting, "NotReady").status, None);
+        assert_eq!(observe_phase(Deleted, "Ready").status, None);
+        assert_eq!(observe_phase(Running, "NotReady").status, Some(Failed));
+        assert_eq!(observe_phase(Failed, "Ready").status, Some(Running));
+        assert_eq!(observe_phase(Running, "Critical").health, "degraded");
+        assert_eq!(observe_phase(Running, "Ready").status, None);
+        assert_eq!(
+            observe_phase(Running, "Halted").status,
+            None,
+            "running → paused only via pausing"
+        );
     }
 
     #[test]

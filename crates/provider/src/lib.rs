@@ -1,3 +1,24 @@
 //! provider: everything Kubernetes for kubedb-dbaas.
+//!
+//! - [`connect`]: kubeconfig → client (in memory), the per-provider client cache and rate limit;
+//! - [`probe`]: what a cluster runs (version, KubeDB CRDs, catalog, node capacity);
+//! - [`translate`]: domain records → Kubernetes objects (pure);
+//! - [`cluster`]: idempotent create/read/delete steps for the operation workers;
+//! - [`observe`] and [`watch`]: KubeDB status → what the store records, from watches.
 
+pub mod cluster;
+pub mod connect;
+pub mod error;
 pub mod kubedb;
+pub mod observe;
+pub mod probe;
+pub mod translate;
+pub mod watch;
+
+pub use cluster::Endpoint;
+pub use connect::{client_from_kubeconfig, parse_kubeconfig, ClientCache, Cluster};
+pub use error::ProviderError;
+pub use observe::{observe_database, ObservedDatabase};
+pub use probe::{CatalogEntry, NodeCapacity, ProbeReport};
+pub use translate::CreatePlan;
+pub use watch::{watch_cluster, ClusterEvent};

@@ -20,7 +20,10 @@ use tower_http::trace::TraceLayer;
 use crate::auth;
 use crate::error::ApiError;
 use crate::metrics;
-use crate::routes::{audit_logs, auth as auth_routes, docs, health, tenants, users};
+use crate::routes::{
+    audit_logs, auth as auth_routes, databases, docs, health, operations, providers, tenants,
+    users, versions,
+};
 use crate::state::AppState;
 
 pub const BODY_LIMIT: usize = 1024 * 1024;
@@ -92,6 +95,48 @@ pub fn app(state: AppState) -> NormalizePath<Router> {
                 .delete(users::delete_user),
         )
         .route("/audit-logs", get(audit_logs::list))
+        .route(
+            "/providers",
+            post(providers::create_provider).get(providers::list_providers),
+        )
+        .route("/providers/engines", get(providers::engines))
+        .route(
+            "/providers/versions/{engine}",
+            get(providers::engine_versions),
+        )
+        .route("/providers/select", post(providers::select))
+        .route("/providers/available/list", get(providers::available_list))
+        .route(
+            "/providers/{id}",
+            get(providers::get_provider)
+                .patch(providers::update_provider)
+                .delete(providers::delete_provider),
+        )
+        .route("/versions", get(versions::list_versions))
+        .route(
+            "/domain/{domain}/project/{project}/databases",
+            post(databases::create).get(databases::list),
+        )
+        .route(
+            "/domain/{domain}/project/{project}/databases/{id}",
+            get(databases::get).delete(databases::delete),
+        )
+        .route(
+            "/domain/{domain}/project/{project}/databases/{id}/status",
+            get(databases::status),
+        )
+        .route(
+            "/domain/{domain}/project/{project}/databases/{id}/credentials",
+            get(databases::credentials),
+        )
+        .route(
+            "/domain/{domain}/project/{project}/databases/{id}/refresh-endpoint",
+            post(databases::refresh_endpoint),
+        )
+        .route("/operations", get(operations::list))
+        .route("/operations/queue/stats", get(operations::queue_stats))
+        .route("/operations/{id}", get(operations::get))
+        .route("/operations/{id}/cancel", post(operations::cancel))
         .route_layer(from_fn_with_state(state.clone(), auth::authenticate));
 
     let router = Router::new()

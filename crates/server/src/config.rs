@@ -72,6 +72,47 @@ pub struct Config {
     pub default_project_databases: i64,
     #[arg(long, env = "DBAAS_DEFAULT_PROJECT_BACKUPS", default_value_t = 50)]
     pub default_project_backups: i64,
+    /// Operation workers on this replica.
+    #[arg(long, env = "DBAAS_WORKERS", default_value_t = 3)]
+    pub workers: usize,
+    /// A worker's claim on an operation lasts this long unless renewed; a crashed worker's
+    /// operation is picked up again after it.
+    #[arg(long, env = "DBAAS_OPERATION_LEASE_SECS", default_value_t = 30)]
+    pub operation_lease_secs: u64,
+    /// An operation attempt that runs longer ends as `timeout`.
+    #[arg(long, env = "DBAAS_OPERATION_TIMEOUT_SECS", default_value_t = 1800)]
+    pub operation_timeout_secs: u64,
+    /// Retries of transient failures before an operation fails.
+    #[arg(long, env = "DBAAS_OPERATION_MAX_RETRIES", default_value_t = 3)]
+    pub operation_max_retries: i32,
+    /// First retry delay (doubles each attempt, with jitter) and its cap.
+    #[arg(long, env = "DBAAS_RETRY_BASE_MS", default_value_t = 2000)]
+    pub retry_base_ms: u64,
+    #[arg(long, env = "DBAAS_RETRY_CAP_SECS", default_value_t = 60)]
+    pub retry_cap_secs: u64,
+    /// Kubernetes requests per second allowed to one provider (burst: twice as many).
+    #[arg(long, env = "DBAAS_PROVIDER_RATE_LIMIT", default_value_t = 50)]
+    pub provider_rate_limit: u32,
+    /// Allowed-versions policy (YAML or JSON): per engine `enabled`, `distributions`, `allow`,
+    /// `deny`. Absent = every non-deprecated catalog version is offered.
+    #[arg(long, env = "DBAAS_VERSIONS_POLICY_FILE")]
+    pub versions_policy_file: Option<PathBuf>,
+    /// How often every provider's cluster is probed (reachability, KubeDB, catalog).
+    #[arg(
+        long,
+        env = "DBAAS_PROVIDER_HEALTH_INTERVAL_SECS",
+        default_value_t = 60
+    )]
+    pub provider_health_interval_secs: u64,
+    /// A provider whose probe takes longer than this is marked unreachable.
+    #[arg(long, env = "DBAAS_PROVIDER_HEALTH_TIMEOUT_SECS", default_value_t = 20)]
+    pub provider_health_timeout_secs: u64,
+    /// Start a simulated KubeDB cluster in-process and onboard it as a provider (demo mode).
+    #[arg(long, env = "DBAAS_DEMO", default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub demo: bool,
+    /// Seconds the demo cluster's simulated KubeDB takes to provision a database.
+    #[arg(long, env = "DBAAS_DEMO_PROVISIONING_SECS", default_value_t = 3)]
+    pub demo_provisioning_secs: u64,
     /// Log format: `pretty` or `json`.
     #[arg(long, env = "DBAAS_LOG_FORMAT", default_value = "pretty")]
     pub log_format: String,

@@ -2,15 +2,21 @@
 
 pub mod app;
 pub mod auth;
+pub mod catalog;
+pub mod clusters;
 pub mod config;
+pub mod demo;
 pub mod error;
 pub mod extract;
+pub mod health_check;
 pub mod keys;
 pub mod metrics;
+pub mod ops;
 pub mod ratelimit;
 pub mod routes;
 pub mod serve;
 pub mod state;
+pub mod watchers;
 
 pub use config::Config;
 pub use serve::{start, Running};

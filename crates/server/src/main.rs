@@ -101,6 +101,20 @@ async fn main() -> anyhow::Result<()> {
                 "  API: {0}/api/v1   docs: {0}/docs   health: {0}/health",
                 display_url(running.addr)
             );
+            if running.demo.is_some() {
+                eprintln!(
+                    "{}",
+                    server::demo::instructions(
+                        &display_url(running.addr),
+                        &running.state.config.admin_email,
+                        running.generated_admin_password.as_deref().or(running
+                            .state
+                            .config
+                            .admin_password
+                            .as_deref()),
+                    )
+                );
+            }
             shutdown_signal().await;
             tracing::info!("shutting down");
             running.shutdown().await;

@@ -17,6 +17,10 @@ pub struct Metrics {
     pub http_requests: IntCounterVec,
     pub http_duration: HistogramVec,
     pub audit_purged: IntGauge,
+    pub operations_claimed: prometheus::IntCounter,
+    pub operation_outcomes: IntCounterVec,
+    pub operation_duration: HistogramVec,
+    pub watch_updates: prometheus::IntCounter,
 }
 
 impl Metrics {
@@ -47,10 +51,43 @@ impl Metrics {
             "Audit entries removed by the last retention run",
         )
         .expect("static metric");
+        let operations_claimed = prometheus::IntCounter::new(
+            "operations_claimed_total",
+            "Operations claimed by this replica's workers",
+        )
+        .expect("static metric");
+        let operation_outcomes = IntCounterVec::new(
+            Opts::new(
+                "operation_outcomes_total",
+                "Operation attempts by type and outcome (completed, retried, failed, timeout)",
+            ),
+            &["type", "outcome"],
+        )
+        .expect("static metric");
+        let operation_duration = HistogramVec::new(
+            HistogramOpts::new(
+                "operation_attempt_duration_seconds",
+                "How long one attempt of an operation ran, by type",
+            )
+            .buckets(vec![
+                0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 15.0, 60.0, 300.0, 1800.0,
+            ]),
+            &["type"],
+        )
+        .expect("static metric");
+        let watch_updates = prometheus::IntCounter::new(
+            "watch_database_updates_total",
+            "Database records changed by status watchers",
+        )
+        .expect("static metric");
         for c in [
             Box::new(http_requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(http_duration.clone()),
             Box::new(audit_purged.clone()),
+            Box::new(operations_claimed.clone()),
+            Box::new(operation_outcomes.clone()),
+            Box::new(operation_duration.clone()),
+            Box::new(watch_updates.clone()),
         ] {
             registry.register(c).expect("metrics are registered once");
         }
@@ -59,7 +96,28 @@ impl Metrics {
             http_requests,
             http_duration,
             audit_purged,
+            operations_claimed,
+            operation_outcomes,
+            operation_duration,
+            watch_updates,
         }
+    }
+
+    pub fn record_operation_claimed(&self) {
+        self.operations_claimed.inc();
+    }
+
+    pub fn record_operation_outcome(&self, kind: &str, outcome: &str, took: std::time::Duration) {
+        self.operation_outcomes
+            .with_label_values(&[kind, outcome])
+            .inc();
+        self.operation_duration
+            .with_label_values(&[kind])
+            .observe(took.as_secs_f64());
+    }
+
+    pub fn record_watch_update(&self) {
+        self.watch_updates.inc();
     }
 
     pub fn render(&self) -> String {

@@ -25,6 +25,7 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
     let keys = Keys::load(&config)?;
+    let version_policy = crate::catalog::load_policy(config.versions_policy_file.as_deref())?;
     let store = store::connect(&config.store_url(), store::Cipher::new(keys.encryption))
         .await
         .with_context(|| {
@@ -56,7 +57,17 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
         None => (local.clone(), None),
     };
     let tokens = TokenService::new(&keys.signing, config.access_token_ttl_secs);
-    Ok(AppState::new(config, store, tokens, limiter, local, redis))
+    let secrets = store::Cipher::new(keys.encryption);
+    Ok(AppState::new(
+        config,
+        store,
+        tokens,
+        limiter,
+        local,
+        redis,
+        secrets,
+        version_policy,
+    ))
 }
 
 /// Creates the first platform admin when there is none. Returns the generated password, if one was
@@ -146,6 +157,8 @@ pub struct Running {
     pub state: AppState,
     /// The bootstrap admin's generated password, when one was generated on this start.
     pub generated_admin_password: Option<String>,
+    /// The in-process simulated cluster of demo mode.
+    pub demo: Option<sim::SimHandle>,
     stop: watch::Sender<bool>,
     task: JoinHandle<std::io::Result<()>>,
 }
@@ -155,6 +168,9 @@ impl Running {
     pub async fn shutdown(self) {
         let _ = self.stop.send(true);
         let _ = self.task.await;
+        if let Some(sim) = self.demo {
+            sim.shutdown().await;
+        }
     }
 
     pub fn url(&self) -> String {
@@ -167,12 +183,20 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     let listen = config.listen;
     let state = build_state(config).await?;
     let generated_admin_password = bootstrap_admin(&state).await?;
+    let demo = if state.config.demo {
+        Some(crate::demo::start(&state).await?)
+    } else {
+        None
+    };
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("binding {listen}"))?;
     let addr = listener.local_addr()?;
     let (stop, mut stopped) = watch::channel(false);
     spawn_background_jobs(&state, stop.subscribe());
+    crate::ops::spawn_workers(&state, stop.subscribe());
+    crate::watchers::spawn_supervisor(&state, stop.subscribe());
+    crate::health_check::spawn(&state, stop.subscribe());
     let service = app(state.clone());
     let make =
         axum::ServiceExt::<Request>::into_make_service_with_connect_info::<SocketAddr>(service);
@@ -187,6 +211,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         addr,
         state,
         generated_admin_password,
+        demo,
         stop,
         task,
     })

@@ -104,6 +104,16 @@ pub struct Inner {
     /// When each key's `last_used_at` was last written, so a busy key writes once a minute, not per call.
     pub key_touches: DashMap<String, Instant>,
     pub started_at: Instant,
+    /// Wake-ups and change signals between handlers, workers and watchers.
+    pub ops: Arc<crate::ops::Signals>,
+    /// Seals secrets the platform must keep for a while (credentials waiting for their operation).
+    pub secrets: store::Cipher,
+    /// Per-provider Kubernetes clients.
+    pub clusters: provider::connect::ClientCache,
+    /// The allowed-versions policy, loaded once at start (see `catalog`).
+    pub version_policy: domain::versions::VersionPolicy,
+    /// Every provider, for a few seconds, for version listings; provider writes invalidate.
+    pub provider_list: Cache<(), Arc<Vec<domain::model::Provider>>>,
 }
 
 #[derive(Clone)]
@@ -117,6 +127,8 @@ impl Deref for AppState {
 }
 
 impl AppState {
+    // The one wiring constructor: each argument is a distinct, already-built part of the state.
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         config: Config,
         store: Arc<dyn Store>,
@@ -124,6 +136,8 @@ impl AppState {
         limiter: Arc<dyn RateLimiter>,
         local_limiter: Arc<LocalLimiter>,
         redis: Option<redis::aio::ConnectionManager>,
+        secrets: store::Cipher,
+        version_policy: domain::versions::VersionPolicy,
     ) -> Self {
         // Short TTLs bound how stale a cached identity can be on another replica.
         let identities = Cache::builder()
@@ -138,6 +152,11 @@ impl AppState {
             .max_capacity(100_000)
             .time_to_live(Duration::from_secs(1))
             .build();
+        let provider_list = Cache::builder()
+            .max_capacity(1)
+            .time_to_live(Duration::from_secs(5))
+            .build();
+        let config_rate = (config.provider_rate_limit, config.provider_rate_limit * 2);
         AppState(Arc::new(Inner {
             config,
             store,
@@ -151,6 +170,15 @@ impl AppState {
             quota_views,
             key_touches: DashMap::new(),
             started_at: Instant::now(),
+            ops: Arc::new(crate::ops::Signals::new()),
+            secrets,
+            clusters: provider::connect::ClientCache::new(
+                Duration::from_secs(600),
+                config_rate.0,
+                config_rate.1,
+            ),
+            version_policy,
+            provider_list,
         }))
     }
 

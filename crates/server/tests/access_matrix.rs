@@ -532,3 +532,187 @@ pub fn test_operation(db: &domain::model::Database) -> domain::model::Operation 
         estimated_completion_at: None,
     }
 }
+
+// The database and operation routes by role and scope. No workers run, so every record stays as
+// seeded; a permitted call that needs a cluster answers 400 (`no_capacity` / `invalid_state`),
+// which proves it got past authorization.
+both_stores!(database_routes_by_role, |backend| async move {
+    use domain::engine::{Engine, Size};
+    let s = TestServer::start_with(backend, |c| c.workers = 0).await;
+    let admin = s.admin_token().await;
+    let store = s.running.state.store.clone();
+    let mut seeded = std::collections::HashMap::new();
+    for d in ["acme", "globex"] {
+        s.post("/api/v1/tenants", &admin, json!({"name": d})).await;
+        for p in ["web", "api"] {
+            s.post(
+                &format!("/api/v1/tenants/{d}/projects"),
+                &admin,
+                json!({"name": p, "quota": {"max_databases": 500}}),
+            )
+            .await;
+        }
+        let db = test_database(d, "web", "shared", Engine::Postgres, Size::Micro, 10, 1);
+        let op = test_operation(&db);
+        store.create_database(&db, &op, None).await.unwrap();
+        seeded.insert(d, (db.id.clone(), op.id.clone()));
+    }
+    let mut tokens = vec![(Who::PlatformAdmin, admin.clone())];
+    for (who, email, path, role) in [
+        (
+            Who::DomainAdmin,
+            "da@acme.io",
+            "/api/v1/tenants/acme/members",
+            "domain_admin",
+        ),
+        (
+            Who::ProjectAdmin,
+            "pa@acme.io",
+            "/api/v1/tenants/acme/projects/web/members",
+            "project_admin",
+        ),
+        (
+            Who::Developer,
+            "dev@acme.io",
+            "/api/v1/tenants/acme/projects/web/members",
+            "developer",
+        ),
+        (
+            Who::NeighbourProjectAdmin,
+            "npa@acme.io",
+            "/api/v1/tenants/acme/projects/api/members",
+            "project_admin",
+        ),
+    ] {
+        let (t, _) = s.user(&admin, email).await;
+        s.post(path, &admin, json!({"email": email, "role": role}))
+            .await;
+        tokens.push((who, t));
+    }
+    // (method, path, body, write?, permitted answer)
+    let cases: Vec<(Method, &str, Option<Value>, bool, u16)> = vec![
+        (
+            Method::GET,
+            "/api/v1/domain/{d}/project/web/databases",
+            None,
+            false,
+            200,
+        ),
+        (
+            Method::GET,
+            "/api/v1/domain/{d}/project/web/databases/{db}",
+            None,
+            false,
+            200,
+        ),
+        (
+            Method::GET,
+            "/api/v1/domain/{d}/project/web/databases/{db}/status",
+            None,
+            false,
+            200,
+        ),
+        (Method::GET, "/api/v1/operations/{op}", None, false, 200),
+        (
+            Method::POST,
+            "/api/v1/domain/{d}/project/web/databases",
+            Some(json!({"name": "fresh", "engine": "postgres", "version": "16.10"})),
+            true,
+            400,
+        ),
+        (
+            Method::GET,
+            "/api/v1/domain/{d}/project/web/databases/{db}/credentials",
+            None,
+            true,
+            400,
+        ),
+        (
+            Method::POST,
+            "/api/v1/domain/{d}/project/web/databases/{db}/refresh-endpoint",
+            Some(json!({})),
+            true,
+            400,
+        ),
+        (
+            Method::DELETE,
+            "/api/v1/domain/{d}/project/web/databases/{fresh}",
+            None,
+            true,
+            202,
+        ),
+        (
+            Method::POST,
+            "/api/v1/operations/{op}/cancel",
+            Some(json!({})),
+            true,
+            200,
+        ),
+    ];
+    let mut failures = vec![];
+    let mut n = 0;
+    for (method, template, body, write, permitted) in &cases {
+        for (who, token) in &tokens {
+            for (domain, own) in [("acme", true), ("globex", false)] {
+                n += 1;
+                let (db_id, op_id) = &seeded[domain];
+                let fresh = test_database(
+                    domain,
+                    "web",
+                    &format!("f{n}"),
+                    Engine::Postgres,
+                    Size::Micro,
+                    10,
+                    1,
+                );
+                store
+                    .create_database(&fresh, &test_operation(&fresh), None)
+                    .await
+                    .unwrap();
+                let path = template
+                    .replace("{d}", domain)
+                    .replace("{db}", db_id)
+                    .replace("{op}", op_id)
+                    .replace("{fresh}", &fresh.id);
+                let (st, resp) = s
+                    .call(method.clone(), &path, Some(token), body.clone())
+                    .await;
+                let want = match who {
+                    Who::PlatformAdmin => *permitted,
+                    _ if !own => 404,
+                    Who::NeighbourProjectAdmin => 404,
+                    Who::Developer if *write => 403,
+                    _ => *permitted,
+                };
+                if st.as_u16() != want {
+                    failures.push(format!(
+                        "{who:?} {method} {path}: got {st}, want {want}: {resp}"
+                    ));
+                }
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {n} cases wrong:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+    // Listing operations only shows what the caller can see.
+    let dev = &tokens.iter().find(|(w, _)| *w == Who::Developer).unwrap().1;
+    let (_, ops) = s.get("/api/v1/operations?page_size=100", dev).await;
+    assert!(
+        ops["operations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|o| o["domain"] == "acme" && o["project"] == "web"),
+        "{ops}"
+    );
+    let (st, _) = s.get("/api/v1/operations/queue/stats", dev).await;
+    assert_eq!(st, StatusCode::FORBIDDEN);
+    let (st, stats) = s.get("/api/v1/operations/queue/stats", &admin).await;
+    assert_eq!(st, StatusCode::OK);
+    assert!(stats["queued"].as_i64().unwrap() > 0, "{stats}");
+    s.running.shutdown().await;
+});

@@ -96,6 +96,36 @@ pub struct QueueStats {
 pub type ProviderChooser<'a> =
     &'a (dyn Fn(&[Provider]) -> Result<String, DomainError> + Send + Sync);
 
+/// A partial update of a database record: only the fields that are `Some` are written, so a
+/// watcher and a worker updating different fields never undo each other's writes.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DatabasePatch {
+    pub status: Option<DatabaseStatus>,
+    /// Compare-and-set: write only while the status is one of these (empty = any status).
+    pub expect_status: Vec<DatabaseStatus>,
+    pub ready_replicas: Option<i64>,
+    pub health_status: Option<Option<String>>,
+    pub kubedb_phase: Option<Option<String>>,
+    pub endpoint: Option<Option<String>>,
+    pub port: Option<Option<i64>>,
+    pub service_type: Option<Option<String>>,
+    pub loadbalancer_ip: Option<Option<String>>,
+    pub namespace: Option<Option<String>>,
+    pub kubedb_resource_name: Option<Option<String>>,
+    pub current: Option<domain::model::CurrentState>,
+    pub conditions: Option<serde_json::Value>,
+}
+
+impl DatabasePatch {
+    pub fn is_empty(&self) -> bool {
+        let only_cas = DatabasePatch {
+            expect_status: self.expect_status.clone(),
+            ..Default::default()
+        };
+        *self == only_cas
+    }
+}
+
 /// How a finished operation ends.
 #[derive(Debug, Clone, PartialEq)]
 pub struct OperationOutcome {
@@ -202,6 +232,13 @@ pub trait Store: Send + Sync + 'static {
     /// Conflict while databases that are not deleted live on it.
     async fn delete_provider(&self, id: &str) -> Result<bool>;
     async fn provider_kubeconfig(&self, id: &str) -> Result<Option<String>>;
+    /// Stores what the last health check found (touches nothing else, so it never races a PATCH).
+    async fn set_provider_health(
+        &self,
+        id: &str,
+        kubedb: &serde_json::Value,
+        connection: &serde_json::Value,
+    ) -> Result<()>;
 
     // ---- databases, with quota and capacity reservation
     /// In one transaction: checks the project's and the domain's quota against `db.reserved`
@@ -225,6 +262,16 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Page<Database>>;
     /// Writes every mutable field (status, observed state, endpoint, …) but not `reserved`.
     async fn update_database(&self, db: &Database) -> Result<()>;
+    /// Writes the fields set in `patch` (and `updated_at`); false when the database does not exist
+    /// or its status is not one of `patch.expect_status`.
+    async fn patch_database(
+        &self,
+        id: &str,
+        patch: &DatabasePatch,
+        now: DateTime<Utc>,
+    ) -> Result<bool>;
+    /// Databases placed on a provider that are not `deleted` (what its watcher follows).
+    async fn list_provider_databases(&self, provider_id: &str) -> Result<Vec<Database>>;
     /// Changes what a database holds (grow/shrink) under the same quota and capacity checks as create.
     async fn resize_reservation(&self, db_id: &str, new_reserved: Usage) -> Result<()>;
     /// Gives back everything the database holds to its project, domain and provider (idempotent).
@@ -277,6 +324,12 @@ pub trait Store: Send + Sync + 'static {
     /// queued → cancelled; false (nothing written) from any other status.
     async fn cancel_operation(&self, op_id: &str, now: DateTime<Utc>) -> Result<bool>;
     async fn queue_stats(&self, now: DateTime<Utc>) -> Result<QueueStats>;
+    /// Tells workers on every replica that an operation is queued (PostgreSQL `NOTIFY`; a no-op on
+    /// SQLite, whose single process is woken in memory).
+    async fn notify_queue(&self) -> Result<()>;
+    /// A stream of wake-ups sent by `notify_queue` from any replica (PostgreSQL `LISTEN`); `None`
+    /// when the backend has no such channel.
+    async fn queue_wakeups(&self) -> Result<Option<futures::stream::BoxStream<'static, ()>>>;
 
     // ---- audit
     async fn insert_audit(&self, entry: &AuditEntry) -> Result<()>;

@@ -5,7 +5,7 @@ use axum::Json;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{audit_logs, auth, health, tenants, users};
+use super::{audit_logs, auth, databases, health, operations, providers, tenants, users, versions};
 
 struct Security;
 
@@ -43,10 +43,18 @@ impl Modify for Security {
         tenants::list_project_members, tenants::add_project_member, tenants::remove_project_member,
         users::create_user, users::list_users, users::get_user, users::update_user, users::delete_user,
         audit_logs::list,
+        providers::create_provider, providers::list_providers, providers::get_provider,
+        providers::update_provider, providers::delete_provider, providers::engines,
+        providers::engine_versions, providers::select, providers::available_list,
+        versions::list_versions,
+        databases::create, databases::list, databases::get, databases::delete, databases::status,
+        databases::credentials, databases::refresh_endpoint,
+        operations::list, operations::get, operations::cancel, operations::queue_stats,
     ),
     tags(
         (name = "health"), (name = "auth"), (name = "tenants"), (name = "projects"), (name = "members"),
-        (name = "users"), (name = "audit"),
+        (name = "users"), (name = "audit"), (name = "providers"), (name = "versions"), (name = "databases"),
+        (name = "operations"),
     )
 )]
 pub struct ApiDoc;

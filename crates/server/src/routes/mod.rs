@@ -2,10 +2,14 @@
 
 pub mod audit_logs;
 pub mod auth;
+pub mod databases;
 pub mod docs;
 pub mod health;
+pub mod operations;
+pub mod providers;
 pub mod tenants;
 pub mod users;
+pub mod versions;
 
 use domain::model::{Page, PageRequest};
 use serde::{Deserialize, Serialize};

@@ -44,7 +44,7 @@ impl QuotaInput {
     }
 }
 
-fn object(field: &str, v: Option<Value>) -> Result<Value, ApiError> {
+pub(crate) fn object(field: &str, v: Option<Value>) -> Result<Value, ApiError> {
     match v {
         None => Ok(json!({})),
         Some(v @ Value::Object(_)) if v.to_string().len() <= 16 * 1024 => Ok(v),
@@ -223,7 +223,12 @@ fn domain_scope(caller: &Caller, action: Action, domain: &str) -> ApiResult<()> 
     caller.require(action, Scope::Domain(domain), "Tenant", domain)
 }
 
-fn project_scope(caller: &Caller, action: Action, domain: &str, project: &str) -> ApiResult<()> {
+pub(crate) fn project_scope(
+    caller: &Caller,
+    action: Action,
+    domain: &str,
+    project: &str,
+) -> ApiResult<()> {
     slug_segment("Tenant", domain)?;
     slug_segment("Project", project)?;
     // Invisible domain → the tenant is what "does not exist".

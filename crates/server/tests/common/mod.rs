@@ -1,6 +1,8 @@
 //! A real server on a random port with a fresh store, and a small HTTP client around it.
 #![allow(dead_code)]
 
+pub mod cluster;
+
 use std::path::PathBuf;
 
 use reqwest::{Method, StatusCode};

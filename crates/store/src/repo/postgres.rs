@@ -42,6 +42,39 @@ pub(crate) use sql::SqlStore;
 
 const POOL_SIZE: u32 = 10;
 
+/// The channel operation wake-ups travel on between replicas.
+const QUEUE_CHANNEL: &str = "dbaas_operations";
+
+async fn notify_queue(pool: &Pool<Db>) -> Result<()> {
+    sqlx::query("SELECT pg_notify($1, '')")
+        .bind(QUEUE_CHANNEL)
+        .execute(pool)
+        .await
+        .map_err(db_err)?;
+    Ok(())
+}
+
+/// `LISTEN` on a dedicated connection; sqlx's listener reconnects by itself, and a reconnect also
+/// yields a wake-up so that nothing queued meanwhile waits for the next notification.
+async fn queue_wakeups(pool: &Pool<Db>) -> Result<Option<futures::stream::BoxStream<'static, ()>>> {
+    use futures::StreamExt;
+    let mut listener = sqlx::postgres::PgListener::connect_with(pool)
+        .await
+        .map_err(db_err)?;
+    listener.listen(QUEUE_CHANNEL).await.map_err(db_err)?;
+    let stream = futures::stream::unfold(listener, |mut l| async move {
+        match l.try_recv().await {
+            Ok(_) => Some(((), l)),
+            Err(e) => {
+                tracing::warn!(error = %e, "queue listener lost its connection; reconnecting");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                Some(((), l))
+            }
+        }
+    });
+    Ok(Some(stream.boxed()))
+}
+
 fn options(url: &str) -> Result<PgConnectOptions> {
     PgConnectOptions::from_str(url)
         .map_err(|e| StoreError::Unavailable(format!("bad PostgreSQL URL: {e}")))

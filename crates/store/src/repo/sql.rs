@@ -27,7 +27,8 @@ use crate::repo::{
     check_capacity, db_err, is_fk_violation, like_pattern, limits, non_negative, parse, unique_or,
 };
 use crate::{
-    AuditPageJson, Cipher, DatabaseFilter, OperationFilter, OperationOutcome, ProviderChooser,
+    AuditPageJson, Cipher, DatabaseFilter, DatabasePatch, OperationFilter, OperationOutcome,
+    ProviderChooser,
     ProviderFilter, QueueStats, Result, Store, StoreError,
 };
 
@@ -1726,6 +1727,22 @@ impl Store for SqlStore {
         sealed.map(|s| self.cipher.decrypt(&s)).transpose()
     }
 
+    async fn set_provider_health(
+        &self,
+        id: &str,
+        kubedb: &serde_json::Value,
+        connection: &serde_json::Value,
+    ) -> Result<()> {
+        sqlx::query("UPDATE providers SET kubedb = $2, connection = $3 WHERE id = $1")
+            .bind(id)
+            .bind(Json(kubedb))
+            .bind(Json(connection))
+            .execute(&self.w)
+            .await
+            .map_err(db_err)?;
+        Ok(())
+    }
+
     // ---- databases
 
     async fn create_database(
@@ -1870,6 +1887,79 @@ impl Store for SqlStore {
             return Err(StoreError::NotFound(format!("database '{}'", d.id)));
         }
         Ok(())
+    }
+
+    async fn patch_database(
+        &self,
+        id: &str,
+        p: &DatabasePatch,
+        now: DateTime<Utc>,
+    ) -> Result<bool> {
+        let mut qb = Qb::new("UPDATE databases SET updated_at = ");
+        qb.push_bind(now);
+        fn set<T>(qb: &mut Qb, col: &str, v: &Option<T>, bind: impl FnOnce(&mut Qb, &T)) {
+            if let Some(v) = v {
+                qb.push(", ").push(col).push(" = ");
+                bind(qb, v);
+            }
+        }
+        set(&mut qb, "status", &p.status, |q, v| {
+            q.push_bind(v.as_str());
+        });
+        set(&mut qb, "ready_replicas", &p.ready_replicas, |q, v| {
+            q.push_bind(*v);
+        });
+        for (col, v) in [
+            ("health_status", &p.health_status),
+            ("kubedb_phase", &p.kubedb_phase),
+            ("endpoint", &p.endpoint),
+            ("service_type", &p.service_type),
+            ("loadbalancer_ip", &p.loadbalancer_ip),
+            ("namespace", &p.namespace),
+            ("kubedb_resource_name", &p.kubedb_resource_name),
+        ] {
+            set(&mut qb, col, v, |q, v| {
+                q.push_bind(v.clone());
+            });
+        }
+        set(&mut qb, "port", &p.port, |q, v| {
+            q.push_bind(*v);
+        });
+        set(&mut qb, "current_state", &p.current, |q, v| {
+            q.push_bind(Json(v.clone()));
+        });
+        set(&mut qb, "conditions", &p.conditions, |q, v| {
+            q.push_bind(Json(v.clone()));
+        });
+        qb.push(" WHERE id = ").push_bind(id.to_string());
+        if !p.expect_status.is_empty() {
+            qb.push(" AND status IN (");
+            let mut sep = qb.separated(", ");
+            for s in &p.expect_status {
+                sep.push_bind(s.as_str());
+            }
+            qb.push(")");
+        }
+        let n = qb
+            .build()
+            .execute(&self.w)
+            .await
+            .map_err(db_err)?
+            .rows_affected();
+        Ok(n > 0)
+    }
+
+    async fn list_provider_databases(&self, provider_id: &str) -> Result<Vec<Database>> {
+        let rs = sqlx::query(concat!(
+            "SELECT ",
+            database_cols!(),
+            " FROM databases WHERE provider_id = $1 AND status <> 'deleted' ORDER BY id"
+        ))
+        .bind(provider_id)
+        .fetch_all(&self.r)
+        .await
+        .map_err(db_err)?;
+        rows(&rs, database_row)
     }
 
     async fn resize_reservation(&self, db_id: &str, new_reserved: Usage) -> Result<()> {
@@ -2128,6 +2218,14 @@ impl Store for SqlStore {
                 .map_err(db_err)?
                 .rows_affected();
         Ok(n > 0)
+    }
+
+    async fn notify_queue(&self) -> Result<()> {
+        super::notify_queue(&self.w).await
+    }
+
+    async fn queue_wakeups(&self) -> Result<Option<futures::stream::BoxStream<'static, ()>>> {
+        super::queue_wakeups(&self.w).await
     }
 
     async fn queue_stats(&self, now: DateTime<Utc>) -> Result<QueueStats> {

@@ -45,6 +45,17 @@ pub(crate) use sql::SqlStore;
 
 const READERS: u32 = 4;
 
+// One process owns a SQLite file: its workers are woken in memory, not through the store.
+async fn notify_queue(_pool: &Pool<Db>) -> Result<()> {
+    Ok(())
+}
+
+async fn queue_wakeups(
+    _pool: &Pool<Db>,
+) -> Result<Option<futures::stream::BoxStream<'static, ()>>> {
+    Ok(None)
+}
+
 fn options(url: &str) -> Result<(SqliteConnectOptions, bool)> {
     let opts = SqliteConnectOptions::from_str(url)
         .map_err(|e| StoreError::Unavailable(format!("bad SQLite URL: {e}")))?

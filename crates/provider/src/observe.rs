@@ -1,0 +1,176 @@
+//! KubeDB database objects → what the platform records about them.
+
+use domain::engine::{Engine, Size};
+use kube::api::DynamicObject;
+use serde_json::Value;
+
+use crate::kubedb::quantity::parse_quantity;
+use crate::translate::{meta, LABEL_DATABASE_ID};
+
+const GIB: f64 = 1073741824.0;
+
+/// What a watcher (or a GET) saw of one KubeDB database object.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ObservedDatabase {
+    pub engine: Engine,
+    pub namespace: String,
+    pub name: String,
+    /// Our `dbaas.io/database-id` label.
+    pub database_id: Option<String>,
+    /// status.phase: Provisioning|DataRestoring|Ready|Critical|NotReady|Halted|Unknown
+    pub phase: Option<String>,
+    /// status.conditions as-is (`[]` when absent).
+    pub conditions: Value,
+    /// Members: `spec.replicas`, or for Redis Cluster the pods per shard (`spec.cluster.replicas`).
+    pub replicas: Option<i64>,
+    /// spec.version (the catalog object name).
+    pub version: Option<String>,
+    pub storage_gb: Option<i64>,
+    /// Back-translated from the database container's requests when they match a size.
+    pub size: Option<Size>,
+    /// spec.authSecret.name
+    pub auth_secret: Option<String>,
+    pub deletion_policy: Option<String>,
+    pub halted: bool,
+    /// metadata.deletionTimestamp set.
+    pub being_deleted: bool,
+    pub resource_version: Option<String>,
+}
+
+impl ObservedDatabase {
+    /// Ready members as far as KubeDB tells (it does not count them): all of them when the phase
+    /// is `Ready`, none when `Provisioning`/`NotReady`/`Halted`/`DataRestoring`, and for
+    /// `Critical` (reachable but degraded) one fewer than desired. `None` when unknown.
+    pub fn ready_replicas(&self) -> Option<i64> {
+        let desired = self.replicas?;
+        match self.phase.as_deref()? {
+            "Ready" => Some(desired),
+            "Critical" => Some((desired - 1).max(0)),
+            "Provisioning" | "NotReady" | "Halted" | "DataRestoring" => Some(0),
+            _ => None,
+        }
+    }
+
+    /// The condition of that type, if any (`status` as "True"/"False"/"Unknown").
+    pub fn condition(&self, type_: &str) -> Option<&Value> {
+        self.conditions
+            .as_array()?
+            .iter()
+            .find(|c| c["type"] == type_)
+    }
+}
+
+fn size_of(resources: &Value) -> Option<Size> {
+    let req = &resources["requests"];
+    let cpu = parse_quantity(req["cpu"].as_str()?)?;
+    let mem = parse_quantity(req["memory"].as_str()?)? / GIB;
+    Size::ALL
+        .into_iter()
+        .find(|s| (s.cpu_cores() - cpu).abs() < 1e-6 && (s.memory_gb() - mem).abs() < 1e-6)
+}
+
+pub fn observe_database(engine: Engine, obj: &DynamicObject) -> ObservedDatabase {
+    let spec = &obj.data["spec"];
+    let status = &obj.data["status"];
+    let m = meta(engine);
+    let replicas = if engine == Engine::Redis && spec["mode"] == "Cluster" {
+        spec["cluster"]["replicas"].as_i64()
+    } else {
+        spec["replicas"].as_i64()
+    };
+    let storage_gb = spec["storage"]["resources"]["requests"]["storage"]
+        .as_str()
+        .map(str::to_string)
+        .or_else(|| {
+            spec["storage"]["resources"]["requests"]["storage"]
+                .as_i64()
+                .map(|n| n.to_string())
+        })
+        .and_then(|q| parse_quantity(&q))
+        .map(|bytes| (bytes / GIB).round() as i64);
+    let size = spec["podTemplate"]["spec"]["containers"]
+        .as_array()
+        .and_then(|cs| cs.iter().find(|c| c["name"] == m.container))
+        .and_then(|c| size_of(&c["resources"]));
+    let text = |v: &Value| v.as_str().filter(|s| !s.is_empty()).map(str::to_string);
+    ObservedDatabase {
+        engine,
+        namespace: obj.metadata.namespace.clone().unwrap_or_default(),
+        name: obj.metadata.name.clone().unwrap_or_default(),
+        database_id: obj
+            .metadata
+            .labels
+            .as_ref()
+            .and_then(|l| l.get(LABEL_DATABASE_ID))
+            .cloned(),
+        phase: text(&status["phase"]),
+        conditions: status
+            .get("conditions")
+            .filter(|c| c.is_array())
+            .cloned()
+            .unwrap_or_else(|| Value::Array(vec![])),
+        replicas,
+        version: text(&spec["version"]),
+        storage_gb,
+        size,
+        auth_secret: text(&spec["authSecret"]["name"]),
+        deletion_policy: text(&spec["deletionPolicy"]),
+        halted: spec["halted"] == true,
+        being_deleted: obj.metadata.deletion_timestamp.is_some(),
+        resource_version: obj.metadata.resource_version.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn obj(v: Value) -> DynamicObject {
+        serde_json::from_value(v).expect("object")
+    }
+
+    #[test]
+    fn reads_spec_status_and_labels() {
+        let o = obj(json!({
+            "apiVersion": "kubedb.com/v1", "kind": "Postgres",
+            "metadata": { "name": "pg", "namespace": "ns", "resourceVersion": "7", "generation": 2,
+                          "labels": { "dbaas.io/database-id": "id-1" },
+                          "deletionTimestamp": "2026-07-20T10:00:00Z" },
+            "spec": { "version": "17.9", "replicas": 3, "deletionPolicy": "Delete",
+                      "storage": { "resources": { "requests": { "storage": "20Gi" } } },
+                      "authSecret": { "kind": "Secret", "name": "pg-auth" },
+                      "podTemplate": { "spec": { "containers": [
+                          { "name": "pg-coordinator", "resources": { "requests": { "cpu": "8", "memory": "32Gi" } } },
+                          { "name": "postgres", "resources": { "requests": { "cpu": "2", "memory": "8Gi" }, "limits": { "cpu": "2", "memory": "8Gi" } } } ] } } },
+            "status": { "phase": "Critical", "observedGeneration": 2,
+                        "conditions": [{ "type": "Ready", "status": "False" }] },
+        }));
+        let o = observe_database(Engine::Postgres, &o);
+        assert_eq!(o.database_id.as_deref(), Some("id-1"));
+        assert_eq!(o.phase.as_deref(), Some("Critical"));
+        assert_eq!(o.replicas, Some(3));
+        assert_eq!(o.ready_replicas(), Some(2));
+        assert_eq!(o.storage_gb, Some(20));
+        assert_eq!(o.size, Some(Size::Large));
+        assert_eq!(o.auth_secret.as_deref(), Some("pg-auth"));
+        assert!(o.being_deleted);
+        assert_eq!(o.condition("Ready").unwrap()["status"], "False");
+        assert_eq!(o.resource_version.as_deref(), Some("7"));
+    }
+
+    #[test]
+    fn empty_objects_read_as_unknown() {
+        let o = obj(json!({ "apiVersion": "kubedb.com/v1", "kind": "Redis",
+            "metadata": { "name": "r", "namespace": "ns" },
+            "spec": { "version": "7.4.6", "mode": "Cluster", "cluster": { "shards": 3, "replicas": 3 },
+                      "podTemplate": { "spec": { "containers": [ { "name": "redis", "resources": { "requests": { "cpu": "750m", "memory": "1Gi" } } } ] } } } }));
+        let o = observe_database(Engine::Redis, &o);
+        assert_eq!(o.phase, None);
+        assert_eq!(o.conditions, json!([]));
+        assert_eq!(o.replicas, Some(3), "per-shard members");
+        assert_eq!(o.size, None, "no size is 0.75 CPU");
+        assert_eq!(o.ready_replicas(), None);
+        assert!(!o.being_deleted && !o.halted);
+    }
+}

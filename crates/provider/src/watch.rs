@@ -1,0 +1,272 @@
+//! One merged event stream per cluster: the six database kinds the platform manages and the
+//! Services KubeDB creates for them. One watch per kind in steady state, no polling.
+
+use std::collections::{BTreeMap, HashSet};
+
+use domain::engine::Engine;
+use futures::stream::{self, BoxStream};
+use futures::{Stream, StreamExt};
+use kube::api::{Api, DynamicObject};
+use kube::runtime::watcher::{self, Event};
+use kube::runtime::WatchStreamExt;
+
+use crate::connect::Cluster;
+use crate::kubedb::names::LABEL_INSTANCE;
+use crate::observe::{observe_database, ObservedDatabase};
+use crate::translate::{meta, LABEL_DATABASE_ID, LABEL_MANAGED_BY, LABEL_MANAGED_BY_VALUE};
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum ClusterEvent {
+    /// Applied/modified (also each object of an initial list or relist).
+    Database(ObservedDatabase),
+    DatabaseGone {
+        engine: Engine,
+        namespace: String,
+        name: String,
+        database_id: Option<String>,
+    },
+    Service {
+        namespace: String,
+        name: String,
+        /// app.kubernetes.io/instance: the database the Service belongs to.
+        instance: Option<String>,
+    },
+    /// A (re)list finished for that stream (`None` = the Services stream). Deletions that
+    /// happened while disconnected have already been reported as `DatabaseGone`.
+    Resynced { engine: Option<Engine> },
+}
+
+/// Label selector of the database watches.
+pub fn database_selector() -> String {
+    format!("{LABEL_MANAGED_BY}={LABEL_MANAGED_BY_VALUE}")
+}
+
+/// Label selector of the Services watch: KubeDB labels every Service it creates with
+/// `app.kubernetes.io/name=<plural>.kubedb.com`. Matching on that rather than on
+/// `managed-by=kubedb.com` keeps working if KubeDB copies the database's own labels (ours
+/// included) onto its Services.
+pub fn service_selector() -> String {
+    let names: Vec<String> = Engine::ALL
+        .iter()
+        .map(|e| meta(*e).resource_label())
+        .collect();
+    format!(
+        "{} in ({})",
+        crate::kubedb::names::LABEL_NAME,
+        names.join(",")
+    )
+}
+
+type Key = (String, String);
+
+/// Per-kind bookkeeping: what the stream has reported as present, so a relist can report what
+/// vanished while the watch was down.
+#[derive(Default)]
+struct Seen {
+    /// (namespace, name) → database id
+    live: BTreeMap<Key, Option<String>>,
+    /// Keys seen during the current relist (between Init and InitDone).
+    relisting: Option<HashSet<Key>>,
+}
+
+fn key_of(obj: &DynamicObject) -> Key {
+    (
+        obj.metadata.namespace.clone().unwrap_or_default(),
+        obj.metadata.name.clone().unwrap_or_default(),
+    )
+}
+
+fn database_events(engine: Engine, seen: &mut Seen, ev: Event<DynamicObject>) -> Vec<ClusterEvent> {
+    match ev {
+        Event::Init => {
+            seen.relisting = Some(HashSet::new());
+            vec![]
+        }
+        Event::InitApply(obj) | Event::Apply(obj) => {
+            let o = observe_database(engine, &obj);
+            let key = key_of(&obj);
+            if let Some(r) = seen.relisting.as_mut() {
+                r.insert(key.clone());
+            }
+            seen.live.insert(key, o.database_id.clone());
+            vec![ClusterEvent::Database(o)]
+        }
+        Event::Delete(obj) => {
+            let key = key_of(&obj);
+            seen.live.remove(&key);
+            let id = obj
+                .metadata
+                .labels
+                .as_ref()
+                .and_then(|l| l.get(LABEL_DATABASE_ID))
+                .cloned();
+            vec![ClusterEvent::DatabaseGone {
+                engine,
+                namespace: key.0,
+                name: key.1,
+                database_id: id,
+            }]
+        }
+        Event::InitDone => {
+            let listed = seen.relisting.take().unwrap_or_default();
+            let gone: Vec<Key> = seen
+                .live
+                .keys()
+                .filter(|k| !listed.contains(*k))
+                .cloned()
+                .collect();
+            let mut out = Vec::with_capacity(gone.len() + 1);
+            for k in gone {
+                let id = seen.live.remove(&k).flatten();
+                out.push(ClusterEvent::DatabaseGone {
+                    engine,
+                    namespace: k.0,
+                    name: k.1,
+                    database_id: id,
+                });
+            }
+            out.push(ClusterEvent::Resynced {
+                engine: Some(engine),
+            });
+            out
+        }
+    }
+}
+
+fn service_events(ev: Event<DynamicObject>) -> Vec<ClusterEvent> {
+    match ev {
+        Event::Init => vec![],
+        Event::InitApply(obj) | Event::Apply(obj) | Event::Delete(obj) => {
+            let (namespace, name) = key_of(&obj);
+            let instance = obj
+                .metadata
+                .labels
+                .as_ref()
+                .and_then(|l| l.get(LABEL_INSTANCE))
+                .cloned();
+            vec![ClusterEvent::Service {
+                namespace,
+                name,
+                instance,
+            }]
+        }
+        Event::InitDone => vec![ClusterEvent::Resynced { engine: None }],
+    }
+}
+
+fn database_stream(cluster: &Cluster, engine: Engine) -> BoxStream<'static, ClusterEvent> {
+    let api: Api<DynamicObject> = Api::all_with(
+        cluster.watch_client().clone(),
+        &crate::cluster::database_resource(engine),
+    );
+    let config = watcher::Config::default().labels(&database_selector());
+    let mut seen = Seen::default();
+    watcher::watcher(api, config)
+        .default_backoff()
+        .filter_map(move |r| {
+            let out = match r {
+                Ok(ev) => database_events(engine, &mut seen, ev),
+                Err(e) => {
+                    tracing::warn!(engine = %engine, error = %e, "database watch failed; retrying");
+                    vec![]
+                }
+            };
+            futures::future::ready(Some(stream::iter(out)))
+        })
+        .flatten()
+        .boxed()
+}
+
+fn service_stream(cluster: &Cluster) -> BoxStream<'static, ClusterEvent> {
+    let ar = kube::api::ApiResource {
+        group: String::new(),
+        version: "v1".into(),
+        api_version: "v1".into(),
+        kind: "Service".into(),
+        plural: "services".into(),
+    };
+    let api: Api<DynamicObject> = Api::all_with(cluster.watch_client().clone(), &ar);
+    let config = watcher::Config::default().labels(&service_selector());
+    watcher::watcher(api, config)
+        .default_backoff()
+        .filter_map(|r| {
+            let out = match r {
+                Ok(ev) => service_events(ev),
+                Err(e) => {
+                    tracing::warn!(error = %e, "service watch failed; retrying");
+                    vec![]
+                }
+            };
+            futures::future::ready(Some(stream::iter(out)))
+        })
+        .flatten()
+        .boxed()
+}
+
+/// One merged stream over the six database kinds (`app.kubernetes.io/managed-by=kubedb-dbaas`)
+/// and KubeDB's Services, on kube-runtime's watcher (resume from the last resourceVersion,
+/// default backoff). Never ends; watch errors are logged and retried. After every relist the
+/// stream itself reports databases that vanished meanwhile as `DatabaseGone`, then `Resynced`.
+pub fn watch_cluster(cluster: &Cluster) -> impl Stream<Item = ClusterEvent> + Send + 'static {
+    let mut streams: Vec<BoxStream<'static, ClusterEvent>> = Engine::ALL
+        .iter()
+        .map(|e| database_stream(cluster, *e))
+        .collect();
+    streams.push(service_stream(cluster));
+    stream::select_all(streams)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn db(name: &str, id: &str) -> DynamicObject {
+        serde_json::from_value(json!({
+            "apiVersion": "kubedb.com/v1", "kind": "Postgres",
+            "metadata": { "name": name, "namespace": "ns", "labels": { LABEL_DATABASE_ID: id } },
+            "spec": { "version": "17.9" },
+        }))
+        .expect("object")
+    }
+
+    #[test]
+    fn relist_reports_what_vanished() {
+        let mut seen = Seen::default();
+        let e = Engine::Postgres;
+        assert!(database_events(e, &mut seen, Event::Init).is_empty());
+        database_events(e, &mut seen, Event::InitApply(db("a", "1")));
+        database_events(e, &mut seen, Event::InitApply(db("b", "2")));
+        let done = database_events(e, &mut seen, Event::InitDone);
+        assert_eq!(done, vec![ClusterEvent::Resynced { engine: Some(e) }]);
+        // disconnected; "a" deleted meanwhile; relist only has "b" and a new "c"
+        database_events(e, &mut seen, Event::Init);
+        database_events(e, &mut seen, Event::InitApply(db("b", "2")));
+        database_events(e, &mut seen, Event::InitApply(db("c", "3")));
+        let done = database_events(e, &mut seen, Event::InitDone);
+        assert_eq!(
+            done,
+            vec![
+                ClusterEvent::DatabaseGone {
+                    engine: e,
+                    namespace: "ns".into(),
+                    name: "a".into(),
+                    database_id: Some("1".into())
+                },
+                ClusterEvent::Resynced { engine: Some(e) },
+            ]
+        );
+        let gone = database_events(e, &mut seen, Event::Delete(db("b", "2")));
+        assert!(matches!(&gone[0], ClusterEvent::DatabaseGone { name, .. } if name == "b"));
+        assert_eq!(seen.live.len(), 1);
+    }
+
+    #[test]
+    fn selectors() {
+        assert_eq!(
+            database_selector(),
+            "app.kubernetes.io/managed-by=kubedb-dbaas"
+        );
+        assert!(service_selector().starts_with("app.kubernetes.io/name in (postgreses.kubedb.com,"));
+    }
+}

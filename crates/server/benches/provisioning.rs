@@ -1,0 +1,323 @@
+//! Provisioning benchmark: `cargo bench -p server --bench provisioning [-- --quick]`.
+//!
+//! Starts the simulated KubeDB cluster in this process (zero provisioning delay) and the real
+//! `dbaas serve` binary (SQLite) beside it, onboards the cluster, and reports:
+//! - time to create N databases (default 1,000) over 10 projects until all are `running`, and the
+//!   create call's p50/p99;
+//! - time from a phase change in the cluster (as a watch client of the cluster sees it) until the
+//!   API shows it, p50/p99;
+//! - Kubernetes requests per minute from the platform in steady state;
+//! - `GET /databases/{id}` and a 100-row list with auth, req/s and p50/p99;
+//! - the server's resident memory with every database watched.
+
+mod support;
+
+use std::net::SocketAddr;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use kube::api::{Api, ApiResource, DynamicObject};
+use kube::runtime::watcher;
+use serde_json::{json, Value};
+use support::*;
+
+const PROJECTS: usize = 10;
+const CONCURRENCY: usize = 32;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let quick = std::env::args().any(|a| a == "--quick");
+    let n: usize = std::env::var("BENCH_DATABASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1000);
+    let secs = if quick { 2.0 } else { 5.0 };
+    let steady_secs = if quick { 20 } else { 60 };
+    println!(
+        "kubedb-dbaas provisioning benchmark ({} CPUs, {n} databases over {PROJECTS} projects)",
+        num_cpus()
+    );
+
+    let sim = sim::start(sim::SimConfig {
+        operator: sim::OperatorConfig {
+            provisioning_delay: Duration::ZERO,
+            step_delay: Duration::ZERO,
+        },
+        ..Default::default()
+    })
+    .await?;
+    let dir = tempfile::tempdir()?;
+    let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse()?;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_dbaas"))
+        .arg("serve")
+        .env("DBAAS_LISTEN", addr.to_string())
+        .env("DBAAS_DATA_DIR", dir.path())
+        .env("DBAAS_SECRET_KEY", SECRET)
+        .env("DBAAS_ADMIN_EMAIL", ADMIN.0)
+        .env("DBAAS_ADMIN_PASSWORD", ADMIN.1)
+        .env("DBAAS_RATE_LIMIT_PER_MINUTE", "1000000000")
+        .env("DBAAS_PROVIDER_RATE_LIMIT", "1000")
+        .env("DBAAS_LOG", "warn")
+        .env_remove("DBAAS_DATABASE_URL")
+        .env_remove("DBAAS_REDIS_URL")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()?;
+    wait_ready(addr).await?;
+    let token = login(addr).await?;
+    let auth = format!("Bearer {token}");
+    let base = format!("http://{addr}");
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(64)
+        .build()?;
+    let post = |path: String, body: Value| {
+        let (http, base, token) = (http.clone(), base.clone(), token.clone());
+        async move {
+            let t = Instant::now();
+            let r = http
+                .post(format!("{base}{path}"))
+                .bearer_auth(token)
+                .json(&body)
+                .send()
+                .await?;
+            let status = r.status().as_u16();
+            let v: Value = r.json().await.unwrap_or(Value::Null);
+            anyhow::Ok((status, v, t.elapsed()))
+        }
+    };
+
+    // Onboard the cluster; one tenant with ten projects, room for everything.
+    let (s, p, _) = post(
+        "/api/v1/providers".into(),
+        json!({"name": "sim", "region": "local", "cpu_total_cores": 100000, "memory_total_gb": 400000,
+            "storage_total_gb": 10000000, "kubeconfig_content": sim.kubeconfig_yaml}),
+    )
+    .await?;
+    anyhow::ensure!(s == 201, "onboarding failed: {p}");
+    let quota = json!({"max_cpu_cores": 100000, "max_memory_gb": 400000, "max_storage_gb": 10000000,
+        "max_databases": 100000});
+    post(
+        "/api/v1/tenants".into(),
+        json!({"name": "bench", "quota": quota}),
+    )
+    .await?;
+    for p in 0..PROJECTS {
+        post(
+            "/api/v1/tenants/bench/projects".into(),
+            json!({"name": format!("p-{p}"), "quota": quota}),
+        )
+        .await?;
+    }
+
+    // 1. Create N databases with CONCURRENCY clients; wait until all run.
+    println!("\n== creating {n} databases");
+    let started = Instant::now();
+    let results: Vec<_> = futures::stream::iter(0..n)
+        .map(|i| {
+            post(
+                format!("/api/v1/domain/bench/project/p-{}/databases", i % PROJECTS),
+                json!({"name": format!("db-{i:05}"), "engine": "postgres", "version": "16.10",
+                    "storage_gb": 10}),
+            )
+        })
+        .buffer_unordered(CONCURRENCY)
+        .collect()
+        .await;
+    let accepted_in = started.elapsed();
+    let mut lat: Vec<f64> = vec![];
+    let mut ids = vec![];
+    for r in results {
+        let (s, v, t) = r?;
+        anyhow::ensure!(s == 202, "create answered {s}: {v}");
+        lat.push(t.as_secs_f64() * 1000.0);
+        ids.push((
+            v["project"].as_str().unwrap_or_default().to_string(),
+            v["id"].as_str().unwrap_or_default().to_string(),
+            v["name"].as_str().unwrap_or_default().to_string(),
+        ));
+    }
+    lat.sort_by(f64::total_cmp);
+    let pct = |v: &[f64], p: f64| v[((v.len() as f64 * p) as usize).min(v.len() - 1)];
+    loop {
+        let mut running = 0;
+        for p in 0..PROJECTS {
+            let r: Value = http
+                .get(format!(
+                    "{base}/api/v1/domain/bench/project/p-{p}/databases?status=running&page_size=1"
+                ))
+                .bearer_auth(&token)
+                .send()
+                .await?
+                .json()
+                .await?;
+            running += r["total"].as_u64().unwrap_or(0) as usize;
+        }
+        if running == n {
+            break;
+        }
+        anyhow::ensure!(
+            started.elapsed() < Duration::from_secs(600),
+            "only {running}/{n} running after 10 minutes"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let all_running = started.elapsed();
+    let mut report = vec![
+        format!(
+            "create {n} databases: all accepted in {:.1} s, all running after {:.1} s ({:.0} databases/s)",
+            accepted_in.as_secs_f64(),
+            all_running.as_secs_f64(),
+            n as f64 / all_running.as_secs_f64()
+        ),
+        format!(
+            "create call latency ({CONCURRENCY} concurrent clients): p50 {:.1} ms, p99 {:.1} ms",
+            pct(&lat, 0.5),
+            pct(&lat, 0.99)
+        ),
+    ];
+    println!("   {}\n   {}", report[0], report[1]);
+
+    // 2. Phase change in the cluster → visible through the API.
+    let samples = if quick { 30 } else { 100 };
+    let mut delays = vec![];
+    let ar = ApiResource {
+        group: "kubedb.com".into(),
+        version: "v1".into(),
+        api_version: "kubedb.com/v1".into(),
+        kind: "Postgres".into(),
+        plural: "postgreses".into(),
+    };
+    for (project, id, name) in ids.iter().take(samples) {
+        let ns = format!("dbaas-bench-{project}");
+        let api: Api<DynamicObject> = Api::namespaced_with(sim.client(), &ns, &ar);
+        let mut events = Box::pin(watcher(
+            api,
+            watcher::Config::default().fields(&format!("metadata.name={name}")),
+        ));
+        // Skip the initial list.
+        while let Some(e) = events.next().await {
+            if matches!(e, Ok(watcher::Event::InitDone)) {
+                break;
+            }
+        }
+        sim.faults.update(|f| {
+            f.force_db_phase
+                .insert(format!("{ns}/{name}"), "Critical".into());
+        });
+        let seen_in_cluster = loop {
+            match events.next().await {
+                Some(Ok(watcher::Event::Apply(o))) if o.data["status"]["phase"] == "Critical" => {
+                    break Instant::now()
+                }
+                Some(_) => continue,
+                None => anyhow::bail!("watch ended"),
+            }
+        };
+        let path = format!("{base}/api/v1/domain/bench/project/{project}/databases/{id}");
+        loop {
+            let v: Value = http
+                .get(&path)
+                .bearer_auth(&token)
+                .send()
+                .await?
+                .json()
+                .await?;
+            if v["health_status"] == "degraded" {
+                break;
+            }
+            anyhow::ensure!(
+                seen_in_cluster.elapsed() < Duration::from_secs(30),
+                "API never showed the phase: {v}"
+            );
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        delays.push(seen_in_cluster.elapsed().as_secs_f64() * 1000.0);
+        sim.faults.update(|f| {
+            f.force_db_phase.remove(&format!("{ns}/{name}"));
+        });
+    }
+    delays.sort_by(f64::total_cmp);
+    report.push(format!(
+        "phase change in the cluster → API ({samples} samples): p50 {:.1} ms, p99 {:.1} ms",
+        pct(&delays, 0.5),
+        pct(&delays, 0.99)
+    ));
+    println!("   {}", report.last().unwrap());
+
+    // 3. Steady state: Kubernetes requests from the platform with N databases watched.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    sim.reset_request_counts();
+    tokio::time::sleep(Duration::from_secs(steady_secs)).await;
+    let counts = sim.request_counts();
+    let ours = counts.client("kubedb-dbaas");
+    let per_min = ours as f64 * 60.0 / steady_secs as f64;
+    let detail: Vec<String> = counts
+        .by_key
+        .iter()
+        .filter(|(k, _)| k.client == "kubedb-dbaas")
+        .map(|(k, v)| format!("{} {}: {v}", k.verb, k.resource))
+        .collect();
+    report.push(format!(
+        "steady state with {n} databases: {per_min:.1} Kubernetes requests/min from the platform over {steady_secs} s [{}]",
+        detail.join(", ")
+    ));
+    println!("   {}", report.last().unwrap());
+
+    // 4. Reads with auth.
+    let (project, id, _) = &ids[n / 2];
+    for (label, path) in [
+        (
+            "GET /databases/{id} (auth)",
+            format!("/api/v1/domain/bench/project/{project}/databases/{id}"),
+        ),
+        (
+            "GET /databases?page_size=100 (auth)",
+            format!("/api/v1/domain/bench/project/{project}/databases?page_size=100"),
+        ),
+    ] {
+        load(
+            addr,
+            &path,
+            Some(&auth),
+            CONCURRENCY,
+            Duration::from_millis(500),
+            None,
+        )
+        .await?;
+        let peak = load(
+            addr,
+            &path,
+            Some(&auth),
+            CONCURRENCY,
+            Duration::from_secs_f64(secs),
+            None,
+        )
+        .await?;
+        let half = load(
+            addr,
+            &path,
+            Some(&auth),
+            CONCURRENCY,
+            Duration::from_secs_f64(secs),
+            Some(peak.rps / 2.0),
+        )
+        .await?;
+        report.push(format!(
+            "{label:<38} peak {:>7.0} req/s p50 {:.2} ms p99 {:.2} ms | at {:.0} req/s p99 {:.2} ms (errors {})",
+            peak.rps, peak.p50_ms, peak.p99_ms, half.rps, half.p99_ms, peak.errors + half.errors
+        ));
+        println!("   {}", report.last().unwrap());
+    }
+
+    // 5. Memory.
+    report.push(format!(
+        "server RSS with {n} databases watched: {:.1} MB",
+        rss_mb(child.id())
+    ));
+    println!("\n{}", report.join("\n"));
+    let _ = child.kill();
+    let _ = child.wait();
+    sim.shutdown().await;
+    Ok(())
+}

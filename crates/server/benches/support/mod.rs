@@ -1,0 +1,176 @@
+//! Shared by the benchmarks: a keep-alive HTTP/1.1 load generator (closed and open loop, latency
+//! from the scheduled send time), login, readiness, and process memory.
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Empty};
+use hyper_util::rt::TokioIo;
+use serde_json::json;
+
+pub const SECRET: &str = "bench-secret-key-0123456789abcdef0123456789";
+pub const ADMIN: (&str, &str) = ("bench-admin@example.com", "bench-admin-password");
+
+pub fn num_cpus() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+pub async fn wait_ready(addr: SocketAddr) -> anyhow::Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        if let Ok(mut c) = Conn::open(addr).await {
+            if let Ok((200, _)) = c.get("/health/ready", None).await {
+                return Ok(());
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    anyhow::bail!("server did not become ready")
+}
+
+pub async fn login(addr: SocketAddr) -> anyhow::Result<String> {
+    let body = json!({"email": ADMIN.0, "password": ADMIN.1}).to_string();
+    let stream = tokio::net::TcpStream::connect(addr).await?;
+    let (mut send, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+    tokio::spawn(conn);
+    let req = hyper::Request::post("/api/v1/auth/login")
+        .header("host", "localhost")
+        .header("content-type", "application/json")
+        .body(http_body_util::Full::new(Bytes::from(body)))?;
+    let resp = send.send_request(req).await?;
+    let bytes = resp.into_body().collect().await?.to_bytes();
+    let v: serde_json::Value = serde_json::from_slice(&bytes)?;
+    Ok(v["access_token"]
+        .as_str()
+        .ok_or_else(|| anyhow::anyhow!("login failed: {v}"))?
+        .to_string())
+}
+
+/// One keep-alive HTTP/1.1 connection.
+pub struct Conn(hyper::client::conn::http1::SendRequest<Empty<Bytes>>);
+
+impl Conn {
+    pub async fn open(addr: SocketAddr) -> anyhow::Result<Conn> {
+        let stream = tokio::net::TcpStream::connect(addr).await?;
+        stream.set_nodelay(true)?;
+        let (send, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+        tokio::spawn(conn);
+        Ok(Conn(send))
+    }
+
+    pub async fn get(&mut self, path: &str, auth: Option<&str>) -> anyhow::Result<(u16, usize)> {
+        self.0.ready().await?;
+        let mut req = hyper::Request::get(path).header("host", "localhost");
+        if let Some(a) = auth {
+            req = req.header("authorization", a);
+        }
+        let resp = self.0.send_request(req.body(Empty::new())?).await?;
+        let status = resp.status().as_u16();
+        let n = resp.into_body().collect().await?.to_bytes().len();
+        Ok((status, n))
+    }
+}
+
+pub struct LoadResult {
+    pub rps: f64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    pub errors: usize,
+}
+
+/// Closed loop (`rate = None`: each connection sends as fast as answers come) or open loop at a
+/// fixed total rate, where latency counts from the scheduled send time (no coordinated omission).
+pub async fn load(
+    addr: SocketAddr,
+    path: &str,
+    auth: Option<&str>,
+    conns: usize,
+    dur: Duration,
+    rate: Option<f64>,
+) -> anyhow::Result<LoadResult> {
+    let path = Arc::new(path.to_string());
+    let auth = Arc::new(auth.map(str::to_string));
+    let start = Instant::now();
+    let mut tasks = vec![];
+    for i in 0..conns {
+        let (path, auth) = (path.clone(), auth.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut conn = Conn::open(addr).await?;
+            let mut lat = Vec::with_capacity(100_000);
+            let mut errors = 0usize;
+            let interval = rate.map(|r| Duration::from_secs_f64(conns as f64 / r));
+            let mut next = start
+                + interval
+                    .map(|iv| iv.mul_f64(i as f64 / conns as f64))
+                    .unwrap_or_default();
+            while start.elapsed() < dur {
+                let t0 = if let Some(iv) = interval {
+                    let now = Instant::now();
+                    if next > now {
+                        tokio::time::sleep_until(next.into()).await;
+                    }
+                    let scheduled = next;
+                    next += iv;
+                    scheduled
+                } else {
+                    Instant::now()
+                };
+                match conn.get(&path, auth.as_deref()).await {
+                    Ok((200, _)) => lat.push(t0.elapsed().as_micros() as u64),
+                    _ => errors += 1,
+                }
+            }
+            anyhow::Ok((lat, errors))
+        }));
+    }
+    let mut all = vec![];
+    let mut errors = 0;
+    for t in tasks {
+        let (lat, e) = t.await??;
+        all.extend(lat);
+        errors += e;
+    }
+    let elapsed = start.elapsed().as_secs_f64();
+    all.sort_unstable();
+    let pct = |p: f64| {
+        all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or(0) as f64
+            / 1000.0
+    };
+    Ok(LoadResult {
+        rps: all.len() as f64 / elapsed,
+        p50_ms: pct(0.50),
+        p99_ms: pct(0.99),
+        errors,
+    })
+}
+
+pub fn rss_mb(pid: u32) -> f64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines().find(|l| l.starts_with("VmRSS:")).map(|l| {
+                l.split_whitespace()
+                    .nth(1)
+                    .unwrap_or("0")
+                    .parse::<f64>()
+                    .unwrap_or(0.0)
+            })
+        })
+        .unwrap_or(0.0)
+        / 1024.0
+}

@@ -1,0 +1,41 @@
+//! Reaching a provider's cluster: clients come from the per-provider cache (built in memory from
+//! the decrypted kubeconfig, rebuilt when the provider changes, rate-limited per provider).
+
+use domain::model::Provider;
+use futures::FutureExt;
+use provider::{Cluster, ProviderError};
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// The cached client of a provider's cluster.
+pub async fn cluster_for(state: &AppState, p: &Provider) -> Result<Cluster, ProviderError> {
+    let store = state.store.clone();
+    let id = p.id.clone();
+    state
+        .clusters
+        .get(&p.id, &p.updated_at.to_rfc3339(), p.verify_ssl, move || {
+            async move {
+                store
+                    .provider_kubeconfig(&id)
+                    .await
+                    .map_err(|e| ProviderError::Transient(format!("reading the kubeconfig: {e}")))?
+                    .ok_or_else(|| ProviderError::NotFound(format!("provider '{id}'")))
+            }
+            .boxed()
+        })
+        .await
+}
+
+/// A cluster failure as an HTTP answer: unreachable → 503, refused → 400 with the reason.
+pub fn api_error(e: ProviderError) -> ApiError {
+    match e {
+        ProviderError::Transient(m) => {
+            ApiError::unavailable(format!("the database's cluster is unreachable: {m}"))
+        }
+        ProviderError::NotFound(m) => {
+            ApiError::bad_request(format!("not found in the cluster: {m}"))
+        }
+        other => ApiError::bad_request(other.to_string()),
+    }
+}

@@ -1,0 +1,152 @@
+//! Demo mode (`dbaas serve --demo`): a simulated KubeDB cluster in-process, its state under the
+//! data directory, onboarded as a provider once, with a demo tenant and project to create into.
+
+use anyhow::Context;
+use chrono::Utc;
+use domain::ids::{new_id, IdKind};
+use domain::model::{Project, Provider, ProviderCapacity, Tenant};
+use domain::quota::Usage;
+use serde_json::json;
+
+use crate::state::AppState;
+
+pub const DEMO_PROVIDER: &str = "demo-cluster";
+pub const DEMO_TENANT: &str = "demo";
+pub const DEMO_PROJECT: &str = "default";
+
+/// Starts the simulated cluster and makes sure the platform knows it.
+pub async fn start(state: &AppState) -> anyhow::Result<sim::SimHandle> {
+    let handle = sim::start(sim::SimConfig {
+        state_file: Some(state.config.data_dir.join("demo-cluster.json")),
+        operator: sim::OperatorConfig {
+            provisioning_delay: std::time::Duration::from_secs(state.config.demo_provisioning_secs),
+            ..Default::default()
+        },
+        ..Default::default()
+    })
+    .await
+    .context("starting the simulated demo cluster")?;
+    onboard(state, &handle.kubeconfig_yaml).await?;
+    ensure_tenant(state).await?;
+    Ok(handle)
+}
+
+/// Creates the demo provider on first start; later starts hand it the new kubeconfig (the
+/// simulated cluster listens on a fresh port each time).
+async fn onboard(state: &AppState, kubeconfig: &str) -> anyhow::Result<()> {
+    let cluster = provider::Cluster::connect(kubeconfig, true)
+        .await
+        .context("connecting to the demo cluster")?;
+    let report = cluster.probe().await.context("probing the demo cluster")?;
+    let now = Utc::now();
+    let kubedb = crate::catalog::kubedb_facts(&report);
+    let connection = json!({"status": "connected", "last_checked_at": now, "server_version": report.server_version});
+    let existing = state
+        .store
+        .list_providers(&Default::default())
+        .await?
+        .into_iter()
+        .find(|p| p.name == DEMO_PROVIDER);
+    match existing {
+        Some(mut p) => {
+            p.updated_at = now;
+            p.kubedb = kubedb;
+            p.connection = connection;
+            state.store.update_provider(&p, Some(kubeconfig)).await?;
+            state.provider_written(&p.id).await;
+        }
+        None => {
+            let p = Provider {
+                id: new_id(IdKind::Provider),
+                name: DEMO_PROVIDER.into(),
+                region: "local".into(),
+                availability_zone: Some("local-a".into()),
+                cloud_provider: Some("simulated".into()),
+                domain: None,
+                capacity: ProviderCapacity {
+                    cpu_total_cores: report.nodes.cpu_cores.max(1.0),
+                    memory_total_gb: report.nodes.memory_gb.max(1.0),
+                    storage_total_gb: report.nodes.ephemeral_storage_gb.max(100.0),
+                    cpu_reservation_percent: 80.0,
+                    memory_reservation_percent: 80.0,
+                    storage_reservation_percent: 80.0,
+                },
+                allocated: Usage::default(),
+                verify_ssl: true,
+                enable_loadbalancer: false,
+                is_active: true,
+                is_maintenance: false,
+                priority: 100,
+                tags: vec!["demo".into()],
+                metadata: json!({}),
+                kubedb,
+                connection,
+                created_at: now,
+                updated_at: now,
+            };
+            state.store.create_provider(&p, kubeconfig).await?;
+            state.provider_written(&p.id).await;
+        }
+    }
+    Ok(())
+}
+
+async fn ensure_tenant(state: &AppState) -> anyhow::Result<()> {
+    let now = Utc::now();
+    if state.store.get_tenant(DEMO_TENANT).await?.is_none() {
+        let t = Tenant {
+            name: DEMO_TENANT.into(),
+            display_name: "Demo".into(),
+            plan: Default::default(),
+            contact_email: None,
+            quota: state.config.default_domain_quota(),
+            metadata: json!({}),
+            is_active: true,
+            created_at: now,
+            updated_at: now,
+        };
+        match state.store.create_tenant(&t).await {
+            Ok(()) | Err(store::StoreError::Conflict(_)) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    if state
+        .store
+        .get_project(DEMO_TENANT, DEMO_PROJECT)
+        .await?
+        .is_none()
+    {
+        let p = Project {
+            domain: DEMO_TENANT.into(),
+            name: DEMO_PROJECT.into(),
+            display_name: "Default".into(),
+            description: Some("Created by demo mode".into()),
+            quota: state.config.default_project_quota(),
+            metadata: json!({}),
+            created_at: now,
+            updated_at: now,
+        };
+        match state.store.create_project(&p).await {
+            Ok(()) | Err(store::StoreError::Conflict(_)) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
+}
+
+/// What to do next, printed once the demo is up.
+pub fn instructions(base: &str, admin_email: &str, password: Option<&str>) -> String {
+    let pw = password.unwrap_or("<the admin password>");
+    format!(
+        r#"
+  Demo mode: a simulated KubeDB cluster is onboarded as provider '{DEMO_PROVIDER}',
+  with tenant '{DEMO_TENANT}' and project '{DEMO_PROJECT}'. Try:
+
+    TOKEN=$(curl -s {base}/api/v1/auth/login -H 'content-type: application/json' \
+      -d '{{"email":"{admin_email}","password":"{pw}"}}' | sed 's/.*"access_token":"\([^"]*\)".*/\1/')
+    curl -s {base}/api/v1/domain/{DEMO_TENANT}/project/{DEMO_PROJECT}/databases -H "authorization: Bearer $TOKEN" \
+      -H 'content-type: application/json' -d '{{"name":"orders","engine":"postgres","version":"16.10"}}'
+    curl -s {base}/api/v1/domain/{DEMO_TENANT}/project/{DEMO_PROJECT}/databases -H "authorization: Bearer $TOKEN"
+"#
+    )
+}

@@ -1,0 +1,122 @@
+//! `delete`: `deletionPolicy: WipeOut`, delete the KubeDB resource, wait until it is gone, remove
+//! the objects the platform made beside it, give the reservation back. The record stays as
+//! `deleted` for audit.
+
+use std::time::Duration;
+
+use chrono::Utc;
+use domain::status::DatabaseStatus;
+use store::DatabasePatch;
+
+use super::create::{cluster_of, load};
+use super::signals::wait_for_change;
+use super::{in_place, OpCtx, StepError};
+
+pub(super) async fn run(ctx: &mut OpCtx) -> Result<String, StepError> {
+    let state = ctx.state.clone();
+    let db = load(&state, &ctx.op.database_id).await?;
+    if db.status == DatabaseStatus::Deleted {
+        return Ok("the database was already deleted".into());
+    }
+    let live: Vec<DatabaseStatus> = DatabaseStatus::ALL
+        .iter()
+        .copied()
+        .filter(|s| *s != DatabaseStatus::Deleted)
+        .collect();
+    state
+        .store
+        .patch_database(
+            &db.id,
+            &DatabasePatch {
+                status: Some(DatabaseStatus::Deleting),
+                expect_status: live,
+                health_status: Some(Some("deleting".into())),
+                ..Default::default()
+            },
+            Utc::now(),
+        )
+        .await?;
+    state.ops.database_changed(&db.id);
+
+    if let (Some(ns), Some(name)) = (db.namespace.as_deref(), db.kubedb_resource_name.as_deref()) {
+        let (cluster, _) = cluster_of(&state, &db).await?;
+        ctx.progress(20, "deleting the KubeDB resource (WipeOut)")
+            .await?;
+        in_place(|| cluster.delete_database(db.engine, ns, name, true)).await?;
+        ctx.progress(50, "waiting for the KubeDB resource to go")
+            .await?;
+        let mut rounds = 0u32;
+        loop {
+            let mut changes = state.ops.changes();
+            match cluster.get_database(db.engine, ns, name).await {
+                Ok(None) => break,
+                Ok(Some(_)) => {}
+                // A failed read only means "look again later" while waiting.
+                Err(e) if e.is_transient() => {
+                    tracing::debug!(error = %e, "reading the KubeDB resource failed; waiting on");
+                }
+                Err(e) => return Err(e.into()),
+            }
+            rounds += 1;
+            if rounds.is_multiple_of(20) {
+                ctx.progress(60, "still waiting for KubeDB to finish deleting")
+                    .await?;
+            }
+            wait_for_change(&mut changes, &db.id, Duration::from_millis(500)).await;
+        }
+        ctx.progress(80, "removing the network policy and credentials")
+            .await?;
+        let policy = provider::translate::network_policy_name(&db.name);
+        in_place(|| cluster.delete_object("networking.k8s.io/v1", "NetworkPolicy", ns, &policy))
+            .await?;
+        let secret = provider::kubedb::names::auth_secret_name(name);
+        in_place(|| cluster.delete_object("v1", "Secret", ns, &secret)).await?;
+    }
+
+    state.store.release_reservation(&db.id).await?;
+    state
+        .store
+        .patch_database(
+            &db.id,
+            &DatabasePatch {
+                status: Some(DatabaseStatus::Deleted),
+                expect_status: vec![DatabaseStatus::Deleting],
+                ready_replicas: Some(0),
+                health_status: Some(None),
+                endpoint: Some(None),
+                port: Some(None),
+                loadbalancer_ip: Some(None),
+                ..Default::default()
+            },
+            Utc::now(),
+        )
+        .await?;
+    state.invalidate_quota(&db.domain, Some(&db.project)).await;
+    state.ops.database_changed(&db.id);
+    Ok("the database was deleted".into())
+}
+
+/// A delete that cannot finish leaves the database `failed` (its reservation stays: the resource
+/// may still exist); deleting again retries.
+pub(super) async fn on_failure(ctx: &OpCtx, error: &str) -> Result<(), StepError> {
+    ctx.state
+        .store
+        .patch_database(
+            &ctx.op.database_id,
+            &DatabasePatch {
+                status: Some(DatabaseStatus::Failed),
+                expect_status: vec![DatabaseStatus::Deleting],
+                health_status: Some(Some("delete failed".into())),
+                conditions: Some(serde_json::json!([{
+                    "type": "DeletionFailed", "status": "True",
+                    "reason": "OperationFailed", "message": error,
+                    "lastTransitionTime": Utc::now().to_rfc3339(),
+                }])),
+                ..Default::default()
+            },
+            Utc::now(),
+        )
+        .await?;
+    ctx.state.ops.database_changed(&ctx.op.database_id);
+    Ok(())
+}

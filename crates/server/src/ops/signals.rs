@@ -1,0 +1,83 @@
+//! In-process signals between request handlers, workers and watchers on one replica.
+
+use std::time::Duration;
+
+use tokio::sync::{broadcast, watch};
+
+pub struct Signals {
+    /// Names this replica's workers (lease owners), so a lease shows who holds it.
+    pub replica_id: String,
+    /// Bumped whenever an operation may have become runnable.
+    wake: watch::Sender<u64>,
+    /// Ids of databases whose observed state changed (a watcher wrote it) or whose operation ended.
+    changed: broadcast::Sender<String>,
+    /// Bumped when a provider is added, changed or removed on this replica (watchers restart).
+    providers: watch::Sender<u64>,
+}
+
+impl Default for Signals {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Signals {
+    pub fn new() -> Self {
+        let (wake, _) = watch::channel(0);
+        let (changed, _) = broadcast::channel(4096);
+        let (providers, _) = watch::channel(0);
+        Signals {
+            replica_id: format!("r{}", &uuid::Uuid::new_v4().simple().to_string()[..8]),
+            wake,
+            changed,
+            providers,
+        }
+    }
+
+    pub fn subscribe(&self) -> watch::Receiver<u64> {
+        self.wake.subscribe()
+    }
+
+    pub fn providers_changed(&self) -> watch::Receiver<u64> {
+        self.providers.subscribe()
+    }
+
+    /// Call after writing a provider, so watchers follow the change at once.
+    pub fn provider_changed(&self) {
+        self.providers.send_modify(|n| *n = n.wrapping_add(1));
+    }
+
+    pub fn wake_local(&self) {
+        self.wake.send_modify(|n| *n = n.wrapping_add(1));
+    }
+
+    /// A watcher saw something new about this database.
+    pub fn database_changed(&self, id: &str) {
+        let _ = self.changed.send(id.to_string());
+    }
+
+    pub fn operation_finished(&self, database_id: &str) {
+        self.database_changed(database_id);
+    }
+
+    /// Subscribe before looking at the state, then `wait_for_change`: nothing is missed between.
+    pub fn changes(&self) -> broadcast::Receiver<String> {
+        self.changed.subscribe()
+    }
+}
+
+/// Waits until database `id` changes or `max` passes (whichever first). A lagging receiver returns
+/// early, which only makes the caller look again sooner.
+pub async fn wait_for_change(rx: &mut broadcast::Receiver<String>, id: &str, max: Duration) {
+    let _ = tokio::time::timeout(max, async {
+        loop {
+            match rx.recv().await {
+                Ok(changed) if changed == id => return,
+                Ok(_) => continue,
+                Err(broadcast::error::RecvError::Lagged(_)) => return,
+                Err(broadcast::error::RecvError::Closed) => std::future::pending::<()>().await,
+            }
+        }
+    })
+    .await;
+}

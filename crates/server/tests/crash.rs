@@ -1,0 +1,199 @@
+//! The real `dbaas` binary killed with SIGKILL in the middle of 20 creates comes back and finishes
+//! all 20, with exactly one KubeDB resource each, on both stores.
+
+mod common;
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::cluster::{count_objects, start_sim};
+use common::{ADMIN_EMAIL, ADMIN_PASSWORD};
+use serde_json::{json, Value};
+
+struct Server {
+    child: Child,
+    base: String,
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn spawn(data_dir: &std::path::Path, port: u16, database_url: Option<&str>) -> Server {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_dbaas"));
+    cmd.arg("serve")
+        .env("DBAAS_DATA_DIR", data_dir)
+        .env("DBAAS_LISTEN", format!("127.0.0.1:{port}"))
+        .env("DBAAS_ADMIN_EMAIL", ADMIN_EMAIL)
+        .env("DBAAS_ADMIN_PASSWORD", ADMIN_PASSWORD)
+        .env("DBAAS_OPERATION_LEASE_SECS", "2")
+        .env("DBAAS_RATE_LIMIT_PER_MINUTE", "100000")
+        .env("DBAAS_LOG", "warn")
+        .env_remove("DBAAS_DATABASE_URL")
+        .env_remove("DBAAS_REDIS_URL")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    if let Some(url) = database_url {
+        cmd.env("DBAAS_DATABASE_URL", url);
+    }
+    Server {
+        child: cmd.spawn().expect("dbaas starts"),
+        base: format!("http://127.0.0.1:{port}"),
+    }
+}
+
+async fn wait_ready(http: &reqwest::Client, base: &str) {
+    let start = Instant::now();
+    while http
+        .get(format!("{base}/health/ready"))
+        .send()
+        .await
+        .map(|r| !r.status().is_success())
+        .unwrap_or(true)
+    {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "server not ready"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn call(
+    http: &reqwest::Client,
+    method: reqwest::Method,
+    url: String,
+    token: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let mut r = http.request(method, url).bearer_auth(token);
+    if let Some(b) = body {
+        r = r.json(&b);
+    }
+    let resp = r.send().await.unwrap();
+    (
+        resp.status().as_u16(),
+        resp.json().await.unwrap_or(Value::Null),
+    )
+}
+
+async fn token(http: &reqwest::Client, base: &str) -> String {
+    let r: Value = http
+        .post(format!("{base}/api/v1/auth/login"))
+        .json(&json!({"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    r["access_token"].as_str().unwrap().to_string()
+}
+
+async fn killed_mid_creates(database_url: Option<String>) {
+    let sim = start_sim(Duration::from_millis(1500)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let http = reqwest::Client::new();
+    let port = free_port();
+    let mut srv = spawn(dir.path(), port, database_url.as_deref());
+    wait_ready(&http, &srv.base).await;
+    let admin = token(&http, &srv.base).await;
+    use reqwest::Method;
+    let (s, p) = call(
+        &http,
+        Method::POST,
+        format!("{}/api/v1/providers", srv.base),
+        &admin,
+        Some(json!({
+        "name": "sim", "region": "eu", "cpu_total_cores": 1000, "memory_total_gb": 4000,
+        "storage_total_gb": 100000, "kubeconfig_content": sim.kubeconfig_yaml})),
+    )
+    .await;
+    assert_eq!(s, 201, "{p}");
+    let quota = json!({"max_cpu_cores": 100, "max_memory_gb": 400, "max_storage_gb": 10000, "max_databases": 50});
+    let (s, _) = call(
+        &http,
+        Method::POST,
+        format!("{}/api/v1/tenants", srv.base),
+        &admin,
+        Some(json!({"name": "acme", "quota": quota})),
+    )
+    .await;
+    assert_eq!(s, 201);
+    let (s, _) = call(
+        &http,
+        Method::POST,
+        format!("{}/api/v1/tenants/acme/projects", srv.base),
+        &admin,
+        Some(json!({"name": "web", "quota": quota})),
+    )
+    .await;
+    assert_eq!(s, 201);
+    let path = "/api/v1/domain/acme/project/web/databases";
+    let mut ids = vec![];
+    for i in 0..20 {
+        let (s, d) = call(
+            &http,
+            Method::POST,
+            format!("{}{path}", srv.base),
+            &admin,
+            Some(
+                json!({"name": format!("crash-{i:02}"), "engine": "postgres", "version": "16.10"}),
+            ),
+        )
+        .await;
+        assert_eq!(s, 202, "{d}");
+        ids.push(d["id"].as_str().unwrap().to_string());
+    }
+    // Let the workers get some of them under way, then pull the plug.
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    srv.child.kill().unwrap();
+    srv.child.wait().unwrap();
+
+    let mut srv = spawn(dir.path(), port, database_url.as_deref());
+    wait_ready(&http, &srv.base).await;
+    let admin = token(&http, &srv.base).await;
+    let start = Instant::now();
+    for id in &ids {
+        loop {
+            let (_, d) = call(
+                &http,
+                Method::GET,
+                format!("{}{path}/{id}", srv.base),
+                &admin,
+                None,
+            )
+            .await;
+            if d["status"] == "running" {
+                break;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(120),
+                "{id} never ran: {d}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    assert_eq!(
+        count_objects(&sim, "postgreses", "dbaas-acme-web").await,
+        20,
+        "one KubeDB resource each"
+    );
+    srv.child.kill().unwrap();
+    srv.child.wait().unwrap();
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_mid_creates_sqlite() {
+    killed_mid_creates(None).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_mid_creates_postgres() {
+    killed_mid_creates(Some(store::testing::fresh_postgres_url().await)).await;
+}
