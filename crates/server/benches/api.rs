@@ -6,6 +6,8 @@
 //! load, and requests/s with p50/p99 latency for an authenticated project-quota read, a 100-row
 //! audit page, and `/health` — at peak (closed loop) and at half of peak (open loop).
 
+mod support;
+
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -22,9 +24,8 @@ use domain::status::{DatabaseStatus, OperationStatus, OperationType};
 use http_body_util::{BodyExt, Empty};
 use hyper_util::rt::TokioIo;
 use serde_json::json;
+use support::*;
 
-const SECRET: &str = "bench-secret-key-0123456789abcdef0123456789";
-const ADMIN: (&str, &str) = ("bench-admin@example.com", "bench-admin-password");
 
 struct Args {
     secs: f64,
@@ -63,12 +64,6 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-fn num_cpus() -> usize {
-    std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1)
-}
-
 async fn run_store(
     name: &str,
     url: &str,
@@ -87,7 +82,7 @@ async fn run_store(
     let port = free_port();
     let addr: SocketAddr = format!("127.0.0.1:{port}").parse()?;
     let started = Instant::now();
-    let mut child = spawn_server(bin, url, data_dir, addr)?;
+    let mut child = spawn_server(bin, url, data_dir, addr, &[])?;
     wait_ready(addr).await?;
     let ready_ms = started.elapsed().as_secs_f64() * 1000.0;
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -108,6 +103,7 @@ async fn run_store(
         ),
         ("GET /health", "/health".to_string(), None),
     ];
+    check_audit_page(addr, &auth, args.databases).await?;
     let mut lines = vec![format!(
         "{name}: ready {ready_ms:.0} ms after start, RSS idle {rss_idle:.1} MB"
     )];
@@ -161,180 +157,35 @@ async fn run_store(
     Ok(lines.join("\n"))
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn spawn_server(bin: &str, url: &str, data_dir: &Path, addr: SocketAddr) -> anyhow::Result<Child> {
-    let mut cmd = Command::new(bin);
-    cmd.arg("serve")
-        .env("DBAAS_LISTEN", addr.to_string())
-        .env("DBAAS_DATA_DIR", data_dir)
-        .env("DBAAS_SECRET_KEY", SECRET)
-        .env("DBAAS_ADMIN_EMAIL", ADMIN.0)
-        .env("DBAAS_ADMIN_PASSWORD", ADMIN.1)
-        .env("DBAAS_RATE_LIMIT_PER_MINUTE", "1000000000")
-        .env("DBAAS_LOG", "warn")
-        .env_remove("DBAAS_REDIS_URL")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-    if url.starts_with("postgres") {
-        cmd.env("DBAAS_DATABASE_URL", url);
-    } else {
-        cmd.env_remove("DBAAS_DATABASE_URL");
-    }
-    Ok(cmd.spawn()?)
-}
-
-async fn wait_ready(addr: SocketAddr) -> anyhow::Result<()> {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while Instant::now() < deadline {
-        if let Ok(mut c) = Conn::open(addr).await {
-            if let Ok((200, _)) = c.get("/health/ready", None).await {
-                return Ok(());
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(2)).await;
-    }
-    anyhow::bail!("server did not become ready")
-}
-
-async fn login(addr: SocketAddr) -> anyhow::Result<String> {
-    let body = json!({"email": ADMIN.0, "password": ADMIN.1}).to_string();
+/// The measured audit page must be a real one: a full page of the seeded entries, newest first.
+async fn check_audit_page(addr: SocketAddr, auth: &str, seeded: usize) -> anyhow::Result<()> {
     let stream = tokio::net::TcpStream::connect(addr).await?;
     let (mut send, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
     tokio::spawn(conn);
-    let req = hyper::Request::post("/api/v1/auth/login")
+    let req = hyper::Request::get("/api/v1/audit-logs?page_size=100")
         .header("host", "localhost")
-        .header("content-type", "application/json")
-        .body(http_body_util::Full::new(Bytes::from(body)))?;
+        .header("authorization", auth)
+        .body(Empty::<Bytes>::new())?;
     let resp = send.send_request(req).await?;
     let bytes = resp.into_body().collect().await?.to_bytes();
     let v: serde_json::Value = serde_json::from_slice(&bytes)?;
-    Ok(v["access_token"]
-        .as_str()
-        .ok_or_else(|| anyhow::anyhow!("login failed: {v}"))?
-        .to_string())
-}
-
-/// One keep-alive HTTP/1.1 connection.
-struct Conn(hyper::client::conn::http1::SendRequest<Empty<Bytes>>);
-
-impl Conn {
-    async fn open(addr: SocketAddr) -> anyhow::Result<Conn> {
-        let stream = tokio::net::TcpStream::connect(addr).await?;
-        stream.set_nodelay(true)?;
-        let (send, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
-        tokio::spawn(conn);
-        Ok(Conn(send))
+    let entries = v["audit_logs"].as_array().map(Vec::len).unwrap_or(0);
+    let total = v["total"].as_u64().unwrap_or(0) as usize;
+    let newest_first = v["audit_logs"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|e| e["timestamp"].as_str().unwrap_or_default().to_string())
+        .map(|t| chrono::DateTime::parse_from_rfc3339(&t).ok())
+        .collect::<Option<Vec<_>>>()
+        .is_some_and(|ts| ts.windows(2).all(|w| w[0] >= w[1]));
+    if entries != 100 || total < seeded || !newest_first {
+        anyhow::bail!(
+            "audit page is not what the benchmark measures: {entries} entries, total {total}, \
+             newest first: {newest_first}"
+        );
     }
-
-    async fn get(&mut self, path: &str, auth: Option<&str>) -> anyhow::Result<(u16, usize)> {
-        self.0.ready().await?;
-        let mut req = hyper::Request::get(path).header("host", "localhost");
-        if let Some(a) = auth {
-            req = req.header("authorization", a);
-        }
-        let resp = self.0.send_request(req.body(Empty::new())?).await?;
-        let status = resp.status().as_u16();
-        let n = resp.into_body().collect().await?.to_bytes().len();
-        Ok((status, n))
-    }
-}
-
-struct LoadResult {
-    rps: f64,
-    p50_ms: f64,
-    p99_ms: f64,
-    errors: usize,
-}
-
-/// Closed loop (`rate = None`: each connection sends as fast as answers come) or open loop at a
-/// fixed total rate, where latency counts from the scheduled send time (no coordinated omission).
-async fn load(
-    addr: SocketAddr,
-    path: &str,
-    auth: Option<&str>,
-    conns: usize,
-    dur: Duration,
-    rate: Option<f64>,
-) -> anyhow::Result<LoadResult> {
-    let path = Arc::new(path.to_string());
-    let auth = Arc::new(auth.map(str::to_string));
-    let start = Instant::now();
-    let mut tasks = vec![];
-    for i in 0..conns {
-        let (path, auth) = (path.clone(), auth.clone());
-        tasks.push(tokio::spawn(async move {
-            let mut conn = Conn::open(addr).await?;
-            let mut lat = Vec::with_capacity(100_000);
-            let mut errors = 0usize;
-            let interval = rate.map(|r| Duration::from_secs_f64(conns as f64 / r));
-            let mut next = start
-                + interval
-                    .map(|iv| iv.mul_f64(i as f64 / conns as f64))
-                    .unwrap_or_default();
-            while start.elapsed() < dur {
-                let t0 = if let Some(iv) = interval {
-                    let now = Instant::now();
-                    if next > now {
-                        tokio::time::sleep_until(next.into()).await;
-                    }
-                    let scheduled = next;
-                    next += iv;
-                    scheduled
-                } else {
-                    Instant::now()
-                };
-                match conn.get(&path, auth.as_deref()).await {
-                    Ok((200, _)) => lat.push(t0.elapsed().as_micros() as u64),
-                    _ => errors += 1,
-                }
-            }
-            anyhow::Ok((lat, errors))
-        }));
-    }
-    let mut all = vec![];
-    let mut errors = 0;
-    for t in tasks {
-        let (lat, e) = t.await??;
-        all.extend(lat);
-        errors += e;
-    }
-    let elapsed = start.elapsed().as_secs_f64();
-    all.sort_unstable();
-    let pct = |p: f64| {
-        all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1)))
-            .copied()
-            .unwrap_or(0) as f64
-            / 1000.0
-    };
-    Ok(LoadResult {
-        rps: all.len() as f64 / elapsed,
-        p50_ms: pct(0.50),
-        p99_ms: pct(0.99),
-        errors,
-    })
-}
-
-fn rss_mb(pid: u32) -> f64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines().find(|l| l.starts_with("VmRSS:")).map(|l| {
-                l.split_whitespace()
-                    .nth(1)
-                    .unwrap_or("0")
-                    .parse::<f64>()
-                    .unwrap_or(0.0)
-            })
-        })
-        .unwrap_or(0.0)
-        / 1024.0
+    Ok(())
 }
 
 async fn seed(url: &str, args: &Args) -> anyhow::Result<()> {

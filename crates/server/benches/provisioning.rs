@@ -13,7 +13,6 @@
 mod support;
 
 use std::net::SocketAddr;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
@@ -49,21 +48,13 @@ async fn main() -> anyhow::Result<()> {
     .await?;
     let dir = tempfile::tempdir()?;
     let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse()?;
-    let mut child = Command::new(env!("CARGO_BIN_EXE_dbaas"))
-        .arg("serve")
-        .env("DBAAS_LISTEN", addr.to_string())
-        .env("DBAAS_DATA_DIR", dir.path())
-        .env("DBAAS_SECRET_KEY", SECRET)
-        .env("DBAAS_ADMIN_EMAIL", ADMIN.0)
-        .env("DBAAS_ADMIN_PASSWORD", ADMIN.1)
-        .env("DBAAS_RATE_LIMIT_PER_MINUTE", "1000000000")
-        .env("DBAAS_PROVIDER_RATE_LIMIT", "1000")
-        .env("DBAAS_LOG", "warn")
-        .env_remove("DBAAS_DATABASE_URL")
-        .env_remove("DBAAS_REDIS_URL")
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()?;
+    let mut child = spawn_server(
+        env!("CARGO_BIN_EXE_dbaas"),
+        "sqlite",
+        dir.path(),
+        addr,
+        &[("DBAAS_PROVIDER_RATE_LIMIT", "1000")],
+    )?;
     wait_ready(addr).await?;
     let token = login(addr).await?;
     let auth = format!("Bearer {token}");

@@ -73,6 +73,16 @@ pub struct ProviderFilter {
     pub domain: Option<String>,
 }
 
+/// One page of the audit log as JSON (see [`Store::list_audit_json`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuditPageJson {
+    /// A JSON array of the entries, newest first, each encoded exactly as `AuditEntry` serializes.
+    pub entries: String,
+    pub total: i64,
+    pub page: i64,
+    pub page_size: i64,
+}
+
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct QueueStats {
     pub queued: i64,
@@ -323,8 +333,16 @@ pub trait Store: Send + Sync + 'static {
 
     // ---- audit
     async fn insert_audit(&self, entry: &AuditEntry) -> Result<()>;
-    /// Newest first.
+    /// Newest first. `total` may come from a count cached for up to a second, except that every
+    /// write through this store (insert, purge) shows in the next call.
     async fn list_audit(&self, filter: &AuditFilter, page: PageRequest)
         -> Result<Page<AuditEntry>>;
+    /// The page `list_audit` returns, already encoded for the wire: what the HTTP route sends
+    /// without decoding and re-encoding every entry.
+    async fn list_audit_json(
+        &self,
+        filter: &AuditFilter,
+        page: PageRequest,
+    ) -> Result<AuditPageJson>;
     async fn purge_audit_before(&self, before: DateTime<Utc>) -> Result<u64>;
 }

@@ -3,6 +3,8 @@
 #![allow(dead_code)]
 
 use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -173,4 +175,34 @@ pub fn rss_mb(pid: u32) -> f64 {
         })
         .unwrap_or(0.0)
         / 1024.0
+}
+
+/// Starts the real `dbaas serve` on `addr`: SQLite under `data_dir` unless `url` is `postgres://…`;
+/// `extra` environment variables last.
+pub fn spawn_server(
+    bin: &str,
+    url: &str,
+    data_dir: &Path,
+    addr: SocketAddr,
+    extra: &[(&str, &str)],
+) -> anyhow::Result<Child> {
+    let mut cmd = Command::new(bin);
+    cmd.arg("serve")
+        .env("DBAAS_LISTEN", addr.to_string())
+        .env("DBAAS_DATA_DIR", data_dir)
+        .env("DBAAS_SECRET_KEY", SECRET)
+        .env("DBAAS_ADMIN_EMAIL", ADMIN.0)
+        .env("DBAAS_ADMIN_PASSWORD", ADMIN.1)
+        .env("DBAAS_RATE_LIMIT_PER_MINUTE", "1000000000")
+        .env("DBAAS_LOG", "warn")
+        .env_remove("DBAAS_REDIS_URL")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    if url.starts_with("postgres") {
+        cmd.env("DBAAS_DATABASE_URL", url);
+    } else {
+        cmd.env_remove("DBAAS_DATABASE_URL");
+    }
+    cmd.envs(extra.iter().copied());
+    Ok(cmd.spawn()?)
 }

@@ -1,7 +1,10 @@
 //! The store over SQL. This file is compiled once per backend (see `repo/mod.rs`): the including
 //! module provides `Db`, `BACKEND`, `begin_write` and the `for_update!`/`skip_locked!` clauses.
 
-use std::time::Duration;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -24,7 +27,8 @@ use crate::repo::{
     check_capacity, db_err, is_fk_violation, like_pattern, limits, non_negative, parse, unique_or,
 };
 use crate::{
-    Cipher, DatabaseFilter, DatabasePatch, OperationFilter, OperationOutcome, ProviderChooser,
+    AuditPageJson, Cipher, DatabaseFilter, DatabasePatch, OperationFilter, OperationOutcome,
+    ProviderChooser,
     ProviderFilter, QueueStats, Result, Store, StoreError,
 };
 
@@ -104,11 +108,17 @@ pub(crate) struct SqlStore {
     /// Writes and every transaction.
     w: Pool<Db>,
     cipher: Cipher,
+    audit_counts: AuditCounts,
 }
 
 impl SqlStore {
     pub(crate) fn new(r: Pool<Db>, w: Pool<Db>, cipher: Cipher) -> Self {
-        SqlStore { r, w, cipher }
+        SqlStore {
+            r,
+            w,
+            cipher,
+            audit_counts: AuditCounts::default(),
+        }
     }
 
     async fn begin(&self) -> Result<Tx> {
@@ -887,14 +897,108 @@ impl SqlStore {
     }
 }
 
+// ---------------------------------------------------------------- audit pages
+
+/// How long a counted audit `total` may answer later pages. A write through this store retires it
+/// at once (see [`AuditCounts::written`]); the window only bounds how late another replica's (or
+/// process's) writes show in `total`.
+const AUDIT_COUNT_TTL: Duration = Duration::from_secs(1);
+/// Distinct filters remembered at most; past that the cache starts over.
+const AUDIT_COUNT_MAX: usize = 1024;
+
+/// Recent counts of matching audit entries per filter: recounting the whole log for every page
+/// was most of a page's cost.
+#[derive(Default)]
+struct AuditCounts {
+    /// Bumped after every audit write through this store; a count taken under an older generation
+    /// is never served again.
+    generation: AtomicU64,
+    counts: Mutex<HashMap<String, CachedCount>>,
+}
+
+struct CachedCount {
+    generation: u64,
+    /// When the count started (not ended), so its age is never understated.
+    taken: Instant,
+    total: i64,
+}
+
+impl CachedCount {
+    fn live(&self, generation: u64) -> bool {
+        self.generation == generation && self.taken.elapsed() < AUDIT_COUNT_TTL
+    }
+}
+
+impl AuditCounts {
+    fn generation(&self) -> u64 {
+        self.generation.load(Ordering::SeqCst)
+    }
+
+    /// Called after an audit write, whether or not it reported success (it may have committed).
+    /// Any code that writes `audit_logs` (also inside a larger transaction) must call it after
+    /// the commit, or this replica may serve a `total` up to a second old.
+    fn written(&self) {
+        self.generation.fetch_add(1, Ordering::SeqCst);
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, CachedCount>> {
+        // The map holds plain numbers: a panic elsewhere cannot leave it half-updated.
+        self.counts
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn get(&self, key: &str) -> Option<i64> {
+        let generation = self.generation();
+        self.lock()
+            .get(key)
+            .filter(|c| c.live(generation))
+            .map(|c| c.total)
+    }
+
+    fn put(&self, key: String, count: CachedCount) {
+        let generation = self.generation();
+        let mut counts = self.lock();
+        if counts.len() >= AUDIT_COUNT_MAX && !counts.contains_key(&key) {
+            counts.retain(|_, c| c.live(generation));
+            if counts.len() >= AUDIT_COUNT_MAX {
+                counts.clear();
+            }
+        }
+        counts.insert(key, count);
+    }
+}
+
+/// The cache key of a filter: its debug form names every field and quotes every value, so two
+/// filters share a key only when they select the same entries.
+fn audit_count_key(f: &AuditFilter) -> String {
+    format!("{f:?}")
+}
+
+/// SQLite builds the page as one JSON array, each object with the fields, order and encoding of
+/// `AuditEntry`'s serde form. Timestamps are stored as `…+00:00` (sqlx's encoding of
+/// `DateTime<Utc>`); serde writes the same digits with `Z`.
+const SQLITE_AUDIT_JSON: &str = "SELECT json_group_array(json_object('id', id, 'action', action, \
+     'resource_type', resource_type, 'resource_id', resource_id, 'domain', domain, \
+     'project', project, 'user_id', user_id, 'user_email', user_email, \
+     'ip_address', ip_address, 'user_agent', user_agent, 'request_method', request_method, \
+     'request_path', request_path, 'status', status, 'status_code', status_code, \
+     'details', json(details), 'timestamp', \
+     CASE WHEN substr(timestamp, -6) = '+00:00' \
+     THEN substr(timestamp, 1, length(timestamp) - 6) || 'Z' ELSE timestamp END) \
+     ORDER BY timestamp DESC, id DESC) \
+     FROM (SELECT * FROM audit_logs";
+
 impl SqlStore {
-    /// The audit page built by the database as one JSON array (same filters, order and shape as
-    /// the row-by-row path; the test suite compares every field).
-    async fn audit_page_as_json(
-        &self,
-        filter: &AuditFilter,
-        page: PageRequest,
-    ) -> Result<Page<AuditEntry>> {
+    /// How many entries match: a recent count when no write came in between, else a new count.
+    async fn audit_total(&self, filter: &AuditFilter) -> Result<i64> {
+        let key = audit_count_key(filter);
+        if let Some(total) = self.audit_counts.get(&key) {
+            return Ok(total);
+        }
+        // Read before counting: a write that lands during the count retires this entry.
+        let generation = self.audit_counts.generation();
+        let taken = Instant::now();
         let mut count = Qb::new("SELECT COUNT(*) FROM audit_logs");
         push_audit_filter(&mut count, filter);
         let total: i64 = count
@@ -902,33 +1006,53 @@ impl SqlStore {
             .fetch_one(&self.r)
             .await
             .map_err(db_err)?;
-        let (limit, offset) = limits(page);
-        if total == 0 || offset >= total {
-            return Ok(page_of(Vec::new(), total, page));
-        }
-        let mut q = Qb::new(
-            "SELECT json_group_array(json_object('id', id, 'action', action, \
-             'resource_type', resource_type, 'resource_id', resource_id, 'domain', domain, \
-             'project', project, 'user_id', user_id, 'user_email', user_email, \
-             'ip_address', ip_address, 'user_agent', user_agent, 'request_method', request_method, \
-             'request_path', request_path, 'status', status, 'status_code', status_code, \
-             'details', json(details), 'timestamp', timestamp) ORDER BY timestamp DESC, id DESC) \
-             FROM (SELECT * FROM audit_logs",
+        self.audit_counts.put(
+            key,
+            CachedCount {
+                generation,
+                taken,
+                total,
+            },
         );
+        Ok(total)
+    }
+
+    /// The page's entries as one JSON array built by SQLite: sqlx-sqlite hands each row across a
+    /// thread channel, so one value per page is much cheaper than a hundred rows.
+    async fn audit_entries_sqlite_json(
+        &self,
+        filter: &AuditFilter,
+        limit: i64,
+        offset: i64,
+    ) -> Result<String> {
+        let mut q = Qb::new(SQLITE_AUDIT_JSON);
         push_audit_filter(&mut q, filter);
         q.push(" ORDER BY timestamp DESC, id DESC LIMIT ")
             .push_bind(limit)
             .push(" OFFSET ")
             .push_bind(offset)
             .push(")");
-        let text: String = q
-            .build_query_scalar()
+        q.build_query_scalar()
             .fetch_one(&self.r)
             .await
-            .map_err(db_err)?;
-        let items: Vec<AuditEntry> = serde_json::from_str(&text)
-            .map_err(|e| StoreError::Corrupt(format!("audit page: {e}")))?;
-        Ok(page_of(items, total, page))
+            .map_err(db_err)
+    }
+
+    /// The page's entries read row by row (PostgreSQL streams rows cheaply).
+    async fn audit_entries_rows(
+        &self,
+        filter: &AuditFilter,
+        limit: i64,
+        offset: i64,
+    ) -> Result<Vec<AuditEntry>> {
+        let mut q = Qb::new(concat!("SELECT ", audit_cols!(), " FROM audit_logs"));
+        push_audit_filter(&mut q, filter);
+        q.push(" ORDER BY timestamp DESC, id DESC LIMIT ")
+            .push_bind(limit)
+            .push(" OFFSET ")
+            .push_bind(offset);
+        let rs = q.build().fetch_all(&self.r).await.map_err(db_err)?;
+        rows(&rs, audit_row)
     }
 }
 
@@ -2144,7 +2268,7 @@ impl Store for SqlStore {
     // ---- audit
 
     async fn insert_audit(&self, e: &AuditEntry) -> Result<()> {
-        sqlx::query(concat!(
+        let r = sqlx::query(concat!(
             "INSERT INTO audit_logs (",
             audit_cols!(),
             ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
@@ -2166,8 +2290,9 @@ impl Store for SqlStore {
         .bind(Json(&e.details))
         .bind(e.timestamp)
         .execute(&self.w)
-        .await
-        .map_err(|err| unique_or(err, || format!("audit entry '{}' already exists", e.id)))?;
+        .await;
+        self.audit_counts.written();
+        r.map_err(|err| unique_or(err, || format!("audit entry '{}' already exists", e.id)))?;
         Ok(())
     }
 
@@ -2176,28 +2301,55 @@ impl Store for SqlStore {
         filter: &AuditFilter,
         page: PageRequest,
     ) -> Result<Page<AuditEntry>> {
-        if JSON_PAGES {
-            return self.audit_page_as_json(filter, page).await;
+        let total = self.audit_total(filter).await?;
+        let (limit, offset) = limits(page);
+        if offset >= total {
+            return Ok(page_of(Vec::new(), total, page));
         }
-        self.paged(
-            concat!("SELECT ", audit_cols!()),
-            "audit_logs",
-            |qb| push_audit_filter(qb, filter),
-            " ORDER BY timestamp DESC, id DESC",
-            page,
-            audit_row,
-        )
-        .await
+        let items = if JSON_PAGES {
+            let text = self
+                .audit_entries_sqlite_json(filter, limit, offset)
+                .await?;
+            serde_json::from_str(&text)
+                .map_err(|e| StoreError::Corrupt(format!("audit page: {e}")))?
+        } else {
+            self.audit_entries_rows(filter, limit, offset).await?
+        };
+        Ok(page_of(items, total, page))
+    }
+
+    async fn list_audit_json(
+        &self,
+        filter: &AuditFilter,
+        page: PageRequest,
+    ) -> Result<AuditPageJson> {
+        let total = self.audit_total(filter).await?;
+        let (limit, offset) = limits(page);
+        let entries = if offset >= total {
+            "[]".to_string()
+        } else if JSON_PAGES {
+            self.audit_entries_sqlite_json(filter, limit, offset)
+                .await?
+        } else {
+            let items = self.audit_entries_rows(filter, limit, offset).await?;
+            serde_json::to_string(&items)
+                .map_err(|e| StoreError::Corrupt(format!("audit page: {e}")))?
+        };
+        Ok(AuditPageJson {
+            entries,
+            total,
+            page: page.page,
+            page_size: page.page_size,
+        })
     }
 
     async fn purge_audit_before(&self, before: DateTime<Utc>) -> Result<u64> {
-        let n = sqlx::query("DELETE FROM audit_logs WHERE timestamp < $1")
+        let r = sqlx::query("DELETE FROM audit_logs WHERE timestamp < $1")
             .bind(before)
             .execute(&self.w)
-            .await
-            .map_err(db_err)?
-            .rows_affected();
-        Ok(n)
+            .await;
+        self.audit_counts.written();
+        Ok(r.map_err(db_err)?.rows_affected())
     }
 }
 
