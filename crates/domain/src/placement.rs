@@ -224,7 +224,10 @@ mod tests {
         let mut eu = req(1.0);
         eu.region = Some("eu".into());
         let err = choose(&ps, &eu).unwrap_err();
-        assert!(matches!(err, DomainError::NoCapacity(ref m) if m.contains("room")), "{err}");
+        assert!(
+            matches!(err, DomainError::NoCapacity(ref m) if m.contains("room")),
+            "{err}"
+        );
         let mut r = req(1.0);
         r.region = Some("us".into());
         assert_eq!(choose(&ps, &r).unwrap(), "p-far");

@@ -26,7 +26,6 @@ use hyper_util::rt::TokioIo;
 use serde_json::json;
 use support::*;
 
-
 struct Args {
     secs: f64,
     concurrency: usize,

@@ -28,8 +28,7 @@ use crate::repo::{
 };
 use crate::{
     AuditPageJson, Cipher, DatabaseFilter, DatabasePatch, OperationFilter, OperationOutcome,
-    ProviderChooser,
-    ProviderFilter, QueueStats, Result, Store, StoreError,
+    ProviderChooser, ProviderFilter, QueueStats, Result, Store, StoreError,
 };
 
 type DbRow = <Db as sqlx::Database>::Row;
