@@ -86,19 +86,21 @@ async fn main() -> anyhow::Result<()> {
     )
     .await?;
     anyhow::ensure!(s == 201, "onboarding failed: {p}");
-    let quota = json!({"max_cpu_cores": 100000, "max_memory_gb": 400000, "max_storage_gb": 10000000,
+    let quota = json!({"max_cpu_cores": 100000, "max_memory_gb": 400000, "max_storage_gb": 1000000,
         "max_databases": 100000});
-    post(
+    let (s, t, _) = post(
         "/api/v1/tenants".into(),
         json!({"name": "bench", "quota": quota}),
     )
     .await?;
+    anyhow::ensure!(s == 201, "creating the tenant failed: {t}");
     for p in 0..PROJECTS {
-        post(
+        let (s, b, _) = post(
             "/api/v1/tenants/bench/projects".into(),
             json!({"name": format!("p-{p}"), "quota": quota}),
         )
         .await?;
+        anyhow::ensure!(s == 201, "creating a project failed: {b}");
     }
 
     // 1. Create N databases with CONCURRENCY clients; wait until all run.

@@ -543,12 +543,19 @@ both_stores!(database_routes_by_role, |backend| async move {
     let store = s.running.state.store.clone();
     let mut seeded = std::collections::HashMap::new();
     for d in ["acme", "globex"] {
-        s.post("/api/v1/tenants", &admin, json!({"name": d})).await;
+        let (st, t) = s
+            .post(
+                "/api/v1/tenants",
+                &admin,
+                json!({"name": d, "quota": {"max_databases": 1000, "max_storage_gb": 100000, "max_cpu_cores": 1000, "max_memory_gb": 1000}}),
+            )
+            .await;
+        assert_eq!(st, StatusCode::CREATED, "{t}");
         for p in ["web", "api"] {
             s.post(
                 &format!("/api/v1/tenants/{d}/projects"),
                 &admin,
-                json!({"name": p, "quota": {"max_databases": 500}}),
+                json!({"name": p, "quota": {"max_databases": 500, "max_storage_gb": 10000, "max_cpu_cores": 500, "max_memory_gb": 500}}),
             )
             .await;
         }
