@@ -986,6 +986,15 @@ async fn databases_filters_and_pagination(env: Env) {
     ));
 
     let f = DatabaseFilter::default();
+    // A listed database is the stored one, field for field (SQLite builds pages as JSON).
+    let all = s
+        .list_databases("acme", "web", &f, page(1, 100))
+        .await
+        .unwrap();
+    for d in &all.items {
+        assert_eq!(Some(d.clone()), s.get_database(&d.id).await.unwrap());
+    }
+    assert!(all.items.iter().any(|d| d.id == full.id));
     let p1 = s
         .list_databases("acme", "web", &f, page(1, 10))
         .await

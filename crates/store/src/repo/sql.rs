@@ -1055,6 +1055,156 @@ impl SqlStore {
     }
 }
 
+// ---------------------------------------------------------------- database pages (SQLite)
+
+/// SQLite builds a page of databases as one JSON array (see `audit_entries_sqlite_json` for why);
+/// each object carries the columns under their own names, JSON columns embedded as JSON.
+const SQLITE_DATABASE_JSON: &str = "SELECT json_group_array(json(j) ORDER BY id DESC) FROM (SELECT id, \
+     json_object('id', id, 'name', name, 'domain', domain, 'project', project, 'engine', engine, \
+     'version', version, 'size', size, 'storage_gb', storage_gb, 'replicas', replicas, \
+     'ready_replicas', ready_replicas, 'status', status, 'health_status', health_status, \
+     'kubedb_phase', kubedb_phase, 'backup_enabled', backup_enabled, 'backup_schedule', backup_schedule, \
+     'backup_retention_days', backup_retention_days, 'high_availability', high_availability, \
+     'monitoring_enabled', monitoring_enabled, 'deletion_protection', deletion_protection, \
+     'endpoint', endpoint, 'port', port, 'service_type', service_type, 'loadbalancer_ip', loadbalancer_ip, \
+     'labels', json(labels), 'annotations', json(annotations), 'provider_id', provider_id, \
+     'namespace', namespace, 'kubedb_resource_name', kubedb_resource_name, \
+     'current_state', json(current_state), 'upgrade_policy', json(upgrade_policy), \
+     'conditions', json(conditions), 'res_cpu', res_cpu, 'res_memory', res_memory, \
+     'res_storage', res_storage, 'res_databases', res_databases, 'res_backups', res_backups, \
+     'created_at', created_at, 'updated_at', updated_at) AS j FROM databases";
+
+/// One database as `SQLITE_DATABASE_JSON` writes it (SQLite booleans are 0/1).
+#[derive(serde::Deserialize)]
+struct DatabaseJson {
+    id: String,
+    name: String,
+    domain: String,
+    project: String,
+    engine: String,
+    version: String,
+    size: String,
+    storage_gb: i64,
+    replicas: i64,
+    ready_replicas: i64,
+    status: String,
+    health_status: Option<String>,
+    kubedb_phase: Option<String>,
+    backup_enabled: u8,
+    backup_schedule: String,
+    backup_retention_days: i64,
+    high_availability: u8,
+    monitoring_enabled: u8,
+    deletion_protection: u8,
+    endpoint: Option<String>,
+    port: Option<i64>,
+    service_type: Option<String>,
+    loadbalancer_ip: Option<String>,
+    labels: std::collections::BTreeMap<String, String>,
+    annotations: std::collections::BTreeMap<String, String>,
+    provider_id: Option<String>,
+    namespace: Option<String>,
+    kubedb_resource_name: Option<String>,
+    current_state: domain::model::CurrentState,
+    upgrade_policy: Option<serde_json::Value>,
+    conditions: serde_json::Value,
+    res_cpu: f64,
+    res_memory: f64,
+    res_storage: f64,
+    res_databases: i64,
+    res_backups: i64,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+impl DatabaseJson {
+    fn into_database(self) -> Result<Database> {
+        Ok(Database {
+            engine: parse(&self.engine, Engine::parse, "engine")?,
+            size: parse(&self.size, Size::parse, "size")?,
+            status: parse(&self.status, DatabaseStatus::parse, "database status")?,
+            id: self.id,
+            name: self.name,
+            domain: self.domain,
+            project: self.project,
+            version: self.version,
+            storage_gb: self.storage_gb,
+            replicas: self.replicas,
+            ready_replicas: self.ready_replicas,
+            health_status: self.health_status,
+            kubedb_phase: self.kubedb_phase,
+            backup_enabled: self.backup_enabled != 0,
+            backup_schedule: self.backup_schedule,
+            backup_retention_days: self.backup_retention_days,
+            high_availability: self.high_availability != 0,
+            monitoring_enabled: self.monitoring_enabled != 0,
+            deletion_protection: self.deletion_protection != 0,
+            endpoint: self.endpoint,
+            port: self.port,
+            service_type: self.service_type,
+            loadbalancer_ip: self.loadbalancer_ip,
+            labels: self.labels,
+            annotations: self.annotations,
+            provider_id: self.provider_id,
+            namespace: self.namespace,
+            kubedb_resource_name: self.kubedb_resource_name,
+            current: self.current_state,
+            upgrade_policy: self.upgrade_policy,
+            conditions: self.conditions,
+            reserved: Usage {
+                cpu_cores: self.res_cpu,
+                memory_gb: self.res_memory,
+                storage_gb: self.res_storage,
+                databases: self.res_databases,
+                backups: self.res_backups,
+            },
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+        })
+    }
+}
+
+impl SqlStore {
+    async fn databases_page_sqlite_json(
+        &self,
+        domain: &str,
+        project: &str,
+        filter: &DatabaseFilter,
+        page: PageRequest,
+    ) -> Result<Page<Database>> {
+        let mut count = Qb::new("SELECT COUNT(*) FROM databases");
+        push_database_filter(&mut count, domain, project, filter);
+        let total: i64 = count
+            .build_query_scalar()
+            .fetch_one(&self.r)
+            .await
+            .map_err(db_err)?;
+        let (limit, offset) = limits(page);
+        if total == 0 || offset >= total {
+            return Ok(page_of(Vec::new(), total, page));
+        }
+        let mut q = Qb::new(SQLITE_DATABASE_JSON);
+        push_database_filter(&mut q, domain, project, filter);
+        q.push(" ORDER BY id DESC LIMIT ")
+            .push_bind(limit)
+            .push(" OFFSET ")
+            .push_bind(offset)
+            .push(")");
+        let text: String = q
+            .build_query_scalar()
+            .fetch_one(&self.r)
+            .await
+            .map_err(db_err)?;
+        let items: Vec<DatabaseJson> = serde_json::from_str(&text)
+            .map_err(|e| StoreError::Corrupt(format!("database page: {e}")))?;
+        let items = items
+            .into_iter()
+            .map(DatabaseJson::into_database)
+            .collect::<Result<Vec<_>>>()?;
+        Ok(page_of(items, total, page))
+    }
+}
+
 // ---------------------------------------------------------------- the trait
 
 #[async_trait]
@@ -1829,6 +1979,11 @@ impl Store for SqlStore {
         filter: &DatabaseFilter,
         page: PageRequest,
     ) -> Result<Page<Database>> {
+        if JSON_PAGES {
+            return self
+                .databases_page_sqlite_json(domain, project, filter, page)
+                .await;
+        }
         self.paged(
             concat!("SELECT ", database_cols!()),
             "databases",
