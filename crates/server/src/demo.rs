@@ -134,19 +134,21 @@ async fn ensure_tenant(state: &AppState) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// What to do next, printed once the demo is up.
+/// What to do next, printed once the demo is up: the README's first session, filled in.
 pub fn instructions(base: &str, admin_email: &str, password: Option<&str>) -> String {
     let pw = password.unwrap_or("<the admin password>");
     format!(
         r#"
   Demo mode: a simulated KubeDB cluster is onboarded as provider '{DEMO_PROVIDER}',
-  with tenant '{DEMO_TENANT}' and project '{DEMO_PROJECT}'. Try:
+  with tenant '{DEMO_TENANT}' and project '{DEMO_PROJECT}'. A first session (needs curl and jq):
 
-    TOKEN=$(curl -s {base}/api/v1/auth/login -H 'content-type: application/json' \
-      -d '{{"email":"{admin_email}","password":"{pw}"}}' | sed 's/.*"access_token":"\([^"]*\)".*/\1/')
-    curl -s {base}/api/v1/domain/{DEMO_TENANT}/project/{DEMO_PROJECT}/databases -H "authorization: Bearer $TOKEN" \
-      -H 'content-type: application/json' -d '{{"name":"orders","engine":"postgres","version":"16.10"}}'
-    curl -s {base}/api/v1/domain/{DEMO_TENANT}/project/{DEMO_PROJECT}/databases -H "authorization: Bearer $TOKEN"
+    AUTH="authorization: Bearer $(curl -sf {base}/api/v1/auth/login -H 'content-type: application/json' \
+      -d '{{"email":"{admin_email}","password":"{pw}"}}' | jq -r .access_token)"
+    DBS={base}/api/v1/domain/{DEMO_TENANT}/project/{DEMO_PROJECT}/databases
+    DB=$(curl -sf $DBS -H "$AUTH" -H 'content-type: application/json' \
+      -d '{{"name":"orders","engine":"postgres","version":"16.10"}}' | jq -r .id)
+    curl -sf $DBS/$DB -H "$AUTH" | jq .status          # pending → provisioning → running
+    curl -sf $DBS/$DB/credentials -H "$AUTH" | jq .
 "#
     )
 }
