@@ -94,34 +94,17 @@ pub(crate) fn check_capacity(
     request: Usage,
 ) -> Result<()> {
     const EPS: f64 = 1e-9;
+    let free = domain::placement::available(cap, &allocated);
     let dims = [
-        (
-            "cpu",
-            cap.cpu_total_cores,
-            cap.cpu_reservation_percent,
-            allocated.cpu_cores,
-            request.cpu_cores,
-        ),
-        (
-            "memory",
-            cap.memory_total_gb,
-            cap.memory_reservation_percent,
-            allocated.memory_gb,
-            request.memory_gb,
-        ),
-        (
-            "storage",
-            cap.storage_total_gb,
-            cap.storage_reservation_percent,
-            allocated.storage_gb,
-            request.storage_gb,
-        ),
+        ("cpu", free.cpu_cores, request.cpu_cores),
+        ("memory", free.memory_gb, request.memory_gb),
+        ("storage", free.storage_gb, request.storage_gb),
     ];
-    for (what, total, pct, alloc, want) in dims {
-        if want > 0.0 && alloc + want > total * pct / 100.0 + EPS {
+    for (what, free, want) in dims {
+        if want > 0.0 && want > free + EPS {
             return Err(StoreError::Domain(DomainError::NoCapacity(format!(
                 "provider '{name}' has not enough {what} left: {:.2} available, {want} requested",
-                (total * pct / 100.0 - alloc).max(0.0)
+                free.max(0.0)
             ))));
         }
     }
