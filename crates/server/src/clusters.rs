@@ -3,7 +3,8 @@
 
 use domain::model::Provider;
 use futures::FutureExt;
-use provider::{Cluster, ProviderError};
+use provider::{Cluster, Endpoint, ProviderError};
+use store::DatabasePatch;
 
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -37,5 +38,24 @@ pub fn api_error(e: ProviderError) -> ApiError {
             ApiError::bad_request(format!("not found in the cluster: {m}"))
         }
         other => ApiError::bad_request(other.to_string()),
+    }
+}
+
+/// The record's endpoint columns as the cluster's service gives them (`None`: no service yet).
+pub fn endpoint_patch(endpoint: Option<Endpoint>) -> DatabasePatch {
+    match endpoint {
+        Some(e) => DatabasePatch {
+            endpoint: Some(Some(e.host)),
+            port: Some(Some(e.port as i64)),
+            service_type: Some(Some(e.service_type)),
+            loadbalancer_ip: Some(e.loadbalancer_ip),
+            ..Default::default()
+        },
+        None => DatabasePatch {
+            endpoint: Some(None),
+            port: Some(None),
+            loadbalancer_ip: Some(None),
+            ..Default::default()
+        },
     }
 }

@@ -18,7 +18,7 @@ use store::DatabasePatch;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::clusters::cluster_for;
+use crate::clusters::{cluster_for, endpoint_patch};
 use crate::state::AppState;
 
 /// Keeps one watcher running per active provider, starting and stopping them as providers come,
@@ -184,17 +184,7 @@ async fn apply(
                 {
                     state
                         .store
-                        .patch_database(
-                            &id,
-                            &DatabasePatch {
-                                endpoint: Some(Some(e.host)),
-                                port: Some(port),
-                                service_type: Some(Some(e.service_type)),
-                                loadbalancer_ip: Some(e.loadbalancer_ip),
-                                ..Default::default()
-                            },
-                            Utc::now(),
-                        )
+                        .patch_database(&id, &endpoint_patch(Some(e)), Utc::now())
                         .await?;
                 }
             }

@@ -15,7 +15,7 @@ use store::DatabasePatch;
 
 use super::signals::wait_for_change;
 use super::{in_place, OpCtx, StepError};
-use crate::clusters::cluster_for;
+use crate::clusters::{cluster_for, endpoint_patch};
 use crate::state::AppState;
 
 /// What the create request decided, carried by the operation.
@@ -115,7 +115,7 @@ pub(super) async fn run(ctx: &mut OpCtx) -> Result<String, StepError> {
 
     ctx.progress(90, "reading the endpoint").await?;
     let endpoint = in_place(|| cluster.read_endpoint(db.engine, &namespace, &db.name)).await?;
-    let mut patch = DatabasePatch {
+    let patch = DatabasePatch {
         status: Some(DatabaseStatus::Running),
         expect_status: vec![DatabaseStatus::Provisioning],
         ready_replicas: Some(db.replicas),
@@ -127,14 +127,8 @@ pub(super) async fn run(ctx: &mut OpCtx) -> Result<String, StepError> {
             replicas: Some(db.replicas),
             version: Some(db.version.clone()),
         }),
-        ..Default::default()
+        ..endpoint_patch(endpoint)
     };
-    if let Some(e) = endpoint {
-        patch.endpoint = Some(Some(e.host));
-        patch.port = Some(Some(e.port as i64));
-        patch.service_type = Some(Some(e.service_type));
-        patch.loadbalancer_ip = Some(e.loadbalancer_ip);
-    }
     state
         .store
         .patch_database(&db.id, &patch, Utc::now())

@@ -20,13 +20,13 @@ use domain::versions::CatalogVersion;
 use domain::DomainError;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
-use store::{DatabaseFilter, DatabasePatch};
+use store::DatabaseFilter;
 use utoipa::{IntoParams, ToSchema};
 
 use super::tenants::project_scope;
 use super::{PageMeta, PageQuery};
 use crate::auth::Caller;
-use crate::clusters::{api_error, cluster_for};
+use crate::clusters::{api_error, cluster_for, endpoint_patch};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, ApiQuery};
 use crate::ops::{self, create::CreateDesired};
@@ -765,6 +765,16 @@ pub async fn credentials(
     result.map(Json)
 }
 
+/// The cluster of the provider a database is placed on.
+async fn provider_cluster(state: &AppState, provider_id: &str) -> ApiResult<provider::Cluster> {
+    let p = state
+        .store
+        .get_provider(provider_id)
+        .await?
+        .ok_or_else(|| ApiError::unavailable("the database's provider is gone"))?;
+    cluster_for(state, &p).await.map_err(api_error)
+}
+
 async fn read_credentials(state: &AppState, d: &Database) -> ApiResult<Credentials> {
     let (Some(ns), Some(name), Some(pid)) = (&d.namespace, &d.kubedb_resource_name, &d.provider_id)
     else {
@@ -779,12 +789,7 @@ async fn read_credentials(state: &AppState, d: &Database) -> ApiResult<Credentia
             d.name, d.status
         ))));
     }
-    let p = state
-        .store
-        .get_provider(pid)
-        .await?
-        .ok_or_else(|| ApiError::unavailable("the database's provider is gone"))?;
-    let cluster = cluster_for(state, &p).await.map_err(api_error)?;
+    let cluster = provider_cluster(state, pid).await?;
     let obs = cluster
         .get_database(d.engine, ns, name)
         .await
@@ -859,34 +864,14 @@ pub async fn refresh_endpoint(
             d.name, d.status
         ))));
     };
-    let p = state
-        .store
-        .get_provider(pid)
-        .await?
-        .ok_or_else(|| ApiError::unavailable("the database's provider is gone"))?;
-    let cluster = cluster_for(&state, &p).await.map_err(api_error)?;
+    let cluster = provider_cluster(&state, pid).await?;
     let endpoint = cluster
         .read_endpoint(d.engine, ns, name)
         .await
         .map_err(api_error)?;
-    let patch = match endpoint {
-        Some(e) => DatabasePatch {
-            endpoint: Some(Some(e.host)),
-            port: Some(Some(e.port as i64)),
-            service_type: Some(Some(e.service_type)),
-            loadbalancer_ip: Some(e.loadbalancer_ip),
-            ..Default::default()
-        },
-        None => DatabasePatch {
-            endpoint: Some(None),
-            port: Some(None),
-            loadbalancer_ip: Some(None),
-            ..Default::default()
-        },
-    };
     state
         .store
-        .patch_database(&d.id, &patch, Utc::now())
+        .patch_database(&d.id, &endpoint_patch(endpoint), Utc::now())
         .await?;
     state
         .audit(
