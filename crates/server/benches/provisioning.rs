@@ -7,8 +7,12 @@
 //! - time from a phase change in the cluster (as a watch client of the cluster sees it) until the
 //!   API shows it, p50/p99;
 //! - Kubernetes requests per minute from the platform in steady state;
-//! - `GET /databases/{id}` and a 100-row list with auth, req/s and p50/p99;
+//! - `GET /databases/{id}` and a 100-row list with auth, req/s and p50/p99, from the read cache
+//!   and again with it off;
 //! - the server's resident memory with every database watched.
+//!
+//! `BENCH_HOLD=1` stops after the creates and keeps the loaded server up (its address, a token and
+//! the measured paths are printed) for wrk or perf.
 
 mod support;
 
@@ -156,6 +160,17 @@ async fn main() -> anyhow::Result<()> {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let all_running = started.elapsed();
+    if std::env::var_os("BENCH_HOLD").is_some() {
+        // Leaves the loaded server up for an outside profiler or load generator (wrk, perf).
+        let (project, id, _) = &ids[n / 2];
+        println!(
+            "holding: server pid {} on http://{addr}\n  token: {token}\n  one:  /api/v1/domain/bench/project/{project}/databases/{id}\n  list: /api/v1/domain/bench/project/{project}/databases?page_size=100\nCtrl-C to stop",
+            child.id()
+        );
+        tokio::signal::ctrl_c().await?;
+        child.kill()?;
+        return Ok(());
+    }
     let mut report = vec![
         format!(
             "create {n} databases: all accepted in {:.1} s, all running after {:.1} s ({:.0} databases/s)",
@@ -277,9 +292,11 @@ async fn main() -> anyhow::Result<()> {
     ));
     println!("   {}", report.last().unwrap());
 
-    // 4. Reads with auth.
+    // 4. Reads with auth: served from the read cache (nothing is written meanwhile), then by a
+    // restarted server with the cache off, which reads the store for every request (what every
+    // request costs right after a database record changes).
     let (project, id, _) = &ids[n / 2];
-    for (label, path) in [
+    let reads = [
         (
             "GET /databases/{id} (auth)",
             format!("/api/v1/domain/bench/project/{project}/databases/{id}"),
@@ -288,37 +305,11 @@ async fn main() -> anyhow::Result<()> {
             "GET /databases?page_size=100 (auth)",
             format!("/api/v1/domain/bench/project/{project}/databases?page_size=100"),
         ),
-    ] {
-        load(
-            addr,
-            &path,
-            Some(&auth),
-            CONCURRENCY,
-            Duration::from_millis(500),
-            None,
-        )
-        .await?;
-        let peak = load(
-            addr,
-            &path,
-            Some(&auth),
-            CONCURRENCY,
-            Duration::from_secs_f64(secs),
-            None,
-        )
-        .await?;
-        let half = load(
-            addr,
-            &path,
-            Some(&auth),
-            CONCURRENCY,
-            Duration::from_secs_f64(secs),
-            Some(peak.rps / 2.0),
-        )
-        .await?;
+    ];
+    for (label, path) in &reads {
         report.push(format!(
-            "{label:<38} peak {:>7.0} req/s p50 {:.2} ms p99 {:.2} ms | at {:.0} req/s p99 {:.2} ms (errors {})",
-            peak.rps, peak.p50_ms, peak.p99_ms, half.rps, half.p99_ms, peak.errors + half.errors
+            "{label:<38} {}",
+            measure_reads(addr, path, &auth, secs).await?
         ));
         println!("   {}", report.last().unwrap());
     }
@@ -328,9 +319,63 @@ async fn main() -> anyhow::Result<()> {
         "server RSS with {n} databases watched: {:.1} MB",
         rss_mb(child.id())
     ));
+    println!("   {}", report.last().unwrap());
+
+    let _ = child.kill();
+    let _ = child.wait();
+    let mut child = spawn_server(
+        env!("CARGO_BIN_EXE_dbaas"),
+        "sqlite",
+        dir.path(),
+        addr,
+        &[
+            ("DBAAS_PROVIDER_RATE_LIMIT", "1000"),
+            ("DBAAS_READ_CACHE_MB", "0"),
+        ],
+    )?;
+    wait_ready(addr).await?;
+    for (label, path) in &reads {
+        let label = format!("{label}, no read cache");
+        report.push(format!(
+            "{label:<38} {}",
+            measure_reads(addr, path, &auth, secs).await?
+        ));
+        println!("   {}", report.last().unwrap());
+    }
     println!("\n{}", report.join("\n"));
     let _ = child.kill();
     let _ = child.wait();
     sim.shutdown().await;
     Ok(())
+}
+
+/// Peak closed-loop throughput, then p99 at half that rate (open loop).
+async fn measure_reads(
+    addr: SocketAddr,
+    path: &str,
+    auth: &str,
+    secs: f64,
+) -> anyhow::Result<String> {
+    let warmup = Duration::from_millis(500);
+    load(addr, path, Some(auth), CONCURRENCY, warmup, None).await?;
+    let run = Duration::from_secs_f64(secs);
+    let peak = load(addr, path, Some(auth), CONCURRENCY, run, None).await?;
+    let half = load(
+        addr,
+        path,
+        Some(auth),
+        CONCURRENCY,
+        run,
+        Some(peak.rps / 2.0),
+    )
+    .await?;
+    Ok(format!(
+        "peak {:>7.0} req/s p50 {:.2} ms p99 {:.2} ms | at {:.0} req/s p99 {:.2} ms (errors {})",
+        peak.rps,
+        peak.p50_ms,
+        peak.p99_ms,
+        half.rps,
+        half.p99_ms,
+        peak.errors + half.errors
+    ))
 }

@@ -93,6 +93,9 @@ pub struct Config {
     /// Kubernetes requests per second allowed to one provider (burst: twice as many).
     #[arg(long, env = "DBAAS_PROVIDER_RATE_LIMIT", default_value_t = 50)]
     pub provider_rate_limit: u32,
+    /// Memory for encoded database reads kept while the store is unchanged (SQLite only; 0 = off).
+    #[arg(long, env = "DBAAS_READ_CACHE_MB", default_value_t = 32)]
+    pub read_cache_mb: u64,
     /// Allowed-versions policy (YAML or JSON): per engine `enabled`, `distributions`, `allow`,
     /// `deny`. Absent = every non-deprecated catalog version is offered.
     #[arg(long, env = "DBAAS_VERSIONS_POLICY_FILE")]

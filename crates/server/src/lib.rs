@@ -13,6 +13,7 @@ pub mod keys;
 pub mod metrics;
 pub mod ops;
 pub mod ratelimit;
+pub mod read_cache;
 pub mod routes;
 pub mod serve;
 pub mod state;

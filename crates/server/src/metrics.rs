@@ -21,6 +21,7 @@ pub struct Metrics {
     pub operation_outcomes: IntCounterVec,
     pub operation_duration: HistogramVec,
     pub watch_updates: prometheus::IntCounter,
+    pub read_cache_lookups: IntCounterVec,
 }
 
 impl Metrics {
@@ -80,6 +81,14 @@ impl Metrics {
             "Database records changed by status watchers",
         )
         .expect("static metric");
+        let read_cache_lookups = IntCounterVec::new(
+            Opts::new(
+                "read_cache_lookups_total",
+                "Cached-read lookups by result (hit, miss, bypass when the store has other writers)",
+            ),
+            &["result"],
+        )
+        .expect("static metric");
         for c in [
             Box::new(http_requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(http_duration.clone()),
@@ -88,6 +97,7 @@ impl Metrics {
             Box::new(operation_outcomes.clone()),
             Box::new(operation_duration.clone()),
             Box::new(watch_updates.clone()),
+            Box::new(read_cache_lookups.clone()),
         ] {
             registry.register(c).expect("metrics are registered once");
         }
@@ -100,6 +110,7 @@ impl Metrics {
             operation_outcomes,
             operation_duration,
             watch_updates,
+            read_cache_lookups,
         }
     }
 

@@ -114,6 +114,8 @@ pub struct Inner {
     pub version_policy: domain::versions::VersionPolicy,
     /// Every provider, for a few seconds, for version listings; provider writes invalidate.
     pub provider_list: Cache<(), Arc<Vec<domain::model::Provider>>>,
+    /// Encoded database pages and records, while the store is unchanged (see `read_cache`).
+    pub reads: crate::read_cache::ReadCache,
 }
 
 #[derive(Clone)]
@@ -157,6 +159,11 @@ impl AppState {
             .time_to_live(Duration::from_secs(5))
             .build();
         let config_rate = (config.provider_rate_limit, config.provider_rate_limit * 2);
+        let metrics = Metrics::new();
+        let reads = crate::read_cache::ReadCache::new(
+            config.read_cache_mb * 1024 * 1024,
+            metrics.read_cache_lookups.clone(),
+        );
         AppState(Arc::new(Inner {
             config,
             store,
@@ -164,7 +171,7 @@ impl AppState {
             limiter,
             local_limiter,
             redis,
-            metrics: Metrics::new(),
+            metrics,
             identities,
             api_keys,
             quota_views,
@@ -179,6 +186,7 @@ impl AppState {
             ),
             version_policy,
             provider_list,
+            reads,
         }))
     }
 

@@ -130,6 +130,87 @@ both_stores!(every_engine_standalone_and_ha, |backend| async move {
     srv.running.shutdown().await;
 });
 
+// The read cache (SQLite) never shows a page or record older than the last write: a create shows
+// in the next listing, the watcher's status changes in the next GET, a delete leaves the listing.
+both_stores!(reads_follow_every_write, |backend| async move {
+    let sim = start_sim(Duration::from_millis(300)).await;
+    let srv = TestServer::start(backend).await;
+    let admin = srv.admin_token().await;
+    onboard(&srv, &admin, &sim, "sim-1", json!({})).await;
+    tenant(&srv, &admin, "acme", "web", 50).await;
+    let list = dbs_path("acme", "web");
+    let names = |v: &Value| -> Vec<String> {
+        v["databases"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| {
+                format!(
+                    "{}:{}",
+                    d["name"].as_str().unwrap(),
+                    d["status"].as_str().unwrap()
+                )
+            })
+            .collect()
+    };
+    for _ in 0..3 {
+        let (s, v) = srv.get(&list, &admin).await;
+        assert_eq!((s, v["total"].as_i64()), (StatusCode::OK, Some(0)), "{v}");
+    }
+    let version = newest_version(&srv, &admin, "postgres").await;
+    let (s, created) = srv
+        .post(
+            &list,
+            &admin,
+            json!({"name": "fresh", "engine": "postgres", "version": version}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{created}");
+    let (_, v) = srv.get(&list, &admin).await;
+    let shown = names(&v);
+    assert!(
+        shown == ["fresh:pending"] || shown == ["fresh:provisioning"],
+        "a create shows at once: {shown:?}"
+    );
+    let path = format!("{list}/{}", created["id"].as_str().unwrap());
+    let (_, one) = srv.get(&path, &admin).await;
+    assert!(
+        one["status"] == "pending" || one["status"] == "provisioning",
+        "{one}"
+    );
+    wait_status(&srv, &admin, &path, "running", WITHIN).await;
+    let (_, v) = srv.get(&list, &admin).await;
+    assert_eq!(
+        names(&v),
+        ["fresh:running"],
+        "the listing follows the watcher"
+    );
+    let (s, del) = srv.delete(&path, &admin).await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{del}");
+    wait_status(&srv, &admin, &path, "deleted", WITHIN).await;
+    let (_, v) = srv.get(&list, &admin).await;
+    assert_eq!(v["total"], 0, "{v}");
+    // SQLite answered repeated reads from the cache; PostgreSQL (other writers) never does.
+    let metrics = srv
+        .http
+        .get(srv.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let hits = metrics
+        .lines()
+        .find(|l| l.starts_with("dbaas_read_cache_lookups_total{result=\"hit\"}"))
+        .and_then(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+        .unwrap_or(0);
+    match backend {
+        Backend::Sqlite => assert!(hits > 0, "no cache hits:\n{metrics}"),
+        Backend::Postgres => assert_eq!(hits, 0, "PostgreSQL must not cache"),
+    }
+});
+
 both_stores!(refusals_say_why, |backend| async move {
     let sim = start_sim(Duration::ZERO).await;
     let srv = TestServer::start(backend).await;

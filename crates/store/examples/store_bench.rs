@@ -1,8 +1,9 @@
 //! Store-level throughput of the server's hot reads, per backend.
 //!
 //! Loads 10,000 databases across 100 projects (and 10,000 audit rows), then for a few seconds
-//! runs, from N concurrent tasks: one project's quota (`get_project` + `project_usage`) and a
-//! 100-row audit page. Prints requests/s and p50/p99 latency.
+//! runs, from N concurrent tasks: one project's quota (`get_project` + `project_usage`), a
+//! 100-row audit page and a 100-row page of one project's databases (each with the five
+//! conditions a ready KubeDB resource reports). Prints requests/s and p50/p99 latency.
 //!
 //! `cargo run -p store --release --example store_bench [sqlite|postgres|both]`
 //! Env: BENCH_SECS (default 3), BENCH_CONCURRENCY (default 8), DBAAS_TEST_POSTGRES_URL.
@@ -75,7 +76,7 @@ fn database(project: &str, i: usize) -> Database {
         kubedb_resource_name: None,
         current: CurrentState::default(),
         upgrade_policy: None,
-        conditions: serde_json::json!([]),
+        conditions: ready_conditions(),
         reserved: Usage::of_database(Size::Micro, 10, 1),
         created_at: t,
         updated_at: t,
@@ -182,6 +183,38 @@ async fn load(s: Arc<dyn Store>) -> Result<(), Box<dyn std::error::Error>> {
 enum Read {
     Quota,
     AuditPage,
+    DatabasePage,
+}
+
+/// What KubeDB reports on a ready database: five conditions, about 950 bytes.
+fn ready_conditions() -> serde_json::Value {
+    let c = |t: &str, reason: &str, message: &str| {
+        serde_json::json!({"lastTransitionTime": "2026-11-26T03:08:05Z", "message": message,
+            "observedGeneration": 2, "reason": reason, "status": "True", "type": t})
+    };
+    serde_json::json!([
+        c(
+            "ProvisioningStarted",
+            "DatabaseProvisioningStartedSuccessfully",
+            "provisioning started"
+        ),
+        c(
+            "ReplicaReady",
+            "AllReplicasReady",
+            "all desired replicas are ready"
+        ),
+        c(
+            "AcceptingConnection",
+            "DatabaseAcceptingConnectionRequest",
+            "the database is accepting connection requests"
+        ),
+        c("Ready", "ReadinessCheckSucceeded", "the database is ready"),
+        c(
+            "Provisioned",
+            "DatabaseSuccessfullyProvisioned",
+            "the database is provisioned"
+        ),
+    ])
 }
 
 async fn measure(
@@ -211,6 +244,22 @@ async fn measure(
                         let page = s
                             .list_audit(
                                 &AuditFilter::default(),
+                                PageRequest {
+                                    page: 1,
+                                    page_size: 100,
+                                },
+                            )
+                            .await
+                            .ok();
+                        assert!(page.is_some_and(|p| p.items.len() == 100));
+                    }
+                    Read::DatabasePage => {
+                        let p = format!("p{:03}", i % PROJECTS);
+                        let page = s
+                            .list_databases(
+                                "bench",
+                                &p,
+                                &store::DatabaseFilter::default(),
                                 PageRequest {
                                     page: 1,
                                     page_size: 100,
@@ -259,6 +308,7 @@ async fn run(backend: &str) -> Result<(), Box<dyn std::error::Error>> {
     for (name, read) in [
         ("project quota (get_project + project_usage)", Read::Quota),
         ("audit page of 100", Read::AuditPage),
+        ("database page of 100 (list_databases)", Read::DatabasePage),
     ] {
         let (rps, p50, p99) = measure(s.clone(), read, conc, secs).await;
         println!(

@@ -104,6 +104,7 @@ both_backends!(
     concurrent_claimers_never_double_claim,
     operations_listing_and_visibility,
     audit_filters_scopes_and_purge,
+    write_generation_moves_with_every_write,
 );
 
 // ---------------------------------------------------------------- fixtures
@@ -295,6 +296,49 @@ fn is_quota(e: &StoreError) -> bool {
 }
 
 // ---------------------------------------------------------------- tests
+
+/// What cached database reads key on: unchanged by reads and by writes elsewhere (audit),
+/// moved by every write of database records (plain statement or transaction), and only offered
+/// where this process is the only writer.
+async fn write_generation_moves_with_every_write(env: Env) {
+    let s = env.store.as_ref();
+    let Some(g0) = s.databases_generation() else {
+        assert_eq!(s.backend(), "postgres", "only PostgreSQL has other writers");
+        return;
+    };
+    assert_eq!(s.backend(), "sqlite");
+    tenancy(s, "gen", "p", big_quota()).await;
+    let g1 = s.databases_generation().unwrap();
+    assert!(g1 > g0, "creating a tenant and project moved nothing");
+    let db = add_db(s, "gen", "p", "one").await;
+    let g2 = s.databases_generation().unwrap();
+    assert!(g2 > g1, "a create transaction moved nothing");
+    s.get_database(&db.id).await.unwrap();
+    s.list_databases("gen", "p", &DatabaseFilter::default(), page(1, 10))
+        .await
+        .unwrap();
+    assert_eq!(s.databases_generation(), Some(g2), "a read moved it");
+    s.insert_audit(&audit("database.get", Some("gen"), Some("p"), now(), true))
+        .await
+        .unwrap();
+    assert_eq!(
+        s.databases_generation(),
+        Some(g2),
+        "an audit entry moved it"
+    );
+    let patch = store::DatabasePatch {
+        ready_replicas: Some(1),
+        ..Default::default()
+    };
+    assert!(s.patch_database(&db.id, &patch, now()).await.unwrap());
+    let g3 = s.databases_generation().unwrap();
+    assert!(g3 > g2, "a patch moved nothing");
+    s.release_reservation(&db.id).await.unwrap();
+    assert!(
+        s.databases_generation().unwrap() > g3,
+        "a release moved nothing"
+    );
+}
 
 async fn migrations_are_idempotent(env: Env) {
     store::run_migrations(&env.url).await.unwrap();
@@ -1430,6 +1474,18 @@ async fn concurrent_placement_never_overallocates(env: Env) {
     assert_eq!(placed, 7);
     let alloc = s.get_provider(&p.id).await.unwrap().unwrap().allocated;
     assert_eq!((alloc.cpu_cores, alloc.databases), (3.5, 7));
+    // What a provider's watcher follows: its live databases, each the stored record, by id.
+    let on_provider = s.list_provider_databases(&p.id).await.unwrap();
+    assert_eq!(on_provider.len(), 7);
+    assert!(on_provider.windows(2).all(|w| w[0].id < w[1].id));
+    for d in &on_provider {
+        assert_eq!(Some(d.clone()), s.get_database(&d.id).await.unwrap());
+    }
+    assert!(s
+        .list_provider_databases("provider-none")
+        .await
+        .unwrap()
+        .is_empty());
 
     // A chooser that ignores headroom still cannot push the provider past its capacity.
     let greedy = |c: &[Provider]| -> Result<String, DomainError> { Ok(c[0].id.clone()) };

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::IntoResponse;
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::{DateTime, Utc};
 use domain::access::Action;
@@ -573,7 +573,7 @@ pub async fn list(
     caller: Caller,
     Path((domain, project)): Path<(String, String)>,
     ApiQuery(q): ApiQuery<DatabaseQuery>,
-) -> ApiResult<Json<DatabaseList>> {
+) -> ApiResult<Response> {
     project_scope(&caller, Action::ReadProject, &domain, &project)?;
     let page = PageQuery {
         page: q.page,
@@ -586,19 +586,24 @@ pub async fn list(
         name: q.name,
         include_deleted: false,
     };
-    let p = state
-        .store
-        .list_databases(&domain, &project, &filter, page)
-        .await?;
-    let meta = PageMeta::of(&p);
-    Ok(Json(DatabaseList {
-        databases: p
-            .items
-            .into_iter()
-            .map(|d| DatabaseResponse::of(d, None))
-            .collect(),
-        meta,
-    }))
+    // The filter's debug form names every field and quotes every value.
+    let key = format!("databases {domain}/{project} {page:?} {filter:?}");
+    let read = async {
+        let p = state
+            .store
+            .list_databases(&domain, &project, &filter, page)
+            .await?;
+        let meta = PageMeta::of(&p);
+        Ok(DatabaseList {
+            databases: p
+                .items
+                .into_iter()
+                .map(|d| DatabaseResponse::of(d, None))
+                .collect(),
+            meta,
+        })
+    };
+    state.reads.json(state.store.as_ref(), key, read).await
 }
 
 #[utoipa::path(get, path = "/api/v1/domain/{domain}/project/{project}/databases/{id}", tag = "databases",
@@ -608,10 +613,14 @@ pub async fn get(
     State(state): State<AppState>,
     caller: Caller,
     Path((domain, project, id)): Path<(String, String, String)>,
-) -> ApiResult<Json<DatabaseResponse>> {
+) -> ApiResult<Response> {
     project_scope(&caller, Action::ReadProject, &domain, &project)?;
-    let d = load(&state, &domain, &project, &id).await?;
-    Ok(Json(DatabaseResponse::of(d, None)))
+    let key = format!("database {domain}/{project}/{id}");
+    let read = async {
+        let d = load(&state, &domain, &project, &id).await?;
+        Ok(DatabaseResponse::of(d, None))
+    };
+    state.reads.json(state.store.as_ref(), key, read).await
 }
 
 #[utoipa::path(delete, path = "/api/v1/domain/{domain}/project/{project}/databases/{id}", tag = "databases",

@@ -28,6 +28,9 @@ macro_rules! skip_locked {
 // Rows stream cheaply off the wire: pages are read row by row.
 const JSON_PAGES: bool = false;
 
+// Several replicas may write the same database.
+const SOLE_WRITER: bool = false;
+
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
 
 async fn begin_write(pool: &Pool<Db>) -> Result<Transaction<'static, Db>, sqlx::Error> {

@@ -22,7 +22,7 @@ use domain::quota::{self, QuotaLimits, Usage};
 use domain::status::{DatabaseStatus, OperationStatus, OperationType};
 use domain::DomainError;
 
-use super::{begin_write, Db, BACKEND, JSON_PAGES};
+use super::{begin_write, Db, BACKEND, JSON_PAGES, SOLE_WRITER};
 use crate::repo::{
     check_capacity, db_err, is_fk_violation, like_pattern, limits, non_negative, parse, unique_or,
 };
@@ -104,10 +104,43 @@ macro_rules! usage_sums {
 pub(crate) struct SqlStore {
     /// Reads. On SQLite a separate pool of readers; on PostgreSQL the same pool as `w`.
     r: Pool<Db>,
-    /// Writes and every transaction.
+    /// Writes and every transaction: reached only through [`SqlStore::writing`] and
+    /// [`SqlStore::begin`]/[`SqlStore::commit`], so that no write escapes `writes`.
     w: Pool<Db>,
     cipher: Cipher,
+    /// Bumped after every write through this store, committed or not (a failed call may still
+    /// have committed). Anything cached from a read taken under an older value is stale.
+    writes: AtomicU64,
+    /// Bumped with `writes` by every write that may change a database record: what cached
+    /// database reads key on, so that the steady stream of audit, token and operation-progress
+    /// writes does not retire them.
+    database_writes: AtomicU64,
     audit_counts: AuditCounts,
+}
+
+/// Held across one write; bumps the store's write generation when dropped, i.e. after the write
+/// finished (or was abandoned), never before it could be seen.
+struct Writing<'a> {
+    pool: &'a Pool<Db>,
+    writes: &'a AtomicU64,
+    /// `None` for a write that leaves the `databases` table alone.
+    database_writes: Option<&'a AtomicU64>,
+}
+
+impl std::ops::Deref for Writing<'_> {
+    type Target = Pool<Db>;
+    fn deref(&self) -> &Pool<Db> {
+        self.pool
+    }
+}
+
+impl Drop for Writing<'_> {
+    fn drop(&mut self) {
+        if let Some(d) = self.database_writes {
+            d.fetch_add(1, Ordering::SeqCst);
+        }
+        self.writes.fetch_add(1, Ordering::SeqCst);
+    }
 }
 
 impl SqlStore {
@@ -116,12 +149,49 @@ impl SqlStore {
             r,
             w,
             cipher,
+            writes: AtomicU64::new(0),
+            database_writes: AtomicU64::new(0),
             audit_counts: AuditCounts::default(),
         }
     }
 
+    /// The writer pool for one statement: `.execute(&*self.writing()).await` in one expression,
+    /// so the guard outlives the write.
+    fn writing(&self) -> Writing<'_> {
+        Writing {
+            pool: &self.w,
+            writes: &self.writes,
+            database_writes: Some(&self.database_writes),
+        }
+    }
+
+    /// [`SqlStore::writing`] for a write that cannot change a database record.
+    fn writing_outside_databases(&self) -> Writing<'_> {
+        Writing {
+            pool: &self.w,
+            writes: &self.writes,
+            database_writes: None,
+        }
+    }
+
+    fn write_generation(&self) -> u64 {
+        self.writes.load(Ordering::SeqCst)
+    }
+
     async fn begin(&self) -> Result<Tx> {
         begin_write(&self.w).await.map_err(db_err)
+    }
+
+    /// Commits a transaction from [`SqlStore::begin`]; a rolled-back one wrote nothing.
+    async fn commit(&self, tx: Tx) -> Result<()> {
+        let _writing = self.writing();
+        tx.commit().await.map_err(db_err)
+    }
+
+    /// [`SqlStore::commit`] for a transaction that cannot have changed a database record.
+    async fn commit_outside_databases(&self, tx: Tx) -> Result<()> {
+        let _writing = self.writing_outside_databases();
+        tx.commit().await.map_err(db_err)
     }
 }
 
@@ -333,6 +403,128 @@ fn database_row(r: &DbRow) -> Result<Database> {
         created_at: get(r, "created_at")?,
         updated_at: get(r, "updated_at")?,
     })
+}
+
+/// A database as SQLite's `json_object` writes it (see [`sqlite_databases_json`]): the columns by
+/// name, booleans as 0/1.
+#[derive(serde::Deserialize)]
+struct DatabaseJson {
+    id: String,
+    name: String,
+    domain: String,
+    project: String,
+    engine: String,
+    version: String,
+    size: String,
+    storage_gb: i64,
+    replicas: i64,
+    ready_replicas: i64,
+    status: String,
+    health_status: Option<String>,
+    kubedb_phase: Option<String>,
+    backup_enabled: i64,
+    backup_schedule: String,
+    backup_retention_days: i64,
+    high_availability: i64,
+    monitoring_enabled: i64,
+    deletion_protection: i64,
+    endpoint: Option<String>,
+    port: Option<i64>,
+    service_type: Option<String>,
+    loadbalancer_ip: Option<String>,
+    labels: std::collections::BTreeMap<String, String>,
+    annotations: std::collections::BTreeMap<String, String>,
+    provider_id: Option<String>,
+    namespace: Option<String>,
+    kubedb_resource_name: Option<String>,
+    current_state: domain::model::CurrentState,
+    upgrade_policy: Option<serde_json::Value>,
+    conditions: serde_json::Value,
+    res_cpu: f64,
+    res_memory: f64,
+    res_storage: f64,
+    res_databases: i64,
+    res_backups: i64,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+impl DatabaseJson {
+    fn into_database(self) -> Result<Database> {
+        Ok(Database {
+            engine: parse(&self.engine, Engine::parse, "engine")?,
+            size: parse(&self.size, Size::parse, "size")?,
+            status: parse(&self.status, DatabaseStatus::parse, "database status")?,
+            id: self.id,
+            name: self.name,
+            domain: self.domain,
+            project: self.project,
+            version: self.version,
+            storage_gb: self.storage_gb,
+            replicas: self.replicas,
+            ready_replicas: self.ready_replicas,
+            health_status: self.health_status,
+            kubedb_phase: self.kubedb_phase,
+            backup_enabled: self.backup_enabled != 0,
+            backup_schedule: self.backup_schedule,
+            backup_retention_days: self.backup_retention_days,
+            high_availability: self.high_availability != 0,
+            monitoring_enabled: self.monitoring_enabled != 0,
+            deletion_protection: self.deletion_protection != 0,
+            endpoint: self.endpoint,
+            port: self.port,
+            service_type: self.service_type,
+            loadbalancer_ip: self.loadbalancer_ip,
+            labels: self.labels,
+            annotations: self.annotations,
+            provider_id: self.provider_id,
+            namespace: self.namespace,
+            kubedb_resource_name: self.kubedb_resource_name,
+            current: self.current_state,
+            upgrade_policy: self.upgrade_policy,
+            conditions: self.conditions,
+            reserved: Usage {
+                cpu_cores: self.res_cpu,
+                memory_gb: self.res_memory,
+                storage_gb: self.res_storage,
+                databases: self.res_databases,
+                backups: self.res_backups,
+            },
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+        })
+    }
+}
+
+/// `SELECT` of the databases a query selects as one JSON array in `order`; the caller appends
+/// the inner query's conditions, the same order, limits, and the closing parenthesis.
+fn sqlite_databases_json(order: &str) -> String {
+    format!(
+        "SELECT json_group_array(json_object('id', id, 'name', name, 'domain', domain, \
+         'project', project, 'engine', engine, 'version', version, 'size', size, \
+         'storage_gb', storage_gb, 'replicas', replicas, 'ready_replicas', ready_replicas, \
+         'status', status, 'health_status', health_status, 'kubedb_phase', kubedb_phase, \
+         'backup_enabled', backup_enabled, 'backup_schedule', backup_schedule, \
+         'backup_retention_days', backup_retention_days, 'high_availability', high_availability, \
+         'monitoring_enabled', monitoring_enabled, 'deletion_protection', deletion_protection, \
+         'endpoint', endpoint, 'port', port, 'service_type', service_type, \
+         'loadbalancer_ip', loadbalancer_ip, 'labels', json(labels), \
+         'annotations', json(annotations), 'provider_id', provider_id, 'namespace', namespace, \
+         'kubedb_resource_name', kubedb_resource_name, 'current_state', json(current_state), \
+         'upgrade_policy', json(upgrade_policy), 'conditions', json(conditions), \
+         'res_cpu', res_cpu, 'res_memory', res_memory, 'res_storage', res_storage, \
+         'res_databases', res_databases, 'res_backups', res_backups, \
+         'created_at', created_at, 'updated_at', updated_at) ORDER BY {order}) \
+         FROM (SELECT * FROM databases"
+    )
+}
+
+fn databases_from_json(text: &str) -> Result<Vec<Database>> {
+    serde_json::from_str::<Vec<DatabaseJson>>(text)
+        .map_err(|e| StoreError::Corrupt(format!("databases page: {e}")))?
+        .into_iter()
+        .map(DatabaseJson::into_database)
+        .collect()
 }
 
 fn operation_row(r: &DbRow) -> Result<Operation> {
@@ -899,23 +1091,21 @@ impl SqlStore {
 // ---------------------------------------------------------------- audit pages
 
 /// How long a counted audit `total` may answer later pages. A write through this store retires it
-/// at once (see [`AuditCounts::written`]); the window only bounds how late another replica's (or
+/// at once (it bumps the write generation); the window only bounds how late another replica's (or
 /// process's) writes show in `total`.
 const AUDIT_COUNT_TTL: Duration = Duration::from_secs(1);
 /// Distinct filters remembered at most; past that the cache starts over.
 const AUDIT_COUNT_MAX: usize = 1024;
 
 /// Recent counts of matching audit entries per filter: recounting the whole log for every page
-/// was most of a page's cost.
+/// was most of a page's cost. A count taken under an older write generation is never served.
 #[derive(Default)]
 struct AuditCounts {
-    /// Bumped after every audit write through this store; a count taken under an older generation
-    /// is never served again.
-    generation: AtomicU64,
     counts: Mutex<HashMap<String, CachedCount>>,
 }
 
 struct CachedCount {
+    /// The store's write generation when the count started.
     generation: u64,
     /// When the count started (not ended), so its age is never understated.
     taken: Instant,
@@ -929,17 +1119,6 @@ impl CachedCount {
 }
 
 impl AuditCounts {
-    fn generation(&self) -> u64 {
-        self.generation.load(Ordering::SeqCst)
-    }
-
-    /// Called after an audit write, whether or not it reported success (it may have committed).
-    /// Any code that writes `audit_logs` (also inside a larger transaction) must call it after
-    /// the commit, or this replica may serve a `total` up to a second old.
-    fn written(&self) {
-        self.generation.fetch_add(1, Ordering::SeqCst);
-    }
-
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, CachedCount>> {
         // The map holds plain numbers: a panic elsewhere cannot leave it half-updated.
         self.counts
@@ -947,16 +1126,14 @@ impl AuditCounts {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    fn get(&self, key: &str) -> Option<i64> {
-        let generation = self.generation();
+    fn get(&self, key: &str, generation: u64) -> Option<i64> {
         self.lock()
             .get(key)
             .filter(|c| c.live(generation))
             .map(|c| c.total)
     }
 
-    fn put(&self, key: String, count: CachedCount) {
-        let generation = self.generation();
+    fn put(&self, key: String, count: CachedCount, generation: u64) {
         let mut counts = self.lock();
         if counts.len() >= AUDIT_COUNT_MAX && !counts.contains_key(&key) {
             counts.retain(|_, c| c.live(generation));
@@ -992,11 +1169,11 @@ impl SqlStore {
     /// How many entries match: a recent count when no write came in between, else a new count.
     async fn audit_total(&self, filter: &AuditFilter) -> Result<i64> {
         let key = audit_count_key(filter);
-        if let Some(total) = self.audit_counts.get(&key) {
+        if let Some(total) = self.audit_counts.get(&key, self.write_generation()) {
             return Ok(total);
         }
         // Read before counting: a write that lands during the count retires this entry.
-        let generation = self.audit_counts.generation();
+        let generation = self.write_generation();
         let taken = Instant::now();
         let mut count = Qb::new("SELECT COUNT(*) FROM audit_logs");
         push_audit_filter(&mut count, filter);
@@ -1012,6 +1189,7 @@ impl SqlStore {
                 taken,
                 total,
             },
+            self.write_generation(),
         );
         Ok(total)
     }
@@ -1063,6 +1241,10 @@ impl Store for SqlStore {
         BACKEND
     }
 
+    fn databases_generation(&self) -> Option<u64> {
+        SOLE_WRITER.then(|| self.database_writes.load(Ordering::SeqCst))
+    }
+
     async fn ping(&self) -> Result<()> {
         sqlx::query("SELECT 1")
             .execute(&self.r)
@@ -1079,7 +1261,7 @@ impl Store for SqlStore {
         for b in bindings {
             insert_binding(&mut tx, &user.id, b).await?;
         }
-        tx.commit().await.map_err(db_err)
+        self.commit(tx).await
     }
 
     async fn get_user(&self, id: &str) -> Result<Option<UserWithBindings>> {
@@ -1146,7 +1328,7 @@ impl Store for SqlStore {
         .bind(&user.password_hash)
         .bind(user.is_active)
         .bind(user.updated_at)
-        .execute(&self.w)
+        .execute(&*self.writing())
         .await
         .map_err(|e| unique_or(e, || "email already registered".into()))?
         .rows_affected();
@@ -1160,7 +1342,7 @@ impl Store for SqlStore {
         let n = sqlx::query("UPDATE users SET last_login_at = $2 WHERE id = $1")
             .bind(user_id)
             .bind(at)
-            .execute(&self.w)
+            .execute(&*self.writing_outside_databases())
             .await
             .map_err(db_err)?
             .rows_affected();
@@ -1182,7 +1364,8 @@ impl Store for SqlStore {
     }
 
     async fn add_binding(&self, user_id: &str, binding: &Binding) -> Result<()> {
-        let mut c = self.w.acquire().await.map_err(db_err)?;
+        let writing = self.writing();
+        let mut c = writing.acquire().await.map_err(db_err)?;
         insert_binding(&mut c, user_id, binding).await
     }
 
@@ -1199,7 +1382,7 @@ impl Store for SqlStore {
         .bind(user_id)
         .bind(domain)
         .bind(project)
-        .execute(&self.w)
+        .execute(&*self.writing())
         .await
         .map_err(db_err)?
         .rows_affected();
@@ -1244,7 +1427,7 @@ impl Store for SqlStore {
         insert_tenant(&mut tx, tenant).await?;
         insert_project(&mut tx, project).await?;
         insert_binding(&mut tx, &user.id, binding).await?;
-        tx.commit().await.map_err(db_err)
+        self.commit(tx).await
     }
 
     // ---- API keys
@@ -1266,7 +1449,7 @@ impl Store for SqlStore {
         .bind(key.expires_at)
         .bind(key.last_used_at)
         .bind(key.revoked_at)
-        .execute(&self.w)
+        .execute(&*self.writing())
         .await
         .map_err(|e| {
             if is_fk_violation(&e) {
@@ -1309,7 +1492,7 @@ impl Store for SqlStore {
             .bind(user_id)
             .bind(key_id)
             .bind(at)
-            .execute(&self.w)
+            .execute(&*self.writing())
             .await
             .map_err(db_err)?
             .rows_affected();
@@ -1320,7 +1503,7 @@ impl Store for SqlStore {
         sqlx::query("UPDATE api_keys SET last_used_at = $2 WHERE id = $1")
             .bind(key_id)
             .bind(at)
-            .execute(&self.w)
+            .execute(&*self.writing_outside_databases())
             .await
             .map_err(db_err)?;
         Ok(())
@@ -1329,7 +1512,8 @@ impl Store for SqlStore {
     // ---- refresh tokens
 
     async fn create_refresh_token(&self, token: &RefreshToken) -> Result<()> {
-        let mut c = self.w.acquire().await.map_err(db_err)?;
+        let writing = self.writing_outside_databases();
+        let mut c = writing.acquire().await.map_err(db_err)?;
         insert_refresh(&mut c, token).await
     }
 
@@ -1369,7 +1553,7 @@ impl Store for SqlStore {
             return Ok(false);
         }
         insert_refresh(&mut tx, new).await?;
-        tx.commit().await.map_err(db_err)?;
+        self.commit_outside_databases(tx).await?;
         Ok(true)
     }
 
@@ -1379,7 +1563,7 @@ impl Store for SqlStore {
         )
         .bind(family_id)
         .bind(at)
-        .execute(&self.w)
+        .execute(&*self.writing_outside_databases())
         .await
         .map_err(db_err)?
         .rows_affected();
@@ -1389,7 +1573,8 @@ impl Store for SqlStore {
     // ---- tenants and projects
 
     async fn create_tenant(&self, tenant: &Tenant) -> Result<()> {
-        let mut c = self.w.acquire().await.map_err(db_err)?;
+        let writing = self.writing();
+        let mut c = writing.acquire().await.map_err(db_err)?;
         insert_tenant(&mut c, tenant).await
     }
 
@@ -1445,7 +1630,7 @@ impl Store for SqlStore {
         .bind(Json(&t.metadata))
         .bind(t.is_active)
         .bind(t.updated_at)
-        .execute(&self.w)
+        .execute(&*self.writing())
         .await
         .map_err(db_err)?
         .rows_affected();
@@ -1456,7 +1641,8 @@ impl Store for SqlStore {
     }
 
     async fn create_project(&self, project: &Project) -> Result<()> {
-        let mut c = self.w.acquire().await.map_err(db_err)?;
+        let writing = self.writing();
+        let mut c = writing.acquire().await.map_err(db_err)?;
         insert_project(&mut c, project).await
     }
 
@@ -1515,7 +1701,7 @@ impl Store for SqlStore {
         .bind(p.quota.max_backups)
         .bind(Json(&p.metadata))
         .bind(p.updated_at)
-        .execute(&self.w)
+        .execute(&*self.writing())
         .await
         .map_err(db_err)?
         .rows_affected();
@@ -1568,7 +1754,7 @@ impl Store for SqlStore {
             .execute(&mut *tx)
             .await
             .map_err(db_err)?;
-        tx.commit().await.map_err(db_err)?;
+        self.commit(tx).await?;
         Ok(true)
     }
 
@@ -1621,7 +1807,7 @@ impl Store for SqlStore {
         .bind(p.created_at)
         .bind(p.updated_at)
         .bind(sealed)
-        .execute(&self.w)
+        .execute(&*self.writing())
         .await
         .map_err(|e| unique_or(e, || format!("provider '{}' already exists", p.name)))?;
         Ok(())
@@ -1680,7 +1866,7 @@ impl Store for SqlStore {
         .bind(Json(&p.connection))
         .bind(p.updated_at)
         .bind(sealed)
-        .execute(&self.w)
+        .execute(&*self.writing())
         .await
         .map_err(|e| unique_or(e, || format!("provider '{}' already exists", p.name)))?
         .rows_affected();
@@ -1712,7 +1898,7 @@ impl Store for SqlStore {
             .execute(&mut *tx)
             .await
             .map_err(db_err)?;
-        tx.commit().await.map_err(db_err)?;
+        self.commit(tx).await?;
         Ok(true)
     }
 
@@ -1736,7 +1922,7 @@ impl Store for SqlStore {
             .bind(id)
             .bind(Json(kubedb))
             .bind(Json(connection))
-            .execute(&self.w)
+            .execute(&*self.writing_outside_databases())
             .await
             .map_err(db_err)?;
         Ok(())
@@ -1805,7 +1991,7 @@ impl Store for SqlStore {
             .execute(&mut *tx)
             .await
             .map_err(|e| unique_or(e, || format!("operation '{}' already exists", op.id)))?;
-        tx.commit().await.map_err(db_err)?;
+        self.commit(tx).await?;
         Ok(stored)
     }
 
@@ -1829,15 +2015,42 @@ impl Store for SqlStore {
         filter: &DatabaseFilter,
         page: PageRequest,
     ) -> Result<Page<Database>> {
-        self.paged(
-            concat!("SELECT ", database_cols!()),
-            "databases",
-            |qb| push_database_filter(qb, domain, project, filter),
-            " ORDER BY id DESC",
-            page,
-            database_row,
-        )
-        .await
+        if !JSON_PAGES {
+            return self
+                .paged(
+                    concat!("SELECT ", database_cols!()),
+                    "databases",
+                    |qb| push_database_filter(qb, domain, project, filter),
+                    " ORDER BY id DESC",
+                    page,
+                    database_row,
+                )
+                .await;
+        }
+        let mut count = Qb::new("SELECT COUNT(*) FROM databases");
+        push_database_filter(&mut count, domain, project, filter);
+        let total: i64 = count
+            .build_query_scalar()
+            .fetch_one(&self.r)
+            .await
+            .map_err(db_err)?;
+        let (limit, offset) = limits(page);
+        if total == 0 || offset >= total {
+            return Ok(page_of(Vec::new(), total, page));
+        }
+        let mut q = Qb::new(sqlite_databases_json("id DESC"));
+        push_database_filter(&mut q, domain, project, filter);
+        q.push(" ORDER BY id DESC LIMIT ")
+            .push_bind(limit)
+            .push(" OFFSET ")
+            .push_bind(offset)
+            .push(")");
+        let text: String = q
+            .build_query_scalar()
+            .fetch_one(&self.r)
+            .await
+            .map_err(db_err)?;
+        Ok(page_of(databases_from_json(&text)?, total, page))
     }
 
     async fn update_database(&self, d: &Database) -> Result<()> {
@@ -1878,7 +2091,7 @@ impl Store for SqlStore {
         .bind(d.upgrade_policy.as_ref().map(Json))
         .bind(Json(&d.conditions))
         .bind(d.updated_at)
-        .execute(&self.w)
+        .execute(&*self.writing())
         .await
         .map_err(|e| unique_or(e, || format!("database '{}' already exists in project '{}'", d.name, d.project)))?
         .rows_affected();
@@ -1941,7 +2154,7 @@ impl Store for SqlStore {
         }
         let n = qb
             .build()
-            .execute(&self.w)
+            .execute(&*self.writing())
             .await
             .map_err(db_err)?
             .rows_affected();
@@ -1949,6 +2162,17 @@ impl Store for SqlStore {
     }
 
     async fn list_provider_databases(&self, provider_id: &str) -> Result<Vec<Database>> {
+        if JSON_PAGES {
+            let text: String = Qb::new(sqlite_databases_json("id"))
+                .push(" WHERE provider_id = ")
+                .push_bind(provider_id.to_string())
+                .push(" AND status <> 'deleted' ORDER BY id)")
+                .build_query_scalar()
+                .fetch_one(&self.r)
+                .await
+                .map_err(db_err)?;
+            return databases_from_json(&text);
+        }
         let rs = sqlx::query(concat!(
             "SELECT ",
             database_cols!(),
@@ -1999,7 +2223,7 @@ impl Store for SqlStore {
             }
         }
         set_reserved(&mut tx, db_id, new_reserved).await?;
-        tx.commit().await.map_err(db_err)
+        self.commit(tx).await
     }
 
     async fn release_reservation(&self, db_id: &str) -> Result<()> {
@@ -2026,14 +2250,14 @@ impl Store for SqlStore {
             }
         }
         set_reserved(&mut tx, db_id, Usage::default()).await?;
-        tx.commit().await.map_err(db_err)
+        self.commit(tx).await
     }
 
     // ---- the operation queue
 
     async fn enqueue_operation(&self, op: &Operation) -> Result<()> {
         bind_operation(sqlx::query(INSERT_OPERATION), op)
-            .execute(&self.w)
+            .execute(&*self.writing_outside_databases())
             .await
             .map_err(|e| unique_or(e, || format!("operation '{}' already exists", op.id)))?;
         Ok(())
@@ -2106,7 +2330,7 @@ impl Store for SqlStore {
         .await
         .map_err(db_err)?;
         let op = operation_row(&r)?;
-        tx.commit().await.map_err(db_err)?;
+        self.commit_outside_databases(tx).await?;
         Ok(Some(op))
     }
 
@@ -2124,7 +2348,7 @@ impl Store for SqlStore {
         .bind(op_id)
         .bind(worker)
         .bind(until)
-        .execute(&self.w)
+        .execute(&*self.writing_outside_databases())
         .await
         .map_err(db_err)?
         .rows_affected();
@@ -2143,7 +2367,7 @@ impl Store for SqlStore {
         .bind(&op.ops_request_name)
         .bind(&op.ops_request_phase)
         .bind(op.estimated_completion_at)
-        .execute(&self.w)
+        .execute(&*self.writing_outside_databases())
         .await
         .map_err(db_err)?
         .rows_affected();
@@ -2177,7 +2401,7 @@ impl Store for SqlStore {
         .bind(&outcome.error_message)
         .bind(now)
         .bind(progress_done)
-        .execute(&self.w)
+        .execute(&*self.writing_outside_databases())
         .await
         .map_err(db_err)?
         .rows_affected();
@@ -2200,7 +2424,7 @@ impl Store for SqlStore {
         .bind(worker)
         .bind(run_after)
         .bind(error)
-        .execute(&self.w)
+        .execute(&*self.writing_outside_databases())
         .await
         .map_err(db_err)?
         .rows_affected();
@@ -2212,7 +2436,7 @@ impl Store for SqlStore {
             sqlx::query("UPDATE operations SET status = 'cancelled', completed_at = $2 WHERE id = $1 AND status = 'queued'")
                 .bind(op_id)
                 .bind(now)
-                .execute(&self.w)
+                .execute(&*self.writing_outside_databases())
                 .await
                 .map_err(db_err)?
                 .rows_affected();
@@ -2288,9 +2512,8 @@ impl Store for SqlStore {
         .bind(e.status_code)
         .bind(Json(&e.details))
         .bind(e.timestamp)
-        .execute(&self.w)
+        .execute(&*self.writing_outside_databases())
         .await;
-        self.audit_counts.written();
         r.map_err(|err| unique_or(err, || format!("audit entry '{}' already exists", e.id)))?;
         Ok(())
     }
@@ -2345,9 +2568,8 @@ impl Store for SqlStore {
     async fn purge_audit_before(&self, before: DateTime<Utc>) -> Result<u64> {
         let r = sqlx::query("DELETE FROM audit_logs WHERE timestamp < $1")
             .bind(before)
-            .execute(&self.w)
+            .execute(&*self.writing_outside_databases())
             .await;
-        self.audit_counts.written();
         Ok(r.map_err(db_err)?.rows_affected())
     }
 }
