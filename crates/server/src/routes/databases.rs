@@ -586,8 +586,8 @@ pub async fn list(
         name: q.name,
         include_deleted: false,
     };
-    // The filter's debug form names every field and quotes every value.
-    let key = format!("databases {domain}/{project} {page:?} {filter:?}");
+    // Debug forms quote every name and value, so no two requests share a key by accident.
+    let key = format!("databases {:?} {page:?} {filter:?}", (&domain, &project));
     let read = async {
         let p = state
             .store
@@ -615,7 +615,7 @@ pub async fn get(
     Path((domain, project, id)): Path<(String, String, String)>,
 ) -> ApiResult<Response> {
     project_scope(&caller, Action::ReadProject, &domain, &project)?;
-    let key = format!("database {domain}/{project}/{id}");
+    let key = format!("database {:?}", (&domain, &project, &id));
     let read = async {
         let d = load(&state, &domain, &project, &id).await?;
         Ok(DatabaseResponse::of(d, None))
