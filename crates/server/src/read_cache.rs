@@ -13,7 +13,7 @@ use std::sync::Arc;
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
-use prometheus::IntCounterVec;
+use prometheus::{IntCounter, IntCounterVec};
 use serde::Serialize;
 use store::Store;
 
@@ -28,8 +28,10 @@ struct Encoded {
 pub struct ReadCache {
     /// `None` when configured off.
     entries: Option<moka::sync::Cache<String, Arc<Encoded>>>,
-    /// Lookups by result: `hit`, `miss`, or `bypass` (off, or the store offers no generation).
-    lookups: IntCounterVec,
+    // Lookups by result, resolved once: `bypass` = off, or the store offers no generation.
+    hits: IntCounter,
+    misses: IntCounter,
+    bypasses: IntCounter,
 }
 
 impl ReadCache {
@@ -43,7 +45,13 @@ impl ReadCache {
                 })
                 .build()
         });
-        ReadCache { entries, lookups }
+        let count = |result: &str| lookups.with_label_values(&[result]);
+        ReadCache {
+            entries,
+            hits: count("hit"),
+            misses: count("miss"),
+            bypasses: count("bypass"),
+        }
     }
 
     /// The JSON answer for `key`: the one kept from an earlier read when the store has not been
@@ -56,14 +64,14 @@ impl ReadCache {
         // Taken before the read: a write landing during it leaves this entry already stale.
         let (Some(entries), Some(generation)) = (&self.entries, store.databases_generation())
         else {
-            self.lookups.with_label_values(&["bypass"]).inc();
+            self.bypasses.inc();
             return Ok(json_response(encode(&load.await?)?));
         };
         if let Some(hit) = entries.get(&key).filter(|e| e.generation == generation) {
-            self.lookups.with_label_values(&["hit"]).inc();
+            self.hits.inc();
             return Ok(json_response(hit.body.clone()));
         }
-        self.lookups.with_label_values(&["miss"]).inc();
+        self.misses.inc();
         let body = encode(&load.await?)?;
         entries.insert(
             key,
@@ -118,9 +126,26 @@ mod tests {
         }
     }
 
-    fn cache() -> ReadCache {
+    fn cache(max_bytes: u64) -> ReadCache {
         let lookups = IntCounterVec::new(prometheus::Opts::new("t", "t"), &["result"]).unwrap();
-        ReadCache::new(1 << 20, lookups)
+        ReadCache::new(max_bytes, lookups)
+    }
+
+    /// A fresh SQLite store; keep the directory for as long as the store.
+    async fn sqlite_store() -> (tempfile::TempDir, Arc<dyn Store>) {
+        let dir = tempfile::tempdir().unwrap();
+        let url = store::testing::fresh_sqlite_url(dir.path());
+        let s = store::connect(&url, store::Cipher::new([1; 32]))
+            .await
+            .unwrap();
+        (dir, s)
+    }
+
+    /// The answers to two lookups of one key whose reads would answer 1, then 2.
+    async fn two_lookups(c: &ReadCache, s: &dyn Store) -> (String, String) {
+        let a = c.json(s, "k".into(), async { Ok(1) }).await.unwrap();
+        let b = c.json(s, "k".into(), async { Ok(2) }).await.unwrap();
+        (body(a).await, body(b).await)
     }
 
     async fn body(r: Response) -> String {
@@ -132,12 +157,8 @@ mod tests {
 
     #[tokio::test]
     async fn reads_again_only_after_a_write() {
-        let dir = tempfile::tempdir().unwrap();
-        let url = store::testing::fresh_sqlite_url(dir.path());
-        let s = store::connect(&url, store::Cipher::new([1; 32]))
-            .await
-            .unwrap();
-        let c = cache();
+        let (_dir, s) = sqlite_store().await;
+        let c = cache(1 << 20);
         let loads = AtomicUsize::new(0);
         let read = |n: usize| {
             let loads = &loads;
@@ -173,22 +194,9 @@ mod tests {
 
     #[tokio::test]
     async fn off_reads_every_time() {
-        let dir = tempfile::tempdir().unwrap();
-        let url = store::testing::fresh_sqlite_url(dir.path());
-        let s = store::connect(&url, store::Cipher::new([1; 32]))
-            .await
-            .unwrap();
-        let lookups = IntCounterVec::new(prometheus::Opts::new("t", "t"), &["result"]).unwrap();
-        let c = ReadCache::new(0, lookups);
-        let a = c
-            .json(s.as_ref(), "k".into(), async { Ok(1) })
-            .await
-            .unwrap();
-        let b = c
-            .json(s.as_ref(), "k".into(), async { Ok(2) })
-            .await
-            .unwrap();
-        assert_eq!((body(a).await, body(b).await), ("1".into(), "2".into()));
+        let (_dir, s) = sqlite_store().await;
+        let answers = two_lookups(&cache(0), s.as_ref()).await;
+        assert_eq!(answers, ("1".into(), "2".into()));
     }
 
     #[tokio::test]
@@ -197,16 +205,9 @@ mod tests {
         let s = store::connect(&url, store::Cipher::new([1; 32]))
             .await
             .unwrap();
-        let c = cache();
-        let a = c
-            .json(s.as_ref(), "k".into(), async { Ok(1) })
-            .await
-            .unwrap();
-        let b = c
-            .json(s.as_ref(), "k".into(), async { Ok(2) })
-            .await
-            .unwrap();
-        assert_eq!((body(a).await, body(b).await), ("1".into(), "2".into()));
-        assert_eq!(c.lookups.with_label_values(&["bypass"]).get(), 2);
+        let c = cache(1 << 20);
+        let answers = two_lookups(&c, s.as_ref()).await;
+        assert_eq!(answers, ("1".into(), "2".into()));
+        assert_eq!(c.bypasses.get(), 2);
     }
 }

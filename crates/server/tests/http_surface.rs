@@ -215,15 +215,7 @@ both_stores!(open_routes_and_trailing_slashes, |backend| async move {
         docs.contains("/openapi.json") && !docs.contains("https://"),
         "docs page must work offline"
     );
-    let metrics = s
-        .http
-        .get(s.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = s.metrics().await;
     assert!(metrics.contains("dbaas_http_requests_total"));
 
     let admin = s.admin_token().await;

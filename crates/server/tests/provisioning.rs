@@ -191,15 +191,7 @@ both_stores!(reads_follow_every_write, |backend| async move {
     let (_, v) = srv.get(&list, &admin).await;
     assert_eq!(v["total"], 0, "{v}");
     // SQLite answered repeated reads from the cache; PostgreSQL (other writers) never does.
-    let metrics = srv
-        .http
-        .get(srv.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = srv.metrics().await;
     let hits = metrics
         .lines()
         .find(|l| l.starts_with("dbaas_read_cache_lookups_total{result=\"hit\"}"))

@@ -179,6 +179,12 @@ async fn load(s: Arc<dyn Store>) -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
+/// The page every listing read asks for.
+const FIRST_100: PageRequest = PageRequest {
+    page: 1,
+    page_size: 100,
+};
+
 #[derive(Clone, Copy)]
 enum Read {
     Quota,
@@ -241,16 +247,7 @@ async fn measure(
                         assert!(project.is_some() && usage.is_some_and(|u| u.databases == 100));
                     }
                     Read::AuditPage => {
-                        let page = s
-                            .list_audit(
-                                &AuditFilter::default(),
-                                PageRequest {
-                                    page: 1,
-                                    page_size: 100,
-                                },
-                            )
-                            .await
-                            .ok();
+                        let page = s.list_audit(&AuditFilter::default(), FIRST_100).await.ok();
                         assert!(page.is_some_and(|p| p.items.len() == 100));
                     }
                     Read::DatabasePage => {
@@ -260,10 +257,7 @@ async fn measure(
                                 "bench",
                                 &p,
                                 &store::DatabaseFilter::default(),
-                                PageRequest {
-                                    page: 1,
-                                    page_size: 100,
-                                },
+                                FIRST_100,
                             )
                             .await
                             .ok();

@@ -1053,6 +1053,26 @@ fn push_names(qb: &mut Qb, w: &mut Where, col: &str, names: &[String]) {
 }
 
 impl SqlStore {
+    /// How many rows `filter` selects from `from`, and the page's LIMIT and OFFSET unless the
+    /// page lies past the end.
+    async fn page_window(
+        &self,
+        from: &'static str,
+        filter: &impl Fn(&mut Qb),
+        page: PageRequest,
+    ) -> Result<(i64, Option<(i64, i64)>)> {
+        let mut count = Qb::new("SELECT COUNT(*) FROM ");
+        count.push(from);
+        filter(&mut count);
+        let total: i64 = count
+            .build_query_scalar()
+            .fetch_one(&self.r)
+            .await
+            .map_err(db_err)?;
+        let (limit, offset) = limits(page);
+        Ok((total, (offset < total).then_some((limit, offset))))
+    }
+
     /// Runs a filtered count and, when the page is not past the end, the page itself.
     async fn paged<T>(
         &self,
@@ -1063,18 +1083,10 @@ impl SqlStore {
         page: PageRequest,
         map: fn(&DbRow) -> Result<T>,
     ) -> Result<Page<T>> {
-        let mut count = Qb::new("SELECT COUNT(*) FROM ");
-        count.push(from);
-        filter(&mut count);
-        let total: i64 = count
-            .build_query_scalar()
-            .fetch_one(&self.r)
-            .await
-            .map_err(db_err)?;
-        let (limit, offset) = limits(page);
-        if total == 0 || offset >= total {
+        let (total, window) = self.page_window(from, &filter, page).await?;
+        let Some((limit, offset)) = window else {
             return Ok(page_of(Vec::new(), total, page));
-        }
+        };
         let mut q = Qb::new(select);
         q.push(" FROM ").push(from);
         filter(&mut q);
@@ -2027,19 +2039,13 @@ impl Store for SqlStore {
                 )
                 .await;
         }
-        let mut count = Qb::new("SELECT COUNT(*) FROM databases");
-        push_database_filter(&mut count, domain, project, filter);
-        let total: i64 = count
-            .build_query_scalar()
-            .fetch_one(&self.r)
-            .await
-            .map_err(db_err)?;
-        let (limit, offset) = limits(page);
-        if total == 0 || offset >= total {
+        let filter = |qb: &mut Qb| push_database_filter(qb, domain, project, filter);
+        let (total, window) = self.page_window("databases", &filter, page).await?;
+        let Some((limit, offset)) = window else {
             return Ok(page_of(Vec::new(), total, page));
-        }
+        };
         let mut q = Qb::new(sqlite_databases_json("id DESC"));
-        push_database_filter(&mut q, domain, project, filter);
+        filter(&mut q);
         q.push(" ORDER BY id DESC LIMIT ")
             .push_bind(limit)
             .push(" OFFSET ")
