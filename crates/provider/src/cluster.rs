@@ -3,15 +3,20 @@
 
 use base64::Engine as _;
 use domain::engine::Engine;
-use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, Patch, PatchParams, PostParams};
+use std::collections::BTreeMap;
+
+use kube::api::{
+    Api, ApiResource, DeleteParams, DynamicObject, Patch, PatchParams, PostParams, Preconditions,
+};
 use kube::core::GroupVersionKind;
 use serde_json::{json, Value};
 
 use crate::connect::Cluster;
 use crate::error::ProviderError;
 use crate::kubedb::names::{DB_GROUP, DB_VERSION};
+use crate::kubedb::names::{LABEL_INSTANCE, MANAGED_BY as KUBEDB_MANAGED_BY};
 use crate::observe::{observe_database, ObservedDatabase};
-use crate::translate::{meta, LABEL_DATABASE_ID, LABEL_MANAGED_BY, LABEL_MANAGED_BY_VALUE};
+use crate::translate::{meta, Owner, LABEL_DATABASE_ID, LABEL_MANAGED_BY};
 
 /// Where a database is reached.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,12 +66,48 @@ fn str_at<'a>(v: &'a Value, ptr: &str) -> Option<&'a str> {
     v.pointer(ptr).and_then(Value::as_str)
 }
 
-fn label<'a>(obj: &'a DynamicObject, key: &str) -> Option<&'a str> {
-    obj.metadata
-        .labels
-        .as_ref()
-        .and_then(|l| l.get(key))
-        .map(String::as_str)
+fn labels_of(obj: &DynamicObject) -> BTreeMap<String, String> {
+    obj.metadata.labels.clone().unwrap_or_default()
+}
+
+/// The labels an object we are about to create carries.
+fn wanted_labels(obj: &Value) -> BTreeMap<String, String> {
+    obj["metadata"]["labels"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
+        .collect()
+}
+
+/// Every label we would put on the object is on the existing one, with the same value.
+fn carries(existing: &DynamicObject, want: &BTreeMap<String, String>) -> bool {
+    let have = labels_of(existing);
+    want.iter().all(|(k, v)| have.get(k) == Some(v))
+}
+
+/// The refusal to touch an object that is not this database's.
+fn not_owned(kind: &str, ns: &str, name: &str, existing: &DynamicObject) -> ProviderError {
+    let whose = Owner::describe(&labels_of(existing));
+    let at = if ns.is_empty() {
+        name.to_string()
+    } else {
+        format!("{ns}/{name}")
+    };
+    ProviderError::Conflict(format!(
+        "{kind} {at} belongs to {whose}, not to this database; the platform does not read, change or delete it"
+    ))
+}
+
+/// Deletes only the object with this uid: if it was replaced meanwhile, the API answers 409.
+fn delete_exactly(uid: Option<String>) -> DeleteParams {
+    DeleteParams {
+        preconditions: Some(Preconditions {
+            uid,
+            resource_version: None,
+        }),
+        ..DeleteParams::default()
+    }
 }
 
 fn to_dynamic(obj: &Value) -> Result<DynamicObject, ProviderError> {
@@ -109,7 +150,8 @@ impl Cluster {
         Ok(ar)
     }
 
-    /// Creates the namespace, or on 409 adds our labels where they are missing.
+    /// Creates the namespace. One that exists is accepted only when it carries exactly our labels
+    /// for this project (a retry); anything else is a Conflict: nothing is adopted.
     pub async fn ensure_namespace(&self, obj: &Value) -> Result<(), ProviderError> {
         let name = str_at(obj, "/metadata/name")
             .unwrap_or_default()
@@ -120,30 +162,32 @@ impl Cluster {
             Err(e) => match ProviderError::from(e) {
                 ProviderError::Conflict(_) => {
                     let existing = api.get(&name).await?;
-                    let have = existing.metadata.labels.unwrap_or_default();
-                    let want = obj["metadata"]["labels"]
-                        .as_object()
-                        .cloned()
-                        .unwrap_or_default();
-                    let missing: serde_json::Map<String, Value> = want
-                        .into_iter()
-                        .filter(|(k, _)| !have.contains_key(k))
-                        .collect();
-                    if !missing.is_empty() {
-                        let patch = json!({ "metadata": { "labels": missing } });
-                        api.patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
-                            .await?;
+                    if carries(&existing, &wanted_labels(obj)) {
+                        Ok(())
+                    } else {
+                        Err(not_owned("namespace", "", &name, &existing))
                     }
-                    Ok(())
                 }
                 other => Err(other.context(&format!("creating namespace {name}"))),
             },
         }
     }
 
+    /// Ok when the namespace is this project's or does not exist (then it holds nothing to read);
+    /// a Conflict when it exists with another owner's labels.
+    pub async fn check_namespace(&self, ns: &str, owner: &Owner<'_>) -> Result<(), ProviderError> {
+        let api = self.api(&core("Namespace", "namespaces"), None);
+        match api.get_opt(ns).await? {
+            Some(existing) if !owner.owns_namespace(&labels_of(&existing)) => {
+                Err(not_owned("namespace", "", ns, &existing))
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// Create-if-absent for a namespaced object (Secret, NetworkPolicy, …) by apiVersion/kind.
-    /// Never patches what exists; an existing object the platform did not create, or created for
-    /// another database, is a Conflict.
+    /// Never patches what exists; an existing object without exactly our labels (another database,
+    /// another tenant, or made outside the platform) is a Conflict.
     pub async fn ensure_object(&self, obj: &Value) -> Result<(), ProviderError> {
         let api_version = str_at(obj, "/apiVersion").unwrap_or_default();
         let kind = str_at(obj, "/kind").unwrap_or_default();
@@ -156,17 +200,10 @@ impl Cluster {
             Err(e) => match ProviderError::from(e) {
                 ProviderError::Conflict(_) => {
                     let existing = api.get(name).await?;
-                    let ours = label(&existing, LABEL_MANAGED_BY) == Some(LABEL_MANAGED_BY_VALUE);
-                    let want_id = obj["metadata"]["labels"][LABEL_DATABASE_ID].as_str();
-                    let same_db =
-                        want_id.is_none_or(|id| label(&existing, LABEL_DATABASE_ID) == Some(id));
-                    if ours && same_db {
+                    if carries(&existing, &wanted_labels(obj)) {
                         Ok(())
                     } else {
-                        Err(ProviderError::Conflict(format!(
-                            "{kind} {}/{name} already exists and does not belong to this database; remove or rename it",
-                            ns.unwrap_or_default()
-                        )))
+                        Err(not_owned(kind, ns.unwrap_or_default(), name, &existing))
                     }
                 }
                 other => Err(other.context(&format!("creating {kind} {name}"))),
@@ -174,8 +211,8 @@ impl Cluster {
         }
     }
 
-    /// Creates the KubeDB object if absent. One that exists with our `dbaas.io/database-id`
-    /// label = the object's: Ok (a retry). With another or no id: Conflict.
+    /// Creates the KubeDB object if absent. One that exists with this database's labels: Ok (a
+    /// retry). Anything else: Conflict.
     pub async fn create_database(&self, engine: Engine, obj: &Value) -> Result<(), ProviderError> {
         let name = str_at(obj, "/metadata/name").unwrap_or_default();
         let ns = str_at(obj, "/metadata/namespace").unwrap_or_default();
@@ -186,14 +223,11 @@ impl Cluster {
             Err(e) => match ProviderError::from(e) {
                 ProviderError::Conflict(_) => {
                     let existing = api.get(name).await?;
-                    let want = obj["metadata"]["labels"][LABEL_DATABASE_ID].as_str();
-                    let have = label(&existing, LABEL_DATABASE_ID);
-                    if want.is_some() && want == have {
+                    let want = wanted_labels(obj);
+                    if want.contains_key(LABEL_DATABASE_ID) && carries(&existing, &want) {
                         Ok(())
                     } else {
-                        Err(ProviderError::Conflict(format!(
-                            "a {kind} named {name} already exists in namespace {ns} and is not this database; choose another name"
-                        )))
+                        Err(not_owned(kind, ns, name, &existing))
                     }
                 }
                 other => Err(other.context(&format!("creating {kind} {ns}/{name}"))),
@@ -214,54 +248,106 @@ impl Cluster {
             .map(|o| observe_database(engine, &o)))
     }
 
+    /// The KubeDB object if it exists and is this database's; a Conflict when another owner's
+    /// object has the name.
+    pub async fn get_owned_database(
+        &self,
+        engine: Engine,
+        ns: &str,
+        name: &str,
+        owner: &Owner<'_>,
+    ) -> Result<Option<ObservedDatabase>, ProviderError> {
+        let api = self.api(&database_resource(engine), Some(ns));
+        match api.get_opt(name).await? {
+            None => Ok(None),
+            Some(o) if owner.owns_object(&labels_of(&o)) => Ok(Some(observe_database(engine, &o))),
+            Some(o) => Err(not_owned(meta(engine).kind, ns, name, &o)),
+        }
+    }
+
     /// Sets `deletionPolicy` (`WipeOut` when `wipe_out`, which also removes the secrets KubeDB
-    /// made; `Delete` otherwise, which removes the volumes) with a merge patch, then deletes.
-    /// Already gone = Ok.
+    /// made; `Delete` otherwise, which removes the volumes), then deletes – only when the object is
+    /// this database's (Conflict otherwise, nothing changed). The patch carries the
+    /// resourceVersion that was checked and the delete the uid, so an object swapped in between is
+    /// never touched. Already gone = Ok.
     pub async fn delete_database(
         &self,
         engine: Engine,
         ns: &str,
         name: &str,
+        owner: &Owner<'_>,
         wipe_out: bool,
     ) -> Result<(), ProviderError> {
         let api = self.api(&database_resource(engine), Some(ns));
+        let kind = meta(engine).kind;
         let policy = if wipe_out { "WipeOut" } else { "Delete" };
-        let patch = json!({ "spec": { "deletionPolicy": policy } });
-        match api
-            .patch(name, &PatchParams::default(), &Patch::Merge(&patch))
-            .await
-        {
-            Ok(_) => {}
-            Err(e) => match ProviderError::from(e) {
-                ProviderError::NotFound(_) => return Ok(()),
-                other => {
+        // A 409 here means the object changed between the check and the write: look again.
+        for _ in 0..5 {
+            let Some(existing) = api.get_opt(name).await? else {
+                return Ok(());
+            };
+            if !owner.owns_object(&labels_of(&existing)) {
+                return Err(not_owned(kind, ns, name, &existing));
+            }
+            let patch = json!({
+                "metadata": { "resourceVersion": existing.metadata.resource_version },
+                "spec": { "deletionPolicy": policy },
+            });
+            match api
+                .patch(name, &PatchParams::default(), &Patch::Merge(&patch))
+                .await
+                .map_err(ProviderError::from)
+            {
+                Ok(_) => {}
+                Err(ProviderError::NotFound(_)) => return Ok(()),
+                Err(ProviderError::Conflict(_)) => continue,
+                Err(other) => {
                     return Err(other.context(&format!("setting deletionPolicy of {ns}/{name}")))
                 }
-            },
+            }
+            match api
+                .delete(name, &delete_exactly(existing.metadata.uid.clone()))
+                .await
+                .map_err(ProviderError::from)
+            {
+                Ok(_) | Err(ProviderError::NotFound(_)) => return Ok(()),
+                Err(ProviderError::Conflict(_)) => continue,
+                Err(other) => return Err(other.context(&format!("deleting {ns}/{name}"))),
+            }
         }
-        match api.delete(name, &DeleteParams::default()).await {
-            Ok(_) => Ok(()),
-            Err(e) => match ProviderError::from(e) {
-                ProviderError::NotFound(_) => Ok(()),
-                other => Err(other.context(&format!("deleting {ns}/{name}"))),
-            },
-        }
+        Err(ProviderError::Transient(format!(
+            "{kind} {ns}/{name} kept changing while it was being deleted"
+        )))
     }
 
-    /// Deletes any namespaced object; NotFound = Ok.
+    /// Deletes a namespaced object of this database (uid-exact); NotFound = Ok; another owner's
+    /// object = Conflict, untouched.
     pub async fn delete_object(
         &self,
         api_version: &str,
         kind: &str,
         ns: &str,
         name: &str,
+        owner: &Owner<'_>,
     ) -> Result<(), ProviderError> {
         let ar = self.resource_for(api_version, kind).await?;
         let api = self.api(&ar, Some(ns));
-        match api.delete(name, &DeleteParams::default()).await {
+        let Some(existing) = api.get_opt(name).await? else {
+            return Ok(());
+        };
+        if !owner.owns_object(&labels_of(&existing)) {
+            return Err(not_owned(kind, ns, name, &existing));
+        }
+        match api
+            .delete(name, &delete_exactly(existing.metadata.uid.clone()))
+            .await
+        {
             Ok(_) => Ok(()),
             Err(e) => match ProviderError::from(e) {
                 ProviderError::NotFound(_) => Ok(()),
+                ProviderError::Conflict(_) => Err(ProviderError::Transient(format!(
+                    "{kind} {ns}/{name} was replaced while being deleted"
+                ))),
                 other => Err(other.context(&format!("deleting {kind} {ns}/{name}"))),
             },
         }
@@ -319,16 +405,40 @@ impl Cluster {
         }))
     }
 
-    /// `username`/`password` of the Secret, decoded. None when the Secret is not there.
+    /// `username`/`password` of the database's auth Secret (the one its KubeDB object names),
+    /// decoded; None while the object or the Secret is not there yet. The object must be this
+    /// database's, and the Secret one the platform made for it (our labels) or the one KubeDB
+    /// generated for that object (KubeDB's labels naming it, none of ours); anything else is a
+    /// Conflict and is not read.
     pub async fn read_credentials(
         &self,
+        engine: Engine,
         ns: &str,
-        secret: &str,
+        name: &str,
+        owner: &Owner<'_>,
     ) -> Result<Option<(String, String)>, ProviderError> {
+        let Some(object) = self.get_owned_database(engine, ns, name, owner).await? else {
+            return Ok(None);
+        };
+        let Some(secret) = object.auth_secret else {
+            return Ok(None);
+        };
+        let secret = secret.as_str();
         let api = self.api(&core("Secret", "secrets"), Some(ns));
         let Some(s) = api.get_opt(secret).await? else {
             return Ok(None);
         };
+        let labels = labels_of(&s);
+        let platform_made = labels.contains_key(LABEL_DATABASE_ID)
+            || labels.contains_key(crate::translate::LABEL_DOMAIN)
+            || labels.get(LABEL_MANAGED_BY).map(String::as_str)
+                == Some(crate::translate::LABEL_MANAGED_BY_VALUE);
+        let kubedb_made = !platform_made
+            && labels.get(LABEL_MANAGED_BY).map(String::as_str) == Some(KUBEDB_MANAGED_BY)
+            && labels.get(LABEL_INSTANCE).map(String::as_str) == Some(name);
+        if !(kubedb_made || owner.owns_object(&labels)) {
+            return Err(not_owned("Secret", ns, secret, &s));
+        }
         let field = |key: &str| -> Result<String, ProviderError> {
             let missing = || {
                 ProviderError::Permanent(format!("secret {ns}/{secret} has no usable {key:?} key"))

@@ -71,28 +71,30 @@ fn sanitise(s: &str) -> String {
     out
 }
 
-/// `dbaas-{domain}-{project}` sanitised to a DNS-1123 label ≤ 63 chars.
+/// Hex characters of the hash that makes a namespace name unique (64 bits).
+const NAMESPACE_HASH_LEN: usize = 16;
+
+/// The namespace of one project: `dbaas-<readable>-<hash>`, a DNS-1123 label of at most 63 chars.
 ///
-/// A stable hash of the raw pair is appended whenever the plain form could collide: when it is too
-/// long (and gets truncated), when sanitising changed anything, when a part is empty, or when the
-/// domain contains a `-`
-/// (then `a-b`/`c` and `a`/`b-c` would both read `dbaas-a-b-c`).
+/// Injective by construction: the suffix is always a hash of the exact, unambiguous pair
+/// (`domain NUL project`; neither may contain NUL), so `acme`/`corp-default` and `acme-corp`/`default`,
+/// which read alike, get different names. The readable head (sanitised, cut to fit) is only for
+/// people. The namespace also carries the pair as labels, and the platform refuses a namespace whose
+/// labels name another pair, so even a hash collision could never merge two tenants.
 pub fn namespace_name(domain: &str, project: &str) -> String {
-    let d = sanitise(domain);
-    let p = sanitise(project);
-    let plain = format!("dbaas-{d}-{p}");
-    let plain = sanitise(&plain);
-    let ambiguous = d != domain || p != project || d.is_empty() || p.is_empty() || d.contains('-');
-    if plain.len() <= MAX_LABEL && !ambiguous {
-        return plain;
-    }
-    let hash = short_hash(&format!("{domain}\u{0}{project}"));
-    let keep = MAX_LABEL - 1 - HASH_LEN;
-    let mut head: String = plain.chars().take(keep).collect();
+    let hash = hex::encode(Sha256::digest(format!("{domain}\u{0}{project}").as_bytes()));
+    let keep = MAX_LABEL - "dbaas-".len() - 1 - NAMESPACE_HASH_LEN;
+    let readable = sanitise(&format!("{domain}-{project}"));
+    let mut head: String = readable.chars().take(keep).collect();
     while head.ends_with('-') {
         head.pop();
     }
-    format!("{head}-{hash}")
+    let hash = &hash[..NAMESPACE_HASH_LEN];
+    if head.is_empty() {
+        format!("dbaas-{hash}")
+    } else {
+        format!("dbaas-{head}-{hash}")
+    }
 }
 
 /// A label value: ≤ 63 chars of `[A-Za-z0-9-_.]`, alphanumeric at both ends (hash-suffixed when cut).
@@ -140,6 +142,58 @@ fn database_labels(db: &Database) -> Map<String, Value> {
 /// The label value a database id becomes (ids are UUIDs, which pass unchanged).
 pub fn database_id_label(id: &str) -> String {
     label_value(id)
+}
+
+/// Whose an object must be for the platform to act on it: the labels the platform puts on what it
+/// creates. The platform never reads, patches or deletes an object whose labels name another owner.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Owner<'a> {
+    pub domain: &'a str,
+    pub project: &'a str,
+    pub database_id: &'a str,
+}
+
+impl<'a> Owner<'a> {
+    pub fn of(db: &'a Database) -> Owner<'a> {
+        Owner {
+            domain: &db.domain,
+            project: &db.project,
+            database_id: &db.id,
+        }
+    }
+
+    /// The namespace's labels name this project (and the platform made it).
+    pub fn owns_namespace(&self, labels: &BTreeMap<String, String>) -> bool {
+        same_labels(labels, &project_labels(self.domain, self.project))
+    }
+
+    /// The object's labels name this database (and the platform made it).
+    pub fn owns_object(&self, labels: &BTreeMap<String, String>) -> bool {
+        let mut want = project_labels(self.domain, self.project);
+        want.insert(
+            LABEL_DATABASE_ID.into(),
+            json!(label_value(self.database_id)),
+        );
+        same_labels(labels, &want)
+    }
+
+    /// For messages: whom the labels name instead.
+    pub fn describe(labels: &BTreeMap<String, String>) -> String {
+        let get = |k: &str| labels.get(k).map(String::as_str);
+        match (get(LABEL_MANAGED_BY), get(LABEL_DOMAIN), get(LABEL_PROJECT)) {
+            (Some(LABEL_MANAGED_BY_VALUE), Some(d), Some(p)) => match get(LABEL_DATABASE_ID) {
+                Some(id) => format!("database {id} of {d}/{p}"),
+                None => format!("project {d}/{p}"),
+            },
+            _ => "something the platform did not create".into(),
+        }
+    }
+}
+
+/// Every wanted label is there with the wanted value.
+fn same_labels(have: &BTreeMap<String, String>, want: &Map<String, Value>) -> bool {
+    want.iter()
+        .all(|(k, v)| have.get(k).map(String::as_str) == v.as_str())
 }
 
 /// What the server hands in besides the Database record.
@@ -429,33 +483,33 @@ mod tests {
     }
 
     #[test]
-    fn plain_names_stay_readable() {
-        assert_eq!(namespace_name("acme", "web"), "dbaas-acme-web");
-        assert_eq!(namespace_name("acme", "web-shop"), "dbaas-acme-web-shop");
+    fn namespaces_are_readable_and_hashed() {
+        let n = namespace_name("acme", "web");
+        assert!(n.starts_with("dbaas-acme-web-"), "{n}");
+        assert_eq!(n.len(), "dbaas-acme-web-".len() + NAMESPACE_HASH_LEN);
+        assert!(is_dns_label(&n));
+        assert_eq!(n, namespace_name("acme", "web"), "stable");
+    }
+
+    #[test]
+    fn the_reviewed_collision_is_gone() {
+        // The outside review's pair: both read `dbaas-acme-corp-default-…`.
+        let victim = namespace_name("acme-corp", "default");
+        let attacker = namespace_name("acme", "corp-default-7a75ea56");
+        assert_ne!(victim, attacker);
+        assert_ne!(namespace_name("a-b", "c"), namespace_name("a", "b-c"));
     }
 
     #[test]
     fn long_names_are_cut_and_hashed_stably() {
-        let d = "a".repeat(50);
-        let p = "b".repeat(50);
+        let d = "a".repeat(63);
+        let p = "b".repeat(63);
         let n = namespace_name(&d, &p);
         assert_eq!(n.len(), 63);
         assert!(is_dns_label(&n), "{n}");
-        assert_eq!(n, namespace_name(&d, &p), "stable");
-        // same 54-char head, different tails → different names
-        let n2 = namespace_name(&d, &format!("{}c", "b".repeat(49)));
+        let n2 = namespace_name(&d, &format!("{}c", "b".repeat(62)));
         assert_ne!(n, n2);
-        assert_eq!(n[..54], n2[..54]);
-    }
-
-    #[test]
-    fn ambiguous_splits_do_not_collide() {
-        let a = namespace_name("a-b", "c");
-        let b = namespace_name("a", "b-c");
-        assert_ne!(a, b);
-        assert!(is_dns_label(&a) && is_dns_label(&b));
-        assert_eq!(b, "dbaas-a-b-c");
-        assert!(a.starts_with("dbaas-a-b-c-"));
+        assert_eq!(n[..46], n2[..46], "same readable head");
     }
 
     #[test]

@@ -2,10 +2,12 @@
 
 mod common;
 
+use std::collections::BTreeMap;
+
 use domain::engine::Engine;
 use kube::api::{Api, ApiResource, DynamicObject, ListParams, PostParams};
 use provider::cluster::database_resource;
-use provider::translate::{self, CreatePlan};
+use provider::translate::{self, CreatePlan, Owner};
 use provider::{Cluster, ProviderError};
 use serde_json::json;
 
@@ -174,10 +176,10 @@ async fn ready_database_has_endpoint_and_credentials() {
     let seen = wait_ready(&ctx, Engine::Postgres, "billing").await;
     assert_eq!(seen.database_id.as_deref(), Some(db.id.as_str()));
     assert_eq!(seen.ready_replicas(), Some(1));
-    let secret = seen.auth_secret.clone().expect("KubeDB named its secret");
+    assert!(seen.auth_secret.is_some(), "KubeDB named its secret");
     let (user, password) = ctx
         .cluster
-        .read_credentials(&ctx.ns, &secret)
+        .read_credentials(Engine::Postgres, &ctx.ns, "billing", &Owner::of(&db))
         .await
         .expect("read")
         .expect("secret exists");
@@ -228,7 +230,7 @@ async fn ready_database_has_endpoint_and_credentials() {
     );
     assert_eq!(
         ctx.cluster
-            .read_credentials(&ctx.ns, "nothing")
+            .read_credentials(Engine::Postgres, &ctx.ns, "nothing", &Owner::of(&db))
             .await
             .expect("read"),
         None
@@ -261,7 +263,7 @@ async fn delete_sets_the_policy_and_the_object_goes() {
     assert_eq!(seen.deletion_policy.as_deref(), Some("DoNotTerminate"));
     let secret_a = seen.auth_secret.expect("secret");
     ctx.cluster
-        .delete_database(Engine::Mongodb, &ctx.ns, "wiped", true)
+        .delete_database(Engine::Mongodb, &ctx.ns, "wiped", &Owner::of(&a), true)
         .await
         .expect("delete");
     wait_gone(&ctx, Engine::Mongodb, "wiped").await;
@@ -275,7 +277,7 @@ async fn delete_sets_the_policy_and_the_object_goes() {
     })
     .await;
     ctx.cluster
-        .delete_database(Engine::Mongodb, &ctx.ns, "wiped", true)
+        .delete_database(Engine::Mongodb, &ctx.ns, "wiped", &Owner::of(&a), true)
         .await
         .expect("already gone is fine");
 
@@ -290,7 +292,7 @@ async fn delete_sets_the_policy_and_the_object_goes() {
         .auth_secret
         .expect("secret");
     ctx.cluster
-        .delete_database(Engine::Mariadb, &ctx.ns, "kept", false)
+        .delete_database(Engine::Mariadb, &ctx.ns, "kept", &Owner::of(&b), false)
         .await
         .expect("delete");
     wait_gone(&ctx, Engine::Mariadb, "kept").await;
@@ -299,8 +301,194 @@ async fn delete_sets_the_policy_and_the_object_goes() {
         "Delete keeps secrets"
     );
     ctx.cluster
-        .delete_database(Engine::Mariadb, &ctx.ns, "never-existed", false)
+        .delete_database(
+            Engine::Mariadb,
+            &ctx.ns,
+            "never-existed",
+            &Owner::of(&b),
+            false,
+        )
         .await
         .expect("NotFound is Ok");
+    ctx.sim.shutdown().await;
+}
+
+/// Objects with the platform's names but another owner are never read, changed or deleted, and a
+/// namespace of another project is never adopted.
+#[tokio::test]
+async fn foreign_objects_are_never_touched() {
+    let ctx = setup("owned").await;
+    let victim = common::database(Engine::Postgres, "orders");
+    ctx.cluster
+        .create_database(Engine::Postgres, &plan_object(&ctx, &victim, "ClusterIP"))
+        .await
+        .expect("create");
+    let policy = translate::network_policy(&victim, &ctx.ns, &BTreeMap::new());
+    ctx.cluster.ensure_object(&policy).await.expect("policy");
+    let seen = wait_ready(&ctx, Engine::Postgres, "orders").await;
+    let secret = seen.auth_secret.clone().expect("secret");
+    // the secret itself relabelled as another database's is refused even to its owner
+    let secrets: Api<DynamicObject> = Api::namespaced_with(
+        ctx.sim.client(),
+        &ctx.ns,
+        &ApiResource {
+            group: String::new(),
+            version: "v1".into(),
+            api_version: "v1".into(),
+            kind: "Secret".into(),
+            plural: "secrets".into(),
+        },
+    );
+    let relabel = |id: Option<&str>| json!({"metadata": {"labels": {"dbaas.io/database-id": id}}});
+    secrets
+        .patch(
+            &secret,
+            &Default::default(),
+            &kube::api::Patch::Merge(relabel(Some("someone-else"))),
+        )
+        .await
+        .expect("relabel");
+    let e = ctx
+        .cluster
+        .read_credentials(Engine::Postgres, &ctx.ns, "orders", &Owner::of(&victim))
+        .await
+        .expect_err("a foreign secret");
+    assert!(
+        matches!(&e, ProviderError::Conflict(m) if m.contains(&secret)),
+        "{e:?}"
+    );
+    secrets
+        .patch(
+            &secret,
+            &Default::default(),
+            &kube::api::Patch::Merge(relabel(None)),
+        )
+        .await
+        .expect("label removed");
+
+    // another database (another tenant's record) that claims the same place
+    let mut intruder = common::database(Engine::Postgres, "orders");
+    intruder.id = "0190a8e4-0000-7000-8000-0000000000ee".into();
+    intruder.domain = "acme-corp".into();
+    let thief = Owner::of(&intruder);
+    let conflict =
+        |e: ProviderError| matches!(&e, ProviderError::Conflict(m) if m.contains("belongs to"));
+
+    let e = ctx
+        .cluster
+        .get_owned_database(Engine::Postgres, &ctx.ns, "orders", &thief)
+        .await
+        .expect_err("not its object");
+    assert!(conflict(e));
+    let e = ctx
+        .cluster
+        .read_credentials(Engine::Postgres, &ctx.ns, "orders", &thief)
+        .await
+        .expect_err("not its secret");
+    assert!(conflict(e));
+    let e = ctx
+        .cluster
+        .delete_database(Engine::Postgres, &ctx.ns, "orders", &thief, true)
+        .await
+        .expect_err("not its object");
+    assert!(conflict(e));
+    let policy_name = translate::network_policy_name("orders");
+    let e = ctx
+        .cluster
+        .delete_object(
+            "networking.k8s.io/v1",
+            "NetworkPolicy",
+            &ctx.ns,
+            &policy_name,
+            &thief,
+        )
+        .await
+        .expect_err("not its policy");
+    assert!(conflict(e));
+    let intruder_policy = translate::network_policy(&intruder, &ctx.ns, &BTreeMap::new());
+    let e = ctx
+        .cluster
+        .ensure_object(&intruder_policy)
+        .await
+        .expect_err("never adopted");
+    assert!(conflict(e));
+
+    // untouched: still there, still Ready, deletion policy unchanged, readable by its owner
+    let mine = ctx
+        .cluster
+        .get_owned_database(Engine::Postgres, &ctx.ns, "orders", &Owner::of(&victim))
+        .await
+        .expect("read")
+        .expect("still there");
+    assert_eq!(mine.phase.as_deref(), Some("Ready"));
+    assert_eq!(mine.deletion_policy, seen.deletion_policy);
+    assert!(ctx
+        .cluster
+        .read_credentials(Engine::Postgres, &ctx.ns, "orders", &Owner::of(&victim))
+        .await
+        .expect("read")
+        .is_some());
+
+    // a namespace of another project, or one made outside the platform, is not adopted
+    let theirs = translate::namespace_name("acme-corp", "default");
+    let e = ctx
+        .cluster
+        .ensure_namespace(&translate::namespace_object(
+            &ctx.ns,
+            "acme-corp",
+            "default",
+        ))
+        .await
+        .expect_err("another project's namespace");
+    assert!(conflict(e));
+    let bare: DynamicObject = serde_json::from_value(json!({
+        "apiVersion": "v1", "kind": "Namespace", "metadata": { "name": theirs },
+    }))
+    .expect("namespace");
+    Api::<DynamicObject>::all_with(
+        ctx.sim.client(),
+        &ApiResource {
+            group: String::new(),
+            version: "v1".into(),
+            api_version: "v1".into(),
+            kind: "Namespace".into(),
+            plural: "namespaces".into(),
+        },
+    )
+    .create(&PostParams::default(), &bare)
+    .await
+    .expect("made outside the platform");
+    let e = ctx
+        .cluster
+        .ensure_namespace(&translate::namespace_object(
+            &theirs,
+            "acme-corp",
+            "default",
+        ))
+        .await
+        .expect_err("not adopted");
+    assert!(conflict(e));
+    let owner_there = Owner {
+        domain: "acme-corp",
+        project: "default",
+        database_id: &intruder.id,
+    };
+    assert!(conflict(
+        ctx.cluster
+            .check_namespace(&theirs, &owner_there)
+            .await
+            .expect_err("unlabelled")
+    ));
+    ctx.cluster
+        .check_namespace(
+            &ctx.ns,
+            &Owner {
+                domain: "acme",
+                project: "owned",
+                database_id: &victim.id,
+            },
+        )
+        .await
+        .expect("its own namespace");
     ctx.sim.shutdown().await;
 }

@@ -262,9 +262,16 @@ async fn requests_through_a_cluster_honour_the_rate_limit() {
     let mut tasks = Vec::new();
     for _ in 0..21 {
         let c = cluster.clone();
-        tasks.push(tokio::spawn(
-            async move { c.read_credentials(ns, "nope").await },
-        ));
+        tasks.push(tokio::spawn(async move {
+            let db = common::database(Engine::Postgres, "nope");
+            c.read_credentials(
+                Engine::Postgres,
+                ns,
+                "nope",
+                &provider::translate::Owner::of(&db),
+            )
+            .await
+        }));
     }
     for t in tasks {
         assert_eq!(t.await.expect("task").expect("no error"), None);

@@ -230,12 +230,18 @@ async fn namespace_policy_and_secret_are_created() {
     // never patched: a second call with another password keeps the first
     let other = translate::auth_secret(&db, &ns, "app", "changed");
     cluster.ensure_object(&other).await.expect("secret again");
-    let creds = cluster
-        .read_credentials(&ns, "orders-auth")
+    let kept: kube::Api<k8s_openapi::api::core::v1::Secret> =
+        kube::Api::namespaced(sim.client(), &ns);
+    let data = kept
+        .get("orders-auth")
         .await
-        .expect("read")
-        .expect("present");
-    assert_eq!(creds, ("app".to_string(), "pa:ss@word".to_string()));
+        .expect("secret")
+        .data
+        .unwrap_or_default();
+    assert_eq!(
+        data.get("password").map(|b| b.0.as_slice()),
+        Some(&b"pa:ss@word"[..])
+    );
 
     // a same-named secret of another database is a conflict
     let mut stranger = common::database(Engine::Postgres, "orders");
@@ -263,24 +269,22 @@ async fn namespace_policy_and_secret_are_created() {
         Some("shop")
     );
 
-    // a pre-existing namespace without our labels gets them added
+    // a pre-existing namespace without our labels is never adopted
     let bare = "dbaas-pre-existing";
     let plain = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": bare, "labels": {"keep": "me"}}});
     cluster
         .ensure_namespace(&plain)
         .await
         .expect("bare namespace");
-    cluster
+    let e = cluster
         .ensure_namespace(&translate::namespace_object(bare, "pre", "existing"))
         .await
-        .expect("labels patched");
+        .expect_err("not adopted");
+    assert!(matches!(e, provider::ProviderError::Conflict(_)), "{e:?}");
     let got = nss.get(bare).await.expect("exists");
     let labels = got.metadata.labels.unwrap_or_default();
     assert_eq!(labels.get("keep").map(String::as_str), Some("me"));
-    assert_eq!(
-        labels.get("dbaas.io/project").map(String::as_str),
-        Some("existing")
-    );
+    assert_eq!(labels.get("dbaas.io/project"), None, "untouched");
 
     // delete_object is idempotent
     for _ in 0..2 {
@@ -290,6 +294,7 @@ async fn namespace_policy_and_secret_are_created() {
                 "NetworkPolicy",
                 &ns,
                 &translate::network_policy_name("orders"),
+                &translate::Owner::of(&db),
             )
             .await
             .expect("delete policy");
@@ -353,4 +358,69 @@ fn connection_strings_round_trip_through_url_parsing() {
         (db.as_str(), url.as_str()),
         ("", "https://elastic:pw@h:9200")
     );
+}
+
+/// Every Kubernetes name the platform derives from user-chosen names, for one database.
+fn derived_names(domain: &str, project: &str, db: &str) -> Vec<(&'static str, String)> {
+    let ns = translate::namespace_name(domain, project);
+    vec![
+        ("namespace", ns.clone()),
+        ("KubeDB object", format!("{ns}/{db}")),
+        (
+            "auth secret",
+            format!("{ns}/{}", provider::kubedb::names::auth_secret_name(db)),
+        ),
+        (
+            "network policy",
+            format!("{ns}/{}", translate::network_policy_name(db)),
+        ),
+    ]
+}
+
+/// Names as the API accepts them (DNS labels), drawn from a tiny alphabet so that the splits an
+/// attacker would try (`a-b`/`c` against `a`/`b-c`, a suffix that looks like a hash) come up often.
+fn adversarial_label(max: usize) -> impl proptest::strategy::Strategy<Value = String> {
+    proptest::string::string_regex(&format!("[ab][ab1-]{{0,{max}}}[ab1]"))
+        .expect("regex")
+        .prop_filter("no empty", |s| !s.is_empty())
+}
+
+use proptest::prelude::*;
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+    /// Distinct (domain, project, database) triples never share a derived name, and every
+    /// namespace is a DNS label that the ownership labels pin to exactly one project.
+    #[test]
+    fn derived_names_are_injective(
+        triples in proptest::collection::vec(
+            (adversarial_label(8), adversarial_label(10), adversarial_label(6)), 2..24),
+        long in (adversarial_label(61), adversarial_label(61)),
+    ) {
+        let mut all = triples.clone();
+        all.push((long.0.clone(), long.1.clone(), "db".into()));
+        // the review's pair, each time
+        all.push(("acme".into(), "corp-default-7a75ea56".into(), "orders".into()));
+        all.push(("acme-corp".into(), "default".into(), "orders".into()));
+        let mut owner_of: BTreeMap<(&'static str, String), (String, String, String)> = BTreeMap::new();
+        for (d, p, n) in &all {
+            let triple = (d.clone(), p.clone(), n.clone());
+            for (what, name) in derived_names(d, p, n) {
+                let key_owner = if what == "namespace" {
+                    (d.clone(), p.clone(), String::new())
+                } else {
+                    triple.clone()
+                };
+                if let Some(prev) = owner_of.insert((what, name.clone()), key_owner.clone()) {
+                    prop_assert_eq!(&prev, &key_owner, "{} {} derived twice", what, name);
+                }
+                if what == "namespace" {
+                    prop_assert!(name.len() <= 63 && name.starts_with("dbaas-"), "{}", name);
+                    prop_assert!(name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-'));
+                    prop_assert!(!name.ends_with('-'));
+                }
+            }
+        }
+    }
 }

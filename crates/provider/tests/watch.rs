@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use domain::engine::Engine;
 use futures::{Stream, StreamExt};
-use provider::translate::{self, CreatePlan};
+use provider::translate::{self, CreatePlan, Owner};
 use provider::{watch_cluster, Cluster, ClusterEvent, ProbeReport};
 
 const ENGINES: [Engine; 6] = Engine::ALL;
@@ -130,7 +130,7 @@ async fn phases_progress_to_ready_and_deletions_are_reported() {
     // deletions
     for (e, n) in &names {
         cluster
-            .delete_database(*e, &ns, n, true)
+            .delete_database(*e, &ns, n, &Owner::of(&common::database(*e, n)), true)
             .await
             .expect("delete");
     }
@@ -208,7 +208,13 @@ async fn cut_watches_resume_without_losing_the_final_state() {
         }
     }
     cluster
-        .delete_database(Engine::Postgres, &ns, "before", false)
+        .delete_database(
+            Engine::Postgres,
+            &ns,
+            "before",
+            &Owner::of(&common::database(Engine::Postgres, "before")),
+            false,
+        )
         .await
         .expect("delete");
     until(&mut events, 30, "the final state", |ev| {
@@ -362,7 +368,13 @@ async fn deletions_missed_while_disconnected_are_reported_after_the_relist() {
     // stop reading until the open watches are cut, then change things while disconnected
     tokio::time::sleep(Duration::from_millis(1500)).await;
     cluster
-        .delete_database(Engine::Postgres, &ns, "victim", true)
+        .delete_database(
+            Engine::Postgres,
+            &ns,
+            "victim",
+            &Owner::of(&common::database(Engine::Postgres, "victim")),
+            true,
+        )
         .await
         .expect("delete");
     for i in 0..4 {

@@ -37,6 +37,8 @@ pub fn api_error(e: ProviderError) -> ApiError {
         ProviderError::NotFound(m) => {
             ApiError::bad_request(format!("not found in the cluster: {m}"))
         }
+        // An object with the platform's name but another owner: the platform refuses to touch it.
+        ProviderError::Conflict(m) => ApiError::conflict(m),
         other => ApiError::bad_request(other.to_string()),
     }
 }

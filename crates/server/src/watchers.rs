@@ -111,6 +111,11 @@ async fn apply(
             let Some(db) = state.store.get_database(&id).await? else {
                 return Ok(());
             };
+            // The label alone is not proof: only the object at the record's own place speaks for it.
+            if !at_its_place(&db, &obs.namespace, &obs.name) {
+                tracing::warn!(database = %id, "{}/{} carries the database's id but is not its object; ignored", obs.namespace, obs.name);
+                return Ok(());
+            }
             let patch = observed_patch(&db, &obs);
             if !patch.is_empty() && state.store.patch_database(&id, &patch, Utc::now()).await? {
                 state.metrics.record_watch_update();
@@ -129,6 +134,9 @@ async fn apply(
             let Some(db) = state.store.get_database(&id).await? else {
                 return Ok(());
             };
+            if !at_its_place(&db, &namespace, &name) {
+                return Ok(());
+            }
             // Deleting: the delete operation expects this. Other operation-owned states: the
             // operation sees it and decides. Otherwise nobody asked for it: say so.
             if !db.status.is_operation_owned() && db.status != DatabaseStatus::Deleted {
@@ -192,6 +200,12 @@ async fn apply(
         ClusterEvent::Service { .. } | ClusterEvent::Resynced { .. } => {}
     }
     Ok(())
+}
+
+/// Whether `namespace/name` is where the record says its KubeDB object lives (a record that has not
+/// recorded a place yet accepts none).
+fn at_its_place(db: &Database, namespace: &str, name: &str) -> bool {
+    db.namespace.as_deref() == Some(namespace) && db.kubedb_resource_name.as_deref() == Some(name)
 }
 
 /// What the record must change to reflect an observation; empty when it already does (a watcher

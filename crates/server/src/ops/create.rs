@@ -8,7 +8,7 @@ use std::time::Duration;
 use chrono::Utc;
 use domain::model::{CurrentState, Database};
 use domain::status::DatabaseStatus;
-use provider::translate::{self, CreatePlan};
+use provider::translate::{self, CreatePlan, Owner};
 use provider::Cluster;
 use serde::{Deserialize, Serialize};
 use store::DatabasePatch;
@@ -72,10 +72,10 @@ pub(super) async fn run(ctx: &mut OpCtx) -> Result<String, StepError> {
 
     ctx.progress(10, "preparing the project namespace").await?;
     let ns_object = translate::namespace_object(&namespace, &db.domain, &db.project);
-    in_place(|| cluster.ensure_namespace(&ns_object)).await?;
+    owned(ctx, in_place(|| cluster.ensure_namespace(&ns_object)).await).await?;
     let allowed = allowed_namespace_labels(&state, &db.domain).await?;
     let policy = translate::network_policy(&db, &namespace, &allowed);
-    in_place(|| cluster.ensure_object(&policy)).await?;
+    owned(ctx, in_place(|| cluster.ensure_object(&policy)).await).await?;
     let auth_secret = match &desired.credentials {
         Some(sealed) => {
             let plain = state
@@ -85,7 +85,7 @@ pub(super) async fn run(ctx: &mut OpCtx) -> Result<String, StepError> {
             let (user, password): (String, String) = serde_json::from_str(&plain)
                 .map_err(|e| StepError::Permanent(format!("sealed credentials: {e}")))?;
             let secret = translate::auth_secret(&db, &namespace, &user, &password);
-            in_place(|| cluster.ensure_object(&secret)).await?;
+            owned(ctx, in_place(|| cluster.ensure_object(&secret)).await).await?;
             secret["metadata"]["name"].as_str().map(str::to_string)
         }
         None => None,
@@ -105,7 +105,11 @@ pub(super) async fn run(ctx: &mut OpCtx) -> Result<String, StepError> {
         storage_class: None,
         service_type,
     });
-    in_place(|| cluster.create_database(db.engine, &object)).await?;
+    owned(
+        ctx,
+        in_place(|| cluster.create_database(db.engine, &object)).await,
+    )
+    .await?;
 
     ctx.progress(50, "waiting for KubeDB to report the database Ready")
         .await?;
@@ -162,7 +166,11 @@ async fn wait_ready(
         }
         if rounds > 0 && rounds.is_multiple_of(3) {
             // A failed read only means "look again later" while waiting.
-            match cluster.get_database(db.engine, namespace, &db.name).await {
+            let read = cluster
+                .get_owned_database(db.engine, namespace, &db.name, &Owner::of(db))
+                .await;
+            match read {
+                Err(e @ provider::ProviderError::Conflict(_)) => return owned(ctx, Err(e)).await,
                 Err(e) if e.is_transient() => {
                     tracing::debug!(error = %e, "reading the KubeDB resource failed; waiting on");
                 }
@@ -240,6 +248,34 @@ pub(super) async fn cluster_of(
         .await?
         .ok_or_else(|| StepError::Permanent(format!("provider '{pid}' no longer exists")))?;
     Ok((cluster_for(state, &p).await?, p.enable_loadbalancer))
+}
+
+/// A cluster step's result; an object with this database's name but another owner (a Conflict)
+/// is recorded in the audit log as `database.ownership_conflict` and fails the operation for good:
+/// the platform never adopts, changes or deletes what is not this database's.
+pub(super) async fn owned<T>(
+    ctx: &OpCtx,
+    result: Result<T, provider::ProviderError>,
+) -> Result<T, StepError> {
+    match result {
+        Err(provider::ProviderError::Conflict(message)) => {
+            tracing::warn!(op = %ctx.op.id, database = %ctx.op.database_id, "{message}");
+            ctx.state
+                .audit(
+                    &crate::state::RequestCtx::default(),
+                    crate::state::Audit::new("database.ownership_conflict", "database")
+                        .id(&ctx.op.database_id)
+                        .scope(Some(&ctx.op.domain), Some(&ctx.op.project))
+                        .status(409)
+                        .details(serde_json::json!({
+                            "operation_id": ctx.op.id, "reason": message,
+                        })),
+                )
+                .await;
+            Err(StepError::Permanent(message))
+        }
+        other => other.map_err(StepError::from),
+    }
 }
 
 /// Namespaces (by label) a tenant lets reach its databases, from the tenant's metadata

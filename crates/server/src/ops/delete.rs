@@ -8,7 +8,7 @@ use chrono::Utc;
 use domain::status::DatabaseStatus;
 use store::DatabasePatch;
 
-use super::create::{cluster_of, load};
+use super::create::{cluster_of, load, owned};
 use super::signals::wait_for_change;
 use super::{in_place, OpCtx, StepError};
 
@@ -42,13 +42,22 @@ pub(super) async fn run(ctx: &mut OpCtx) -> Result<String, StepError> {
         let (cluster, _) = cluster_of(&state, &db).await?;
         ctx.progress(20, "deleting the KubeDB resource (WipeOut)")
             .await?;
-        in_place(|| cluster.delete_database(db.engine, ns, name, true)).await?;
+        let owner = provider::translate::Owner::of(&db);
+        owned(
+            ctx,
+            in_place(|| cluster.delete_database(db.engine, ns, name, &owner, true)).await,
+        )
+        .await?;
         ctx.progress(50, "waiting for the KubeDB resource to go")
             .await?;
         let mut rounds = 0u32;
         loop {
             let mut changes = state.ops.changes();
-            match cluster.get_database(db.engine, ns, name).await {
+            match cluster
+                .get_owned_database(db.engine, ns, name, &owner)
+                .await
+            {
+                Err(e @ provider::ProviderError::Conflict(_)) => return owned(ctx, Err(e)).await,
                 Ok(None) => break,
                 Ok(Some(_)) => {}
                 // A failed read only means "look again later" while waiting.
@@ -67,10 +76,20 @@ pub(super) async fn run(ctx: &mut OpCtx) -> Result<String, StepError> {
         ctx.progress(80, "removing the network policy and credentials")
             .await?;
         let policy = provider::translate::network_policy_name(&db.name);
-        in_place(|| cluster.delete_object("networking.k8s.io/v1", "NetworkPolicy", ns, &policy))
-            .await?;
+        owned(
+            ctx,
+            in_place(|| {
+                cluster.delete_object("networking.k8s.io/v1", "NetworkPolicy", ns, &policy, &owner)
+            })
+            .await,
+        )
+        .await?;
         let secret = provider::kubedb::names::auth_secret_name(name);
-        in_place(|| cluster.delete_object("v1", "Secret", ns, &secret)).await?;
+        owned(
+            ctx,
+            in_place(|| cluster.delete_object("v1", "Secret", ns, &secret, &owner)).await,
+        )
+        .await?;
     }
 
     state.store.release_reservation(&db.id).await?;

@@ -31,6 +31,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, ApiQuery};
 use crate::ops::{self, create::CreateDesired};
 use crate::state::{AppState, Audit};
+use provider::translate::Owner;
 
 const BACKUP_SCHEDULES: [&str; 3] = ["hourly", "daily", "weekly"];
 
@@ -625,7 +626,7 @@ pub async fn get(
 
 #[utoipa::path(delete, path = "/api/v1/domain/{domain}/project/{project}/databases/{id}", tag = "databases",
     params(("domain" = String, Path), ("project" = String, Path), ("id" = String, Path)),
-    responses((status = 202, body = DatabaseResponse), (status = 400), (status = 404)), security(("bearer" = [])))]
+    responses((status = 202, body = DatabaseResponse), (status = 400), (status = 404), (status = 409)), security(("bearer" = [])))]
 pub async fn delete(
     State(state): State<AppState>,
     caller: Caller,
@@ -658,6 +659,17 @@ pub async fn delete(
             "database '{}' is already deleted",
             d.name
         ))));
+    }
+    // Refuse at once when the cluster holds another owner's object under this record's name; the
+    // worker checks again before it changes anything. An unreachable cluster is the worker's to retry.
+    match owned_object(&state, &caller, &d).await {
+        Err(e) if e.status == StatusCode::CONFLICT => {
+            state
+                .audit(&caller.ctx, audit(409, json!({"reason": e.message})))
+                .await;
+            return Err(e);
+        }
+        _ => {}
     }
     // Asking twice returns the delete already on its way.
     let op_id = match ops::unfinished_operation(&state, &d.id, OperationType::Delete).await? {
@@ -746,7 +758,7 @@ pub struct Credentials {
 
 #[utoipa::path(get, path = "/api/v1/domain/{domain}/project/{project}/databases/{id}/credentials", tag = "databases",
     params(("domain" = String, Path), ("project" = String, Path), ("id" = String, Path)),
-    responses((status = 200, body = Credentials), (status = 400), (status = 403), (status = 404), (status = 503)),
+    responses((status = 200, body = Credentials), (status = 400), (status = 403), (status = 404), (status = 409), (status = 503)),
     security(("bearer" = [])))]
 pub async fn credentials(
     State(state): State<AppState>,
@@ -755,7 +767,7 @@ pub async fn credentials(
 ) -> ApiResult<Json<Credentials>> {
     project_scope(&caller, Action::ReadCredentials, &domain, &project)?;
     let d = load(&state, &domain, &project, &id).await?;
-    let result = read_credentials(&state, &d).await;
+    let result = read_credentials(&state, &caller, &d).await;
     let code = match &result {
         Ok(_) => 200,
         Err(e) => e.status.as_u16(),
@@ -784,8 +796,68 @@ async fn provider_cluster(state: &AppState, provider_id: &str) -> ApiResult<prov
     cluster_for(state, &p).await.map_err(api_error)
 }
 
-async fn read_credentials(state: &AppState, d: &Database) -> ApiResult<Credentials> {
+/// The record's KubeDB object, after checking that the cluster's objects are this record's: the
+/// namespace carries the record's project labels and the object the record's id. Ok(None) when the
+/// record has no object yet or it is gone. A mismatch is a 409 naming the conflict, recorded in the
+/// audit log as `database.ownership_conflict`, and nothing is read or written.
+async fn owned_object(
+    state: &AppState,
+    caller: &Caller,
+    d: &Database,
+) -> ApiResult<Option<(provider::Cluster, provider::ObservedDatabase)>> {
     let (Some(ns), Some(name), Some(pid)) = (&d.namespace, &d.kubedb_resource_name, &d.provider_id)
+    else {
+        return Ok(None);
+    };
+    let cluster = provider_cluster(state, pid).await?;
+    let owner = Owner::of(d);
+    let checked = async {
+        cluster.check_namespace(ns, &owner).await?;
+        cluster.get_owned_database(d.engine, ns, name, &owner).await
+    };
+    let found = owned_read(state, caller, d, checked.await).await?;
+    Ok(found.map(|o| (cluster, o)))
+}
+
+/// A cluster read's result as an answer: a Conflict (another owner's object) is audited as
+/// `database.ownership_conflict` and answered 409; other failures map as usual.
+async fn owned_read<T>(
+    state: &AppState,
+    caller: &Caller,
+    d: &Database,
+    result: Result<T, provider::ProviderError>,
+) -> ApiResult<T> {
+    match result {
+        Ok(v) => Ok(v),
+        Err(e @ provider::ProviderError::Conflict(_)) => {
+            let message = e.to_string();
+            tracing::warn!(database = %d.id, "{message}");
+            state
+                .audit(
+                    &caller.ctx,
+                    Audit::new("database.ownership_conflict", "database")
+                        .id(&d.id)
+                        .scope(Some(&d.domain), Some(&d.project))
+                        .by(&caller.user_id, &caller.email)
+                        .status(409)
+                        .details(json!({
+                            "namespace": d.namespace, "name": d.kubedb_resource_name,
+                            "reason": message,
+                        })),
+                )
+                .await;
+            Err(api_error(e))
+        }
+        Err(e) => Err(api_error(e)),
+    }
+}
+
+async fn read_credentials(
+    state: &AppState,
+    caller: &Caller,
+    d: &Database,
+) -> ApiResult<Credentials> {
+    let (Some(ns), Some(name), Some(_)) = (&d.namespace, &d.kubedb_resource_name, &d.provider_id)
     else {
         return Err(ApiError::from(DomainError::InvalidState(format!(
             "database '{}' has no credentials yet (status {})",
@@ -798,33 +870,34 @@ async fn read_credentials(state: &AppState, d: &Database) -> ApiResult<Credentia
             d.name, d.status
         ))));
     }
-    let cluster = provider_cluster(state, pid).await?;
-    let obs = cluster
-        .get_database(d.engine, ns, name)
-        .await
-        .map_err(api_error)?
-        .ok_or_else(|| {
-            ApiError::from(DomainError::InvalidState(format!(
-                "database '{}' has no KubeDB resource yet",
-                d.name
-            )))
-        })?;
-    let secret = obs.auth_secret.clone().ok_or_else(|| {
-        ApiError::from(DomainError::InvalidState(format!(
+    let Some((cluster, obs)) = owned_object(state, caller, d).await? else {
+        return Err(ApiError::from(DomainError::InvalidState(format!(
+            "database '{}' has no KubeDB resource yet",
+            d.name
+        ))));
+    };
+    if obs.auth_secret.is_none() {
+        return Err(ApiError::from(DomainError::InvalidState(format!(
             "KubeDB has not created the credentials of '{}' yet",
+            d.name
+        ))));
+    }
+    let (username, password) = owned_read(
+        state,
+        caller,
+        d,
+        cluster
+            .read_credentials(d.engine, ns, name, &Owner::of(d))
+            .await,
+    )
+    .await?
+    .map_err(api_error)?
+    .ok_or_else(|| {
+        ApiError::from(DomainError::InvalidState(format!(
+            "the credentials secret of '{}' does not exist yet",
             d.name
         )))
     })?;
-    let (username, password) = cluster
-        .read_credentials(ns, &secret)
-        .await
-        .map_err(api_error)?
-        .ok_or_else(|| {
-            ApiError::from(DomainError::InvalidState(format!(
-                "the credentials secret of '{}' does not exist yet",
-                d.name
-            )))
-        })?;
     let host = match &d.endpoint {
         Some(h) => h.clone(),
         None => cluster
@@ -857,7 +930,7 @@ async fn read_credentials(state: &AppState, d: &Database) -> ApiResult<Credentia
 
 #[utoipa::path(post, path = "/api/v1/domain/{domain}/project/{project}/databases/{id}/refresh-endpoint", tag = "databases",
     params(("domain" = String, Path), ("project" = String, Path), ("id" = String, Path)),
-    responses((status = 200, body = DatabaseResponse), (status = 400), (status = 404), (status = 503)),
+    responses((status = 200, body = DatabaseResponse), (status = 400), (status = 404), (status = 409), (status = 503)),
     security(("bearer" = [])))]
 pub async fn refresh_endpoint(
     State(state): State<AppState>,
@@ -866,14 +939,18 @@ pub async fn refresh_endpoint(
 ) -> ApiResult<Json<DatabaseResponse>> {
     project_scope(&caller, Action::WriteDatabases, &domain, &project)?;
     let d = load(&state, &domain, &project, &id).await?;
-    let (Some(ns), Some(name), Some(pid)) = (&d.namespace, &d.kubedb_resource_name, &d.provider_id)
-    else {
+    let (Some(ns), Some(name)) = (&d.namespace, &d.kubedb_resource_name) else {
         return Err(ApiError::from(DomainError::InvalidState(format!(
             "database '{}' has no endpoint yet (status {})",
             d.name, d.status
         ))));
     };
-    let cluster = provider_cluster(&state, pid).await?;
+    let Some((cluster, _)) = owned_object(&state, &caller, &d).await? else {
+        return Err(ApiError::from(DomainError::InvalidState(format!(
+            "database '{}' has no KubeDB resource",
+            d.name
+        ))));
+    };
     let endpoint = cluster
         .read_endpoint(d.engine, ns, name)
         .await
