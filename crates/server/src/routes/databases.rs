@@ -891,7 +891,6 @@ async fn read_credentials(
             .await,
     )
     .await?
-    .map_err(api_error)?
     .ok_or_else(|| {
         ApiError::from(DomainError::InvalidState(format!(
             "the credentials secret of '{}' does not exist yet",

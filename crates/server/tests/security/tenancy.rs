@@ -65,7 +65,7 @@ async fn create_db(srv: &TestServer, token: &str, domain: &str, project: &str) -
             &path,
             token,
             json!({"name": "orders", "engine": "postgres", "version": version,
-                "size": "micro", "storage_gb": 10}),
+                "size": "db.t3.micro", "storage_gb": 10}),
         )
         .await;
     assert_eq!(s, StatusCode::ACCEPTED, "{d}");
@@ -149,7 +149,7 @@ async fn audited_conflicts(srv: &TestServer, admin: &str, db_id: &str) -> usize 
         )
         .await;
     assert_eq!(s, StatusCode::OK, "{page}");
-    page["items"].as_array().map_or(0, Vec::len)
+    page["total"].as_u64().unwrap_or_default() as usize
 }
 
 fn assert_conflict(s: StatusCode, body: &Value, what: &str) {
@@ -217,7 +217,7 @@ async fn foreign_objects_are_refused_and_left_untouched() {
         .await;
     assert_eq!(s, StatusCode::OK, "{ops}");
     assert_eq!(
-        ops["items"].as_array().map(Vec::len),
+        ops["operations"].as_array().map(Vec::len),
         Some(0),
         "no delete queued: {ops}"
     );
@@ -274,7 +274,7 @@ async fn a_taken_namespace_is_never_adopted() {
         .post(
             &path,
             &admin,
-            json!({"name": "orders", "engine": "postgres", "version": version, "size": "micro"}),
+            json!({"name": "orders", "engine": "postgres", "version": version, "size": "db.t3.micro"}),
         )
         .await;
     assert_eq!(s, StatusCode::ACCEPTED, "{d}");
@@ -294,9 +294,12 @@ async fn a_taken_namespace_is_never_adopted() {
         reason.contains(&ns) && reason.contains("belongs to"),
         "{op}"
     );
+    assert_eq!(failed["status"], "failed");
+    let (s, status) = srv.get(&format!("{db_path}/status"), &admin).await;
+    assert_eq!(s, StatusCode::OK, "{status}");
     assert!(
-        failed["conditions"].to_string().contains("belongs to"),
-        "{failed}"
+        status["conditions"].to_string().contains("belongs to"),
+        "{status}"
     );
     let labels = nss
         .get(&ns)
