@@ -179,7 +179,12 @@ async fn killed_mid_creates(database_url: Option<String>) {
         }
     }
     assert_eq!(
-        count_objects(&sim, "postgreses", "dbaas-acme-web").await,
+        count_objects(
+            &sim,
+            "postgreses",
+            &provider::translate::namespace_name("acme", "web"),
+        )
+        .await,
         20,
         "one KubeDB resource each"
     );

@@ -296,7 +296,7 @@ both_stores!(refusals_say_why, |backend| async move {
         .get(
             "kubedb.com/v1",
             "postgreses",
-            Some("dbaas-acme-web"),
+            Some(provider::translate::namespace_name("acme", "web").as_str()),
             "keep",
         )
         .expect("the KubeDB object exists");
@@ -594,7 +594,12 @@ async fn two_replicas_process_each_operation_once() {
         assert_eq!(o["retry_count"], 0, "ran once: {o}");
     }
     assert_eq!(
-        count_objects(&sim, "postgreses", "dbaas-acme-web").await,
+        count_objects(
+            &sim,
+            "postgreses",
+            &provider::translate::namespace_name("acme", "web"),
+        )
+        .await,
         20
     );
     // Both replicas worked (the claims are spread), and no create was sent twice.
