@@ -36,7 +36,12 @@ pub fn app(state: AppState) -> NormalizePath<Router> {
         .route("/auth/register", post(auth_routes::register))
         .route("/auth/login", post(auth_routes::login))
         .route("/auth/refresh", post(auth_routes::refresh))
-        .route("/auth/logout", post(auth_routes::logout));
+        .route("/auth/logout", post(auth_routes::logout))
+        // Answered without a credential: limited per client IP before any work.
+        .route_layer(from_fn_with_state(
+            state.clone(),
+            crate::ratelimit::limit_unauthenticated,
+        ));
 
     let protected = Router::new()
         .route("/auth/me", get(auth_routes::me))
@@ -146,7 +151,13 @@ pub fn app(state: AppState) -> NormalizePath<Router> {
         .route("/health/ready", get(health::ready))
         .route("/health/startup", get(health::startup))
         .route("/metrics", get(health::metrics))
-        .route("/openapi.json", get(docs::openapi_json))
+        .route(
+            "/openapi.json",
+            get(docs::openapi_json).route_layer(from_fn_with_state(
+                state.clone(),
+                crate::ratelimit::limit_unauthenticated,
+            )),
+        )
         .route("/docs", get(docs::docs_page))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

@@ -54,6 +54,43 @@ pub struct Config {
     /// Trust `X-Forwarded-For` for the client IP (only behind a proxy you control).
     #[arg(long, env = "DBAAS_TRUST_PROXY", default_value_t = false, action = clap::ArgAction::Set)]
     pub trust_proxy: bool,
+    /// With DBAAS_TRUST_PROXY: how many proxies stand in front of the server (the peer is the
+    /// first). Default: 1 when DBAAS_TRUSTED_PROXIES is empty, else 0 (only those addresses).
+    #[arg(long, env = "DBAAS_TRUSTED_PROXY_HOPS")]
+    pub trusted_proxy_hops: Option<usize>,
+    /// With DBAAS_TRUST_PROXY: comma-separated proxy addresses or CIDRs (`10.0.0.0/8,192.0.2.7`).
+    #[arg(long, env = "DBAAS_TRUSTED_PROXIES", value_delimiter = ',', value_parser = parse_proxy)]
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Requests per minute from one client IP to routes that answer without a credential
+    /// (sign-up, login, refresh, logout, the OpenAPI document) and failed authentications.
+    #[arg(
+        long,
+        env = "DBAAS_UNAUTHENTICATED_PER_MINUTE_PER_IP",
+        default_value_t = 60
+    )]
+    pub unauthenticated_per_minute_per_ip: u64,
+    /// Self-service sign-ups per hour from one client IP.
+    #[arg(long, env = "DBAAS_REGISTRATIONS_PER_HOUR_PER_IP", default_value_t = 5)]
+    pub registrations_per_hour_per_ip: u64,
+    /// Password hashes and verifications run at once (each holds ~19 MiB); 0 = one per CPU core,
+    /// at most 4.
+    #[arg(long, env = "DBAAS_PASSWORD_HASH_CONCURRENCY", default_value_t = 0)]
+    pub password_hash_concurrency: usize,
+    /// How long a password check waits for its turn before answering 503.
+    #[arg(long, env = "DBAAS_PASSWORD_HASH_WAIT_MS", default_value_t = 2000)]
+    pub password_hash_wait_ms: u64,
+    /// Quota of a self-registered tenant (its domain and its `default` project); tenants created
+    /// by a platform admin get the DBAAS_DEFAULT_PROJECT_* defaults instead.
+    #[arg(long, env = "DBAAS_SELF_SERVICE_CPU_CORES", default_value_t = 2.0)]
+    pub self_service_cpu_cores: f64,
+    #[arg(long, env = "DBAAS_SELF_SERVICE_MEMORY_GB", default_value_t = 4.0)]
+    pub self_service_memory_gb: f64,
+    #[arg(long, env = "DBAAS_SELF_SERVICE_STORAGE_GB", default_value_t = 20.0)]
+    pub self_service_storage_gb: f64,
+    #[arg(long, env = "DBAAS_SELF_SERVICE_DATABASES", default_value_t = 2)]
+    pub self_service_databases: i64,
+    #[arg(long, env = "DBAAS_SELF_SERVICE_BACKUPS", default_value_t = 5)]
+    pub self_service_backups: i64,
     /// Audit entries older than this many days are deleted by the retention job.
     #[arg(long, env = "DBAAS_AUDIT_RETENTION_DAYS", default_value_t = 365)]
     pub audit_retention_days: u64,
@@ -155,6 +192,29 @@ impl Config {
         }
     }
 
+    /// The quota of a self-registered tenant: small, so that an anonymous sign-up cannot claim
+    /// much of the platform.
+    pub fn self_service_quota(&self) -> domain::quota::QuotaLimits {
+        domain::quota::QuotaLimits {
+            max_cpu_cores: self.self_service_cpu_cores,
+            max_memory_gb: self.self_service_memory_gb,
+            max_storage_gb: self.self_service_storage_gb,
+            max_databases: self.self_service_databases,
+            max_backups: self.self_service_backups,
+        }
+    }
+
+    /// Concurrent password hashes: the configured number, or one per core (at most 4).
+    pub fn password_hash_permits(&self) -> usize {
+        match self.password_hash_concurrency {
+            0 => std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1)
+                .clamp(1, 4),
+            n => n,
+        }
+    }
+
     /// A domain's default quota: room for ten default projects.
     pub fn default_domain_quota(&self) -> domain::quota::QuotaLimits {
         let p = self.default_project_quota();
@@ -166,4 +226,12 @@ impl Config {
             max_backups: p.max_backups * 10,
         }
     }
+}
+
+/// A trusted proxy: a CIDR, or a single address (a /32 or /128).
+fn parse_proxy(s: &str) -> Result<ipnet::IpNet, String> {
+    let s = s.trim();
+    s.parse::<ipnet::IpNet>()
+        .or_else(|_| s.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+        .map_err(|_| format!("`{s}` is neither an IP address nor a CIDR"))
 }

@@ -110,7 +110,7 @@ pub async fn create_admin(state: &AppState) -> anyhow::Result<Option<String>> {
         id: new_id(IdKind::User),
         email,
         full_name: "Platform Admin".into(),
-        password_hash: password::hash(password.clone())
+        password_hash: password::hash(&state.passwords, password.clone())
             .await
             .map_err(|_| anyhow::anyhow!("hashing the admin password"))?,
         is_active: true,
@@ -143,7 +143,7 @@ pub async fn reset_password(
         .await?
         .context("no user with that e-mail")?
         .user;
-    u.password_hash = password::hash(new_password)
+    u.password_hash = password::hash(&state.passwords, new_password)
         .await
         .map_err(|_| anyhow::anyhow!("hashing the password"))?;
     u.updated_at = Utc::now();

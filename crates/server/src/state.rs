@@ -116,6 +116,10 @@ pub struct Inner {
     pub provider_list: Cache<(), Arc<Vec<domain::model::Provider>>>,
     /// Encoded database pages and records, while the store is unchanged (see `read_cache`).
     pub reads: crate::read_cache::ReadCache,
+    /// The bounded gate every password hash and verification goes through.
+    pub passwords: crate::auth::password::Passwords,
+    /// Which peers' `X-Forwarded-For` is believed, and how far.
+    pub proxies: crate::auth::client_ip::ProxyTrust,
 }
 
 #[derive(Clone)]
@@ -159,6 +163,11 @@ impl AppState {
             .time_to_live(Duration::from_secs(5))
             .build();
         let config_rate = (config.provider_rate_limit, config.provider_rate_limit * 2);
+        let passwords = crate::auth::password::Passwords::new(
+            config.password_hash_permits(),
+            Duration::from_millis(config.password_hash_wait_ms),
+        );
+        let proxies = crate::auth::client_ip::ProxyTrust::from_config(&config);
         let metrics = Metrics::new();
         let reads = crate::read_cache::ReadCache::new(
             config.read_cache_mb * 1024 * 1024,
@@ -187,6 +196,8 @@ impl AppState {
             version_policy,
             provider_list,
             reads,
+            passwords,
+            proxies,
         }))
     }
 

@@ -1,5 +1,6 @@
 //! Authentication: who is calling, from where, and whether they are within their rate limit.
 
+pub mod client_ip;
 pub mod password;
 pub mod tokens;
 
@@ -80,27 +81,19 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestCtx {
     }
 }
 
-/// Records where each request came from (first layer, before authentication).
+/// Records where each request came from (first layer, before authentication). Behind trusted
+/// proxies the client is the right-most untrusted `X-Forwarded-For` hop (see `client_ip`).
 pub async fn request_context(
     State(state): State<AppState>,
     mut req: Request,
     next: Next,
 ) -> Response {
-    let peer = req
+    let ip = req
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip().to_string());
-    let forwarded = state
-        .config
-        .trust_proxy
-        .then(|| {
-            header_str(req.headers(), "x-forwarded-for")
-                .and_then(|v| v.split(',').next())
-                .map(|s| s.trim().to_string())
-        })
-        .flatten();
+        .map(|c| state.proxies.client_ip(c.0.ip(), req.headers()).to_string());
     let ctx = RequestCtx {
-        ip: forwarded.or(peer),
+        ip,
         user_agent: header_str(req.headers(), "user-agent").map(|s| s.chars().take(512).collect()),
         method: req.method().to_string(),
         path: req.uri().path().to_string(),
@@ -130,9 +123,16 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
         .get::<RequestCtx>()
         .cloned()
         .unwrap_or_default();
-    let caller = match resolve(&state, req.headers(), req.method(), ctx).await {
+    let caller = match resolve(&state, req.headers(), req.method(), ctx.clone()).await {
         Ok(c) => c,
-        Err(e) => return e.into_response(),
+        Err(e) => {
+            // A failed authentication is an unauthenticated request: it counts against the
+            // client IP's limit, so guessing credentials is throttled like the open routes.
+            if let Some(limited) = crate::ratelimit::unauthenticated_hit(&state, &ctx).await {
+                return limited.into_response();
+            }
+            return e.into_response();
+        }
     };
     let limit_key = match &caller.api_key {
         Some((id, _)) => format!("key:{id}"),
@@ -164,6 +164,18 @@ pub fn rate_limited(d: &RateDecision) -> ApiError {
         format!("Too many requests; retry in {} s", d.reset_secs),
     )
     .with_header(header::RETRY_AFTER, HeaderValue::from(d.reset_secs))
+    .with_header(
+        header::HeaderName::from_static("ratelimit-limit"),
+        HeaderValue::from(d.limit),
+    )
+    .with_header(
+        header::HeaderName::from_static("ratelimit-remaining"),
+        HeaderValue::from(d.remaining),
+    )
+    .with_header(
+        header::HeaderName::from_static("ratelimit-reset"),
+        HeaderValue::from(d.reset_secs),
+    )
 }
 
 pub fn set_rate_headers(h: &mut HeaderMap, d: &RateDecision) {

@@ -15,10 +15,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
 
+use crate::auth::client_ip::limit_key;
 use crate::auth::tokens::{new_api_key, new_refresh_token, sha256_hex};
 use crate::auth::{password, rate_limited, Caller};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{parse_json, ApiJson};
+use crate::ratelimit;
 use crate::state::{AppState, Audit, RequestCtx};
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -152,7 +154,8 @@ async fn issue_tokens(
 }
 
 #[utoipa::path(post, path = "/api/v1/auth/register", tag = "auth", request_body = RegisterRequest,
-    responses((status = 201, body = TokenResponse), (status = 409, description = "e-mail taken"), (status = 403, description = "registration disabled")))]
+    responses((status = 201, body = TokenResponse), (status = 409, description = "e-mail taken"), (status = 403, description = "registration disabled"),
+        (status = 429, description = "too many sign-ups from this address"), (status = 503, description = "too many password checks at once")))]
 pub async fn register(
     State(state): State<AppState>,
     ctx: RequestCtx,
@@ -168,17 +171,44 @@ pub async fn register(
     if let Some(org) = &req.organization {
         validate::text("organization", org, 1, 100)?;
     }
+    // Each sign-up costs a password hash and creates a tenant: few per client IP per hour. Counted
+    // after the cheap checks, so a typo does not use up the allowance.
+    let by_ip = state
+        .limiter
+        .hit(
+            &format!("register:ip:{}", limit_key(ctx.ip.as_deref())),
+            state.config.registrations_per_hour_per_ip,
+            ratelimit::HOUR,
+        )
+        .await;
+    if !by_ip.allowed {
+        state
+            .audit(
+                &ctx,
+                Audit::new("user.register_failed", "user")
+                    .status(429)
+                    .details(json!({"email": email, "reason": "rate_limited"})),
+            )
+            .await;
+        return Err(rate_limited(&by_ip));
+    }
+    // A taken e-mail answers before the (expensive) hash; the store still refuses a duplicate
+    // that races past this check.
+    if state.store.get_user_by_email(&email).await?.is_some() {
+        return Err(email_taken());
+    }
     let base = validate::slugify(
         req.organization
             .as_deref()
             .unwrap_or_else(|| email.split('@').next().unwrap_or("tenant")),
     );
+    let password_hash = password::hash(&state.passwords, req.password).await?;
     let now = Utc::now();
     let user = User {
         id: new_id(IdKind::User),
         email: email.clone(),
         full_name: req.full_name.trim().to_string(),
-        password_hash: password::hash(req.password).await?,
+        password_hash,
         is_active: true,
         created_at: now,
         updated_at: now,
@@ -207,7 +237,7 @@ pub async fn register(
                 .unwrap_or_else(|| req.full_name.trim().to_string()),
             plan: Plan::Free,
             contact_email: Some(email.clone()),
-            quota: state.config.default_domain_quota(),
+            quota: state.config.self_service_quota(),
             metadata: json!({}),
             is_active: true,
             created_at: now,
@@ -218,7 +248,7 @@ pub async fn register(
             name: "default".into(),
             display_name: "Default".into(),
             description: None,
-            quota: state.config.default_project_quota(),
+            quota: state.config.self_service_quota(),
             metadata: json!({}),
             created_at: now,
             updated_at: now,
@@ -244,11 +274,7 @@ pub async fn register(
                     .await;
                 return Ok((StatusCode::CREATED, Json(pair)));
             }
-            Err(store::StoreError::Conflict(m)) if m.contains("mail") => {
-                return Err(ApiError::conflict(
-                    "A user with this e-mail is already registered",
-                ))
-            }
+            Err(store::StoreError::Conflict(m)) if m.contains("mail") => return Err(email_taken()),
             Err(store::StoreError::Conflict(m)) => last_err = Some(m),
             Err(e) => return Err(e.into()),
         }
@@ -258,8 +284,13 @@ pub async fn register(
     })))
 }
 
+fn email_taken() -> ApiError {
+    ApiError::conflict("A user with this e-mail is already registered")
+}
+
 #[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginRequest,
-    responses((status = 200, body = TokenResponse), (status = 401, description = "Invalid email or password"), (status = 429, description = "too many attempts")))]
+    responses((status = 200, body = TokenResponse), (status = 401, description = "Invalid email or password"), (status = 429, description = "too many attempts"),
+        (status = 503, description = "too many password checks at once")))]
 pub async fn login(
     State(state): State<AppState>,
     ctx: RequestCtx,
@@ -267,7 +298,7 @@ pub async fn login(
 ) -> ApiResult<Json<TokenResponse>> {
     let email = normalize_email(&req.email);
     let cfg = &state.config;
-    let ip = ctx.ip.clone().unwrap_or_else(|| "unknown".into());
+    let ip = limit_key(ctx.ip.as_deref());
     let by_ip = state
         .limiter
         .hit(
@@ -300,7 +331,7 @@ pub async fn login(
     let found = state.store.get_user_by_email(&email).await?;
     let hash = found.as_ref().map(|u| u.user.password_hash.clone());
     let found_id = found.as_ref().map(|u| u.user.id.clone());
-    let ok = password::verify(req.password, hash).await;
+    let ok = password::verify(&state.passwords, req.password, hash).await?;
     let user = match found {
         Some(u) if ok && u.user.is_active => u.user,
         other => {

@@ -98,7 +98,7 @@ pub async fn create_user(
         id: new_id(IdKind::User),
         email,
         full_name: req.full_name.trim().to_string(),
-        password_hash: password::hash(req.password).await?,
+        password_hash: password::hash(&state.passwords, req.password).await?,
         is_active: true,
         created_at: now,
         updated_at: now,
@@ -167,7 +167,7 @@ pub async fn update_user(
     }
     if let Some(p) = req.password {
         validate::password("password", &p)?;
-        u.user.password_hash = password::hash(p).await?;
+        u.user.password_hash = password::hash(&state.passwords, p).await?;
     }
     if let Some(a) = req.is_active {
         if !a && id == caller.user_id {

@@ -35,6 +35,9 @@ pub fn base_config(dir: PathBuf) -> Config {
     c.secret_key = None;
     c.secret_key_file = None;
     c.rate_limit_per_minute = 100_000;
+    // Every test client is 127.0.0.1: per-IP limits are raised here, and tested where they apply.
+    c.unauthenticated_per_minute_per_ip = 100_000;
+    c.registrations_per_hour_per_ip = 100_000;
     c.cors_origins = vec![];
     c
 }
