@@ -220,6 +220,7 @@ pub async fn register(
             description: None,
             quota: state.config.default_project_quota(),
             metadata: json!({}),
+            is_active: true,
             created_at: now,
             updated_at: now,
         };
