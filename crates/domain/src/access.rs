@@ -205,8 +205,7 @@ impl Principal {
             Scope::Platform => false,
             Scope::Domain(d) => self.domain_role(d).is_some(),
             Scope::Project(d, p) => {
-                self.domain_role(d).is_some()
-                    || self.project_role(d, p) == Some(Role::ProjectAdmin)
+                self.domain_role(d).is_some() || self.project_role(d, p) == Some(Role::ProjectAdmin)
             }
         }
     }
@@ -222,8 +221,7 @@ impl Principal {
             };
         }
         let base = self.decide_roles(action, scope);
-        if base != Decision::Allow || self.is_platform_admin() || self.suspension(scope).is_none()
-        {
+        if base != Decision::Allow || self.is_platform_admin() || self.suspension(scope).is_none() {
             return base;
         }
         let admin_read = via == Via::Session && action.is_read() && self.administers(scope);
@@ -484,7 +482,10 @@ mod tests {
         );
         let web = Scope::Project("acme", "web");
         assert_eq!(da.decide(Action::WriteDatabases, web), Suspended);
-        assert_eq!(da.decide(Action::ManageTenant, Scope::Domain("acme")), Suspended);
+        assert_eq!(
+            da.decide(Action::ManageTenant, Scope::Domain("acme")),
+            Suspended
+        );
         assert_eq!(da.decide(Action::ReadCredentials, web), Suspended);
         // Its admin still reads over a session, never with a key.
         assert_eq!(da.decide(Action::ReadProject, web), Allow);

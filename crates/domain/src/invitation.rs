@@ -104,13 +104,13 @@ mod tests {
             accepted_by: None,
         };
         assert!(i.is_open(now));
-        assert_eq!(
-            i.status_at(now + INVITATION_TTL),
-            InvitationStatus::Expired
-        );
+        assert_eq!(i.status_at(now + INVITATION_TTL), InvitationStatus::Expired);
         i.status = InvitationStatus::Revoked;
         assert_eq!(i.status_at(now), InvitationStatus::Revoked);
         assert!(!i.is_open(now));
-        assert_eq!(InvitationStatus::parse("declined"), Some(InvitationStatus::Declined));
+        assert_eq!(
+            InvitationStatus::parse("declined"),
+            Some(InvitationStatus::Declined)
+        );
     }
 }

@@ -177,7 +177,16 @@ mod tests {
         }
         let long = "a".repeat(64);
         for bad in [
-            "", "-app", "app-", "a b", "a/b/c", "/x", "Bad.Prefix/x", "x/", &long, "é",
+            "",
+            "-app",
+            "app-",
+            "a b",
+            "a/b/c",
+            "/x",
+            "Bad.Prefix/x",
+            "x/",
+            &long,
+            "é",
         ] {
             assert!(label_key("k", bad).is_err(), "{bad}");
         }

@@ -115,7 +115,10 @@ pub enum AdminOutcome {
 #[derive(Debug)]
 pub enum AdminError {
     /// The e-mail belongs to an existing account and promotion was not asked for.
-    Exists { email: String, is_admin: bool },
+    Exists {
+        email: String,
+        is_admin: bool,
+    },
     Other(anyhow::Error),
 }
 

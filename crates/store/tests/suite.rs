@@ -7,10 +7,10 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
 use domain::access::{Binding, KeyScope, Role, Suspensions};
-use domain::invitation::{Invitation, InvitationStatus};
 use domain::audit::{AuditEntry, AuditFilter, AuditOutcome, AuditScope};
 use domain::engine::{Engine, Size};
 use domain::ids::{new_id, IdKind};
+use domain::invitation::{Invitation, InvitationStatus};
 use domain::model::{
     ApiKey, CurrentState, Database, Operation, PageRequest, Plan, Project, Provider,
     ProviderCapacity, RefreshToken, Tenant, User,
@@ -2202,17 +2202,32 @@ async fn invitations_lifecycle(env: Env) {
     s.create_invitation(&dev).await.unwrap();
     let open = s.open_invitations_for("BOB@corp.io", t).await.unwrap();
     assert_eq!(open.len(), 2);
-    assert_eq!(s.list_invitations("acme", Some("web")).await.unwrap().len(), 1);
+    assert_eq!(
+        s.list_invitations("acme", Some("web")).await.unwrap().len(),
+        1
+    );
     assert_eq!(s.list_invitations("acme", None).await.unwrap().len(), 2);
 
     // Nothing granted until accepted.
-    assert!(s.get_user(&bob.id).await.unwrap().unwrap().bindings.is_empty());
+    assert!(s
+        .get_user(&bob.id)
+        .await
+        .unwrap()
+        .unwrap()
+        .bindings
+        .is_empty());
     let accepted = s.accept_invitation(&inv.id, &bob.id, t).await.unwrap();
     assert_eq!(accepted.status, InvitationStatus::Accepted);
     assert_eq!(accepted.accepted_by.as_deref(), Some(bob.id.as_str()));
-    assert_eq!(s.get_user(&bob.id).await.unwrap().unwrap().bindings, vec![da]);
+    assert_eq!(
+        s.get_user(&bob.id).await.unwrap().unwrap().bindings,
+        vec![da]
+    );
     let e = s.accept_invitation(&inv.id, &bob.id, t).await.unwrap_err();
-    assert!(matches!(e, StoreError::Conflict(ref m) if m.contains("accepted")), "{e:?}");
+    assert!(
+        matches!(e, StoreError::Conflict(ref m) if m.contains("accepted")),
+        "{e:?}"
+    );
     assert!(!s
         .close_invitation(&inv.id, InvitationStatus::Revoked, t)
         .await
@@ -2224,8 +2239,14 @@ async fn invitations_lifecycle(env: Env) {
         .await
         .unwrap());
     let e = s.accept_invitation(&dev.id, &bob.id, t).await.unwrap_err();
-    assert!(matches!(e, StoreError::Conflict(ref m) if m.contains("declined")), "{e:?}");
-    assert_eq!(s.get_user(&bob.id).await.unwrap().unwrap().bindings.len(), 1);
+    assert!(
+        matches!(e, StoreError::Conflict(ref m) if m.contains("declined")),
+        "{e:?}"
+    );
+    assert_eq!(
+        s.get_user(&bob.id).await.unwrap().unwrap().bindings.len(),
+        1
+    );
 
     // Expired: refused, not listed, and it does not block a new invitation.
     let old = t - chrono::Duration::days(8);
@@ -2236,11 +2257,21 @@ async fn invitations_lifecycle(env: Env) {
         old,
     );
     s.create_invitation(&stale).await.unwrap();
-    assert!(s.open_invitations_for("carol@corp.io", t).await.unwrap().is_empty());
+    assert!(s
+        .open_invitations_for("carol@corp.io", t)
+        .await
+        .unwrap()
+        .is_empty());
     let carol = user("carol@corp.io");
     s.create_user(&carol, &[]).await.unwrap();
-    let e = s.accept_invitation(&stale.id, &carol.id, t).await.unwrap_err();
-    assert!(matches!(e, StoreError::Conflict(ref m) if m.contains("expired")), "{e:?}");
+    let e = s
+        .accept_invitation(&stale.id, &carol.id, t)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(e, StoreError::Conflict(ref m) if m.contains("expired")),
+        "{e:?}"
+    );
     let fresh = invitation(
         "carol@corp.io",
         Binding::project(Role::ProjectAdmin, "acme", "web"),
@@ -2260,19 +2291,34 @@ async fn suspensions_and_credential_revocation(env: Env) {
     tenancy(s, "acme", "web", big_quota()).await;
     tenancy(s, "globex", "api", big_quota()).await;
     let domains = vec!["acme".to_string(), "globex".to_string()];
-    assert_eq!(s.suspensions(&domains).await.unwrap(), Suspensions::default());
+    assert_eq!(
+        s.suspensions(&domains).await.unwrap(),
+        Suspensions::default()
+    );
     let mut t = s.get_tenant("acme").await.unwrap().unwrap();
     t.is_active = false;
     s.update_tenant(&t).await.unwrap();
     let mut p = s.get_project("globex", "api").await.unwrap().unwrap();
     p.is_active = false;
     s.update_project(&p).await.unwrap();
-    assert!(!s.get_project("globex", "api").await.unwrap().unwrap().is_active);
+    assert!(
+        !s.get_project("globex", "api")
+            .await
+            .unwrap()
+            .unwrap()
+            .is_active
+    );
     let found = s.suspensions(&domains).await.unwrap();
     assert_eq!(found.domains, vec!["acme".to_string()]);
-    assert_eq!(found.projects, vec![("globex".to_string(), "api".to_string())]);
     assert_eq!(
-        s.suspensions(&["globex".to_string()]).await.unwrap().domains,
+        found.projects,
+        vec![("globex".to_string(), "api".to_string())]
+    );
+    assert_eq!(
+        s.suspensions(&["globex".to_string()])
+            .await
+            .unwrap()
+            .domains,
         Vec::<String>::new()
     );
 
@@ -2306,9 +2352,25 @@ async fn suspensions_and_credential_revocation(env: Env) {
     s.create_refresh_token(&rt).await.unwrap();
     let prefixes = s.revoke_user_credentials(&u.id, at).await.unwrap();
     assert_eq!(prefixes, vec!["revokeme01".to_string()]);
-    assert!(s.find_api_key("revokeme01").await.unwrap().unwrap().revoked_at.is_some());
-    assert!(s.find_refresh_token("rt-hash").await.unwrap().unwrap().revoked_at.is_some());
-    assert!(s.revoke_user_credentials(&u.id, at).await.unwrap().is_empty());
+    assert!(s
+        .find_api_key("revokeme01")
+        .await
+        .unwrap()
+        .unwrap()
+        .revoked_at
+        .is_some());
+    assert!(s
+        .find_refresh_token("rt-hash")
+        .await
+        .unwrap()
+        .unwrap()
+        .revoked_at
+        .is_some());
+    assert!(s
+        .revoke_user_credentials(&u.id, at)
+        .await
+        .unwrap()
+        .is_empty());
 }
 
 async fn tenant_deletion_guards(env: Env) {
@@ -2322,19 +2384,31 @@ async fn tenant_deletion_guards(env: Env) {
     p.domain = Some("acme".into());
     s.create_provider(&p, "kubeconfig").await.unwrap();
     let e = s.delete_tenant("acme").await.unwrap_err();
-    assert!(matches!(e, StoreError::Conflict(ref m) if m.contains("acme-own")), "{e:?}");
+    assert!(
+        matches!(e, StoreError::Conflict(ref m) if m.contains("acme-own")),
+        "{e:?}"
+    );
     p.domain = None;
     s.update_provider(&p, None).await.unwrap();
     let db = add_db(s, "acme", "web", "orders").await;
     let e = s.delete_tenant("acme").await.unwrap_err();
-    assert!(matches!(e, StoreError::Conflict(ref m) if m.contains("database")), "{e:?}");
+    assert!(
+        matches!(e, StoreError::Conflict(ref m) if m.contains("database")),
+        "{e:?}"
+    );
     let mut gone = db.clone();
     gone.status = DatabaseStatus::Deleted;
     s.update_database(&gone).await.unwrap();
     assert!(s.delete_tenant("acme").await.unwrap());
     assert!(s.get_tenant("acme").await.unwrap().is_none());
     assert!(s.get_project("acme", "web").await.unwrap().is_none());
-    assert!(s.get_user(&u.id).await.unwrap().unwrap().bindings.is_empty());
+    assert!(s
+        .get_user(&u.id)
+        .await
+        .unwrap()
+        .unwrap()
+        .bindings
+        .is_empty());
     assert!(!s.delete_tenant("acme").await.unwrap());
     // The name is retired.
     let e = s

@@ -170,7 +170,10 @@ pub async fn decline_invitation(
             &caller.ctx,
             Audit::new("member.decline", "invitation")
                 .id(&id)
-                .scope(inv.binding.domain.as_deref(), inv.binding.project.as_deref())
+                .scope(
+                    inv.binding.domain.as_deref(),
+                    inv.binding.project.as_deref(),
+                )
                 .by(&caller.user_id, &caller.email)
                 .status(204)
                 .details(json!({"role": inv.binding.role, "invited_by": inv.invited_by_email})),

@@ -5,7 +5,9 @@ use axum::Json;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{account, audit_logs, auth, databases, health, operations, providers, tenants, users, versions};
+use super::{
+    account, audit_logs, auth, databases, health, operations, providers, tenants, users, versions,
+};
 
 struct Security;
 

@@ -473,10 +473,12 @@ pub async fn create_project(
     }
     let tenant = load_tenant(&state, &domain).await?;
     // Defaults are clipped to the domain's quota; what the caller asks for must fit in it.
-    let quota = req
-        .quota
-        .unwrap_or_default()
-        .over(state.config.default_project_quota().capped_by(&tenant.quota))?;
+    let quota = req.quota.unwrap_or_default().over(
+        state
+            .config
+            .default_project_quota()
+            .capped_by(&tenant.quota),
+    )?;
     quota.within(&tenant.quota)?;
     let now = Utc::now();
     let project = Project {
@@ -743,7 +745,10 @@ async fn add_member(
     validate::email("email", &email)?;
     // Members of this very scope are listed to the caller already: saying so reveals nothing.
     let members = state.store.list_members(domain, project).await?;
-    if members.iter().any(|(u, _)| u.email.eq_ignore_ascii_case(&email)) {
+    if members
+        .iter()
+        .any(|(u, _)| u.email.eq_ignore_ascii_case(&email))
+    {
         return Err(ApiError::conflict(format!(
             "{email} already holds a role here"
         )));
@@ -779,7 +784,9 @@ async fn add_member(
                 .scope(Some(domain), project)
                 .by(&caller.user_id, &caller.email)
                 .status(201)
-                .details(json!({"role": req.role, "email": email, "expires_at": invitation.expires_at})),
+                .details(
+                    json!({"role": req.role, "email": email, "expires_at": invitation.expires_at}),
+                ),
         )
         .await;
     Ok((

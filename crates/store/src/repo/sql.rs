@@ -11,11 +11,11 @@ use chrono::{DateTime, Utc};
 use sqlx::types::Json;
 use sqlx::{Pool, QueryBuilder, Row, Transaction};
 
-use domain::access::{Binding, Role};
 use domain::access::Suspensions;
+use domain::access::{Binding, Role};
 use domain::audit::{AuditEntry, AuditFilter, AuditOutcome};
-use domain::invitation::{Invitation, InvitationStatus};
 use domain::engine::{Engine, Size};
+use domain::invitation::{Invitation, InvitationStatus};
 use domain::model::{
     ApiKey, Database, Operation, Page, PageRequest, Plan, Project, Provider, ProviderCapacity,
     RefreshToken, Tenant, User, UserWithBindings,
@@ -2655,7 +2655,11 @@ impl Store for SqlStore {
         })
     }
 
-    async fn revoke_user_credentials(&self, user_id: &str, at: DateTime<Utc>) -> Result<Vec<String>> {
+    async fn revoke_user_credentials(
+        &self,
+        user_id: &str,
+        at: DateTime<Utc>,
+    ) -> Result<Vec<String>> {
         let mut tx = self.begin().await?;
         sqlx::query(
             "UPDATE refresh_tokens SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL",
@@ -2665,18 +2669,21 @@ impl Store for SqlStore {
         .execute(&mut *tx)
         .await
         .map_err(db_err)?;
-        let prefixes: Vec<String> =
-            sqlx::query_scalar("SELECT prefix FROM api_keys WHERE user_id = $1 AND revoked_at IS NULL")
-                .bind(user_id)
-                .fetch_all(&mut *tx)
-                .await
-                .map_err(db_err)?;
-        sqlx::query("UPDATE api_keys SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL")
-            .bind(user_id)
-            .bind(at)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err)?;
+        let prefixes: Vec<String> = sqlx::query_scalar(
+            "SELECT prefix FROM api_keys WHERE user_id = $1 AND revoked_at IS NULL",
+        )
+        .bind(user_id)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        sqlx::query(
+            "UPDATE api_keys SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL",
+        )
+        .bind(user_id)
+        .bind(at)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
         self.commit_outside_databases(tx).await?;
         Ok(prefixes)
     }
@@ -2803,7 +2810,11 @@ impl Store for SqlStore {
         r.as_ref().map(invitation_row).transpose()
     }
 
-    async fn open_invitations_for(&self, email: &str, now: DateTime<Utc>) -> Result<Vec<Invitation>> {
+    async fn open_invitations_for(
+        &self,
+        email: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Invitation>> {
         let rs = sqlx::query(concat!(
             "SELECT ",
             invitation_cols!(),
@@ -2817,7 +2828,11 @@ impl Store for SqlStore {
         rows(&rs, invitation_row)
     }
 
-    async fn list_invitations(&self, domain: &str, project: Option<&str>) -> Result<Vec<Invitation>> {
+    async fn list_invitations(
+        &self,
+        domain: &str,
+        project: Option<&str>,
+    ) -> Result<Vec<Invitation>> {
         let rs = sqlx::query(concat!(
             "SELECT ",
             invitation_cols!(),
@@ -2831,7 +2846,12 @@ impl Store for SqlStore {
         rows(&rs, invitation_row)
     }
 
-    async fn accept_invitation(&self, id: &str, user_id: &str, now: DateTime<Utc>) -> Result<Invitation> {
+    async fn accept_invitation(
+        &self,
+        id: &str,
+        user_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Invitation> {
         let mut tx = self.begin().await?;
         let r = sqlx::query(concat!(
             "SELECT ",
@@ -2875,7 +2895,10 @@ impl Store for SqlStore {
         status: InvitationStatus,
         now: DateTime<Utc>,
     ) -> Result<bool> {
-        if !matches!(status, InvitationStatus::Declined | InvitationStatus::Revoked) {
+        if !matches!(
+            status,
+            InvitationStatus::Declined | InvitationStatus::Revoked
+        ) {
             return Err(StoreError::Corrupt(format!(
                 "an invitation cannot be closed as {}",
                 status.as_str()
