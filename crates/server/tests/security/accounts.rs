@@ -8,6 +8,7 @@ use serde_json::{json, Value};
 use server::serve::{create_admin, AdminError, AdminOutcome};
 
 use crate::common::cluster::{onboard, start_sim};
+use crate::both_stores;
 use crate::common::*;
 
 const SQUATTER_PASSWORD: &str = "squatter-password-1";
@@ -204,7 +205,7 @@ async fn create_admin_subcommand_exits_non_zero_on_an_existing_email() {
     let s = TestServer::start(Backend::Sqlite).await;
     register(&s, "boss@corp.io", "Boss Corp").await;
     let data_dir = s.running.state.config.data_dir.clone();
-    let run = |promote: bool| {
+    let run = move |promote: bool| {
         let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_dbaas"));
         c.args(["admin", "create-admin", "--email", "boss@corp.io"]);
         if promote {
