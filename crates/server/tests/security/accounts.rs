@@ -7,8 +7,8 @@ use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use server::serve::{create_admin, AdminError, AdminOutcome};
 
-use crate::common::cluster::{onboard, start_sim};
 use crate::both_stores;
+use crate::common::cluster::{onboard, start_sim};
 use crate::common::*;
 
 const SQUATTER_PASSWORD: &str = "squatter-password-1";
