@@ -12,6 +12,7 @@ pub enum IdKind {
     Provider,
     Audit,
     Project,
+    Invitation,
 }
 
 impl IdKind {
@@ -25,6 +26,7 @@ impl IdKind {
             IdKind::Provider => "provider",
             IdKind::Audit => "audit",
             IdKind::Project => "prj",
+            IdKind::Invitation => "inv",
         }
     }
 }

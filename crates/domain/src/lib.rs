@@ -8,6 +8,7 @@ pub mod audit;
 pub mod engine;
 pub mod error;
 pub mod ids;
+pub mod invitation;
 pub mod model;
 pub mod placement;
 pub mod quota;

@@ -113,6 +113,8 @@ pub struct Project {
     pub description: Option<String>,
     pub quota: QuotaLimits,
     pub metadata: serde_json::Value,
+    /// False while suspended: its members may not change anything in it.
+    pub is_active: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }

@@ -50,6 +50,48 @@ impl QuotaLimits {
     }
 }
 
+impl QuotaLimits {
+    /// A project's quota never exceeds its domain's: names the first field that does (as
+    /// `quota.<field>`).
+    pub fn within(&self, domain: &QuotaLimits) -> Result<(), DomainError> {
+        let pairs = [
+            ("max_cpu_cores", self.max_cpu_cores, domain.max_cpu_cores),
+            ("max_memory_gb", self.max_memory_gb, domain.max_memory_gb),
+            ("max_storage_gb", self.max_storage_gb, domain.max_storage_gb),
+            (
+                "max_databases",
+                self.max_databases as f64,
+                domain.max_databases as f64,
+            ),
+            (
+                "max_backups",
+                self.max_backups as f64,
+                domain.max_backups as f64,
+            ),
+        ];
+        for (field, mine, cap) in pairs {
+            if mine > cap {
+                return Err(DomainError::validation(
+                    format!("quota.{field}"),
+                    format!("{mine} exceeds the domain's quota of {cap}"),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Each field the smaller of the two: a default project quota clipped to its domain's.
+    pub fn capped_by(&self, domain: &QuotaLimits) -> QuotaLimits {
+        QuotaLimits {
+            max_cpu_cores: self.max_cpu_cores.min(domain.max_cpu_cores),
+            max_memory_gb: self.max_memory_gb.min(domain.max_memory_gb),
+            max_storage_gb: self.max_storage_gb.min(domain.max_storage_gb),
+            max_databases: self.max_databases.min(domain.max_databases),
+            max_backups: self.max_backups.min(domain.max_backups),
+        }
+    }
+}
+
 /// Resources held (or asked for): what one database costs, counted over all replicas.
 #[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize, ToSchema)]
 pub struct Usage {
@@ -218,6 +260,19 @@ mod tests {
         assert!(
             matches!(check(&l, Usage::default(), big, "domain"), Err(DomainError::QuotaExceeded { ref resource, .. }) if resource == "memory")
         );
+    }
+
+    #[test]
+    fn project_quota_within_domain() {
+        let domain = QuotaLimits::default();
+        assert!(domain.within(&domain).is_ok());
+        let mut p = domain;
+        p.max_storage_gb += 1.0;
+        match p.within(&domain) {
+            Err(DomainError::Validation { field, .. }) => assert_eq!(field, "quota.max_storage_gb"),
+            other => panic!("{other:?}"),
+        }
+        assert!(p.capped_by(&domain).within(&domain).is_ok());
     }
 
     #[test]

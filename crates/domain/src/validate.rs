@@ -68,6 +68,65 @@ pub fn text(field: &str, s: &str, min: usize, max: usize) -> Result<(), DomainEr
     Ok(())
 }
 
+/// The name part of a Kubernetes label key, or a label value: at most 63 characters of
+/// `[A-Za-z0-9._-]`, beginning and ending with an alphanumeric (a value may also be empty).
+fn label_token(s: &str, allow_empty: bool) -> bool {
+    if s.is_empty() {
+        return allow_empty;
+    }
+    let b = s.as_bytes();
+    s.len() <= 63
+        && b.iter()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'-'))
+        && b[0].is_ascii_alphanumeric()
+        && b[b.len() - 1].is_ascii_alphanumeric()
+}
+
+/// A DNS-1123 subdomain (a label key's prefix): at most 253 characters, dot-separated labels of
+/// lowercase alphanumerics and '-', each starting and ending with an alphanumeric.
+fn dns_subdomain(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 253
+        && s.split('.').all(|l| {
+            let b = l.as_bytes();
+            !b.is_empty()
+                && b.iter()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
+                && b[0].is_ascii_alphanumeric()
+                && b[b.len() - 1].is_ascii_alphanumeric()
+        })
+}
+
+/// A Kubernetes label key (a qualified name): `[prefix/]name`, the prefix a DNS subdomain.
+pub fn label_key(field: &str, key: &str) -> Result<(), DomainError> {
+    let (prefix, name) = match key.split_once('/') {
+        Some((p, n)) => (Some(p), n),
+        None => (None, key),
+    };
+    if prefix.is_some_and(|p| !dns_subdomain(p)) || !label_token(name, false) {
+        return Err(DomainError::validation(
+            field,
+            format!(
+                "'{key}' is not a Kubernetes label key: an optional DNS subdomain prefix and '/', then \
+                 at most 63 of A-Z a-z 0-9 . _ -, beginning and ending with a letter or digit"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// A Kubernetes label value: empty, or at most 63 of `[A-Za-z0-9._-]` with alphanumeric ends.
+pub fn label_value(field: &str, value: &str) -> Result<(), DomainError> {
+    if !label_token(value, true) {
+        return Err(DomainError::validation(
+            field,
+            "must be a Kubernetes label value: at most 63 of A-Z a-z 0-9 . _ -, beginning and \
+             ending with a letter or digit",
+        ));
+    }
+    Ok(())
+}
+
 /// Derives a domain slug from an organisation name or an e-mail address.
 pub fn slugify(s: &str) -> String {
     let mut out = String::new();
@@ -109,6 +168,34 @@ mod tests {
         }
         assert!(password("password", "short").is_err());
         assert!(password("password", "long-enough-pw").is_ok());
+    }
+
+    #[test]
+    fn kubernetes_labels() {
+        for ok in ["app", "team.io/owner", "a", "x-y_z.1", "example.com/A_b"] {
+            assert!(label_key("k", ok).is_ok(), "{ok}");
+        }
+        let long = "a".repeat(64);
+        for bad in [
+            "",
+            "-app",
+            "app-",
+            "a b",
+            "a/b/c",
+            "/x",
+            "Bad.Prefix/x",
+            "x/",
+            &long,
+            "é",
+        ] {
+            assert!(label_key("k", bad).is_err(), "{bad}");
+        }
+        for ok in ["", "prod", "v1.2_3-x"] {
+            assert!(label_value("v", ok).is_ok(), "{ok}");
+        }
+        for bad in ["-x", "x.", "a b", "x/y", &long] {
+            assert!(label_value("v", bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

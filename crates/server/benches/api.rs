@@ -223,6 +223,7 @@ async fn seed(url: &str, args: &Args) -> anyhow::Result<()> {
                     description: None,
                     quota: big,
                     metadata: json!({}),
+                    is_active: true,
                     created_at: now,
                     updated_at: now,
                 })

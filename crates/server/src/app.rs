@@ -21,8 +21,8 @@ use crate::auth;
 use crate::error::ApiError;
 use crate::metrics;
 use crate::routes::{
-    audit_logs, auth as auth_routes, databases, docs, health, operations, providers, tenants,
-    users, versions,
+    account, audit_logs, auth as auth_routes, databases, docs, health, operations, providers,
+    tenants, users, versions,
 };
 use crate::state::AppState;
 
@@ -45,6 +45,16 @@ pub fn app(state: AppState) -> NormalizePath<Router> {
 
     let protected = Router::new()
         .route("/auth/me", get(auth_routes::me))
+        .route("/auth/password", post(account::change_password))
+        .route("/auth/invitations", get(account::list_my_invitations))
+        .route(
+            "/auth/invitations/{id}/accept",
+            post(account::accept_invitation),
+        )
+        .route(
+            "/auth/invitations/{id}/decline",
+            post(account::decline_invitation),
+        )
         .route(
             "/auth/api-keys",
             post(auth_routes::create_api_key).get(auth_routes::list_api_keys),
@@ -59,7 +69,21 @@ pub fn app(state: AppState) -> NormalizePath<Router> {
         )
         .route(
             "/tenants/{domain}",
-            get(tenants::get_tenant).patch(tenants::update_tenant),
+            get(tenants::get_tenant)
+                .patch(tenants::update_tenant)
+                .delete(tenants::delete_tenant),
+        )
+        .route(
+            "/tenants/{domain}/invitations",
+            get(tenants::list_domain_invitations),
+        )
+        .route(
+            "/tenants/{domain}/invitations/{id}",
+            axum::routing::delete(tenants::revoke_invitation),
+        )
+        .route(
+            "/tenants/{domain}/projects/{project}/invitations",
+            get(tenants::list_project_invitations),
         )
         .route("/tenants/{domain}/quota", get(tenants::tenant_quota))
         .route(

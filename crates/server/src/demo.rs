@@ -123,6 +123,7 @@ async fn ensure_tenant(state: &AppState) -> anyhow::Result<()> {
             description: Some("Created by demo mode".into()),
             quota: state.config.default_project_quota(),
             metadata: json!({}),
+            is_active: true,
             created_at: now,
             updated_at: now,
         };

@@ -42,13 +42,19 @@ enum Command {
 
 #[derive(Subcommand)]
 enum AdminCommand {
-    /// Create a platform admin (or grant the role to an existing user).
+    /// Create a platform admin. Refuses when the e-mail already belongs to an account, unless
+    /// --promote-existing is given.
     CreateAdmin {
         #[arg(long)]
         email: String,
-        /// Read from DBAAS_NEW_ADMIN_PASSWORD so it never shows in the process list.
+        /// Read from DBAAS_NEW_ADMIN_PASSWORD so it never shows in the process list; generated
+        /// (and printed once) when absent.
         #[arg(long, env = "DBAAS_NEW_ADMIN_PASSWORD", hide_env_values = true)]
-        password: String,
+        password: Option<String>,
+        /// Grant the role to an existing account with that e-mail (its password is not changed).
+        /// Only for an account you know is yours: anyone can register an address first.
+        #[arg(long)]
+        promote_existing: bool,
         #[command(flatten)]
         config: Config,
     },
@@ -139,15 +145,29 @@ async fn main() -> anyhow::Result<()> {
             AdminCommand::CreateAdmin {
                 email,
                 password,
-                mut config,
+                promote_existing,
+                config,
             } => {
                 init_logging(&config.log_format);
-                config.admin_email = email;
-                config.admin_password = Some(password);
                 let state = server::serve::build_state(config).await?;
-                let email = state.config.admin_email.clone();
-                server::serve::create_admin(&state).await?;
-                println!("{email} is a platform admin");
+                let given = password.is_some();
+                match server::serve::create_admin(&state, &email, password, promote_existing).await
+                {
+                    Ok(server::serve::AdminOutcome::Created { generated_password }) => {
+                        println!("created the platform admin {email}");
+                        if let Some(pw) = generated_password {
+                            println!("password (shown once): {pw}");
+                        }
+                    }
+                    Ok(server::serve::AdminOutcome::Promoted) => {
+                        println!(
+                            "{email} already existed and is now a platform admin; its password was NOT changed{} \
+                             (use `dbaas admin reset-password` to set one)",
+                            if given { " (the password given was not used)" } else { "" }
+                        );
+                    }
+                    Err(e) => anyhow::bail!("{e}"),
+                }
             }
             AdminCommand::ResetPassword {
                 email,

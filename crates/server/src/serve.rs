@@ -18,7 +18,7 @@ use crate::auth::{password, tokens::TokenService};
 use crate::config::Config;
 use crate::keys::Keys;
 use crate::ratelimit::{LocalLimiter, RateLimiter, RedisLimiter};
-use crate::state::AppState;
+use crate::state::{AppState, Audit};
 
 /// Connects the store (running migrations) and Redis, derives keys, and builds the shared state.
 pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
@@ -70,35 +70,114 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
     ))
 }
 
-/// Creates the first platform admin when there is none. Returns the generated password, if one was
-/// generated (the caller prints it once).
+/// Creates the first platform admin (`DBAAS_ADMIN_EMAIL`) when there is none.
+///
+/// An existing account with that e-mail is never promoted here: anyone may have registered the
+/// address before the first start, and promoting it would hand them the platform. The start is
+/// refused instead, with what to do, because skipping would leave a platform nobody administers.
+/// Returns the generated password, if one was generated (the caller prints it once).
 pub async fn bootstrap_admin(state: &AppState) -> anyhow::Result<Option<String>> {
     if state.store.count_platform_admins().await? > 0 {
         return Ok(None);
     }
-    create_admin(state).await
+    let email = state.config.admin_email.clone();
+    match create_admin(state, &email, state.config.admin_password.clone(), false).await {
+        Ok(AdminOutcome::Created { generated_password }) => Ok(generated_password),
+        // Not asked for, so never happens; nothing to print either way.
+        Ok(AdminOutcome::Promoted) => Ok(None),
+        Err(AdminError::Exists { is_admin: true, .. }) => {
+            // The configured admin exists and holds the role but is deactivated.
+            tracing::warn!(
+                email = %email,
+                "no active platform admin: the configured admin account is deactivated"
+            );
+            Ok(None)
+        }
+        Err(AdminError::Exists { is_admin: false, .. }) => Err(anyhow::anyhow!(
+            "refusing to start: there is no platform admin yet, and an account with the admin e-mail \
+             {email} already exists (it was registered by someone, not created by this server). \
+             It is not promoted automatically. Set DBAAS_ADMIN_EMAIL to an address nobody has registered, \
+             or, if that account is yours, run `dbaas admin create-admin --email {email} --promote-existing`."
+        )),
+        Err(AdminError::Other(e)) => Err(e),
+    }
 }
 
-/// Makes `DBAAS_ADMIN_EMAIL` a platform admin, creating the user with `DBAAS_ADMIN_PASSWORD` (or a
-/// generated password, returned) when it does not exist yet.
-pub async fn create_admin(state: &AppState) -> anyhow::Result<Option<String>> {
-    let email = state.config.admin_email.trim().to_lowercase();
-    domain::validate::email("DBAAS_ADMIN_EMAIL", &email).map_err(|e| anyhow::anyhow!("{e}"))?;
-    if let Some(existing) = state.store.get_user_by_email(&email).await? {
-        match state
-            .store
-            .add_binding(&existing.user.id, &Binding::platform_admin())
-            .await
-        {
-            Ok(()) | Err(store::StoreError::Conflict(_)) => return Ok(None),
-            Err(e) => return Err(e.into()),
+/// What [`create_admin`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AdminOutcome {
+    /// A new account; its password is the one given, or this generated one.
+    Created { generated_password: Option<String> },
+    /// An existing account was given the platform_admin role; its password is unchanged.
+    Promoted,
+}
+
+#[derive(Debug)]
+pub enum AdminError {
+    /// The e-mail belongs to an existing account and promotion was not asked for.
+    Exists {
+        email: String,
+        is_admin: bool,
+    },
+    Other(anyhow::Error),
+}
+
+impl std::fmt::Display for AdminError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            AdminError::Exists { email, is_admin } => write!(
+                f,
+                "an account with the e-mail {email} already exists{}; nothing was changed. \
+                 If that account is yours, run again with --promote-existing (its password is \
+                 kept; change it with `dbaas admin reset-password`)",
+                if *is_admin {
+                    " and is already a platform admin"
+                } else {
+                    ""
+                }
+            ),
+            AdminError::Other(e) => write!(f, "{e:#}"),
         }
     }
-    let (password, generated) = match &state.config.admin_password {
+}
+
+impl std::error::Error for AdminError {}
+
+impl From<anyhow::Error> for AdminError {
+    fn from(e: anyhow::Error) -> Self {
+        AdminError::Other(e)
+    }
+}
+
+impl From<store::StoreError> for AdminError {
+    fn from(e: store::StoreError) -> Self {
+        AdminError::Other(e.into())
+    }
+}
+
+/// Creates the platform admin `email` with `password` (or a generated one, returned). When the
+/// e-mail already belongs to an account, refuses unless `promote_existing`, which grants that
+/// account the role and leaves its password alone. Audited either way.
+pub async fn create_admin(
+    state: &AppState,
+    email: &str,
+    password: Option<String>,
+    promote_existing: bool,
+) -> Result<AdminOutcome, AdminError> {
+    let email = email.trim().to_lowercase();
+    domain::validate::email("DBAAS_ADMIN_EMAIL", &email).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let ctx = crate::state::RequestCtx {
+        method: "CLI".into(),
+        path: "dbaas admin create-admin".into(),
+        ..Default::default()
+    };
+    if let Some(existing) = state.store.get_user_by_email(&email).await? {
+        return promote(state, &ctx, existing, promote_existing).await;
+    }
+    let (password, generated) = match password {
         Some(p) => {
-            domain::validate::password("DBAAS_ADMIN_PASSWORD", p)
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
-            (p.clone(), false)
+            domain::validate::password("password", &p).map_err(|e| anyhow::anyhow!("{e}"))?;
+            (p, false)
         }
         None => (
             crate::auth::tokens::new_refresh_token()[9..33].to_string(),
@@ -108,7 +187,7 @@ pub async fn create_admin(state: &AppState) -> anyhow::Result<Option<String>> {
     let now = Utc::now();
     let user = User {
         id: new_id(IdKind::User),
-        email,
+        email: email.clone(),
         full_name: "Platform Admin".into(),
         password_hash: password::hash(&state.passwords, password.clone())
             .await
@@ -123,14 +202,73 @@ pub async fn create_admin(state: &AppState) -> anyhow::Result<Option<String>> {
         .create_user(&user, &[Binding::platform_admin()])
         .await
     {
-        Ok(()) => Ok(generated.then_some(password)),
-        // Another replica created it at the same moment.
-        Err(store::StoreError::Conflict(_)) => Ok(None),
+        Ok(()) => {
+            state
+                .audit(
+                    &ctx,
+                    Audit::new("user.create_admin", "user")
+                        .id(&user.id)
+                        .status(201)
+                        .details(serde_json::json!({"email": email})),
+                )
+                .await;
+            Ok(AdminOutcome::Created {
+                generated_password: generated.then_some(password),
+            })
+        }
+        // Someone (another replica, or a sign-up) took the e-mail meanwhile: judge that account.
+        Err(store::StoreError::Conflict(_)) => {
+            let existing = state
+                .store
+                .get_user_by_email(&email)
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("the account {email} vanished while creating it"))?;
+            promote(state, &ctx, existing, promote_existing).await
+        }
         Err(e) => Err(e.into()),
     }
 }
 
-/// Sets a user's password (operator chore).
+async fn promote(
+    state: &AppState,
+    ctx: &crate::state::RequestCtx,
+    existing: domain::model::UserWithBindings,
+    promote_existing: bool,
+) -> Result<AdminOutcome, AdminError> {
+    let is_admin = existing.bindings.contains(&Binding::platform_admin());
+    if !promote_existing {
+        return Err(AdminError::Exists {
+            email: existing.user.email,
+            is_admin,
+        });
+    }
+    if !is_admin {
+        match state
+            .store
+            .add_binding(&existing.user.id, &Binding::platform_admin())
+            .await
+        {
+            Ok(()) | Err(store::StoreError::Conflict(_)) => {}
+            Err(e) => return Err(e.into()),
+        }
+        state.invalidate_user(&existing.user.id).await;
+    }
+    state
+        .audit(
+            ctx,
+            Audit::new("user.promote_admin", "user")
+                .id(&existing.user.id)
+                .details(serde_json::json!({
+                    "email": existing.user.email,
+                    "already_admin": is_admin,
+                    "password_changed": false,
+                })),
+        )
+        .await;
+    Ok(AdminOutcome::Promoted)
+}
+
+/// Sets a user's password (operator chore) and revokes every refresh token and API key they had.
 pub async fn reset_password(
     state: &AppState,
     email: &str,
@@ -148,6 +286,21 @@ pub async fn reset_password(
         .map_err(|_| anyhow::anyhow!("hashing the password"))?;
     u.updated_at = Utc::now();
     state.store.update_user(&u).await?;
+    let revoked = crate::routes::users::revoke_credentials(state, &u.id)
+        .await
+        .map_err(|e| anyhow::anyhow!("revoking the user's sessions and keys: {}", e.message))?;
+    state
+        .audit(
+            &crate::state::RequestCtx {
+                method: "CLI".into(),
+                path: "dbaas admin reset-password".into(),
+                ..Default::default()
+            },
+            Audit::new("user.reset_password", "user")
+                .id(&u.id)
+                .details(serde_json::json!({"revoked_api_keys": revoked})),
+        )
+        .await;
     Ok(())
 }
 

@@ -96,6 +96,9 @@ pub struct Inner {
     pub metrics: Metrics,
     /// user id → identity; invalidated on every change to the user or their bindings.
     pub identities: Cache<String, Arc<Identity>>,
+    /// Moves on every invalidation of `identities` or `api_keys`: what was read before it moved is
+    /// not cached, so a suspension or revocation racing a cache fill still takes effect at once.
+    pub identity_epoch: std::sync::atomic::AtomicU64,
     /// API key prefix → key row; invalidated on revoke.
     pub api_keys: Cache<String, Arc<ApiKey>>,
     /// Quota views by (domain, project or ""), for one second: reads are served from here while
@@ -182,6 +185,7 @@ impl AppState {
             redis,
             metrics,
             identities,
+            identity_epoch: Default::default(),
             api_keys,
             quota_views,
             key_touches: DashMap::new(),
@@ -214,7 +218,26 @@ impl AppState {
     }
 
     pub async fn invalidate_user(&self, user_id: &str) {
+        self.identity_epoch
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         self.identities.invalidate(user_id).await;
+    }
+
+    /// Forgets every cached identity: a tenant or project was suspended or reactivated, which
+    /// changes what all its members may do.
+    pub fn invalidate_identities(&self) {
+        self.identity_epoch
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.identities.invalidate_all();
+    }
+
+    /// Forgets cached API keys (by prefix) after they were revoked.
+    pub async fn evict_api_keys(&self, prefixes: &[String]) {
+        self.identity_epoch
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        for p in prefixes {
+            self.api_keys.invalidate(p).await;
+        }
     }
 
     /// Writes an audit entry. A failed write is logged, never turned into a failed request.

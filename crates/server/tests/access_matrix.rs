@@ -218,37 +218,30 @@ both_stores!(role_by_route_by_scope, |backend| async move {
             assert_eq!(st, StatusCode::CREATED);
         }
     }
-    for (who, email, path, role) in [
+    // Roles are granted directly by creating the users with them (adding a member only invites).
+    for (who, email, binding) in [
         (
             Who::DomainAdmin,
             "da@acme.io",
-            "/api/v1/tenants/acme/members",
-            "domain_admin",
+            json!({"role": "domain_admin", "domain": "acme"}),
         ),
         (
             Who::ProjectAdmin,
             "pa@acme.io",
-            "/api/v1/tenants/acme/projects/web/members",
-            "project_admin",
+            json!({"role": "project_admin", "domain": "acme", "project": "web"}),
         ),
         (
             Who::Developer,
             "dev@acme.io",
-            "/api/v1/tenants/acme/projects/web/members",
-            "developer",
+            json!({"role": "developer", "domain": "acme", "project": "web"}),
         ),
         (
             Who::NeighbourProjectAdmin,
             "npa@acme.io",
-            "/api/v1/tenants/acme/projects/api/members",
-            "project_admin",
+            json!({"role": "project_admin", "domain": "acme", "project": "api"}),
         ),
     ] {
-        let (t, _) = s.user(&admin, email).await;
-        let (st, b) = s
-            .post(path, &admin, json!({"email": email, "role": role}))
-            .await;
-        assert_eq!(st, StatusCode::CREATED, "{b}");
+        let t = user_with(&s, &admin, email, vec![binding]).await;
         tokens.push((who, t));
     }
     let mut failures = vec![];
@@ -267,8 +260,17 @@ both_stores!(role_by_route_by_scope, |backend| async move {
                         .is_some_and(|b| b.to_string().contains("spare@"));
                 let mut spare = String::new();
                 if needs_spare {
+                    // A member of the domain and of its project `web`, for the removal routes.
+                    let bindings = if route.path.contains("{u}") {
+                        json!([
+                            {"role": "domain_admin", "domain": domain},
+                            {"role": "developer", "domain": domain, "project": "web"},
+                        ])
+                    } else {
+                        json!([])
+                    };
                     let (st, u) = s
-                        .post("/api/v1/users", &admin, json!({"email": spare_email, "password": "user-password-123", "full_name": "Spare User"}))
+                        .post("/api/v1/users", &admin, json!({"email": spare_email, "password": "user-password-123", "full_name": "Spare User", "bindings": bindings}))
                         .await;
                     assert_eq!(st, StatusCode::CREATED, "{u}");
                     spare = u["id"].as_str().unwrap().to_string();
@@ -282,24 +284,6 @@ both_stores!(role_by_route_by_scope, |backend| async move {
                         )
                         .await;
                     assert_eq!(st, StatusCode::CREATED);
-                }
-                for (scope_path, role) in [
-                    (format!("/api/v1/tenants/{domain}/members"), "domain_admin"),
-                    (
-                        format!("/api/v1/tenants/{domain}/projects/web/members"),
-                        "developer",
-                    ),
-                ] {
-                    if route.path.contains("{u}") {
-                        let (st, b) = s
-                            .post(
-                                &scope_path,
-                                &admin,
-                                json!({"email": spare_email, "role": role}),
-                            )
-                            .await;
-                        assert_eq!(st, StatusCode::CREATED, "{b}");
-                    }
                 }
                 let path = route
                     .path
@@ -348,13 +332,22 @@ both_stores!(audit_is_scoped_and_filtered, |backend| async move {
         )
         .await;
     }
-    let (da, _) = s.user(&admin, "da@acme.io").await;
-    s.post(
-        "/api/v1/tenants/acme/members",
+    let da = user_with(
+        &s,
         &admin,
-        json!({"email": "da@acme.io", "role": "domain_admin"}),
+        "da@acme.io",
+        vec![json!({"role": "domain_admin", "domain": "acme"})],
     )
     .await;
+    // Adding a member (an invitation) is audited too.
+    let (st, _) = s
+        .post(
+            "/api/v1/tenants/acme/members",
+            &da,
+            json!({"email": "helper@acme.io", "role": "domain_admin"}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED);
     let (st, _) = s
         .patch("/api/v1/tenants/acme", &da, json!({"display_name": "ACME"}))
         .await;
@@ -565,35 +558,29 @@ both_stores!(database_routes_by_role, |backend| async move {
         seeded.insert(d, (db.id.clone(), op.id.clone()));
     }
     let mut tokens = vec![(Who::PlatformAdmin, admin.clone())];
-    for (who, email, path, role) in [
+    for (who, email, binding) in [
         (
             Who::DomainAdmin,
             "da@acme.io",
-            "/api/v1/tenants/acme/members",
-            "domain_admin",
+            json!({"role": "domain_admin", "domain": "acme"}),
         ),
         (
             Who::ProjectAdmin,
             "pa@acme.io",
-            "/api/v1/tenants/acme/projects/web/members",
-            "project_admin",
+            json!({"role": "project_admin", "domain": "acme", "project": "web"}),
         ),
         (
             Who::Developer,
             "dev@acme.io",
-            "/api/v1/tenants/acme/projects/web/members",
-            "developer",
+            json!({"role": "developer", "domain": "acme", "project": "web"}),
         ),
         (
             Who::NeighbourProjectAdmin,
             "npa@acme.io",
-            "/api/v1/tenants/acme/projects/api/members",
-            "project_admin",
+            json!({"role": "project_admin", "domain": "acme", "project": "api"}),
         ),
     ] {
-        let (t, _) = s.user(&admin, email).await;
-        s.post(path, &admin, json!({"email": email, "role": role}))
-            .await;
+        let t = user_with(&s, &admin, email, vec![binding]).await;
         tokens.push((who, t));
     }
     // (method, path, body, write?, permitted answer)
@@ -723,3 +710,19 @@ both_stores!(database_routes_by_role, |backend| async move {
     assert!(stats["queued"].as_i64().unwrap() > 0, "{stats}");
     s.running.shutdown().await;
 });
+
+/// Creates a user holding `bindings` (as the platform admin) and returns their access token.
+async fn user_with(s: &TestServer, admin: &str, email: &str, bindings: Vec<Value>) -> String {
+    let (st, u) = s
+        .post(
+            "/api/v1/users",
+            admin,
+            json!({"email": email, "password": "user-password-123", "full_name": "Test User", "bindings": bindings}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED, "{u}");
+    s.login(email, "user-password-123").await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}

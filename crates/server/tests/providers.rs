@@ -347,6 +347,7 @@ both_stores!(onboarding_failures_say_why, |b| async move {
         (json!({"region": "r".repeat(51)}), "region"),
         (json!({"name": ""}), "name"),
         (json!({"domain": "Not A Slug"}), "domain"),
+        (json!({"domain": "no-such-tenant"}), "domain"),
         (json!({"kubeconfig_content": " "}), "kubeconfig_content"),
         (json!({"metadata": [1]}), "metadata"),
         (json!({"verify_ssl": "yes"}), "verify_ssl"),
@@ -452,15 +453,20 @@ both_stores!(only_platform_admins_manage_providers, |b| async move {
         .post("/api/v1/tenants", &admin, json!({"name": "acme"}))
         .await;
     assert_eq!(s, StatusCode::CREATED);
-    let (user, _) = ts.user(&admin, "dev@acme.test").await;
+    // Created with the role directly (adding a member only invites).
     let (s, _) = ts
         .post(
-            "/api/v1/tenants/acme/members",
+            "/api/v1/users",
             &admin,
-            json!({"email": "dev@acme.test", "role": "domain_admin"}),
+            json!({"email": "dev@acme.test", "password": "user-password-123", "full_name": "Dev",
+                   "bindings": [{"role": "domain_admin", "domain": "acme"}]}),
         )
         .await;
     assert_eq!(s, StatusCode::CREATED);
+    let user = ts.login("dev@acme.test", "user-password-123").await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
 
     let path = format!("/api/v1/providers/{id}");
     let checks = [
@@ -765,11 +771,11 @@ both_stores!(placement_preview_ranks_dedicated_first, |b| async move {
     assert_eq!(names(&r["providers"]), ["acme-small", "shared-big"]);
 
     // Tenants: their own domain implied, no capacities of the clusters.
-    ts.user(&admin, "dev@acme.test").await;
     ts.post(
-        "/api/v1/tenants/acme/members",
+        "/api/v1/users",
         &admin,
-        json!({"email": "dev@acme.test", "role": "domain_admin"}),
+        json!({"email": "dev@acme.test", "password": "user-password-123", "full_name": "Dev",
+               "bindings": [{"role": "domain_admin", "domain": "acme"}]}),
     )
     .await;
     let dev = ts.login("dev@acme.test", "user-password-123").await["access_token"]

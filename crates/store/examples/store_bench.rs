@@ -154,6 +154,7 @@ async fn load(s: Arc<dyn Store>) -> Result<(), Box<dyn std::error::Error>> {
             description: None,
             quota: quota(),
             metadata: serde_json::json!({}),
+            is_active: true,
             created_at: t,
             updated_at: t,
         })

@@ -9,9 +9,10 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use domain::access::Binding;
+use domain::access::{Binding, Suspensions};
 use domain::audit::{AuditEntry, AuditFilter};
 use domain::engine::Engine;
+use domain::invitation::{Invitation, InvitationStatus};
 use domain::model::{
     ApiKey, Database, Operation, Page, PageRequest, Project, Provider, RefreshToken, Tenant, User,
     UserWithBindings,
@@ -350,4 +351,50 @@ pub trait Store: Send + Sync + 'static {
         page: PageRequest,
     ) -> Result<AuditPageJson>;
     async fn purge_audit_before(&self, before: DateTime<Utc>) -> Result<u64>;
+
+    // ---- accounts: suspensions, revocation, tenant deletion, invitations
+    /// Suspended tenants among `domains`, and the suspended projects of those domains.
+    async fn suspensions(&self, domains: &[String]) -> Result<Suspensions>;
+    /// Revokes every live refresh token and API key of the user (after a password reset or a
+    /// deactivation); returns the revoked keys' prefixes, for evicting cached keys.
+    async fn revoke_user_credentials(
+        &self,
+        user_id: &str,
+        at: DateTime<Utc>,
+    ) -> Result<Vec<String>>;
+    /// Deletes a tenant with its projects, bindings and invitations. Conflict while a provider is
+    /// dedicated to it or it holds databases that are not deleted; false if it does not exist.
+    async fn delete_tenant(&self, name: &str) -> Result<bool>;
+    /// Conflict while an open invitation for the same e-mail and exact scope exists; NotFound if
+    /// the scope does not.
+    async fn create_invitation(&self, invitation: &Invitation) -> Result<()>;
+    async fn get_invitation(&self, id: &str) -> Result<Option<Invitation>>;
+    /// Open (pending, unexpired at `now`) invitations addressed to `email`, newest first.
+    async fn open_invitations_for(
+        &self,
+        email: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Invitation>>;
+    /// Every invitation of a domain (`project` None) or of one of its projects, newest first.
+    async fn list_invitations(
+        &self,
+        domain: &str,
+        project: Option<&str>,
+    ) -> Result<Vec<Invitation>>;
+    /// In one transaction: the invitation must still be open at `now`; grants its binding to
+    /// `user_id` and marks it accepted. NotFound if missing; Conflict if no longer open (the text
+    /// says why) or the user already holds a role on that scope.
+    async fn accept_invitation(
+        &self,
+        id: &str,
+        user_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Invitation>;
+    /// pending → `status` (declined or revoked); false (nothing written) from any other status.
+    async fn close_invitation(
+        &self,
+        id: &str,
+        status: InvitationStatus,
+        now: DateTime<Utc>,
+    ) -> Result<bool>;
 }

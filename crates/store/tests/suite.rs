@@ -6,10 +6,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
-use domain::access::{Binding, KeyScope, Role};
+use domain::access::{Binding, KeyScope, Role, Suspensions};
 use domain::audit::{AuditEntry, AuditFilter, AuditOutcome, AuditScope};
 use domain::engine::{Engine, Size};
 use domain::ids::{new_id, IdKind};
+use domain::invitation::{Invitation, InvitationStatus};
 use domain::model::{
     ApiKey, CurrentState, Database, Operation, PageRequest, Plan, Project, Provider,
     ProviderCapacity, RefreshToken, Tenant, User,
@@ -165,6 +166,7 @@ fn project(domain: &str, name: &str, quota: QuotaLimits) -> Project {
         description: Some("a project".into()),
         quota,
         metadata: serde_json::json!({}),
+        is_active: true,
         created_at: t,
         updated_at: t,
     }
@@ -2119,4 +2121,299 @@ async fn bad_urls_and_unreachable_servers_are_errors() {
         .err()
         .unwrap();
     assert!(matches!(e, StoreError::Unavailable(_)), "{e:?}");
+}
+
+// ---------------------------------------------------------------- accounts: invitations,
+// suspensions, revocation, tenant deletion
+
+mod accounts {
+    macro_rules! both {
+        ($($name:ident),* $(,)?) => {
+            $(
+                mod $name {
+                    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                    async fn sqlite() {
+                        super::super::$name(super::super::sqlite_env().await).await;
+                    }
+                    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                    async fn postgres() {
+                        super::super::$name(super::super::postgres_env().await).await;
+                    }
+                }
+            )*
+        };
+    }
+    both!(
+        invitations_lifecycle,
+        suspensions_and_credential_revocation,
+        tenant_deletion_guards
+    );
+}
+
+fn invitation(email: &str, binding: Binding, code: &str, at: DateTime<Utc>) -> Invitation {
+    Invitation {
+        id: new_id(IdKind::Invitation),
+        email: email.into(),
+        binding,
+        code_hash: format!("hash-{code}"),
+        invited_by: None,
+        invited_by_email: Some("da@acme.io".into()),
+        status: InvitationStatus::Pending,
+        created_at: at,
+        expires_at: at + domain::invitation::INVITATION_TTL,
+        decided_at: None,
+        accepted_by: None,
+    }
+}
+
+async fn invitations_lifecycle(env: Env) {
+    let s = &*env.store;
+    tenancy(s, "acme", "web", big_quota()).await;
+    let bob = user("bob@corp.io");
+    s.create_user(&bob, &[]).await.unwrap();
+    let t = now();
+    let da = Binding::domain(Role::DomainAdmin, "acme");
+    let inv = invitation("bob@corp.io", da.clone(), "a", t);
+    s.create_invitation(&inv).await.unwrap();
+    assert_eq!(s.get_invitation(&inv.id).await.unwrap(), Some(inv.clone()));
+    // One open invitation per e-mail and scope.
+    let e = s
+        .create_invitation(&invitation("bob@corp.io", da.clone(), "b", t))
+        .await
+        .unwrap_err();
+    assert!(matches!(e, StoreError::Conflict(_)), "{e:?}");
+    // A missing project is NotFound.
+    let e = s
+        .create_invitation(&invitation(
+            "bob@corp.io",
+            Binding::project(Role::Developer, "acme", "nope"),
+            "c",
+            t,
+        ))
+        .await
+        .unwrap_err();
+    assert!(matches!(e, StoreError::NotFound(_)), "{e:?}");
+    let dev = invitation(
+        "bob@corp.io",
+        Binding::project(Role::Developer, "acme", "web"),
+        "d",
+        t,
+    );
+    s.create_invitation(&dev).await.unwrap();
+    let open = s.open_invitations_for("BOB@corp.io", t).await.unwrap();
+    assert_eq!(open.len(), 2);
+    assert_eq!(
+        s.list_invitations("acme", Some("web")).await.unwrap().len(),
+        1
+    );
+    assert_eq!(s.list_invitations("acme", None).await.unwrap().len(), 2);
+
+    // Nothing granted until accepted.
+    assert!(s
+        .get_user(&bob.id)
+        .await
+        .unwrap()
+        .unwrap()
+        .bindings
+        .is_empty());
+    let accepted = s.accept_invitation(&inv.id, &bob.id, t).await.unwrap();
+    assert_eq!(accepted.status, InvitationStatus::Accepted);
+    assert_eq!(accepted.accepted_by.as_deref(), Some(bob.id.as_str()));
+    assert_eq!(
+        s.get_user(&bob.id).await.unwrap().unwrap().bindings,
+        vec![da]
+    );
+    let e = s.accept_invitation(&inv.id, &bob.id, t).await.unwrap_err();
+    assert!(
+        matches!(e, StoreError::Conflict(ref m) if m.contains("accepted")),
+        "{e:?}"
+    );
+    assert!(!s
+        .close_invitation(&inv.id, InvitationStatus::Revoked, t)
+        .await
+        .unwrap());
+
+    // Declined: closed, nothing granted.
+    assert!(s
+        .close_invitation(&dev.id, InvitationStatus::Declined, t)
+        .await
+        .unwrap());
+    let e = s.accept_invitation(&dev.id, &bob.id, t).await.unwrap_err();
+    assert!(
+        matches!(e, StoreError::Conflict(ref m) if m.contains("declined")),
+        "{e:?}"
+    );
+    assert_eq!(
+        s.get_user(&bob.id).await.unwrap().unwrap().bindings.len(),
+        1
+    );
+
+    // Expired: refused, not listed, and it does not block a new invitation.
+    let old = t - chrono::Duration::days(8);
+    let stale = invitation(
+        "carol@corp.io",
+        Binding::project(Role::ProjectAdmin, "acme", "web"),
+        "e",
+        old,
+    );
+    s.create_invitation(&stale).await.unwrap();
+    assert!(s
+        .open_invitations_for("carol@corp.io", t)
+        .await
+        .unwrap()
+        .is_empty());
+    let carol = user("carol@corp.io");
+    s.create_user(&carol, &[]).await.unwrap();
+    let e = s
+        .accept_invitation(&stale.id, &carol.id, t)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(e, StoreError::Conflict(ref m) if m.contains("expired")),
+        "{e:?}"
+    );
+    let fresh = invitation(
+        "carol@corp.io",
+        Binding::project(Role::ProjectAdmin, "acme", "web"),
+        "f",
+        t,
+    );
+    s.create_invitation(&fresh).await.unwrap();
+    assert!(s.accept_invitation(&fresh.id, &carol.id, t).await.is_ok());
+    assert!(matches!(
+        s.accept_invitation("inv-missing", &carol.id, t).await,
+        Err(StoreError::NotFound(_))
+    ));
+}
+
+async fn suspensions_and_credential_revocation(env: Env) {
+    let s = &*env.store;
+    tenancy(s, "acme", "web", big_quota()).await;
+    tenancy(s, "globex", "api", big_quota()).await;
+    let domains = vec!["acme".to_string(), "globex".to_string()];
+    assert_eq!(
+        s.suspensions(&domains).await.unwrap(),
+        Suspensions::default()
+    );
+    let mut t = s.get_tenant("acme").await.unwrap().unwrap();
+    t.is_active = false;
+    s.update_tenant(&t).await.unwrap();
+    let mut p = s.get_project("globex", "api").await.unwrap().unwrap();
+    p.is_active = false;
+    s.update_project(&p).await.unwrap();
+    assert!(
+        !s.get_project("globex", "api")
+            .await
+            .unwrap()
+            .unwrap()
+            .is_active
+    );
+    let found = s.suspensions(&domains).await.unwrap();
+    assert_eq!(found.domains, vec!["acme".to_string()]);
+    assert_eq!(
+        found.projects,
+        vec![("globex".to_string(), "api".to_string())]
+    );
+    assert_eq!(
+        s.suspensions(&["globex".to_string()])
+            .await
+            .unwrap()
+            .domains,
+        Vec::<String>::new()
+    );
+
+    let u = user("eve@acme.io");
+    s.create_user(&u, &[]).await.unwrap();
+    let at = now();
+    let key = ApiKey {
+        id: new_id(IdKind::ApiKey),
+        user_id: u.id.clone(),
+        name: "ci".into(),
+        description: None,
+        prefix: "revokeme01".into(),
+        key_hash: "f".repeat(64),
+        scopes: vec![KeyScope::Read],
+        created_at: at,
+        expires_at: None,
+        last_used_at: None,
+        revoked_at: None,
+    };
+    s.create_api_key(&key).await.unwrap();
+    let rt = RefreshToken {
+        id: new_id(IdKind::RefreshToken),
+        user_id: u.id.clone(),
+        family_id: "fam".into(),
+        token_hash: "rt-hash".into(),
+        created_at: at,
+        expires_at: at + chrono::Duration::days(7),
+        revoked_at: None,
+        replaced_by: None,
+    };
+    s.create_refresh_token(&rt).await.unwrap();
+    let prefixes = s.revoke_user_credentials(&u.id, at).await.unwrap();
+    assert_eq!(prefixes, vec!["revokeme01".to_string()]);
+    assert!(s
+        .find_api_key("revokeme01")
+        .await
+        .unwrap()
+        .unwrap()
+        .revoked_at
+        .is_some());
+    assert!(s
+        .find_refresh_token("rt-hash")
+        .await
+        .unwrap()
+        .unwrap()
+        .revoked_at
+        .is_some());
+    assert!(s
+        .revoke_user_credentials(&u.id, at)
+        .await
+        .unwrap()
+        .is_empty());
+}
+
+async fn tenant_deletion_guards(env: Env) {
+    let s = &*env.store;
+    tenancy(s, "acme", "web", big_quota()).await;
+    let u = user("da@acme.io");
+    s.create_user(&u, &[Binding::domain(Role::DomainAdmin, "acme")])
+        .await
+        .unwrap();
+    let mut p = provider("acme-own", 100.0, 1);
+    p.domain = Some("acme".into());
+    s.create_provider(&p, "kubeconfig").await.unwrap();
+    let e = s.delete_tenant("acme").await.unwrap_err();
+    assert!(
+        matches!(e, StoreError::Conflict(ref m) if m.contains("acme-own")),
+        "{e:?}"
+    );
+    p.domain = None;
+    s.update_provider(&p, None).await.unwrap();
+    let db = add_db(s, "acme", "web", "orders").await;
+    let e = s.delete_tenant("acme").await.unwrap_err();
+    assert!(
+        matches!(e, StoreError::Conflict(ref m) if m.contains("database")),
+        "{e:?}"
+    );
+    let mut gone = db.clone();
+    gone.status = DatabaseStatus::Deleted;
+    s.update_database(&gone).await.unwrap();
+    assert!(s.delete_tenant("acme").await.unwrap());
+    assert!(s.get_tenant("acme").await.unwrap().is_none());
+    assert!(s.get_project("acme", "web").await.unwrap().is_none());
+    assert!(s
+        .get_user(&u.id)
+        .await
+        .unwrap()
+        .unwrap()
+        .bindings
+        .is_empty());
+    assert!(!s.delete_tenant("acme").await.unwrap());
+    // The name is retired.
+    let e = s
+        .create_tenant(&tenant("acme", big_quota()))
+        .await
+        .unwrap_err();
+    assert!(matches!(e, StoreError::Conflict(_)), "{e:?}");
 }

@@ -13,7 +13,7 @@ use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use domain::access::{Action, Decision, KeyScope, Principal, Scope};
+use domain::access::{Action, Decision, KeyScope, Principal, Scope, Via};
 use domain::model::ApiKey;
 
 use crate::error::ApiError;
@@ -32,8 +32,23 @@ pub struct Caller {
 }
 
 impl Caller {
+    /// How the caller authenticated, as the authorization decision weighs it.
+    pub fn via(&self) -> Via {
+        match &self.api_key {
+            None => Via::Session,
+            Some((_, scopes)) => Via::ApiKey {
+                write: scopes.contains(&KeyScope::Write),
+            },
+        }
+    }
+
+    /// The one authorization decision (roles, suspensions, key scopes) for this caller.
+    pub fn decide(&self, action: Action, scope: Scope<'_>) -> Decision {
+        self.principal.decide_via(action, scope, self.via())
+    }
+
     /// The authorization decision as an error to return: 404 when the scope is invisible, 403 when
-    /// visible but not permitted. `what`/`id` name the thing for the 404 message.
+    /// visible but not permitted or suspended. `what`/`id` name the thing for the 404 message.
     pub fn require(
         &self,
         action: Action,
@@ -41,11 +56,30 @@ impl Caller {
         what: &str,
         id: &str,
     ) -> Result<(), ApiError> {
-        match self.principal.decide(action, scope) {
+        match self.decide(action, scope) {
             Decision::Allow => Ok(()),
+            Decision::Forbidden
+                if action == Action::ReadCredentials
+                    && self.via() == (Via::ApiKey { write: false }) =>
+            {
+                Err(ApiError::forbidden(
+                    "This API key is read-only: reading credentials needs a key with the write scope",
+                ))
+            }
             Decision::Forbidden => {
                 Err(ApiError::forbidden("You do not have permission to do this"))
             }
+            Decision::Suspended => Err(ApiError::forbidden(
+                match self.principal.suspension(scope) {
+                    Some((d, Some(p))) => format!(
+                        "Project '{p}' of tenant '{d}' is suspended: it cannot be changed, and its API keys cannot act in it"
+                    ),
+                    Some((d, None)) => format!(
+                        "Tenant '{d}' is suspended: it cannot be changed, and its API keys cannot act in it"
+                    ),
+                    None => "This tenant or project is suspended".to_string(),
+                },
+            )),
             Decision::Hidden => Err(ApiError::not_found(what, id)),
         }
     }
@@ -222,23 +256,45 @@ async fn resolve(
     })
 }
 
+/// The user behind a credential, with their bindings and which of their tenants and projects are
+/// suspended. Cached briefly; every change to the user, their bindings or a suspension evicts it.
 async fn identity(state: &AppState, user_id: &str) -> Result<Arc<Identity>, ApiError> {
     if let Some(found) = state.identities.get(user_id).await {
         return Ok(found);
     }
+    let epoch = state
+        .identity_epoch
+        .load(std::sync::atomic::Ordering::SeqCst);
     let invalid = || ApiError::unauthenticated("Invalid or expired token");
     let u = state.store.get_user(user_id).await?.ok_or_else(invalid)?;
     if !u.user.is_active {
-        return Err(invalid());
+        return Err(ApiError::unauthenticated("This account is suspended"));
     }
+    let principal = Principal::new(u.bindings);
+    // Platform admins are never suspended: no need to look.
+    let suspended = if principal.is_platform_admin() {
+        Default::default()
+    } else {
+        state
+            .store
+            .suspensions(&principal.visible_domains())
+            .await?
+    };
     let identity = Arc::new(Identity {
-        principal: Principal::new(u.bindings),
+        principal: Principal::with_suspensions(principal.bindings, suspended),
         user: u.user,
     });
-    state
-        .identities
-        .insert(user_id.to_string(), identity.clone())
-        .await;
+    // Read before an invalidation landed: answer with it, but do not keep it.
+    if state
+        .identity_epoch
+        .load(std::sync::atomic::Ordering::SeqCst)
+        == epoch
+    {
+        state
+            .identities
+            .insert(user_id.to_string(), identity.clone())
+            .await;
+    }
     Ok(identity)
 }
 
@@ -247,13 +303,23 @@ async fn api_key(state: &AppState, prefix: &str, presented: &str) -> Result<Arc<
     let key = match state.api_keys.get(prefix).await {
         Some(k) => k,
         None => {
+            let epoch = state
+                .identity_epoch
+                .load(std::sync::atomic::Ordering::SeqCst);
             let k = state
                 .store
                 .find_api_key(prefix)
                 .await?
                 .ok_or_else(invalid)?;
             let k = Arc::new(k);
-            state.api_keys.insert(prefix.to_string(), k.clone()).await;
+            // Not kept when a revocation landed during the read.
+            if state
+                .identity_epoch
+                .load(std::sync::atomic::Ordering::SeqCst)
+                == epoch
+            {
+                state.api_keys.insert(prefix.to_string(), k.clone()).await;
+            }
             k
         }
     };
@@ -267,7 +333,7 @@ async fn api_key(state: &AppState, prefix: &str, presented: &str) -> Result<Arc<
     }
 }
 
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 

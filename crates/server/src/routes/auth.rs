@@ -250,6 +250,7 @@ pub async fn register(
             description: None,
             quota: state.config.self_service_quota(),
             metadata: json!({}),
+            is_active: true,
             created_at: now,
             updated_at: now,
         };

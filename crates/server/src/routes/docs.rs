@@ -5,7 +5,9 @@ use axum::Json;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{audit_logs, auth, databases, health, operations, providers, tenants, users, versions};
+use super::{
+    account, audit_logs, auth, databases, health, operations, providers, tenants, users, versions,
+};
 
 struct Security;
 
@@ -41,6 +43,10 @@ impl Modify for Security {
         tenants::project_quota,
         tenants::list_domain_members, tenants::add_domain_member, tenants::remove_domain_member,
         tenants::list_project_members, tenants::add_project_member, tenants::remove_project_member,
+        tenants::delete_tenant, tenants::list_domain_invitations, tenants::list_project_invitations,
+        tenants::revoke_invitation,
+        account::list_my_invitations, account::accept_invitation, account::decline_invitation,
+        account::change_password,
         users::create_user, users::list_users, users::get_user, users::update_user, users::delete_user,
         audit_logs::list,
         providers::create_provider, providers::list_providers, providers::get_provider,

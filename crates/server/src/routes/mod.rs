@@ -1,5 +1,6 @@
 //! HTTP routes, one module per part of the contract.
 
+pub mod account;
 pub mod audit_logs;
 pub mod auth;
 pub mod databases;

@@ -146,9 +146,7 @@ async fn load(state: &AppState, caller: &Caller, id: &str) -> ApiResult<Operatio
         .get_operation(id)
         .await?
         .ok_or_else(|| ApiError::not_found("Operation", id))?;
-    if caller
-        .principal
-        .decide(Action::ReadProject, Scope::Project(&op.domain, &op.project))
+    if caller.decide(Action::ReadProject, Scope::Project(&op.domain, &op.project))
         != Decision::Allow
     {
         return Err(ApiError::not_found("Operation", id));

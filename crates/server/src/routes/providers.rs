@@ -352,13 +352,19 @@ fn kubeconfig(v: &str) -> ApiResult<()> {
     Ok(())
 }
 
-/// A dedicated provider names a tenant by its slug. The tenant need not exist yet: until it does,
-/// the provider simply takes nobody's databases (admins may prepare clusters before onboarding).
-fn tenant_field(domain: &Option<String>) -> ApiResult<()> {
-    match domain {
-        Some(d) => Ok(validate::dns_label("domain", d, 3, 63)?),
-        None => Ok(()),
+/// A dedicated provider's tenant must exist: a provider dedicated to a name nobody holds yet
+/// would go to whoever registers that name first. (A tenant with dedicated providers cannot be
+/// deleted, so the dedication stays valid.)
+async fn tenant_field(state: &AppState, domain: &Option<String>) -> ApiResult<()> {
+    let Some(d) = domain else { return Ok(()) };
+    validate::dns_label("domain", d, 3, 63)?;
+    if state.store.get_tenant(d).await?.is_none() {
+        return Err(ApiError::validation(
+            "domain",
+            format!("tenant '{d}' does not exist: create it before dedicating a provider to it"),
+        ));
     }
+    Ok(())
 }
 
 /// Connects in memory and probes; any failure is a 400 carrying the probe's reason.
@@ -434,7 +440,7 @@ pub async fn create_provider(
     tags(&req.tags)?;
     kubeconfig(&req.kubeconfig_content)?;
     let metadata = object("metadata", req.metadata)?;
-    tenant_field(&req.domain)?;
+    tenant_field(&state, &req.domain).await?;
     // Before the probe: a duplicate need not wait for a cluster round trip.
     name_taken(&state, &req.name, None).await?;
 
@@ -575,7 +581,7 @@ pub async fn update_provider(
         changed.push("cloud_provider");
     }
     if let Some(v) = req.domain {
-        tenant_field(&v)?;
+        tenant_field(&state, &v).await?;
         p.domain = v;
         changed.push("domain");
     }

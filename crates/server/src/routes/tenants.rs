@@ -6,6 +6,8 @@ use axum::response::IntoResponse;
 use axum::Json;
 use chrono::{DateTime, Utc};
 use domain::access::{Action, Binding, Role, Scope};
+use domain::ids::{is_id, new_id, IdKind};
+use domain::invitation::{Invitation, InvitationStatus, INVITATION_TTL};
 use domain::model::{Plan, Project, Tenant};
 use domain::quota::{QuotaLimits, QuotaView};
 use domain::validate;
@@ -42,6 +44,30 @@ impl QuotaInput {
         q.validate()?;
         Ok(q)
     }
+}
+
+/// A tenant's metadata: an object, and its `allowed_namespace_labels` (namespaces whose pods may
+/// reach the tenant's databases) a map of Kubernetes label keys to label values.
+fn tenant_metadata(v: Option<Value>) -> Result<Value, ApiError> {
+    let m = object("metadata", v)?;
+    if let Some(labels) = m.get("allowed_namespace_labels") {
+        let field = "metadata.allowed_namespace_labels";
+        let Value::Object(labels) = labels else {
+            return Err(ApiError::validation(
+                field,
+                "must be an object of label keys to label values",
+            ));
+        };
+        for (k, v) in labels {
+            let key_field = format!("{field}.{k}");
+            validate::label_key(&key_field, k)?;
+            let Value::String(v) = v else {
+                return Err(ApiError::validation(&key_field, "must be a string"));
+            };
+            validate::label_value(&key_field, v)?;
+        }
+    }
+    Ok(m)
 }
 
 pub(crate) fn object(field: &str, v: Option<Value>) -> Result<Value, ApiError> {
@@ -141,6 +167,8 @@ pub struct ProjectUpdate {
     pub quota: Option<QuotaInput>,
     #[schema(value_type = Option<Object>)]
     pub metadata: Option<Value>,
+    /// Suspends (false) or reactivates (true) the project: platform and domain admins.
+    pub is_active: Option<bool>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -152,6 +180,7 @@ pub struct ProjectResponse {
     pub quota: QuotaLimits,
     #[schema(value_type = Object)]
     pub metadata: Value,
+    pub is_active: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -165,6 +194,7 @@ impl From<Project> for ProjectResponse {
             description: p.description,
             quota: p.quota,
             metadata: p.metadata,
+            is_active: p.is_active,
             created_at: p.created_at,
             updated_at: p.updated_at,
         }
@@ -217,6 +247,30 @@ async fn load_project(state: &AppState, domain: &str, project: &str) -> ApiResul
         .ok_or_else(|| ApiError::not_found("Project", project))
 }
 
+/// Every project of a domain (to check a new domain quota against each).
+async fn all_projects(state: &AppState, domain: &str) -> ApiResult<Vec<Project>> {
+    let mut out = Vec::new();
+    for page in 1.. {
+        let p = state
+            .store
+            .list_projects(
+                domain,
+                None,
+                domain::model::PageRequest {
+                    page,
+                    page_size: 1000,
+                },
+            )
+            .await?;
+        let empty = p.items.is_empty();
+        out.extend(p.items);
+        if empty || out.len() as i64 >= p.total {
+            break;
+        }
+    }
+    Ok(out)
+}
+
 /// Authorizes on a domain: malformed or invisible → 404, visible but not permitted → 403.
 fn domain_scope(caller: &Caller, action: Action, domain: &str) -> ApiResult<()> {
     slug_segment("Tenant", domain)?;
@@ -267,7 +321,7 @@ pub async fn create_tenant(
             .quota
             .unwrap_or_default()
             .over(state.config.default_domain_quota())?,
-        metadata: object("metadata", req.metadata)?,
+        metadata: tenant_metadata(req.metadata)?,
         is_active: true,
         created_at: now,
         updated_at: now,
@@ -340,20 +394,36 @@ pub async fn update_tenant(
         t.contact_email = Some(e);
     }
     if req.metadata.is_some() {
-        t.metadata = object("metadata", req.metadata)?;
+        t.metadata = tenant_metadata(req.metadata)?;
     }
     if let Some(p) = req.plan {
         t.plan = p;
     }
     if let Some(q) = req.quota {
         t.quota = q.over(t.quota)?;
+        // The domain's quota never drops below one of its projects'.
+        for p in all_projects(&state, &domain).await? {
+            if let Err(domain::DomainError::Validation { field, message }) =
+                p.quota.within(&t.quota)
+            {
+                return Err(ApiError::validation(
+                    &field,
+                    format!("project '{}' is allowed more: {message}", p.name),
+                ));
+            }
+        }
     }
+    let suspension_changed = req.is_active.is_some_and(|a| a != t.is_active);
     if let Some(a) = req.is_active {
         t.is_active = a;
     }
     t.updated_at = Utc::now();
     state.store.update_tenant(&t).await?;
     state.invalidate_quota(&domain, None).await;
+    if suspension_changed {
+        // What every member may do changed: no cached identity may answer for it.
+        state.invalidate_identities();
+    }
     state
         .audit(
             &caller.ctx,
@@ -402,17 +472,14 @@ pub async fn create_project(
         validate::text("description", d, 0, 1000)?;
     }
     let tenant = load_tenant(&state, &domain).await?;
-    let quota = req
-        .quota
-        .unwrap_or_default()
-        .over(state.config.default_project_quota())?;
-    if quota.max_databases > tenant.quota.max_databases
-        || quota.max_cpu_cores > tenant.quota.max_cpu_cores
-    {
-        return Err(ApiError::bad_request(
-            "A project's quota cannot exceed its domain's quota",
-        ));
-    }
+    // Defaults are clipped to the domain's quota; what the caller asks for must fit in it.
+    let quota = req.quota.unwrap_or_default().over(
+        state
+            .config
+            .default_project_quota()
+            .capped_by(&tenant.quota),
+    )?;
+    quota.within(&tenant.quota)?;
     let now = Utc::now();
     let project = Project {
         domain: domain.clone(),
@@ -421,6 +488,7 @@ pub async fn create_project(
         description: req.description,
         quota,
         metadata: object("metadata", req.metadata)?,
+        is_active: true,
         created_at: now,
         updated_at: now,
     };
@@ -481,7 +549,18 @@ pub async fn update_project(
     Path((domain, project)): Path<(String, String)>,
     ApiJson(req): ApiJson<ProjectUpdate>,
 ) -> ApiResult<Json<ProjectResponse>> {
-    project_scope(&caller, Action::ManageTenant, &domain, &project)?;
+    let only_activation = req.display_name.is_none()
+        && req.description.is_none()
+        && req.quota.is_none()
+        && req.metadata.is_none();
+    if only_activation && req.is_active.is_some() {
+        // Suspending or reactivating is the domain's decision: a suspended project can still be
+        // reactivated (inside an active domain).
+        slug_segment("Project", &project)?;
+        domain_scope(&caller, Action::ManageTenant, &domain)?;
+    } else {
+        project_scope(&caller, Action::ManageTenant, &domain, &project)?;
+    }
     let mut p = load_project(&state, &domain, &project).await?;
     if let Some(d) = req.display_name {
         validate::text("display_name", &d, 1, 100)?;
@@ -496,10 +575,18 @@ pub async fn update_project(
     }
     if let Some(q) = req.quota {
         p.quota = q.over(p.quota)?;
+        p.quota.within(&load_tenant(&state, &domain).await?.quota)?;
+    }
+    let suspension_changed = req.is_active.is_some_and(|a| a != p.is_active);
+    if let Some(a) = req.is_active {
+        p.is_active = a;
     }
     p.updated_at = Utc::now();
     state.store.update_project(&p).await?;
     state.invalidate_quota(&domain, Some(&project)).await;
+    if suspension_changed {
+        state.invalidate_identities();
+    }
     state
         .audit(
             &caller.ctx,
@@ -584,13 +671,64 @@ async fn members(
     }))
 }
 
+/// An invitation as the inviter and the invitee see it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct InvitationResponse {
+    pub id: String,
+    pub email: String,
+    pub role: Role,
+    pub domain: String,
+    pub project: Option<String>,
+    /// `pending` until accepted, declined, revoked or expired.
+    pub status: InvitationStatus,
+    /// The e-mail of who invited.
+    pub invited_by: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub decided_at: Option<DateTime<Utc>>,
+    /// The code the invitee must present to accept: only in the answer that creates the
+    /// invitation. Send it to the invited address; it proves the invitation reached its owner.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    /// Where the invitee accepts (`POST`, body `{"code": …}`, signed in as the invited e-mail).
+    pub accept_path: String,
+}
+
+impl InvitationResponse {
+    pub fn of(i: Invitation, now: DateTime<Utc>, code: Option<String>) -> Self {
+        InvitationResponse {
+            status: i.status_at(now),
+            accept_path: format!("/api/v1/auth/invitations/{}/accept", i.id),
+            id: i.id,
+            email: i.email,
+            role: i.binding.role,
+            domain: i.binding.domain.unwrap_or_default(),
+            project: i.binding.project,
+            invited_by: i.invited_by_email,
+            created_at: i.created_at,
+            expires_at: i.expires_at,
+            decided_at: i.decided_at,
+            code,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct InvitationList {
+    pub invitations: Vec<InvitationResponse>,
+    pub total: i64,
+}
+
+/// Adding a member grants nothing yet: it invites the e-mail. Whoever holds an account with that
+/// e-mail must accept with the invitation's code, so an account registered in advance by someone
+/// else (a squatter) never inherits the role. Whether an account exists is not revealed.
 async fn add_member(
     state: &AppState,
     caller: &Caller,
     domain: &str,
     project: Option<&str>,
     req: MemberAdd,
-) -> ApiResult<(StatusCode, Json<MemberResponse>)> {
+) -> ApiResult<(StatusCode, Json<InvitationResponse>)> {
     let allowed = match project {
         None => req.role == Role::DomainAdmin,
         Some(_) => req.role.is_project_role(),
@@ -605,39 +743,188 @@ async fn add_member(
     }
     let email = req.email.trim().to_lowercase();
     validate::email("email", &email)?;
-    let user = state
-        .store
-        .get_user_by_email(&email)
-        .await?
-        .ok_or_else(|| ApiError::not_found("User", &email))?;
+    // Members of this very scope are listed to the caller already: saying so reveals nothing.
+    let members = state.store.list_members(domain, project).await?;
+    if members
+        .iter()
+        .any(|(u, _)| u.email.eq_ignore_ascii_case(&email))
+    {
+        return Err(ApiError::conflict(format!(
+            "{email} already holds a role here"
+        )));
+    }
     let binding = match project {
         None => Binding::domain(req.role, domain),
         Some(p) => Binding::project(req.role, domain, p),
     };
-    state.store.add_binding(&user.user.id, &binding).await?;
-    state.invalidate_user(&user.user.id).await;
+    let code = format!(
+        "inv_{}",
+        &crate::auth::tokens::new_refresh_token()["dbaas_rt_".len()..]
+    );
+    let now = Utc::now();
+    let invitation = Invitation {
+        id: new_id(IdKind::Invitation),
+        email: email.clone(),
+        binding,
+        code_hash: crate::auth::tokens::sha256_hex(&code),
+        invited_by: Some(caller.user_id.clone()),
+        invited_by_email: Some(caller.email.clone()),
+        status: InvitationStatus::Pending,
+        created_at: now,
+        expires_at: now + INVITATION_TTL,
+        decided_at: None,
+        accepted_by: None,
+    };
+    state.store.create_invitation(&invitation).await?;
     state
         .audit(
             &caller.ctx,
-            Audit::new("member.add", "member")
-                .id(&user.user.id)
+            Audit::new("member.add", "invitation")
+                .id(&invitation.id)
                 .scope(Some(domain), project)
                 .by(&caller.user_id, &caller.email)
                 .status(201)
-                .details(json!({"role": req.role, "email": email})),
+                .details(
+                    json!({"role": req.role, "email": email, "expires_at": invitation.expires_at}),
+                ),
         )
         .await;
     Ok((
         StatusCode::CREATED,
-        Json(MemberResponse {
-            user_id: user.user.id,
-            email: user.user.email,
-            full_name: user.user.full_name,
-            role: req.role,
-            domain: domain.to_string(),
-            project: project.map(str::to_string),
-        }),
+        Json(InvitationResponse::of(invitation, now, Some(code))),
     ))
+}
+
+async fn invitations(
+    state: &AppState,
+    domain: &str,
+    project: Option<&str>,
+) -> ApiResult<Json<InvitationList>> {
+    let now = Utc::now();
+    let invitations: Vec<_> = state
+        .store
+        .list_invitations(domain, project)
+        .await?
+        .into_iter()
+        .map(|i| InvitationResponse::of(i, now, None))
+        .collect();
+    Ok(Json(InvitationList {
+        total: invitations.len() as i64,
+        invitations,
+    }))
+}
+
+#[utoipa::path(get, path = "/api/v1/tenants/{domain}/invitations", tag = "members", params(("domain" = String, Path)),
+    responses((status = 200, body = InvitationList, description = "every invitation to the domain and its projects, newest first"), (status = 403), (status = 404)),
+    security(("bearer" = [])))]
+pub async fn list_domain_invitations(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(domain): Path<String>,
+) -> ApiResult<Json<InvitationList>> {
+    domain_scope(&caller, Action::ManageTenant, &domain)?;
+    load_tenant(&state, &domain).await?;
+    invitations(&state, &domain, None).await
+}
+
+#[utoipa::path(get, path = "/api/v1/tenants/{domain}/projects/{project}/invitations", tag = "members",
+    params(("domain" = String, Path), ("project" = String, Path)),
+    responses((status = 200, body = InvitationList), (status = 403), (status = 404)), security(("bearer" = [])))]
+pub async fn list_project_invitations(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((domain, project)): Path<(String, String)>,
+) -> ApiResult<Json<InvitationList>> {
+    project_scope(&caller, Action::ManageTenant, &domain, &project)?;
+    load_project(&state, &domain, &project).await?;
+    invitations(&state, &domain, Some(&project)).await
+}
+
+#[utoipa::path(delete, path = "/api/v1/tenants/{domain}/invitations/{id}", tag = "members",
+    params(("domain" = String, Path), ("id" = String, Path)),
+    responses((status = 204, description = "revoked"), (status = 404), (status = 409, description = "no longer pending")),
+    security(("bearer" = [])))]
+pub async fn revoke_invitation(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((domain, id)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
+    domain_scope(&caller, Action::ManageTenant, &domain)?;
+    let not_found = || ApiError::not_found("Invitation", &id);
+    if !is_id(IdKind::Invitation, &id) {
+        return Err(not_found());
+    }
+    let inv = state
+        .store
+        .get_invitation(&id)
+        .await?
+        .filter(|i| i.binding.domain.as_deref() == Some(domain.as_str()))
+        .ok_or_else(not_found)?;
+    let now = Utc::now();
+    if !state
+        .store
+        .close_invitation(&id, InvitationStatus::Revoked, now)
+        .await?
+    {
+        let status = state
+            .store
+            .get_invitation(&id)
+            .await?
+            .map(|i| i.status_at(now))
+            .unwrap_or(InvitationStatus::Revoked);
+        return Err(ApiError::conflict(format!(
+            "The invitation is {}, not pending",
+            status.as_str()
+        )));
+    }
+    state
+        .audit(
+            &caller.ctx,
+            Audit::new("member.invite_revoke", "invitation")
+                .id(&id)
+                .scope(Some(&domain), inv.binding.project.as_deref())
+                .by(&caller.user_id, &caller.email)
+                .status(204)
+                .details(json!({"email": inv.email, "role": inv.binding.role})),
+        )
+        .await;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(delete, path = "/api/v1/tenants/{domain}", tag = "tenants", params(("domain" = String, Path)),
+    responses((status = 204), (status = 404),
+        (status = 409, description = "providers are dedicated to the tenant, or it still holds databases")),
+    security(("bearer" = [])))]
+pub async fn delete_tenant(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(domain): Path<String>,
+) -> ApiResult<StatusCode> {
+    caller.require_platform_admin()?;
+    slug_segment("Tenant", &domain)?;
+    let mut members = state.store.list_members(&domain, None).await?;
+    let projects = all_projects(&state, &domain).await?;
+    for p in &projects {
+        members.extend(state.store.list_members(&domain, Some(&p.name)).await?);
+    }
+    if !state.store.delete_tenant(&domain).await? {
+        return Err(ApiError::not_found("Tenant", &domain));
+    }
+    state.invalidate_quota(&domain, None).await;
+    for (u, _) in members {
+        state.invalidate_user(&u.id).await;
+    }
+    state
+        .audit(
+            &caller.ctx,
+            Audit::new("tenant.delete", "tenant")
+                .id(&domain)
+                .scope(Some(&domain), None)
+                .by(&caller.user_id, &caller.email)
+                .status(204),
+        )
+        .await;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 async fn remove_member(
@@ -679,7 +966,7 @@ pub async fn list_domain_members(
 }
 
 #[utoipa::path(post, path = "/api/v1/tenants/{domain}/members", tag = "members", params(("domain" = String, Path)), request_body = MemberAdd,
-    responses((status = 201, body = MemberResponse), (status = 409)), security(("bearer" = [])))]
+    responses((status = 201, body = InvitationResponse, description = "a pending invitation: the role is granted when the invitee accepts"), (status = 409)), security(("bearer" = [])))]
 pub async fn add_domain_member(
     State(state): State<AppState>,
     caller: Caller,
@@ -716,7 +1003,7 @@ pub async fn list_project_members(
 
 #[utoipa::path(post, path = "/api/v1/tenants/{domain}/projects/{project}/members", tag = "members",
     params(("domain" = String, Path), ("project" = String, Path)), request_body = MemberAdd,
-    responses((status = 201, body = MemberResponse), (status = 409)), security(("bearer" = [])))]
+    responses((status = 201, body = InvitationResponse, description = "a pending invitation: the role is granted when the invitee accepts"), (status = 409)), security(("bearer" = [])))]
 pub async fn add_project_member(
     State(state): State<AppState>,
     caller: Caller,

@@ -27,6 +27,10 @@ pub struct UserCreate {
     /// Grants the global platform_admin role.
     #[serde(default)]
     pub platform_admin: bool,
+    /// Roles granted at once (the account is new, so nobody else can hold its e-mail): unlike
+    /// adding a member, which invites.
+    #[serde(default)]
+    pub bindings: Vec<Binding>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -104,12 +108,24 @@ pub async fn create_user(
         updated_at: now,
         last_login_at: None,
     };
-    let bindings = if req.platform_admin {
-        vec![Binding::platform_admin()]
-    } else {
-        vec![]
-    };
-    state.store.create_user(&user, &bindings).await?;
+    let mut bindings = req.bindings;
+    for (i, b) in bindings.iter().enumerate() {
+        b.check_shape()
+            .map_err(|m| ApiError::validation(&format!("bindings[{i}]"), m))?;
+    }
+    if req.platform_admin && !bindings.contains(&Binding::platform_admin()) {
+        bindings.push(Binding::platform_admin());
+    }
+    match state.store.create_user(&user, &bindings).await {
+        Ok(()) => {}
+        Err(store::StoreError::NotFound(what)) => {
+            return Err(ApiError::validation(
+                "bindings",
+                format!("{what} does not exist"),
+            ))
+        }
+        Err(e) => return Err(e.into()),
+    }
     state
         .audit(
             &caller.ctx,
@@ -161,6 +177,9 @@ pub async fn update_user(
 ) -> ApiResult<Json<UserResponse>> {
     caller.require_platform_admin()?;
     let mut u = load(&state, &id).await?;
+    // A new password or a deactivation ends every session and key the user had.
+    let password_reset = req.password.is_some();
+    let revoke = password_reset || req.is_active == Some(false);
     if let Some(n) = req.full_name {
         validate::text("full_name", &n, 2, 100)?;
         u.user.full_name = n.trim().to_string();
@@ -178,12 +197,22 @@ pub async fn update_user(
     u.user.updated_at = Utc::now();
     state.store.update_user(&u.user).await?;
     state.invalidate_user(&id).await;
+    let revoked = if revoke {
+        revoke_credentials(&state, &id).await?
+    } else {
+        0
+    };
     state
         .audit(
             &caller.ctx,
             Audit::new("user.update", "user")
                 .id(&id)
-                .by(&caller.user_id, &caller.email),
+                .by(&caller.user_id, &caller.email)
+                .details(serde_json::json!({
+                    "password_reset": password_reset,
+                    "is_active": u.user.is_active,
+                    "revoked_api_keys": revoked,
+                })),
         )
         .await;
     Ok(Json(u.into()))
@@ -205,6 +234,7 @@ pub async fn delete_user(
     u.user.updated_at = Utc::now();
     state.store.update_user(&u.user).await?;
     state.invalidate_user(&id).await;
+    revoke_credentials(&state, &id).await?;
     state
         .audit(
             &caller.ctx,
@@ -215,4 +245,16 @@ pub async fn delete_user(
         )
         .await;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Revokes every refresh token and API key of a user and evicts what the caches hold of them;
+/// returns how many keys were revoked.
+pub(crate) async fn revoke_credentials(state: &AppState, user_id: &str) -> ApiResult<usize> {
+    let prefixes = state
+        .store
+        .revoke_user_credentials(user_id, Utc::now())
+        .await?;
+    state.evict_api_keys(&prefixes).await;
+    state.invalidate_user(user_id).await;
+    Ok(prefixes.len())
 }

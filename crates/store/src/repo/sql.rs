@@ -11,9 +11,11 @@ use chrono::{DateTime, Utc};
 use sqlx::types::Json;
 use sqlx::{Pool, QueryBuilder, Row, Transaction};
 
+use domain::access::Suspensions;
 use domain::access::{Binding, Role};
 use domain::audit::{AuditEntry, AuditFilter, AuditOutcome};
 use domain::engine::{Engine, Size};
+use domain::invitation::{Invitation, InvitationStatus};
 use domain::model::{
     ApiKey, Database, Operation, Page, PageRequest, Plan, Project, Provider, ProviderCapacity,
     RefreshToken, Tenant, User, UserWithBindings,
@@ -50,7 +52,7 @@ macro_rules! tenant_cols {
 macro_rules! project_cols {
     () => {
         "domain, name, display_name, description, q_cpu, q_memory, q_storage, q_databases, q_backups, metadata, \
-         created_at, updated_at"
+         created_at, updated_at, is_active"
     };
 }
 macro_rules! key_cols {
@@ -61,6 +63,12 @@ macro_rules! key_cols {
 macro_rules! refresh_cols {
     () => {
         "id, user_id, family_id, token_hash, created_at, expires_at, revoked_at, replaced_by"
+    };
+}
+macro_rules! invitation_cols {
+    () => {
+        "id, email, role, domain, project, code_hash, invited_by, invited_by_email, status, created_at, \
+         expires_at, decided_at, accepted_by"
     };
 }
 macro_rules! provider_cols {
@@ -282,8 +290,31 @@ fn project_row(r: &DbRow) -> Result<Project> {
         description: get(r, "description")?,
         quota: quota_row(r)?,
         metadata: json(r, "metadata")?,
+        is_active: get(r, "is_active")?,
         created_at: get(r, "created_at")?,
         updated_at: get(r, "updated_at")?,
+    })
+}
+
+fn invitation_row(r: &DbRow) -> Result<Invitation> {
+    let role: String = get(r, "role")?;
+    let status: String = get(r, "status")?;
+    Ok(Invitation {
+        id: get(r, "id")?,
+        email: get(r, "email")?,
+        binding: Binding {
+            role: parse(&role, Role::parse, "role")?,
+            domain: Some(get(r, "domain")?),
+            project: get(r, "project")?,
+        },
+        code_hash: get(r, "code_hash")?,
+        invited_by: get(r, "invited_by")?,
+        invited_by_email: get(r, "invited_by_email")?,
+        status: parse(&status, InvitationStatus::parse, "invitation status")?,
+        created_at: get(r, "created_at")?,
+        expires_at: get(r, "expires_at")?,
+        decided_at: get(r, "decided_at")?,
+        accepted_by: get(r, "accepted_by")?,
     })
 }
 
@@ -746,6 +777,18 @@ async fn insert_binding(c: &mut Conn, user_id: &str, b: &Binding) -> Result<()> 
 }
 
 async fn insert_tenant(c: &mut Conn, t: &Tenant) -> Result<()> {
+    let retired: Option<String> =
+        sqlx::query_scalar("SELECT name FROM retired_tenant_names WHERE name = $1")
+            .bind(&t.name)
+            .fetch_optional(&mut *c)
+            .await
+            .map_err(db_err)?;
+    if retired.is_some() {
+        return Err(StoreError::Conflict(format!(
+            "domain '{}' already exists",
+            t.name
+        )));
+    }
     sqlx::query(concat!(
         "INSERT INTO tenants (",
         tenant_cols!(),
@@ -774,7 +817,7 @@ async fn insert_project(c: &mut Conn, p: &Project) -> Result<()> {
     sqlx::query(concat!(
         "INSERT INTO projects (",
         project_cols!(),
-        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
     ))
     .bind(&p.domain)
     .bind(&p.name)
@@ -788,6 +831,7 @@ async fn insert_project(c: &mut Conn, p: &Project) -> Result<()> {
     .bind(Json(&p.metadata))
     .bind(p.created_at)
     .bind(p.updated_at)
+    .bind(p.is_active)
     .execute(c)
     .await
     .map_err(|e| {
@@ -1700,7 +1744,8 @@ impl Store for SqlStore {
     async fn update_project(&self, p: &Project) -> Result<()> {
         let n = sqlx::query(
             "UPDATE projects SET display_name = $3, description = $4, q_cpu = $5, q_memory = $6, q_storage = $7, \
-             q_databases = $8, q_backups = $9, metadata = $10, updated_at = $11 WHERE domain = $1 AND name = $2",
+             q_databases = $8, q_backups = $9, metadata = $10, updated_at = $11, is_active = $12 \
+             WHERE domain = $1 AND name = $2",
         )
         .bind(&p.domain)
         .bind(&p.name)
@@ -1713,6 +1758,7 @@ impl Store for SqlStore {
         .bind(p.quota.max_backups)
         .bind(Json(&p.metadata))
         .bind(p.updated_at)
+        .bind(p.is_active)
         .execute(&*self.writing())
         .await
         .map_err(db_err)?
@@ -2577,6 +2623,298 @@ impl Store for SqlStore {
             .execute(&*self.writing_outside_databases())
             .await;
         Ok(r.map_err(db_err)?.rows_affected())
+    }
+
+    // ---- accounts: suspensions, revocation, tenant deletion, invitations
+
+    async fn suspensions(&self, domains: &[String]) -> Result<Suspensions> {
+        if domains.is_empty() {
+            return Ok(Suspensions::default());
+        }
+        let mut q = Qb::new("SELECT name FROM tenants");
+        let mut w = Where::new();
+        push_names(&mut q, &mut w, "name", domains);
+        w.and(&mut q).push("NOT is_active");
+        let suspended_domains: Vec<String> = q
+            .build_query_scalar()
+            .fetch_all(&self.r)
+            .await
+            .map_err(db_err)?;
+        let mut q = Qb::new("SELECT domain, name FROM projects");
+        let mut w = Where::new();
+        push_names(&mut q, &mut w, "domain", domains);
+        w.and(&mut q).push("NOT is_active");
+        let rs = q.build().fetch_all(&self.r).await.map_err(db_err)?;
+        let projects = rs
+            .iter()
+            .map(|r| Ok((get(r, "domain")?, get(r, "name")?)))
+            .collect::<Result<Vec<(String, String)>>>()?;
+        Ok(Suspensions {
+            domains: suspended_domains,
+            projects,
+        })
+    }
+
+    async fn revoke_user_credentials(
+        &self,
+        user_id: &str,
+        at: DateTime<Utc>,
+    ) -> Result<Vec<String>> {
+        let mut tx = self.begin().await?;
+        sqlx::query(
+            "UPDATE refresh_tokens SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL",
+        )
+        .bind(user_id)
+        .bind(at)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        let prefixes: Vec<String> = sqlx::query_scalar(
+            "SELECT prefix FROM api_keys WHERE user_id = $1 AND revoked_at IS NULL",
+        )
+        .bind(user_id)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        sqlx::query(
+            "UPDATE api_keys SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL",
+        )
+        .bind(user_id)
+        .bind(at)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        self.commit_outside_databases(tx).await?;
+        Ok(prefixes)
+    }
+
+    async fn delete_tenant(&self, name: &str) -> Result<bool> {
+        let mut tx = self.begin().await?;
+        // Lock the tenant so no database or dedication lands while we decide.
+        let exists = sqlx::query(concat!(
+            "SELECT name FROM tenants WHERE name = $1",
+            for_update!()
+        ))
+        .bind(name)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        if exists.is_none() {
+            return Ok(false);
+        }
+        let dedicated: Vec<String> =
+            sqlx::query_scalar("SELECT name FROM providers WHERE domain = $1 ORDER BY name")
+                .bind(name)
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(db_err)?;
+        if !dedicated.is_empty() {
+            return Err(StoreError::Conflict(format!(
+                "tenant '{name}' has dedicated provider(s) {}: re-dedicate or share them first",
+                dedicated.join(", ")
+            )));
+        }
+        let live: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM databases WHERE domain = $1 AND status <> 'deleted'",
+        )
+        .bind(name)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        if live > 0 {
+            return Err(StoreError::Conflict(format!(
+                "tenant '{name}' still has {live} database(s); delete them first"
+            )));
+        }
+        // Projects, bindings and invitations go with it (ON DELETE CASCADE).
+        sqlx::query("DELETE FROM tenants WHERE name = $1")
+            .bind(name)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        sqlx::query("INSERT INTO retired_tenant_names (name, retired_at) VALUES ($1, $2)")
+            .bind(name)
+            .bind(Utc::now())
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        self.commit(tx).await?;
+        Ok(true)
+    }
+
+    async fn create_invitation(&self, inv: &Invitation) -> Result<()> {
+        let domain = inv
+            .binding
+            .domain
+            .clone()
+            .ok_or_else(|| StoreError::Corrupt("an invitation needs a domain".into()))?;
+        let mut tx = self.begin().await?;
+        // A lapsed invitation no longer blocks a new one to the same person and scope.
+        sqlx::query(
+            "DELETE FROM invitations WHERE email = $1 AND domain = $2 \
+             AND ((project IS NULL AND $3 IS NULL) OR project = $3) AND status = 'pending' AND expires_at <= $4",
+        )
+        .bind(&inv.email)
+        .bind(&domain)
+        .bind(&inv.binding.project)
+        .bind(inv.created_at)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        sqlx::query(concat!(
+            "INSERT INTO invitations (",
+            invitation_cols!(),
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+        ))
+        .bind(&inv.id)
+        .bind(&inv.email)
+        .bind(inv.binding.role.as_str())
+        .bind(&domain)
+        .bind(&inv.binding.project)
+        .bind(&inv.code_hash)
+        .bind(&inv.invited_by)
+        .bind(&inv.invited_by_email)
+        .bind(inv.status.as_str())
+        .bind(inv.created_at)
+        .bind(inv.expires_at)
+        .bind(inv.decided_at)
+        .bind(&inv.accepted_by)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| {
+            if is_fk_violation(&e) {
+                StoreError::NotFound(scope_text(&inv.binding))
+            } else {
+                unique_or(e, || {
+                    format!(
+                        "'{}' already has an open invitation to {}",
+                        inv.email,
+                        scope_text(&inv.binding)
+                    )
+                })
+            }
+        })?;
+        self.commit_outside_databases(tx).await
+    }
+
+    async fn get_invitation(&self, id: &str) -> Result<Option<Invitation>> {
+        let r = sqlx::query(concat!(
+            "SELECT ",
+            invitation_cols!(),
+            " FROM invitations WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&self.r)
+        .await
+        .map_err(db_err)?;
+        r.as_ref().map(invitation_row).transpose()
+    }
+
+    async fn open_invitations_for(
+        &self,
+        email: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Invitation>> {
+        let rs = sqlx::query(concat!(
+            "SELECT ",
+            invitation_cols!(),
+            " FROM invitations WHERE email = $1 AND status = 'pending' AND expires_at > $2 ORDER BY id DESC"
+        ))
+        .bind(email.to_lowercase())
+        .bind(now)
+        .fetch_all(&self.r)
+        .await
+        .map_err(db_err)?;
+        rows(&rs, invitation_row)
+    }
+
+    async fn list_invitations(
+        &self,
+        domain: &str,
+        project: Option<&str>,
+    ) -> Result<Vec<Invitation>> {
+        let rs = sqlx::query(concat!(
+            "SELECT ",
+            invitation_cols!(),
+            " FROM invitations WHERE domain = $1 AND ($2 IS NULL OR project = $2) ORDER BY id DESC"
+        ))
+        .bind(domain)
+        .bind(project)
+        .fetch_all(&self.r)
+        .await
+        .map_err(db_err)?;
+        rows(&rs, invitation_row)
+    }
+
+    async fn accept_invitation(
+        &self,
+        id: &str,
+        user_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Invitation> {
+        let mut tx = self.begin().await?;
+        let r = sqlx::query(concat!(
+            "SELECT ",
+            invitation_cols!(),
+            " FROM invitations WHERE id = $1",
+            for_update!()
+        ))
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db_err)?
+        .ok_or_else(|| StoreError::NotFound(format!("invitation '{id}'")))?;
+        let mut inv = invitation_row(&r)?;
+        let status = inv.status_at(now);
+        if status != InvitationStatus::Pending {
+            return Err(StoreError::Conflict(format!(
+                "the invitation is {}",
+                status.as_str()
+            )));
+        }
+        insert_binding(&mut tx, user_id, &inv.binding).await?;
+        sqlx::query(
+            "UPDATE invitations SET status = 'accepted', decided_at = $2, accepted_by = $3 WHERE id = $1",
+        )
+        .bind(id)
+        .bind(now)
+        .bind(user_id)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        self.commit(tx).await?;
+        inv.status = InvitationStatus::Accepted;
+        inv.decided_at = Some(now);
+        inv.accepted_by = Some(user_id.to_string());
+        Ok(inv)
+    }
+
+    async fn close_invitation(
+        &self,
+        id: &str,
+        status: InvitationStatus,
+        now: DateTime<Utc>,
+    ) -> Result<bool> {
+        if !matches!(
+            status,
+            InvitationStatus::Declined | InvitationStatus::Revoked
+        ) {
+            return Err(StoreError::Corrupt(format!(
+                "an invitation cannot be closed as {}",
+                status.as_str()
+            )));
+        }
+        let n = sqlx::query(
+            "UPDATE invitations SET status = $2, decided_at = $3 WHERE id = $1 AND status = 'pending'",
+        )
+        .bind(id)
+        .bind(status.as_str())
+        .bind(now)
+        .execute(&*self.writing_outside_databases())
+        .await
+        .map_err(db_err)?
+        .rows_affected();
+        Ok(n > 0)
     }
 }
 
