@@ -199,7 +199,13 @@ pub async fn change_password(
         .await?
         .ok_or_else(|| ApiError::unauthenticated("Invalid or expired token"))?
         .user;
-    if !password::verify(req.current_password, Some(u.password_hash.clone())).await {
+    if !password::verify(
+        &state.passwords,
+        req.current_password,
+        Some(u.password_hash.clone()),
+    )
+    .await?
+    {
         state
             .audit(
                 &caller.ctx,
@@ -211,7 +217,7 @@ pub async fn change_password(
             .await;
         return Err(ApiError::forbidden("The current password is wrong"));
     }
-    u.password_hash = password::hash(req.new_password).await?;
+    u.password_hash = password::hash(&state.passwords, req.new_password).await?;
     u.updated_at = Utc::now();
     state.store.update_user(&u).await?;
     let revoked = super::users::revoke_credentials(&state, &u.id).await?;
