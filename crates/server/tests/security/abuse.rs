@@ -331,6 +331,9 @@ both_stores!(
     }
 );
 
+/// Trust the proxy?, trusted CIDRs, the `X-Forwarded-For` of the attacker's i-th request.
+type Case = (bool, Vec<&'static str>, fn(usize) -> String);
+
 both_stores!(
     spoofed_forwarded_for_does_not_escape_the_limit,
     |backend| async move {
@@ -340,7 +343,7 @@ both_stores!(
         // 2. Our proxy (the peer) appends the address it saw: the spoofed left part changes, the
         //    right-most entry does not.
         // 3. Only 10.0.0.0/8 is trusted: a direct connection from elsewhere is never believed.
-        let cases: [(bool, Vec<&str>, fn(usize) -> String); 3] = [
+        let cases: [Case; 3] = [
             (false, vec![], |i| format!("198.51.100.{i}")),
             (true, vec![], |i| {
                 format!("198.51.100.{i}, 10.0.0.{i}, 192.0.2.77")
