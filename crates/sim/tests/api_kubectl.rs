@@ -257,19 +257,31 @@ async fn kubectl_typed_create_commands_send_protobuf() {
     assert!(out.contains("serviceaccount/sa created"), "{out}");
     let out = ok(
         &kc,
-        &["create", "service", "clusterip", "web", "-n", "x", "--tcp=80:8080"],
+        &[
+            "create",
+            "service",
+            "clusterip",
+            "web",
+            "-n",
+            "x",
+            "--tcp=80:8080",
+        ],
     )
     .await;
     assert!(out.contains("service/web created"), "{out}");
 
     let namespaces = ok(&kc, &["get", "namespaces"]).await;
     assert!(
-        namespaces.lines().any(|l| l.split_whitespace().next() == Some("x")),
+        namespaces
+            .lines()
+            .any(|l| l.split_whitespace().next() == Some("x")),
         "{namespaces}"
     );
     let secrets = ok(&kc, &["get", "secrets", "-n", "x"]).await;
     assert!(
-        secrets.lines().any(|l| l.starts_with("s ") && l.contains("Opaque")),
+        secrets
+            .lines()
+            .any(|l| l.starts_with("s ") && l.contains("Opaque")),
         "{secrets}"
     );
     let password = ok(
@@ -288,7 +300,15 @@ async fn kubectl_typed_create_commands_send_protobuf() {
     assert_eq!(password.trim(), "czNjcmV0");
     let cm = ok(
         &kc,
-        &["get", "configmap", "cm", "-n", "x", "-o", "jsonpath={.data.k}"],
+        &[
+            "get",
+            "configmap",
+            "cm",
+            "-n",
+            "x",
+            "-o",
+            "jsonpath={.data.k}",
+        ],
     )
     .await;
     assert_eq!(cm.trim(), "v");

@@ -18,8 +18,8 @@ use k8s_pb::api::core::v1::{
     ServiceSpec, ServiceStatus, SessionAffinityConfig,
 };
 use k8s_pb::apimachinery::pkg::apis::meta::v1::{
-    Condition, DeleteOptions, FieldsV1, ManagedFieldsEntry, MicroTime, ObjectMeta,
-    OwnerReference, Preconditions, Time,
+    Condition, DeleteOptions, FieldsV1, ManagedFieldsEntry, MicroTime, ObjectMeta, OwnerReference,
+    Preconditions, Time,
 };
 use k8s_pb::apimachinery::pkg::runtime::Unknown;
 use k8s_pb::apimachinery::pkg::util::intstr::IntOrString;
@@ -66,7 +66,11 @@ pub fn decode(body: &[u8]) -> Result<Value, ProtoError> {
         .strip_prefix(MAGIC)
         .ok_or_else(|| ProtoError::Invalid("missing the k8s\\0 prefix".into()))?;
     let unknown = Unknown::decode(rest).map_err(|e| ProtoError::Invalid(e.to_string()))?;
-    if unknown.content_encoding.as_deref().is_some_and(|e| !e.is_empty()) {
+    if unknown
+        .content_encoding
+        .as_deref()
+        .is_some_and(|e| !e.is_empty())
+    {
         return Err(ProtoError::Unsupported(format!(
             "content encoding {:?} of protobuf bodies is not supported",
             unknown.content_encoding.unwrap_or_default()
@@ -92,10 +96,7 @@ pub fn decode(body: &[u8]) -> Result<Value, ProtoError> {
         // Typed deletes send their options in the body; their apiVersion varies by client.
         (_, "DeleteOptions") => object::<DeleteOptions>(raw)?,
         _ => {
-            let decoded: Vec<String> = DECODED
-                .iter()
-                .map(|(v, k)| format!("{k} ({v})"))
-                .collect();
+            let decoded: Vec<String> = DECODED.iter().map(|(v, k)| format!("{k} ({v})")).collect();
             return Err(ProtoError::Unsupported(format!(
                 "protobuf bodies are decoded for {} only; send {kind:?} ({api_version}) as application/json",
                 decoded.join(", ")
@@ -603,7 +604,9 @@ mod tests {
             decode(b"k8s\0\xff\xff\xff"),
             Err(ProtoError::Invalid(_))
         ));
-        assert!(is_protobuf("application/vnd.kubernetes.protobuf; charset=x"));
+        assert!(is_protobuf(
+            "application/vnd.kubernetes.protobuf; charset=x"
+        ));
         assert!(!is_protobuf("application/json"));
     }
 
@@ -611,6 +614,9 @@ mod tests {
     fn camel_case_of_prost_names() {
         assert_eq!(camel("r#type"), "type");
         assert_eq!(camel("fields_v1"), "fieldsV1");
-        assert_eq!(camel("automount_service_account_token"), "automountServiceAccountToken");
+        assert_eq!(
+            camel("automount_service_account_token"),
+            "automountServiceAccountToken"
+        );
     }
 }
