@@ -153,6 +153,16 @@ pub struct Config {
     /// Seconds the demo cluster's simulated KubeDB takes to provision a database.
     #[arg(long, env = "DBAAS_DEMO_PROVISIONING_SECS", default_value_t = 3)]
     pub demo_provisioning_secs: u64,
+    /// A client must send a whole request head within this many seconds of connecting (or of
+    /// the first byte of its next request); slower connections are closed.
+    #[arg(long, env = "DBAAS_HEADER_READ_TIMEOUT_SECS", default_value_t = 10)]
+    pub header_read_timeout_secs: u64,
+    /// A keep-alive connection with no request in flight is closed after this many seconds.
+    #[arg(long, env = "DBAAS_IDLE_TIMEOUT_SECS", default_value_t = 60)]
+    pub idle_timeout_secs: u64,
+    /// At most this many HTTP connections are open at once; more wait in the listen backlog.
+    #[arg(long, env = "DBAAS_MAX_CONNECTIONS", default_value_t = 4096)]
+    pub max_connections: usize,
     /// Log format: `pretty` or `json`.
     #[arg(long, env = "DBAAS_LOG_FORMAT", default_value = "pretty")]
     pub log_format: String,
@@ -170,6 +180,15 @@ impl Config {
         let mut c = Wrapper::parse_from(["dbaas"]).config;
         c.data_dir = data_dir;
         c
+    }
+
+    /// The HTTP listener's timeouts and connection cap.
+    pub fn listener_limits(&self) -> crate::listener::Limits {
+        crate::listener::Limits {
+            header_timeout: std::time::Duration::from_secs(self.header_read_timeout_secs.max(1)),
+            idle_timeout: std::time::Duration::from_secs(self.idle_timeout_secs.max(1)),
+            max_connections: self.max_connections.max(1),
+        }
     }
 
     pub fn store_url(&self) -> String {

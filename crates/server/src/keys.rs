@@ -43,6 +43,7 @@ impl Keys {
         }
         let path = config.data_dir.join("secret.key");
         if path.exists() {
+            tighten(&path, 0o600)?;
             let s = std::fs::read_to_string(&path)
                 .with_context(|| format!("reading {}", path.display()))?;
             return Keys::from_secret(s.trim());
@@ -71,7 +72,9 @@ fn derive(master: &[u8], label: &[u8]) -> [u8; 32] {
 
 fn write_private(path: &Path, content: &str) -> anyhow::Result<()> {
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        if !dir.as_os_str().is_empty() {
+            private_dir(dir)?;
+        }
     }
     #[cfg(unix)]
     {
@@ -90,6 +93,53 @@ fn write_private(path: &Path, content: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Creates `dir` (and its parents) readable by the owner only, or tightens an existing one
+/// that others can read: the data directory holds the store, the secret key and demo passwords.
+pub fn private_dir(dir: &Path) -> anyhow::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        if !dir.exists() {
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(dir)
+                .with_context(|| format!("creating directory {}", dir.display()))?;
+        }
+        tighten(dir, 0o700)
+    }
+    #[cfg(not(unix))]
+    {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("creating directory {}", dir.display()))?;
+        Ok(())
+    }
+}
+
+/// Removes group and other permissions from an existing `path` (to `mode`), saying so.
+pub fn tighten(path: &Path, mode: u32) -> anyhow::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let meta =
+            std::fs::metadata(path).with_context(|| format!("reading {}", path.display()))?;
+        let current = meta.permissions().mode() & 0o777;
+        if current & 0o077 != 0 {
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+                .with_context(|| format!("restricting the permissions of {}", path.display()))?;
+            tracing::warn!(
+                path = %path.display(),
+                was = format!("{current:o}"),
+                now = format!("{mode:o}"),
+                "restricted the permissions of a data file others could read"
+            );
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = (path, mode);
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -102,5 +152,26 @@ mod tests {
         assert_ne!(a.signing, a.encryption);
         assert!(Keys::from_secret("short").is_err());
         assert_eq!(format!("{a:?}"), "Keys(**redacted**)");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn private_dir_is_created_owner_only_and_open_ones_are_tightened() {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        let root = tempfile::tempdir().unwrap();
+        let fresh = root.path().join("a/b");
+        private_dir(&fresh).unwrap();
+        assert_eq!(mode(&fresh), 0o700);
+        let open = root.path().join("open");
+        std::fs::create_dir(&open).unwrap();
+        std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o755)).unwrap();
+        private_dir(&open).unwrap();
+        assert_eq!(mode(&open), 0o700);
+        let file = open.join("f");
+        std::fs::write(&file, "x").unwrap();
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+        tighten(&file, 0o600).unwrap();
+        assert_eq!(mode(&file), 0o600);
     }
 }

@@ -10,6 +10,7 @@ pub mod error;
 pub mod extract;
 pub mod health_check;
 pub mod keys;
+pub mod listener;
 pub mod metrics;
 pub mod ops;
 pub mod ratelimit;

@@ -131,7 +131,7 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Migrate { config } => {
             init_logging(&config.log_format);
-            std::fs::create_dir_all(&config.data_dir)?;
+            server::keys::private_dir(&config.data_dir)?;
             store::run_migrations(&config.store_url())
                 .await
                 .context("running migrations")?;

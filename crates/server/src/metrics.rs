@@ -3,6 +3,7 @@
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request, State};
+use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::Response;
 use prometheus::{
@@ -22,6 +23,8 @@ pub struct Metrics {
     pub operation_duration: HistogramVec,
     pub watch_updates: prometheus::IntCounter,
     pub read_cache_lookups: IntCounterVec,
+    pub http_open_connections: IntGauge,
+    pub http_connections_closed: IntCounterVec,
 }
 
 impl Metrics {
@@ -89,6 +92,19 @@ impl Metrics {
             &["result"],
         )
         .expect("static metric");
+        let http_open_connections = IntGauge::new(
+            "http_open_connections",
+            "HTTP connections open now (capped by DBAAS_MAX_CONNECTIONS)",
+        )
+        .expect("static metric");
+        let http_connections_closed = IntCounterVec::new(
+            Opts::new(
+                "http_connections_closed_total",
+                "HTTP connections the server closed, by reason (header_timeout, idle_timeout)",
+            ),
+            &["reason"],
+        )
+        .expect("static metric");
         for c in [
             Box::new(http_requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(http_duration.clone()),
@@ -98,6 +114,8 @@ impl Metrics {
             Box::new(operation_duration.clone()),
             Box::new(watch_updates.clone()),
             Box::new(read_cache_lookups.clone()),
+            Box::new(http_open_connections.clone()),
+            Box::new(http_connections_closed.clone()),
         ] {
             registry.register(c).expect("metrics are registered once");
         }
@@ -111,6 +129,8 @@ impl Metrics {
             operation_duration,
             watch_updates,
             read_cache_lookups,
+            http_open_connections,
+            http_connections_closed,
         }
     }
 
@@ -118,7 +138,13 @@ impl Metrics {
         self.operations_claimed.inc();
     }
 
-    pub fn record_operation_outcome(&self, kind: &str, outcome: &str, took: std::time::Duration) {
+    /// Labels are `'static`: operation types and outcomes are fixed enums, never request text.
+    pub fn record_operation_outcome(
+        &self,
+        kind: &'static str,
+        outcome: &'static str,
+        took: std::time::Duration,
+    ) {
         self.operation_outcomes
             .with_label_values(&[kind, outcome])
             .inc();
@@ -147,22 +173,54 @@ impl Default for Metrics {
     }
 }
 
-/// Counts and times every request by its route template (never the raw path: bounded cardinality).
+/// Counts and times every request. Every label comes from a fixed set, never from request text
+/// (`/metrics` is unauthenticated, and each new label value is a new series kept forever): the
+/// method is one of the standard ones or `other`, the route is the matched route template or
+/// `unmatched`, the status is the numeric code the server chose.
 pub async fn track(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let route = req
         .extensions()
         .get::<MatchedPath>()
         .map(|p| p.as_str().to_string())
         .unwrap_or_else(|| "unmatched".into());
-    let method = req.method().as_str().to_string();
+    let method = method_label(req.method());
     let start = Instant::now();
     let resp = next.run(req).await;
     let m = &state.metrics;
     m.http_duration
-        .with_label_values(&[method.as_str(), route.as_str()])
+        .with_label_values(&[method, route.as_str()])
         .observe(start.elapsed().as_secs_f64());
     m.http_requests
-        .with_label_values(&[method.as_str(), route.as_str(), resp.status().as_str()])
+        .with_label_values(&[method, route.as_str(), resp.status().as_str()])
         .inc();
     resp
+}
+
+/// The label of a request method: a standard method, else `other`.
+pub fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn methods_outside_the_standard_set_are_other() {
+        assert_eq!(method_label(&Method::GET), "GET");
+        assert_eq!(method_label(&Method::OPTIONS), "OPTIONS");
+        assert_eq!(method_label(&Method::TRACE), "other");
+        assert_eq!(method_label(&Method::CONNECT), "other");
+        let made_up = Method::from_bytes(b"FOOBAR").unwrap();
+        assert_eq!(method_label(&made_up), "other");
+    }
 }

@@ -5,7 +5,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use axum::extract::Request;
 use chrono::Utc;
 use domain::access::Binding;
 use domain::ids::{new_id, IdKind};
@@ -22,8 +21,8 @@ use crate::state::{AppState, Audit};
 
 /// Connects the store (running migrations) and Redis, derives keys, and builds the shared state.
 pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
-    std::fs::create_dir_all(&config.data_dir)
-        .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
+    crate::keys::private_dir(&config.data_dir)
+        .with_context(|| format!("preparing data directory {}", config.data_dir.display()))?;
     let keys = Keys::load(&config)?;
     let version_policy = crate::catalog::load_policy(config.versions_policy_file.as_deref())?;
     let store = store::connect(&config.store_url(), store::Cipher::new(keys.encryption))
@@ -345,21 +344,17 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         .await
         .with_context(|| format!("binding {listen}"))?;
     let addr = listener.local_addr()?;
-    let (stop, mut stopped) = watch::channel(false);
+    let (stop, stopped) = watch::channel(false);
     spawn_background_jobs(&state, stop.subscribe());
     crate::ops::spawn_workers(&state, stop.subscribe());
     crate::watchers::spawn_supervisor(&state, stop.subscribe());
     crate::health_check::spawn(&state, stop.subscribe());
     let service = app(state.clone());
-    let make =
-        axum::ServiceExt::<Request>::into_make_service_with_connect_info::<SocketAddr>(service);
-    let task = tokio::spawn(async move {
-        axum::serve(listener, make)
-            .with_graceful_shutdown(async move {
-                let _ = stopped.wait_for(|s| *s).await;
-            })
-            .await
-    });
+    let limits = state.config.listener_limits();
+    let metrics = state.metrics.clone();
+    let task = tokio::spawn(crate::listener::serve(
+        listener, service, limits, metrics, stopped,
+    ));
     Ok(Running {
         addr,
         state,

@@ -136,9 +136,9 @@ impl SimHandle {
         &self.server
     }
 
-    /// Writes the kubeconfig to a file.
+    /// Writes the kubeconfig (it holds the cluster's bearer token) to a file only its owner reads.
     pub fn write_kubeconfig(&self, path: &Path) -> std::io::Result<()> {
-        std::fs::write(path, &self.kubeconfig_yaml)
+        apiserver::persist::write_private(path, self.kubeconfig_yaml.as_bytes())
     }
 
     /// Stops serving, stops the operator and writes the state file one last time.

@@ -209,3 +209,128 @@ async fn kubectl_get_describe_create_delete_watch() {
     assert!(counts.client("kubectl") > 10, "{counts:?}");
     sim.shutdown().await;
 }
+
+/// kubectl's typed `create` commands send protobuf bodies (client-go falls back to JSON on 415
+/// only for CBOR): they must work against the simulated cluster as against a real one.
+#[tokio::test]
+async fn kubectl_typed_create_commands_send_protobuf() {
+    if !Path::new(KUBECTL).exists() {
+        println!("{KUBECTL} not installed; skipping the kubectl test");
+        return;
+    }
+    let sim = sim::start(SimConfig {
+        tls: true,
+        run_operator: false,
+        crds_dir: crds_dir(),
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let kc = dir.path().join("sim.kubeconfig");
+    sim.write_kubeconfig(&kc).unwrap();
+
+    let out = ok(&kc, &["create", "namespace", "x"]).await;
+    assert!(out.contains("namespace/x created"), "{out}");
+    let out = ok(
+        &kc,
+        &[
+            "create",
+            "secret",
+            "generic",
+            "s",
+            "-n",
+            "x",
+            "--from-literal=password=s3cret",
+            "--from-literal=user=admin",
+        ],
+    )
+    .await;
+    assert!(out.contains("secret/s created"), "{out}");
+    let out = ok(
+        &kc,
+        &["create", "configmap", "cm", "-n", "x", "--from-literal=k=v"],
+    )
+    .await;
+    assert!(out.contains("configmap/cm created"), "{out}");
+    let out = ok(&kc, &["create", "serviceaccount", "sa", "-n", "x"]).await;
+    assert!(out.contains("serviceaccount/sa created"), "{out}");
+    let out = ok(
+        &kc,
+        &[
+            "create",
+            "service",
+            "clusterip",
+            "web",
+            "-n",
+            "x",
+            "--tcp=80:8080",
+        ],
+    )
+    .await;
+    assert!(out.contains("service/web created"), "{out}");
+
+    let namespaces = ok(&kc, &["get", "namespaces"]).await;
+    assert!(
+        namespaces
+            .lines()
+            .any(|l| l.split_whitespace().next() == Some("x")),
+        "{namespaces}"
+    );
+    let secrets = ok(&kc, &["get", "secrets", "-n", "x"]).await;
+    assert!(
+        secrets
+            .lines()
+            .any(|l| l.starts_with("s ") && l.contains("Opaque")),
+        "{secrets}"
+    );
+    let password = ok(
+        &kc,
+        &[
+            "get",
+            "secret",
+            "s",
+            "-n",
+            "x",
+            "-o",
+            "jsonpath={.data.password}",
+        ],
+    )
+    .await;
+    assert_eq!(password.trim(), "czNjcmV0");
+    let cm = ok(
+        &kc,
+        &[
+            "get",
+            "configmap",
+            "cm",
+            "-n",
+            "x",
+            "-o",
+            "jsonpath={.data.k}",
+        ],
+    )
+    .await;
+    assert_eq!(cm.trim(), "v");
+    let ports = ok(
+        &kc,
+        &[
+            "get",
+            "service",
+            "web",
+            "-n",
+            "x",
+            "-o",
+            "jsonpath={.spec.ports[0].port}/{.spec.ports[0].targetPort}",
+        ],
+    )
+    .await;
+    assert_eq!(ports.trim(), "80/8080");
+    ok(&kc, &["get", "serviceaccount", "sa", "-n", "x"]).await;
+
+    let out = ok(&kc, &["delete", "secret", "s", "-n", "x"]).await;
+    assert!(out.contains("deleted"), "{out}");
+    let (found, _, err) = kubectl(&kc, &["get", "secret", "s", "-n", "x"]).await;
+    assert!(!found && err.contains("NotFound"), "{err}");
+    sim.shutdown().await;
+}

@@ -21,6 +21,7 @@ use super::discovery;
 use super::error::ApiError;
 use super::metrics::client_name;
 use super::patch::{self, PatchType};
+use super::protobuf;
 use super::registry::ResourceInfo;
 use super::selectors::{FieldSelector, LabelSelector};
 use super::server::{present, ApiServer, DeleteOpts, WriteOpts};
@@ -426,6 +427,9 @@ fn write_opts(q: &Query) -> WriteOpts {
 }
 
 fn parse_json_body(body: &[u8], content_type: &str) -> Result<Value, ApiError> {
+    if protobuf::is_protobuf(content_type) {
+        return protobuf::decode(body).map_err(proto_error);
+    }
     if content_type.contains("yaml") {
         return serde_yaml::from_slice(body)
             .map_err(|e| ApiError::bad_request(format!("invalid YAML body: {e}")));
@@ -542,7 +546,7 @@ async fn serve_resource(
         }
         ("delete", None) => {
             let name = t.name.as_deref().unwrap_or_default();
-            let opts = delete_opts(&body, q)?;
+            let opts = delete_opts(&body, content_type, q)?;
             let gone = srv.delete(&info, &ns_key, name, &opts)?;
             Ok(json_response(
                 StatusCode::OK,
@@ -550,7 +554,7 @@ async fn serve_resource(
             ))
         }
         ("deletecollection", None) => {
-            let opts = delete_opts(&body, q)?;
+            let opts = delete_opts(&body, content_type, q)?;
             let (label, field) = selectors(q)?;
             let (items, rv) = srv
                 .store
@@ -596,15 +600,26 @@ fn include_object(q: &Query) -> table::Include {
     }
 }
 
-fn delete_opts(body: &[u8], q: &Query) -> Result<DeleteOpts, ApiError> {
+fn proto_error(e: protobuf::ProtoError) -> ApiError {
+    match e {
+        protobuf::ProtoError::Invalid(_) => ApiError::bad_request(e.to_string()),
+        protobuf::ProtoError::Unsupported(m) => ApiError::new(415, "UnsupportedMediaType", m),
+    }
+}
+
+fn delete_opts(body: &[u8], content_type: &str, q: &Query) -> Result<DeleteOpts, ApiError> {
     let mut opts = DeleteOpts {
         dry_run: q.get("dryRun").is_some_and(|v| v == "All"),
         ..Default::default()
     };
     let mut policy = q.get("propagationPolicy").cloned();
     if !body.is_empty() {
-        let v: Value = serde_json::from_slice(body)
-            .map_err(|e| ApiError::bad_request(format!("invalid DeleteOptions: {e}")))?;
+        let v: Value = if protobuf::is_protobuf(content_type) {
+            protobuf::decode(body).map_err(proto_error)?
+        } else {
+            serde_json::from_slice(body)
+                .map_err(|e| ApiError::bad_request(format!("invalid DeleteOptions: {e}")))?
+        };
         if let Some(p) = v.get("propagationPolicy").and_then(Value::as_str) {
             policy = Some(p.to_string());
         }

@@ -7,6 +7,7 @@ pub mod listener;
 pub mod metrics;
 pub mod patch;
 pub mod persist;
+pub mod protobuf;
 pub mod registry;
 pub mod schema;
 pub mod selectors;

@@ -47,6 +47,10 @@ struct ResourceDump {
 /// Loads a state file into the server (CRDs first, so their resources are served). A missing
 /// file is an empty cluster.
 pub fn load(srv: &ApiServer, path: &Path) -> Result<usize, PersistError> {
+    restrict(path).map_err(|source| PersistError::Read {
+        path: path.into(),
+        source,
+    })?;
     let raw = match std::fs::read(path) {
         Ok(r) => r,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
@@ -109,7 +113,8 @@ pub fn save(srv: &ApiServer, path: &Path) -> Result<(), PersistError> {
         source: std::io::Error::other(e),
     })?;
     let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, bytes).map_err(|source| PersistError::Write {
+    // The state holds Secrets (database passwords): the owner's alone, like the file it replaces.
+    write_private(&tmp, &bytes).map_err(|source| PersistError::Write {
         path: tmp.clone(),
         source,
     })?;
@@ -117,6 +122,47 @@ pub fn save(srv: &ApiServer, path: &Path) -> Result<(), PersistError> {
         path: path.into(),
         source,
     })
+}
+
+/// Writes `bytes` to `path` (replacing it) readable and writable by the owner only (0600).
+pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(path)?;
+        // `mode` only applies to a new file: an existing one is restricted too.
+        restrict(path)?;
+        f.write_all(bytes)
+    }
+    #[cfg(not(unix))]
+    std::fs::write(path, bytes)
+}
+
+/// Restricts an existing file others can read to 0600 (a missing one is fine).
+pub fn restrict(path: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let meta = match std::fs::metadata(path) {
+            Ok(m) => m,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+            tracing::warn!(path = %path.display(), was = format!("{mode:o}"), "restricted a file others could read to 0600");
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
 }
 
 /// Writes the state file at most every `debounce` after changes, and once more at shutdown.
@@ -147,4 +193,32 @@ pub fn spawn_saver(
             }
         }
     })
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    fn mode(p: &Path) -> u32 {
+        std::fs::metadata(p).unwrap().permissions().mode() & 0o777
+    }
+
+    #[test]
+    fn private_files_are_0600_even_when_they_existed_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let fresh = dir.path().join("fresh.json");
+        write_private(&fresh, b"{}").unwrap();
+        assert_eq!(mode(&fresh), 0o600);
+        let open = dir.path().join("open.json");
+        std::fs::write(&open, b"old").unwrap();
+        std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o644)).unwrap();
+        write_private(&open, b"new").unwrap();
+        assert_eq!(mode(&open), 0o600);
+        assert_eq!(std::fs::read(&open).unwrap(), b"new");
+        std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o666)).unwrap();
+        restrict(&open).unwrap();
+        assert_eq!(mode(&open), 0o600);
+        restrict(&dir.path().join("missing")).unwrap();
+    }
 }

@@ -3,6 +3,7 @@
 //! beside the writer). Write transactions start with `BEGIN IMMEDIATE` so they take the write lock
 //! up front, which makes read-then-write sequences (quota checks, claims) atomic.
 
+use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -75,17 +76,70 @@ fn options(url: &str) -> Result<(SqliteConnectOptions, bool)> {
         return Ok((opts, true));
     }
     if let Some(dir) = opts.get_filename().parent() {
-        if !dir.as_os_str().is_empty() {
-            std::fs::create_dir_all(dir).map_err(|e| {
+        if !dir.as_os_str().is_empty() && !dir.exists() {
+            private_dir(dir).map_err(|e| {
                 StoreError::Unavailable(format!("cannot create {}: {e}", dir.display()))
             })?;
         }
     }
+    private_files(opts.get_filename()).map_err(|e| {
+        StoreError::Unavailable(format!(
+            "cannot restrict {}: {e}",
+            opts.get_filename().display()
+        ))
+    })?;
     Ok((
         opts.journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal),
         false,
     ))
+}
+
+/// A new directory for the store is the owner's alone.
+fn private_dir(dir: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+    }
+    #[cfg(not(unix))]
+    std::fs::create_dir_all(dir)
+}
+
+/// The database file is created 0600 before SQLite opens it (SQLite gives its `-wal` and `-shm`
+/// files the main file's mode), and existing files others can read are restricted to 0600.
+fn private_files(db: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(db)?;
+        let mut name = db.as_os_str().to_owned();
+        let base = name.clone();
+        for suffix in ["", "-wal", "-shm", "-journal"] {
+            name.clone_from(&base);
+            name.push(suffix);
+            let path = Path::new(&name);
+            let Ok(meta) = std::fs::metadata(path) else {
+                continue;
+            };
+            let mode = meta.permissions().mode() & 0o777;
+            if mode & 0o077 != 0 {
+                std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+                tracing::warn!(path = %path.display(), was = format!("{mode:o}"), "restricted a store file others could read to 0600");
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = db;
+    Ok(())
 }
 
 pub(super) async fn open(url: &str, cipher: Cipher) -> Result<SqlStore> {
