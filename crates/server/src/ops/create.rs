@@ -192,7 +192,28 @@ async fn readiness(
         )));
     }
     if o.phase.as_deref() == Some("Ready") && !o.being_deleted {
-        return Ok(Readiness::Ready);
+        // Finish once the watcher has recorded it too: finishing ahead of it would let its older
+        // events (still on their way) write an older phase over the running database's.
+        if db.kubedb_phase.as_deref() == Some("Ready") {
+            return Ok(Readiness::Ready);
+        }
+        // No watcher confirmed it within a re-check interval: none runs here; the read decides.
+        let now = Utc::now();
+        match ctx.op.estimated_completion_at {
+            Some(by) if now >= by => return Ok(Readiness::Ready),
+            Some(_) => {}
+            None => {
+                let recheck = ctx.state.config.park_recheck_secs.max(1) as i64;
+                ctx.op.estimated_completion_at = Some(now + chrono::Duration::seconds(recheck));
+                ctx.op.ops_request_phase = Some("Ready".into());
+                ctx.progress(80, "KubeDB reports the database Ready")
+                    .await?;
+            }
+        }
+        return Ok(Readiness::Waiting(format!(
+            "the status watcher to see KubeDB resource {namespace}/{} Ready",
+            db.name
+        )));
     }
     let phase = o.phase.unwrap_or_else(|| "none yet".into());
     if ctx.op.ops_request_phase.as_deref() != Some(phase.as_str()) {
