@@ -43,6 +43,24 @@ impl DatabaseStatus {
         )
     }
 
+    /// States in which the database's resources run in the cluster: only a database that holds
+    /// its quota and capacity reservation may be in them. A failed create gave (or will give) its
+    /// reservation back, so it may never come back to life by itself.
+    pub const fn requires_reservation(self) -> bool {
+        use DatabaseStatus::*;
+        matches!(
+            self,
+            Running | Updating | Scaling | Pausing | Paused | Resuming
+        )
+    }
+
+    /// Whether a move from `self` to `to` is legal for a database that holds (`holds_reservation`)
+    /// or does not hold its reservation.
+    pub fn can_move(self, to: DatabaseStatus, holds_reservation: bool) -> bool {
+        self.can_transition_to(to)
+            && (holds_reservation || !to.requires_reservation() || self == to)
+    }
+
     pub fn can_transition_to(self, to: DatabaseStatus) -> bool {
         use DatabaseStatus::*;
         if self == to {
@@ -75,8 +93,10 @@ pub struct Observed {
 }
 
 /// Maps a KubeDB `status.phase` onto the database's state machine. A watcher never overrides a
-/// state an operation owns (the operation decides when it is done) and never revives `deleted`.
-pub fn observe_phase(current: DatabaseStatus, phase: &str) -> Observed {
+/// state an operation owns (the operation decides when it is done), never revives `deleted`, and
+/// never moves a database that holds no reservation into a running state (`failed → running`
+/// after a failed create would run it outside every quota).
+pub fn observe_phase(current: DatabaseStatus, phase: &str, holds_reservation: bool) -> Observed {
     use DatabaseStatus::*;
     let (target, health) = match phase {
         "Ready" => (Some(Running), "healthy"),
@@ -91,7 +111,7 @@ pub fn observe_phase(current: DatabaseStatus, phase: &str) -> Observed {
         !current.is_operation_owned()
             && current != Deleted
             && *t != current
-            && current.can_transition_to(*t)
+            && current.can_move(*t, holds_reservation)
     });
     Observed { status, health }
 }
@@ -150,18 +170,53 @@ mod tests {
     #[test]
     fn watchers_never_override_operation_owned_states() {
         use DatabaseStatus::*;
-        assert_eq!(observe_phase(Provisioning, "Ready").status, None);
-        assert_eq!(observe_phase(Deleting, "NotReady").status, None);
-        assert_eq!(observe_phase(Deleted, "Ready").status, None);
-        assert_eq!(observe_phase(Running, "NotReady").status, Some(Failed));
-        assert_eq!(observe_phase(Failed, "Ready").status, Some(Running));
-        assert_eq!(observe_phase(Running, "Critical").health, "degraded");
-        assert_eq!(observe_phase(Running, "Ready").status, None);
+        assert_eq!(observe_phase(Provisioning, "Ready", true).status, None);
+        assert_eq!(observe_phase(Deleting, "NotReady", true).status, None);
+        assert_eq!(observe_phase(Deleted, "Ready", true).status, None);
         assert_eq!(
-            observe_phase(Running, "Halted").status,
+            observe_phase(Running, "NotReady", true).status,
+            Some(Failed)
+        );
+        assert_eq!(observe_phase(Failed, "Ready", true).status, Some(Running));
+        assert_eq!(observe_phase(Running, "Critical", true).health, "degraded");
+        assert_eq!(observe_phase(Running, "Ready", true).status, None);
+        assert_eq!(
+            observe_phase(Running, "Halted", true).status,
             None,
             "running → paused only via pausing"
         );
+    }
+
+    #[test]
+    fn nothing_runs_without_a_reservation() {
+        use DatabaseStatus::*;
+        assert_eq!(observe_phase(Failed, "Ready", false).status, None);
+        assert_eq!(observe_phase(Failed, "Critical", false).status, None);
+        assert_eq!(observe_phase(Failed, "Ready", true).status, Some(Running));
+        assert_eq!(
+            observe_phase(Failed, "Halted", false).status,
+            None,
+            "paused holds resources too"
+        );
+        assert_eq!(
+            observe_phase(Running, "NotReady", false).status,
+            Some(Failed)
+        );
+        for from in DatabaseStatus::ALL {
+            for to in DatabaseStatus::ALL {
+                if to.requires_reservation() && from != to {
+                    assert!(
+                        !from.can_move(*to, false),
+                        "{from} → {to} without a reservation"
+                    );
+                }
+                assert_eq!(
+                    from.can_move(*to, true),
+                    from.can_transition_to(*to),
+                    "{from} → {to}"
+                );
+            }
+        }
     }
 
     #[test]

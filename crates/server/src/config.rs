@@ -116,9 +116,14 @@ pub struct Config {
     /// operation is picked up again after it.
     #[arg(long, env = "DBAAS_OPERATION_LEASE_SECS", default_value_t = 30)]
     pub operation_lease_secs: u64,
-    /// An operation attempt that runs longer ends as `timeout`.
+    /// An operation that has not finished this long after it first started (parked time
+    /// included) ends as `timeout`.
     #[arg(long, env = "DBAAS_OPERATION_TIMEOUT_SECS", default_value_t = 1800)]
     pub operation_timeout_secs: u64,
+    /// A parked operation (waiting on the cluster) is re-checked at least this often even when no
+    /// watch event wakes it (a replica without a watcher, a missed event).
+    #[arg(long, env = "DBAAS_PARK_RECHECK_SECS", default_value_t = 30)]
+    pub park_recheck_secs: u64,
     /// Retries of transient failures before an operation fails.
     #[arg(long, env = "DBAAS_OPERATION_MAX_RETRIES", default_value_t = 3)]
     pub operation_max_retries: i32,

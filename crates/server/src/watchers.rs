@@ -120,7 +120,12 @@ async fn apply(
             if !patch.is_empty() && state.store.patch_database(&id, &patch, Utc::now()).await? {
                 state.metrics.record_watch_update();
             }
-            state.ops.database_changed(&id);
+            if db.status.is_operation_owned() {
+                // An operation may be parked waiting for exactly this.
+                crate::ops::database_observed(state, &id).await;
+            } else {
+                state.ops.database_changed(&id);
+            }
         }
         ClusterEvent::DatabaseGone {
             namespace,
@@ -138,8 +143,11 @@ async fn apply(
                 return Ok(());
             }
             // Deleting: the delete operation expects this. Other operation-owned states: the
-            // operation sees it and decides. Otherwise nobody asked for it: say so.
-            if !db.status.is_operation_owned() && db.status != DatabaseStatus::Deleted {
+            // operation sees it and decides. Failed: a failed create's resource finished going
+            // (below). Otherwise nobody asked for it: say so.
+            if !db.status.is_operation_owned()
+                && !matches!(db.status, DatabaseStatus::Deleted | DatabaseStatus::Failed)
+            {
                 let reason = format!(
                     "the KubeDB resource {namespace}/{name} was deleted outside the platform"
                 );
@@ -165,7 +173,23 @@ async fn apply(
                     )
                     .await?;
             }
-            state.ops.database_changed(&id);
+            // A failed database whose resource is gone holds nothing in the cluster any more:
+            // its reservation goes back (a failed create kept it while the resource went away).
+            if let Some(now) = state.store.get_database(&id).await? {
+                if now.status == DatabaseStatus::Failed
+                    && now.reserved != domain::quota::Usage::default()
+                {
+                    state.store.release_reservation(&id).await?;
+                    state
+                        .invalidate_quota(&now.domain, Some(&now.project))
+                        .await;
+                }
+            }
+            if db.status.is_operation_owned() {
+                crate::ops::database_observed(state, &id).await;
+            } else {
+                state.ops.database_changed(&id);
+            }
         }
         ClusterEvent::Service {
             namespace,
@@ -223,8 +247,11 @@ pub fn observed_patch(db: &Database, obs: &ObservedDatabase) -> DatabasePatch {
         p.conditions = Some(obs.conditions.clone());
     }
     if let Some(ph) = phase.as_deref() {
-        let seen = observe_phase(db.status, ph);
-        if let Some(to) = seen.status {
+        let holds_reservation = db.reserved != domain::quota::Usage::default();
+        let seen = observe_phase(db.status, ph, holds_reservation);
+        // A resource on its way out (a failed create's, being removed) is never taken for a
+        // database that runs again.
+        if let Some(to) = seen.status.filter(|_| !obs.being_deleted) {
             p.status = Some(to);
             p.expect_status = vec![db.status];
         }
@@ -346,6 +373,23 @@ mod tests {
             &seen("Ready"),
         );
         assert_eq!(p.status, Some(DatabaseStatus::Running));
+    }
+
+    #[test]
+    fn a_failed_create_never_runs_again_without_its_reservation() {
+        let mut failed = db(DatabaseStatus::Failed, Some("Provisioning"));
+        failed.reserved = Usage::default();
+        let p = observed_patch(&failed, &seen("Ready"));
+        assert_eq!(p.status, None, "no reservation, no running");
+        assert_eq!(p.kubedb_phase, Some(Some("Ready".into())));
+        let held = db(DatabaseStatus::Failed, Some("Provisioning"));
+        let mut going = seen("Ready");
+        going.being_deleted = true;
+        assert_eq!(observed_patch(&held, &going).status, None, "being deleted");
+        assert_eq!(
+            observed_patch(&held, &seen("Ready")).status,
+            Some(DatabaseStatus::Running)
+        );
     }
 
     #[test]

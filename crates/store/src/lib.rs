@@ -268,8 +268,9 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Page<Database>>;
     /// Writes every mutable field (status, observed state, endpoint, …) but not `reserved`.
     async fn update_database(&self, db: &Database) -> Result<()>;
-    /// Writes the fields set in `patch` (and `updated_at`); false when the database does not exist
-    /// or its status is not one of `patch.expect_status`.
+    /// Writes the fields set in `patch` (and `updated_at`); false when the database does not exist,
+    /// its status is not one of `patch.expect_status`, or the patch moves it into a status that
+    /// requires a reservation ([`DatabaseStatus::requires_reservation`]) while it holds none.
     async fn patch_database(
         &self,
         id: &str,
@@ -284,6 +285,8 @@ pub trait Store: Send + Sync + 'static {
     async fn release_reservation(&self, db_id: &str) -> Result<()>;
 
     // ---- the durable operation queue
+    /// Inserts a queued operation; a parked operation of the same database becomes due, so that
+    /// it sees the new one waiting behind it.
     async fn enqueue_operation(&self, op: &Operation) -> Result<()>;
     async fn get_operation(&self, id: &str) -> Result<Option<Operation>>;
     async fn list_operations(
@@ -291,10 +294,13 @@ pub trait Store: Send + Sync + 'static {
         filter: &OperationFilter,
         page: PageRequest,
     ) -> Result<Page<Operation>>;
-    /// Claims the oldest runnable operation: `queued` with `run_after <= now`, or `in_progress` whose
-    /// lease expired (its worker died), and only if no older unfinished operation exists for the same
-    /// database (one at a time per database, in order). Sets status `in_progress`, lease owner and
-    /// expiry, `started_at` if unset. PostgreSQL: `FOR UPDATE SKIP LOCKED`; SQLite: a write transaction.
+    /// Claims a runnable operation: `queued` with `run_after <= now`, `in_progress` whose lease
+    /// expired (its worker died), or parked (`in_progress`, no lease) with `run_after <= now`; and
+    /// only if no older unfinished operation exists for the same database (one at a time per
+    /// database, in order). Among those it prefers the domain whose operations workers hold fewest
+    /// right now (one tenant cannot fill every worker), then the oldest. Sets status `in_progress`,
+    /// lease owner and expiry, `started_at` if unset; clears the park. PostgreSQL:
+    /// `FOR UPDATE SKIP LOCKED`; SQLite: a write transaction.
     async fn claim_operation(
         &self,
         worker: &str,
@@ -327,6 +333,24 @@ pub trait Store: Send + Sync + 'static {
         run_after: DateTime<Utc>,
         error: &str,
     ) -> Result<bool>;
+    /// Parks an operation that waits on the cluster: it stays `in_progress` with its progress, but
+    /// the lease is released and `waiting_for` noted, until `wake_at` or [`Store::wake_parked`].
+    /// A wake-up that came while the worker held it makes it due at once (`now`), so none is lost.
+    /// False if the worker no longer owns the operation. Parking does not count as a retry.
+    async fn park_operation(
+        &self,
+        op_id: &str,
+        worker: &str,
+        wake_at: DateTime<Utc>,
+        waiting_for: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool>;
+    /// Something the database's in-progress operation may wait for happened: a parked one becomes
+    /// due now, a held one is marked woken (its next park is cut short). True when a parked
+    /// operation became due (the caller wakes the workers).
+    async fn wake_parked(&self, database_id: &str, now: DateTime<Utc>) -> Result<bool>;
+    /// What a parked operation waits for; None when it is not parked (or does not exist).
+    async fn parked_waiting_for(&self, op_id: &str) -> Result<Option<String>>;
     /// queued → cancelled; false (nothing written) from any other status.
     async fn cancel_operation(&self, op_id: &str, now: DateTime<Utc>) -> Result<bool>;
     async fn queue_stats(&self, now: DateTime<Utc>) -> Result<QueueStats>;

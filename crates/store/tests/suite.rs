@@ -106,6 +106,9 @@ both_backends!(
     operations_listing_and_visibility,
     audit_filters_scopes_and_purge,
     write_generation_moves_with_every_write,
+    parked_operations_hold_no_worker_and_wake,
+    claims_prefer_the_least_busy_domain,
+    nothing_runs_without_a_reservation,
 );
 
 // ---------------------------------------------------------------- fixtures
@@ -2416,4 +2419,259 @@ async fn tenant_deletion_guards(env: Env) {
         .await
         .unwrap_err();
     assert!(matches!(e, StoreError::Conflict(_)), "{e:?}");
+}
+
+// ---------------------------------------------------------------- parked operations, fairness
+
+async fn claim_create(s: &dyn Store, db: &Database) -> Operation {
+    s.list_operations(
+        &OperationFilter {
+            database_id: Some(db.id.clone()),
+            op_type: Some(OperationType::Create),
+            ..Default::default()
+        },
+        page(1, 1),
+    )
+    .await
+    .unwrap()
+    .items
+    .remove(0)
+}
+
+async fn parked_operations_hold_no_worker_and_wake(env: Env) {
+    let s = &*env.store;
+    tenancy(s, "acme", "web", big_quota()).await;
+    let a = add_db(s, "acme", "web", "alpha").await;
+    let create = claim_create(s, &a).await;
+    let t = t0() + chrono::Duration::seconds(1);
+    let secs = chrono::Duration::seconds;
+    let lease = Duration::from_secs(60);
+    let mut claimed = s.claim_operation("w1", lease, t).await.unwrap().unwrap();
+    assert_eq!(claimed.id, create.id);
+    claimed.progress = 50;
+    claimed.message = Some("waiting for KubeDB to report the database Ready".into());
+    assert!(s.save_progress(&claimed, "w1").await.unwrap());
+
+    let note = "KubeDB resource ns/alpha to report Ready";
+    assert!(
+        !s.park_operation(&create.id, "w2", t + secs(60), note, t)
+            .await
+            .unwrap(),
+        "only the lease holder parks"
+    );
+    assert!(s
+        .park_operation(&create.id, "w1", t + secs(60), note, t)
+        .await
+        .unwrap());
+    let parked = s.get_operation(&create.id).await.unwrap().unwrap();
+    assert_eq!(
+        parked.status,
+        OperationStatus::InProgress,
+        "still in progress"
+    );
+    assert_eq!(parked.lease_owner, None, "no worker holds it");
+    assert_eq!(parked.lease_expires_at, None);
+    assert_eq!(parked.progress, 50, "progress kept");
+    assert_eq!(parked.message, claimed.message, "message kept");
+    assert_eq!(parked.retry_count, 0, "parking is no retry");
+    assert_eq!(parked.run_after, t + secs(60));
+    assert_eq!(
+        s.parked_waiting_for(&create.id).await.unwrap().as_deref(),
+        Some(note)
+    );
+    assert!(
+        !s.renew_lease(&create.id, "w1", lease, t).await.unwrap(),
+        "the lease was given up"
+    );
+    assert!(
+        s.claim_operation("w2", lease, t + secs(1))
+            .await
+            .unwrap()
+            .is_none(),
+        "not due yet"
+    );
+
+    // The watch event it waits for wakes it; any worker resumes it.
+    assert!(!s.wake_parked("db-unknown", t + secs(2)).await.unwrap());
+    assert!(s.wake_parked(&a.id, t + secs(2)).await.unwrap());
+    let resumed = s
+        .claim_operation("w2", lease, t + secs(2))
+        .await
+        .unwrap()
+        .expect("woken operation is claimable");
+    assert_eq!(resumed.id, create.id);
+    assert_eq!(resumed.lease_owner.as_deref(), Some("w2"));
+    assert_eq!(
+        resumed.started_at,
+        Some(t),
+        "first start kept: the deadline counts from it"
+    );
+    assert_eq!(resumed.retry_count, 0);
+    assert_eq!(s.parked_waiting_for(&create.id).await.unwrap(), None);
+
+    // Without an event, the re-check time makes it due.
+    assert!(s
+        .park_operation(&create.id, "w2", t + secs(60), note, t + secs(3))
+        .await
+        .unwrap());
+    assert!(s
+        .claim_operation("w1", lease, t + secs(59))
+        .await
+        .unwrap()
+        .is_none());
+    let rechecked = s
+        .claim_operation("w1", lease, t + secs(60))
+        .await
+        .unwrap()
+        .expect("due at its re-check time");
+    assert_eq!(rechecked.id, create.id);
+
+    // An event while a worker still holds it is not lost: its next park ends at once.
+    assert!(
+        !s.wake_parked(&a.id, t + secs(61)).await.unwrap(),
+        "held, not parked: nothing to claim yet"
+    );
+    assert!(s
+        .park_operation(&create.id, "w1", t + secs(200), note, t + secs(62))
+        .await
+        .unwrap());
+    let again = s
+        .claim_operation("w2", lease, t + secs(62))
+        .await
+        .unwrap()
+        .expect("the wake-up during the run made the park end at once");
+    assert_eq!(again.id, create.id);
+    // ... and it does not linger: the next park waits again.
+    assert!(s
+        .park_operation(&create.id, "w2", t + secs(200), note, t + secs(63))
+        .await
+        .unwrap());
+    assert!(s
+        .claim_operation("w1", lease, t + secs(64))
+        .await
+        .unwrap()
+        .is_none());
+
+    // A later operation of the database waits behind the parked one (one at a time, in order),
+    // but queuing it wakes the parked one so that it can see it.
+    let scale = operation(&a, OperationType::ScaleVertical);
+    s.enqueue_operation(&scale).await.unwrap();
+    let woken = s
+        .claim_operation("w1", lease, t + secs(65))
+        .await
+        .unwrap()
+        .expect("queuing behind it woke the parked operation");
+    assert_eq!(woken.id, create.id, "the create first, not the scale");
+    assert!(s
+        .claim_operation("w2", lease, t + secs(65))
+        .await
+        .unwrap()
+        .is_none());
+    let done = OperationOutcome {
+        status: OperationStatus::Completed,
+        message: Some("created".into()),
+        error_message: None,
+    };
+    assert!(s
+        .complete_operation(&create.id, "w1", &done, t + secs(66))
+        .await
+        .unwrap());
+    let next = s
+        .claim_operation("w2", lease, t + secs(66))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(next.id, scale.id);
+}
+
+async fn claims_prefer_the_least_busy_domain(env: Env) {
+    let s = &*env.store;
+    tenancy(s, "acme", "web", big_quota()).await;
+    tenancy(s, "globex", "web", big_quota()).await;
+    let a1 = add_db(s, "acme", "web", "a1").await;
+    let a2 = add_db(s, "acme", "web", "a2").await;
+    let a3 = add_db(s, "acme", "web", "a3").await;
+    let g1 = add_db(s, "globex", "web", "g1").await;
+    // Late enough for every operation this test queues to be due.
+    let t = t0() + chrono::Duration::seconds(600);
+    let lease = Duration::from_secs(60);
+    let claim = |w: &'static str| async move {
+        s.claim_operation(w, lease, t)
+            .await
+            .unwrap()
+            .map(|o| o.database_id)
+    };
+    assert_eq!(claim("w1").await, Some(a1.id.clone()), "oldest first");
+    assert_eq!(
+        claim("w2").await,
+        Some(g1.id.clone()),
+        "globex holds no worker: it goes before acme's older operations"
+    );
+    assert_eq!(
+        claim("w3").await,
+        Some(a2.id.clone()),
+        "a tie goes to the oldest"
+    );
+    // A parked operation holds no worker: acme now holds one (a2), globex one (g1).
+    let a1_op = claim_create(s, &a1).await;
+    assert!(s
+        .park_operation(&a1_op.id, "w1", t + chrono::Duration::seconds(30), "x", t)
+        .await
+        .unwrap());
+    let g2 = add_db(s, "globex", "web", "g2").await;
+    // acme holds 1 (a2), globex 1 (g1): the oldest, a3, goes first.
+    assert_eq!(claim("w4").await, Some(a3.id.clone()));
+    // acme holds 2, globex 1: globex's g2.
+    assert_eq!(claim("w5").await, Some(g2.id.clone()));
+    assert_eq!(claim("w6").await, None);
+}
+
+async fn nothing_runs_without_a_reservation(env: Env) {
+    let s = &*env.store;
+    tenancy(s, "acme", "web", big_quota()).await;
+    let a = add_db(s, "acme", "web", "alpha").await;
+    let to = |status: DatabaseStatus, from: DatabaseStatus| store::DatabasePatch {
+        status: Some(status),
+        expect_status: vec![from],
+        ..Default::default()
+    };
+    let t = now();
+    assert!(s
+        .patch_database(
+            &a.id,
+            &to(DatabaseStatus::Failed, DatabaseStatus::Pending),
+            t
+        )
+        .await
+        .unwrap());
+    s.release_reservation(&a.id).await.unwrap();
+    assert!(
+        !s.patch_database(
+            &a.id,
+            &to(DatabaseStatus::Running, DatabaseStatus::Failed),
+            t
+        )
+        .await
+        .unwrap(),
+        "failed → running refused without a reservation"
+    );
+    let d = s.get_database(&a.id).await.unwrap().unwrap();
+    assert_eq!(d.status, DatabaseStatus::Failed);
+    assert!(s
+        .patch_database(
+            &a.id,
+            &to(DatabaseStatus::Deleting, DatabaseStatus::Failed),
+            t
+        )
+        .await
+        .unwrap());
+    let b = add_db(s, "acme", "web", "bravo").await;
+    assert!(s
+        .patch_database(
+            &b.id,
+            &to(DatabaseStatus::Running, DatabaseStatus::Pending),
+            t
+        )
+        .await
+        .unwrap());
 }

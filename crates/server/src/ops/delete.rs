@@ -1,22 +1,19 @@
-//! `delete`: `deletionPolicy: WipeOut`, delete the KubeDB resource, wait until it is gone, remove
+//! `delete`: `deletionPolicy: WipeOut`, delete the KubeDB resource, park until it is gone, remove
 //! the objects the platform made beside it, give the reservation back. The record stays as
 //! `deleted` for audit.
-
-use std::time::Duration;
 
 use chrono::Utc;
 use domain::status::DatabaseStatus;
 use store::DatabasePatch;
 
 use super::create::{cluster_of, load, owned};
-use super::signals::wait_for_change;
-use super::{in_place, OpCtx, StepError};
+use super::{in_place, OpCtx, Step, StepError};
 
-pub(super) async fn run(ctx: &mut OpCtx) -> Result<String, StepError> {
+pub(super) async fn run(ctx: &mut OpCtx) -> Result<Step, StepError> {
     let state = ctx.state.clone();
     let db = load(&state, &ctx.op.database_id).await?;
     if db.status == DatabaseStatus::Deleted {
-        return Ok("the database was already deleted".into());
+        return Ok(Step::Done("the database was already deleted".into()));
     }
     let live: Vec<DatabaseStatus> = DatabaseStatus::ALL
         .iter()
@@ -48,30 +45,31 @@ pub(super) async fn run(ctx: &mut OpCtx) -> Result<String, StepError> {
             in_place(|| cluster.delete_database(db.engine, ns, name, &owner, true)).await,
         )
         .await?;
-        ctx.progress(50, "waiting for the KubeDB resource to go")
-            .await?;
-        let mut rounds = 0u32;
-        loop {
-            let mut changes = state.ops.changes();
-            match cluster
-                .get_owned_database(db.engine, ns, name, &owner)
-                .await
-            {
-                Err(e @ provider::ProviderError::Conflict(_)) => return owned(ctx, Err(e)).await,
-                Ok(None) => break,
-                Ok(Some(_)) => {}
-                // A failed read only means "look again later" while waiting.
-                Err(e) if e.is_transient() => {
-                    tracing::debug!(error = %e, "reading the KubeDB resource failed; waiting on");
-                }
-                Err(e) => return Err(e.into()),
-            }
-            rounds += 1;
-            if rounds.is_multiple_of(20) {
-                ctx.progress(60, "still waiting for KubeDB to finish deleting")
+        // Waiting for KubeDB to finish holds no worker: park until the watcher sees the resource
+        // go (or the re-check). A resumed delete runs from the top, which is idempotent.
+        match cluster
+            .get_owned_database(db.engine, ns, name, &owner)
+            .await
+        {
+            Err(e @ provider::ProviderError::Conflict(_)) => return owned(ctx, Err(e)).await,
+            Ok(None) => {}
+            Ok(Some(_)) => {
+                ctx.progress(50, "waiting for the KubeDB resource to go")
                     .await?;
+                return Ok(Step::Park {
+                    waiting_for: format!("KubeDB resource {ns}/{name} to be deleted"),
+                });
             }
-            wait_for_change(&mut changes, &db.id, Duration::from_millis(500)).await;
+            // A failed read only means "look again later".
+            Err(e) if e.is_transient() => {
+                tracing::debug!(error = %e, "reading the KubeDB resource failed; waiting on");
+                return Ok(Step::Park {
+                    waiting_for: format!(
+                        "KubeDB resource {ns}/{name} to be deleted (the cluster did not answer)"
+                    ),
+                });
+            }
+            Err(e) => return Err(e.into()),
         }
         ctx.progress(80, "removing the network policy and credentials")
             .await?;
@@ -112,7 +110,7 @@ pub(super) async fn run(ctx: &mut OpCtx) -> Result<String, StepError> {
         .await?;
     state.invalidate_quota(&db.domain, Some(&db.project)).await;
     state.ops.database_changed(&db.id);
-    Ok("the database was deleted".into())
+    Ok(Step::Done("the database was deleted".into()))
 }
 
 /// A delete that cannot finish leaves the database `failed` (its reservation stays: the resource

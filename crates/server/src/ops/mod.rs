@@ -2,19 +2,27 @@
 //!
 //! Workers are woken the moment an operation is queued (in memory on this replica, PostgreSQL
 //! `NOTIFY` across replicas); a slow safety tick only picks up leases that expired because a worker
-//! died. One operation per database runs at a time, in order (the store's claim guarantees it).
-//! A worker renews its lease while it works; a transient failure is retried with capped exponential
-//! backoff and jitter up to `max_retries`; a permanent one fails with a message a human can act on.
+//! died. One operation per database runs at a time, in order (the store's claim guarantees it), and
+//! among runnable operations the tenant holding the fewest workers goes first.
+//! An operation that waits on Kubernetes (a database turning Ready, a resource going away) does not
+//! hold a worker: it submits its change, then parks (lease released, still `in_progress`) until the
+//! watcher sees its database change or a periodic re-check, and any replica's worker resumes it.
+//! Its deadline counts from its first start. A worker renews its lease while it works; a transient
+//! failure is retried with capped exponential backoff and jitter up to `max_retries`; a permanent
+//! one (or a panic in a step) fails with a message a human can act on.
 
 pub mod create;
 mod delete;
 pub mod signals;
 
+use std::panic::AssertUnwindSafe;
 use std::time::Duration;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use domain::model::Operation;
 use domain::status::{OperationStatus, OperationType};
+use futures::future::BoxFuture;
+use futures::FutureExt;
 use rand::Rng;
 use store::OperationOutcome;
 use tokio::sync::watch;
@@ -57,6 +65,17 @@ impl From<provider::ProviderError> for StepError {
     }
 }
 
+/// How a run of an operation ended when it did not fail.
+#[derive(Debug)]
+pub enum Step {
+    /// Finished; the message says how.
+    Done(String),
+    /// Submitted to the cluster and now waiting on it: park (release the worker) until a watch
+    /// event about the database or the periodic re-check; the next run starts from the top and
+    /// finds what this one made.
+    Park { waiting_for: String },
+}
+
 /// What a running operation can use: the state, its own record (for progress), its worker id.
 pub struct OpCtx {
     pub state: AppState,
@@ -65,9 +84,11 @@ pub struct OpCtx {
 }
 
 impl OpCtx {
-    /// Records progress; fails with `LeaseLost` when another worker took the operation over.
+    /// Records progress (which never goes back: a retried or resumed run passes its earlier
+    /// steps again, and the highest step reached tells what may exist in the cluster); fails with
+    /// `LeaseLost` when another worker took the operation over.
     pub async fn progress(&mut self, pct: i32, message: &str) -> Result<(), StepError> {
-        self.op.progress = pct.clamp(0, 100);
+        self.op.progress = pct.clamp(0, 100).max(self.op.progress);
         self.op.message = Some(message.to_string());
         if self
             .state
@@ -117,7 +138,26 @@ async fn listen_across_replicas(state: AppState, mut stop: watch::Receiver<bool>
     }
 }
 
-async fn worker_loop(state: AppState, worker: String, mut stop: watch::Receiver<bool>) {
+/// What one claimed run of an operation needs to carry it out: `execute` in production; tests
+/// give their own steps (e.g. one that panics).
+pub type Executor = for<'a> fn(&'a mut OpCtx) -> BoxFuture<'a, Result<Step, StepError>>;
+
+fn execute_boxed(ctx: &mut OpCtx) -> BoxFuture<'_, Result<Step, StepError>> {
+    Box::pin(execute(ctx))
+}
+
+async fn worker_loop(state: AppState, worker: String, stop: watch::Receiver<bool>) {
+    worker_loop_with(state, worker, stop, execute_boxed).await
+}
+
+/// A worker: claims, runs, repeats. A panic anywhere in a run ends that operation (as failed,
+/// when the step panicked), never the loop.
+pub async fn worker_loop_with(
+    state: AppState,
+    worker: String,
+    mut stop: watch::Receiver<bool>,
+    exec: Executor,
+) {
     let lease = Duration::from_secs(state.config.operation_lease_secs.max(1));
     // Only for leases that expired with their worker; new work arrives by wake-up.
     let safety_tick = lease / 2;
@@ -134,7 +174,14 @@ async fn worker_loop(state: AppState, worker: String, mut stop: watch::Receiver<
         {
             Ok(Some(op)) => {
                 state.metrics.record_operation_claimed();
-                run(&state, &worker, op, lease).await;
+                let op_id = op.id.clone();
+                if AssertUnwindSafe(run(&state, &worker, op, lease, exec))
+                    .catch_unwind()
+                    .await
+                    .is_err()
+                {
+                    tracing::error!(op = %op_id, "recording an operation's outcome panicked; its lease will expire");
+                }
                 continue;
             }
             Ok(None) => {}
@@ -151,55 +198,127 @@ async fn worker_loop(state: AppState, worker: String, mut stop: watch::Receiver<
     }
 }
 
-/// Runs one claimed operation to an outcome, renewing its lease meanwhile.
-async fn run(state: &AppState, worker: &str, op: Operation, lease: Duration) {
+/// Aborts the lease renewal when dropped: on every way out of a run, a panic included.
+struct AbortOnDrop(JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// When the operation must be over: its overall deadline counts from its first start, so parked
+/// time and retries are included.
+fn deadline_of(op: &Operation, timeout: Duration, now: DateTime<Utc>) -> DateTime<Utc> {
+    op.started_at.unwrap_or(now) + chrono::Duration::from_std(timeout).unwrap_or_default()
+}
+
+/// Wakes this replica's workers at `at` (a retry's backoff end, a park's deadline) rather than
+/// polling for it; any replica's safety tick covers a replica that stops meanwhile.
+fn wake_at(state: &AppState, at: DateTime<Utc>) {
+    let wait = (at - Utc::now()).to_std().unwrap_or_default();
+    let ops = state.ops.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(wait).await;
+        ops.wake_local();
+    });
+}
+
+/// Keeps the worker's lease on `op_id` alive until aborted or the lease is lost.
+fn spawn_renewer(state: &AppState, worker: &str, op_id: &str, lease: Duration) -> JoinHandle<()> {
+    let (state, worker, op_id) = (state.clone(), worker.to_string(), op_id.to_string());
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(lease / 3).await;
+            match state
+                .store
+                .renew_lease(&op_id, &worker, lease, Utc::now())
+                .await
+            {
+                Ok(true) => {}
+                Ok(false) => return,
+                Err(e) => tracing::warn!(error = %e, "renewing a lease failed"),
+            }
+        }
+    })
+}
+
+/// Runs one claimed operation until it ends or parks, renewing its lease meanwhile.
+async fn run(state: &AppState, worker: &str, op: Operation, lease: Duration, exec: Executor) {
     let op_id = op.id.clone();
     let span =
         tracing::info_span!("operation", id = %op.id, kind = %op.op_type, db = %op.database_id);
     let _enter = span.enter();
     drop(_enter);
     let started = std::time::Instant::now();
-    let renewer = {
-        let (state, worker, op_id) = (state.clone(), worker.to_string(), op_id.clone());
-        tokio::spawn(async move {
-            loop {
-                tokio::time::sleep(lease / 3).await;
-                match state
-                    .store
-                    .renew_lease(&op_id, &worker, lease, Utc::now())
-                    .await
-                {
-                    Ok(true) => {}
-                    Ok(false) => return,
-                    Err(e) => tracing::warn!(error = %e, "renewing a lease failed"),
-                }
-            }
-        })
-    };
+    let renewer = AbortOnDrop(spawn_renewer(state, worker, &op_id, lease));
     let timeout = Duration::from_secs(state.config.operation_timeout_secs.max(1));
+    let deadline = deadline_of(&op, timeout, Utc::now());
     let mut ctx = OpCtx {
         state: state.clone(),
         op: op.clone(),
         worker: worker.to_string(),
     };
-    let result = tokio::time::timeout(timeout, execute(&mut ctx)).await;
-    renewer.abort();
+    // None: the deadline passed (during this attempt, or while parked or waiting for a retry).
+    let result = match (deadline - Utc::now()).to_std() {
+        Ok(left) if !left.is_zero() => {
+            tokio::time::timeout(left, AssertUnwindSafe(exec(&mut ctx)).catch_unwind())
+                .await
+                .ok()
+        }
+        _ => None,
+    };
+    drop(renewer);
     let kind = op.op_type;
     let outcome = match result {
-        Ok(Ok(message)) => Outcome::Done(message),
-        Ok(Err(StepError::LeaseLost)) => {
+        Some(Ok(Ok(Step::Done(message)))) => Outcome::Done(message),
+        Some(Ok(Ok(Step::Park { waiting_for }))) => {
+            let now = Utc::now();
+            let recheck = chrono::Duration::seconds(state.config.park_recheck_secs.max(1) as i64);
+            let until = (now + recheck).min(deadline);
+            match state
+                .store
+                .park_operation(&op_id, worker, until, &waiting_for, now)
+                .await
+            {
+                Ok(true) => {
+                    tracing::debug!(op = %op_id, waiting_for = %waiting_for, "parked");
+                    wake_at(state, until);
+                    // A wake-up that came during the run made it due again at once.
+                    state.ops.wake_local();
+                }
+                Ok(false) => tracing::warn!(op = %op_id, "lost the lease before parking"),
+                Err(e) => tracing::error!(op = %op_id, error = %e, "parking an operation"),
+            }
+            return;
+        }
+        Some(Ok(Err(StepError::LeaseLost))) => {
             tracing::warn!(op = %op_id, "lease lost; another worker carries on");
             return;
         }
-        Ok(Err(StepError::Transient(m))) if ctx.op.retry_count < ctx.op.max_retries => {
+        Some(Ok(Err(StepError::Transient(m)))) if ctx.op.retry_count < ctx.op.max_retries => {
             Outcome::Retry(m)
         }
-        Ok(Err(StepError::Transient(m))) => Outcome::Failed(format!(
+        Some(Ok(Err(StepError::Transient(m)))) => Outcome::Failed(format!(
             "{m} (gave up after {} attempts)",
             ctx.op.retry_count + 1
         )),
-        Ok(Err(StepError::Permanent(m))) => Outcome::Failed(m),
-        Err(_) => Outcome::TimedOut(format!("did not finish within {} s", timeout.as_secs())),
+        Some(Ok(Err(StepError::Permanent(m)))) => Outcome::Failed(m),
+        Some(Err(panic)) => {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "no message".into());
+            tracing::error!(op = %op_id, panic = %what, "an operation step panicked");
+            Outcome::Failed(format!(
+                "internal error: the operation's step panicked ({what})"
+            ))
+        }
+        None => Outcome::TimedOut(format!(
+            "did not finish within {} s of its start",
+            timeout.as_secs()
+        )),
     };
     let now = Utc::now();
     let written = match &outcome {
@@ -230,12 +349,7 @@ async fn run(state: &AppState, worker: &str, op: Operation, lease: Duration) {
                 .store
                 .retry_operation(&op_id, worker, run_after, error)
                 .await;
-            // Wake a worker when the backoff ends rather than polling for it.
-            let ops = state.ops.clone();
-            tokio::spawn(async move {
-                tokio::time::sleep(wait).await;
-                ops.wake_local();
-            });
+            wake_at(state, run_after);
             r
         }
         Outcome::Failed(error) | Outcome::TimedOut(error) => {
@@ -245,22 +359,31 @@ async fn run(state: &AppState, worker: &str, op: Operation, lease: Duration) {
                 OperationStatus::Failed
             };
             tracing::warn!(op = %op_id, error = %error, "operation failed");
-            if let Err(e) = on_failure(&ctx, error).await {
-                tracing::error!(op = %op_id, error = %e, "cleaning up after a failed operation");
+            // Only the lease holder may clean up: a worker whose lease was taken over must not
+            // mark the database failed under the worker that now carries the operation on.
+            match state.store.renew_lease(&op_id, worker, lease, now).await {
+                Ok(true) => {
+                    // The clean-up runs under a live lease.
+                    let _renewer = AbortOnDrop(spawn_renewer(state, worker, &op_id, lease));
+                    if let Err(e) = on_failure(&ctx, error).await {
+                        tracing::error!(op = %op_id, error = %e, "cleaning up after a failed operation");
+                    }
+                    state
+                        .store
+                        .complete_operation(
+                            &op_id,
+                            worker,
+                            &OperationOutcome {
+                                status,
+                                message: Some(format!("{kind} failed")),
+                                error_message: Some(error.clone()),
+                            },
+                            Utc::now(),
+                        )
+                        .await
+                }
+                other => other,
             }
-            state
-                .store
-                .complete_operation(
-                    &op_id,
-                    worker,
-                    &OperationOutcome {
-                        status,
-                        message: Some(format!("{kind} failed")),
-                        error_message: Some(error.clone()),
-                    },
-                    now,
-                )
-                .await
         }
     };
     match written {
@@ -294,7 +417,7 @@ impl Outcome {
     }
 }
 
-async fn execute(ctx: &mut OpCtx) -> Result<String, StepError> {
+async fn execute(ctx: &mut OpCtx) -> Result<Step, StepError> {
     match ctx.op.op_type {
         OperationType::Create => create::run(ctx).await,
         OperationType::Delete => delete::run(ctx).await,
@@ -373,6 +496,19 @@ pub async fn unfinished_operation(
     Ok(None)
 }
 
+/// A watcher saw something new about a database: whoever waits in process hears it, and its
+/// parked operation (if any) becomes due now, on whichever replica claims it first.
+pub async fn database_observed(state: &AppState, database_id: &str) {
+    state.ops.database_changed(database_id);
+    match state.store.wake_parked(database_id, Utc::now()).await {
+        Ok(true) => announce_queued(state).await,
+        Ok(false) => {}
+        Err(e) => {
+            tracing::warn!(database = %database_id, error = %e, "waking a parked operation failed; its re-check will")
+        }
+    }
+}
+
 /// Wakes this replica's workers and, through the store, every other replica's.
 pub async fn announce_queued(state: &AppState) {
     state.ops.wake_local();
@@ -384,6 +520,88 @@ pub async fn announce_queued(state: &AppState) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use domain::ids::{new_id, IdKind};
+
+    fn operation(database_id: &str, desired_state: serde_json::Value) -> Operation {
+        let now = Utc::now();
+        Operation {
+            id: new_id(IdKind::Operation),
+            database_id: database_id.into(),
+            op_type: OperationType::Restart,
+            status: OperationStatus::Queued,
+            progress: 0,
+            message: None,
+            desired_state,
+            ops_request_name: None,
+            ops_request_phase: None,
+            error_message: None,
+            retry_count: 0,
+            max_retries: 3,
+            created_by: None,
+            domain: "acme".into(),
+            project: "web".into(),
+            lease_owner: None,
+            lease_expires_at: None,
+            run_after: now,
+            created_at: now,
+            started_at: None,
+            completed_at: None,
+            estimated_completion_at: None,
+        }
+    }
+
+    fn steps(ctx: &mut OpCtx) -> BoxFuture<'_, Result<Step, StepError>> {
+        Box::pin(async move {
+            if ctx.op.desired_state["panic"] == true {
+                panic!("boom in a step");
+            }
+            Ok(Step::Done("done".into()))
+        })
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_panicking_step_fails_its_operation_and_the_worker_goes_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = crate::Config::for_data_dir(dir.path().to_path_buf());
+        let state = crate::serve::build_state(config).await.unwrap();
+        let panics = operation("db-one", serde_json::json!({"panic": true}));
+        let fine = operation("db-two", serde_json::json!({}));
+        state.store.enqueue_operation(&panics).await.unwrap();
+        state.store.enqueue_operation(&fine).await.unwrap();
+        let (stop, stopped) = watch::channel(false);
+        let worker = tokio::spawn(worker_loop_with(
+            state.clone(),
+            "test-w0".into(),
+            stopped,
+            steps,
+        ));
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        let (a, b) = loop {
+            let a = state
+                .store
+                .get_operation(&panics.id)
+                .await
+                .unwrap()
+                .unwrap();
+            let b = state.store.get_operation(&fine.id).await.unwrap().unwrap();
+            if a.status.is_terminal() && b.status.is_terminal() {
+                break (a, b);
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "not both finished: {a:?} {b:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        assert_eq!(a.status, OperationStatus::Failed);
+        let why = a.error_message.unwrap_or_default();
+        assert!(why.contains("panicked") && why.contains("boom"), "{why}");
+        assert_eq!(a.lease_owner, None, "its lease was given up");
+        assert_eq!(b.status, OperationStatus::Completed, "the worker went on");
+        assert!(!worker.is_finished(), "the worker loop survived the panic");
+        stop.send(true).unwrap();
+        worker.await.unwrap();
+    }
 
     #[test]
     fn backoff_grows_and_is_capped() {

@@ -42,6 +42,8 @@ pub struct OperationResponse {
     pub started_at: Option<DateTime<Utc>>,
     pub completed_at: Option<DateTime<Utc>>,
     pub estimated_completion_at: Option<DateTime<Utc>>,
+    /// In progress but holding no worker: submitted, waiting on the cluster (see `message`).
+    pub parked: bool,
 }
 
 impl From<Operation> for OperationResponse {
@@ -71,6 +73,7 @@ impl From<Operation> for OperationResponse {
             started_at: o.started_at,
             completed_at: o.completed_at,
             estimated_completion_at: o.estimated_completion_at,
+            parked: o.status == OperationStatus::InProgress && o.lease_owner.is_none(),
         }
     }
 }
@@ -186,22 +189,12 @@ pub async fn cancel(
     )?;
     let cancelled = state.store.cancel_operation(&id, Utc::now()).await?;
     if cancelled && op.op_type == OperationType::Create {
-        // A create that never ran gives its reservation back; the database record ends failed.
-        state.store.release_reservation(&op.database_id).await?;
-        state
-            .store
-            .patch_database(
-                &op.database_id,
-                &store::DatabasePatch {
-                    status: Some(domain::status::DatabaseStatus::Failed),
-                    expect_status: vec![domain::status::DatabaseStatus::Pending],
-                    health_status: Some(Some("cancelled".into())),
-                    ..Default::default()
-                },
-                Utc::now(),
-            )
-            .await?;
-        state.invalidate_quota(&op.domain, Some(&op.project)).await;
+        // The database ends failed; whatever an earlier attempt made in the cluster is removed,
+        // and the reservation is given back once nothing of it runs any more.
+        if let Err(e) = crate::ops::create::after_cancel(&state, &op).await {
+            tracing::warn!(database = %op.database_id, error = %e,
+                "cleaning up after a cancelled create; the reservation stays until the database is deleted");
+        }
     }
     let message = if cancelled {
         "operation cancelled".to_string()

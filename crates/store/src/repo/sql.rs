@@ -2204,6 +2204,11 @@ impl Store for SqlStore {
             }
             qb.push(")");
         }
+        // A database runs only while it holds its reservation: checked in the same statement, so
+        // a release racing a watcher's `failed → running` can never leave one running unaccounted.
+        if p.status.is_some_and(DatabaseStatus::requires_reservation) {
+            qb.push(" AND res_databases > 0");
+        }
         let n = qb
             .build()
             .execute(&*self.writing())
@@ -2312,6 +2317,17 @@ impl Store for SqlStore {
             .execute(&*self.writing_outside_databases())
             .await
             .map_err(|e| unique_or(e, || format!("operation '{}' already exists", op.id)))?;
+        // The database's parked operation (if any) gets to see that another one waits behind it
+        // (a delete of a database still provisioning must not wait for it to turn Ready).
+        sqlx::query(
+            "UPDATE operations SET run_after = $2 WHERE database_id = $1 AND status = 'in_progress' \
+             AND lease_owner IS NULL AND run_after > $2",
+        )
+        .bind(&op.database_id)
+        .bind(op.created_at)
+        .execute(&*self.writing_outside_databases())
+        .await
+        .map_err(db_err)?;
         Ok(())
     }
 
@@ -2352,13 +2368,17 @@ impl Store for SqlStore {
     ) -> Result<Option<Operation>> {
         let until = lease_end(now, lease)?;
         let mut tx = self.begin().await?;
+        // Fairness: the domain with the fewest operations held by live leases goes first, so one
+        // tenant's many operations never occupy every worker while another's wait; then the oldest.
         let id: Option<String> = sqlx::query_scalar(concat!(
             "SELECT o.id FROM operations o \
              WHERE ((o.status = 'queued' AND o.run_after <= $1) \
-                 OR (o.status = 'in_progress' AND o.lease_expires_at <= $1)) \
+                 OR (o.status = 'in_progress' AND o.lease_expires_at <= $1) \
+                 OR (o.status = 'in_progress' AND o.lease_owner IS NULL AND o.run_after <= $1)) \
                AND NOT EXISTS (SELECT 1 FROM operations p WHERE p.database_id = o.database_id AND p.id < o.id \
                                AND p.status IN ('queued', 'in_progress')) \
-             ORDER BY o.id LIMIT 1",
+             ORDER BY (SELECT COUNT(*) FROM operations h WHERE h.domain = o.domain \
+                         AND h.status = 'in_progress' AND h.lease_expires_at > $1), o.id LIMIT 1",
             skip_locked!()
         ))
         .bind(now)
@@ -2371,7 +2391,7 @@ impl Store for SqlStore {
         };
         let r = sqlx::query(concat!(
             "UPDATE operations SET status = 'in_progress', lease_owner = $2, lease_expires_at = $3, \
-             started_at = COALESCE(started_at, $4) WHERE id = $1 RETURNING ",
+             started_at = COALESCE(started_at, $4), waiting_for = NULL, woken = FALSE WHERE id = $1 RETURNING ",
             operation_cols!()
         ))
         .bind(&id)
@@ -2442,7 +2462,7 @@ impl Store for SqlStore {
         let progress_done = outcome.status == OperationStatus::Completed;
         let n = sqlx::query(
             "UPDATE operations SET status = $3, message = COALESCE($4, message), error_message = $5, \
-             completed_at = $6, lease_owner = NULL, lease_expires_at = NULL, \
+             completed_at = $6, lease_owner = NULL, lease_expires_at = NULL, waiting_for = NULL, \
              progress = CASE WHEN $7 THEN 100 ELSE progress END \
              WHERE id = $1 AND lease_owner = $2 AND status = 'in_progress'",
         )
@@ -2481,6 +2501,59 @@ impl Store for SqlStore {
         .map_err(db_err)?
         .rows_affected();
         Ok(n > 0)
+    }
+
+    async fn park_operation(
+        &self,
+        op_id: &str,
+        worker: &str,
+        wake_at: DateTime<Utc>,
+        waiting_for: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool> {
+        let n = sqlx::query(
+            "UPDATE operations SET lease_owner = NULL, lease_expires_at = NULL, waiting_for = $3, \
+             run_after = CASE WHEN woken THEN $5 ELSE $4 END, woken = FALSE \
+             WHERE id = $1 AND lease_owner = $2 AND status = 'in_progress'",
+        )
+        .bind(op_id)
+        .bind(worker)
+        .bind(waiting_for)
+        .bind(wake_at)
+        .bind(now)
+        .execute(&*self.writing_outside_databases())
+        .await
+        .map_err(db_err)?
+        .rows_affected();
+        Ok(n > 0)
+    }
+
+    async fn wake_parked(&self, database_id: &str, now: DateTime<Utc>) -> Result<bool> {
+        // One statement: parked → due now; held → remember the wake-up for its park.
+        let due: Vec<bool> = sqlx::query_scalar(
+            "UPDATE operations SET \
+               run_after = CASE WHEN lease_owner IS NULL AND run_after > $2 THEN $2 ELSE run_after END, \
+               woken = (lease_owner IS NOT NULL) \
+             WHERE database_id = $1 AND status = 'in_progress' \
+             RETURNING (lease_owner IS NULL)",
+        )
+        .bind(database_id)
+        .bind(now)
+        .fetch_all(&*self.writing_outside_databases())
+        .await
+        .map_err(db_err)?;
+        Ok(due.into_iter().any(|parked| parked))
+    }
+
+    async fn parked_waiting_for(&self, op_id: &str) -> Result<Option<String>> {
+        let w: Option<Option<String>> = sqlx::query_scalar(
+            "SELECT waiting_for FROM operations WHERE id = $1 AND status = 'in_progress' AND lease_owner IS NULL",
+        )
+        .bind(op_id)
+        .fetch_optional(&self.r)
+        .await
+        .map_err(db_err)?;
+        Ok(w.flatten())
     }
 
     async fn cancel_operation(&self, op_id: &str, now: DateTime<Utc>) -> Result<bool> {
