@@ -69,29 +69,42 @@ fn now_ms() -> u64 {
         .unwrap_or(0)
 }
 
-fn decide(count: u64, limit: u64, window_ms: u64, now: u64) -> RateDecision {
-    let reset_ms = window_ms - (now % window_ms);
+/// A sliding window over two fixed ones: the previous window's count weighs in by the part of
+/// it still inside the last `window`. Unlike a plain fixed window, a client cannot double its
+/// rate across a boundary, and a limit never lifts just because the clock passed a round minute.
+fn decide(count: u64, previous: u64, limit: u64, window_ms: u64, now: u64) -> RateDecision {
+    let elapsed = now % window_ms;
+    // In units of 1/window_ms hits, so the arithmetic stays exact.
+    let weighted = previous * (window_ms - elapsed) + count * window_ms;
+    let used = weighted.div_ceil(window_ms);
     RateDecision {
-        allowed: count <= limit,
+        allowed: weighted <= limit * window_ms,
         limit,
-        remaining: limit.saturating_sub(count),
-        reset_secs: reset_ms.div_ceil(1000),
+        remaining: limit.saturating_sub(used),
+        reset_secs: (window_ms - elapsed).div_ceil(1000).max(1),
     }
+}
+
+/// One key's counts in process.
+#[derive(Clone, Copy)]
+struct Counts {
+    window_ms: u64,
+    index: u64,
+    count: u64,
+    previous: u64,
 }
 
 /// Counts in this process only.
 #[derive(Default)]
 pub struct LocalLimiter {
-    /// key → (window length in ms, window index, count)
-    windows: DashMap<String, (u64, u64, u64)>,
+    windows: DashMap<String, Counts>,
 }
 
 impl LocalLimiter {
-    /// Drops counts of windows that have ended (run periodically so memory stays bounded).
+    /// Drops counts that no longer weigh in (run periodically so memory stays bounded).
     pub fn sweep(&self) {
         let now = now_ms();
-        self.windows
-            .retain(|_, (len, index, _)| *index >= now / *len);
+        self.windows.retain(|_, c| c.index + 1 >= now / c.window_ms);
     }
 }
 
@@ -101,18 +114,26 @@ impl RateLimiter for LocalLimiter {
         let window_ms = window.as_millis().max(1) as u64;
         let now = now_ms();
         let index = now / window_ms;
-        let count = {
-            let mut e = self
-                .windows
-                .entry(key.to_string())
-                .or_insert((window_ms, index, 0));
-            if e.1 != index || e.0 != window_ms {
-                *e = (window_ms, index, 0);
-            }
-            e.2 += 1;
-            e.2
+        let fresh = Counts {
+            window_ms,
+            index,
+            count: 0,
+            previous: 0,
         };
-        decide(count, limit, window_ms, now)
+        let c = {
+            let mut e = self.windows.entry(key.to_string()).or_insert(fresh);
+            if e.window_ms != window_ms || e.index + 1 < index {
+                *e = fresh;
+            } else if e.index + 1 == index {
+                *e = Counts {
+                    previous: e.count,
+                    ..fresh
+                };
+            }
+            e.count += 1;
+            *e
+        };
+        decide(c.count, c.previous, limit, window_ms, now)
     }
 
     async fn reset(&self, key: &str, _window: Duration) {
@@ -130,9 +151,13 @@ pub struct RedisLimiter {
 
 impl RedisLimiter {
     pub fn new(conn: redis::aio::ConnectionManager, fallback: Arc<LocalLimiter>) -> Self {
-        // INCR then set the expiry on the first hit, atomically.
+        // Count in this window (expiring once it no longer weighs in) and read the previous one,
+        // atomically.
         let script = redis::Script::new(
-            "local c = redis.call('INCR', KEYS[1]) if c == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end return c",
+            "local c = redis.call('INCR', KEYS[1]) \
+             if c == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end \
+             local p = tonumber(redis.call('GET', KEYS[2]) or '0') \
+             return {c, p}",
         );
         RedisLimiter {
             conn,
@@ -141,8 +166,9 @@ impl RedisLimiter {
         }
     }
 
-    fn key(key: &str, window_ms: u64, now: u64) -> String {
-        format!("dbaas:rl:{key}:{}", now / window_ms)
+    /// The key of one window; the hash tag keeps a key's windows on one cluster slot.
+    fn key(key: &str, index: u64) -> String {
+        format!("dbaas:rl:{{{key}}}:{index}")
     }
 }
 
@@ -151,15 +177,17 @@ impl RateLimiter for RedisLimiter {
     async fn hit(&self, key: &str, limit: u64, window: Duration) -> RateDecision {
         let window_ms = window.as_millis().max(1) as u64;
         let now = now_ms();
+        let index = now / window_ms;
         let mut conn = self.conn.clone();
-        let res: redis::RedisResult<u64> = self
+        let res: redis::RedisResult<(u64, u64)> = self
             .script
-            .key(Self::key(key, window_ms, now))
-            .arg(window_ms)
+            .key(Self::key(key, index))
+            .key(Self::key(key, index.saturating_sub(1)))
+            .arg(window_ms * 2)
             .invoke_async(&mut conn)
             .await;
         match res {
-            Ok(count) => decide(count, limit, window_ms, now),
+            Ok((count, previous)) => decide(count, previous, limit, window_ms, now),
             Err(e) => {
                 tracing::warn!(error = %e, "redis rate limiter unavailable; counting in process");
                 self.fallback.hit(key, limit, window).await
@@ -169,9 +197,11 @@ impl RateLimiter for RedisLimiter {
 
     async fn reset(&self, key: &str, window: Duration) {
         let window_ms = window.as_millis().max(1) as u64;
+        let index = now_ms() / window_ms;
         let mut conn = self.conn.clone();
         let _: redis::RedisResult<()> = redis::cmd("DEL")
-            .arg(Self::key(key, window_ms, now_ms()))
+            .arg(Self::key(key, index))
+            .arg(Self::key(key, index.saturating_sub(1)))
             .query_async(&mut conn)
             .await;
         self.fallback.reset(key, window).await;
@@ -197,5 +227,19 @@ mod tests {
         l.reset("k", w).await;
         assert!(l.hit("k", 3, w).await.allowed);
         assert!(l.hit("other", 3, w).await.allowed);
+    }
+
+    #[test]
+    fn a_window_boundary_does_not_lift_the_limit() {
+        let w = 60_000;
+        // 6 hits late in one window, then the next window starts: still limited at once...
+        let just_after = 10 * w + 500;
+        assert!(!decide(1, 6, 6, w, just_after).allowed);
+        // ...and free again once the previous window has slid out far enough.
+        assert!(decide(1, 6, 6, w, 10 * w + w / 2).allowed);
+        // within one window it is the plain count
+        assert!(decide(6, 0, 6, w, 5 * w + 10).allowed);
+        assert!(!decide(7, 0, 6, w, 5 * w + 10).allowed);
+        assert_eq!(decide(3, 0, 6, w, 5 * w).remaining, 3);
     }
 }
