@@ -603,6 +603,52 @@ mod tests {
         worker.await.unwrap();
     }
 
+    /// A step that, while it runs, sees its operation taken over by another worker (as after a
+    /// stall longer than the lease), then fails.
+    fn taken_over_then_fails(ctx: &mut OpCtx) -> BoxFuture<'_, Result<Step, StepError>> {
+        Box::pin(async move {
+            let url = ctx.state.config.store_url();
+            let mut conn = <sqlx::SqliteConnection as sqlx::Connection>::connect(&url)
+                .await
+                .expect("the store's file");
+            sqlx::query("UPDATE operations SET lease_owner = 'intruder-w9' WHERE id = ?")
+                .bind(&ctx.op.id)
+                .execute(&mut conn)
+                .await
+                .expect("take the lease over");
+            Err(StepError::Permanent("the step failed".into()))
+        })
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_worker_that_lost_its_lease_records_no_failure() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = crate::Config::for_data_dir(dir.path().to_path_buf());
+        let state = crate::serve::build_state(config).await.unwrap();
+        let op = operation("db-three", serde_json::json!({}));
+        state.store.enqueue_operation(&op).await.unwrap();
+        let claimed = state
+            .store
+            .claim_operation("test-w1", Duration::from_secs(30), Utc::now())
+            .await
+            .unwrap()
+            .expect("claimed");
+        run(
+            &state,
+            "test-w1",
+            claimed,
+            Duration::from_secs(30),
+            taken_over_then_fails,
+        )
+        .await;
+        let after = state.store.get_operation(&op.id).await.unwrap().unwrap();
+        // The failure belonged to a worker that no longer held the operation: it is not recorded,
+        // and the new holder carries on.
+        assert_eq!(after.status, OperationStatus::InProgress, "{after:?}");
+        assert_eq!(after.lease_owner.as_deref(), Some("intruder-w9"));
+        assert_eq!(after.error_message, None);
+    }
+
     #[test]
     fn backoff_grows_and_is_capped() {
         for attempt in 0..10 {
