@@ -149,6 +149,8 @@ string_enum!(OperationType {
     Pause => "pause",
     Resume => "resume",
     Restart => "restart",
+    Reconfigure => "reconfigure",
+    RotateAuth => "rotate_auth",
 });
 
 #[cfg(test)]

@@ -22,6 +22,17 @@ pub struct CatalogVersion {
     pub distribution: Option<String>,
     #[serde(default)]
     pub deprecated: bool,
+    /// `spec.updateConstraints`: the versions this one may be upgraded to (Masterminds
+    /// constraints; an empty allowlist allows any).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub update_allowlist: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub update_denylist: Vec<String>,
+    /// MySQL keeps separate lists for group replication (HA); other engines have one set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub update_allowlist_ha: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub update_denylist_ha: Option<Vec<String>>,
 }
 
 /// Per engine: which distributions are enabled, and explicit allow/deny lists (matched against the
@@ -173,6 +184,10 @@ mod tests {
             version: version.into(),
             distribution: dist.map(str::to_string),
             deprecated,
+            update_allowlist: vec![],
+            update_denylist: vec![],
+            update_allowlist_ha: None,
+            update_denylist_ha: None,
         }
     }
 

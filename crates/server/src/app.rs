@@ -7,7 +7,7 @@ use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::{header, HeaderName, HeaderValue, Method, StatusCode};
 use axum::middleware::{from_fn, from_fn_with_state, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use axum::Router;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -21,7 +21,7 @@ use crate::auth;
 use crate::error::ApiError;
 use crate::metrics;
 use crate::routes::{
-    account, audit_logs, auth as auth_routes, databases, docs, health, operations, providers,
+    account, audit_logs, auth as auth_routes, databases, day2, docs, events, health, operations, providers,
     tenants, users, versions,
 };
 use crate::state::AppState;
@@ -148,7 +148,50 @@ pub fn app(state: AppState) -> NormalizePath<Router> {
         )
         .route(
             "/domain/{domain}/project/{project}/databases/{id}",
-            get(databases::get).delete(databases::delete),
+            get(databases::get)
+                .patch(day2::update)
+                .delete(databases::delete),
+        )
+        .route(
+            "/domain/{domain}/project/{project}/databases/{id}/events",
+            get(events::timeline),
+        )
+        .route("/events/stream", get(events::stream))
+        .route(
+            "/domain/{domain}/project/{project}/databases/{id}/scale",
+            post(day2::scale),
+        )
+        .route(
+            "/domain/{domain}/project/{project}/databases/{id}/pause",
+            post(day2::pause),
+        )
+        .route(
+            "/domain/{domain}/project/{project}/databases/{id}/resume",
+            post(day2::resume),
+        )
+        .route(
+            "/domain/{domain}/project/{project}/databases/{id}/restart",
+            post(day2::restart),
+        )
+        .route(
+            "/domain/{domain}/project/{project}/databases/{id}/available-upgrades",
+            get(day2::available_upgrades),
+        )
+        .route(
+            "/domain/{domain}/project/{project}/databases/{id}/upgrade",
+            post(day2::upgrade),
+        )
+        .route(
+            "/domain/{domain}/project/{project}/databases/{id}/upgrade-policy",
+            put(day2::upgrade_policy),
+        )
+        .route(
+            "/domain/{domain}/project/{project}/databases/{id}/reconfigure",
+            post(day2::reconfigure),
+        )
+        .route(
+            "/domain/{domain}/project/{project}/databases/{id}/rotate-credentials",
+            post(day2::rotate_credentials),
         )
         .route(
             "/domain/{domain}/project/{project}/databases/{id}/status",

@@ -83,6 +83,10 @@ pub fn kubedb_facts(report: &provider::ProbeReport) -> Value {
             version: c.version.clone(),
             distribution: c.distribution.clone(),
             deprecated: c.deprecated,
+            update_allowlist: c.update_allowlist.clone(),
+            update_denylist: c.update_denylist.clone(),
+            update_allowlist_ha: c.update_allowlist_ha.clone(),
+            update_denylist_ha: c.update_denylist_ha.clone(),
         })
         .collect();
     serde_json::json!({
@@ -142,6 +146,10 @@ mod tests {
             version: version.into(),
             distribution: Some("Official".into()),
             deprecated,
+            update_allowlist: vec![],
+            update_denylist: vec![],
+            update_allowlist_ha: None,
+            update_denylist_ha: None,
         }
     }
 

@@ -120,10 +120,17 @@ pub struct Config {
     /// included) ends as `timeout`.
     #[arg(long, env = "DBAAS_OPERATION_TIMEOUT_SECS", default_value_t = 1800)]
     pub operation_timeout_secs: u64,
+    /// Per-type deadlines overriding it, e.g. `expand_storage=7200,restart=900` (types as the
+    /// operations API names them).
+    #[arg(long, env = "DBAAS_OPERATION_TIMEOUTS", default_value = "", value_parser = parse_timeouts)]
+    pub operation_timeouts: OperationTimeouts,
     /// A parked operation (waiting on the cluster) is re-checked at least this often even when no
     /// watch event wakes it (a replica without a watcher, a missed event).
     #[arg(long, env = "DBAAS_PARK_RECHECK_SECS", default_value_t = 30)]
     pub park_recheck_secs: u64,
+    /// How often the maintenance scheduler looks for automatic upgrades due in a window.
+    #[arg(long, env = "DBAAS_MAINTENANCE_TICK_SECS", default_value_t = 60)]
+    pub maintenance_tick_secs: u64,
     /// Retries of transient failures before an operation fails.
     #[arg(long, env = "DBAAS_OPERATION_MAX_RETRIES", default_value_t = 3)]
     pub operation_max_retries: i32,
@@ -258,4 +265,39 @@ fn parse_proxy(s: &str) -> Result<ipnet::IpNet, String> {
     s.parse::<ipnet::IpNet>()
         .or_else(|_| s.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
         .map_err(|_| format!("`{s}` is neither an IP address nor a CIDR"))
+}
+
+/// Deadlines by operation type, in seconds.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct OperationTimeouts(pub Vec<(domain::status::OperationType, u64)>);
+
+fn parse_timeouts(s: &str) -> Result<OperationTimeouts, String> {
+    let mut out = Vec::new();
+    for pair in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (kind, secs) = pair
+            .split_once('=')
+            .ok_or_else(|| format!("'{pair}' is not type=seconds"))?;
+        let kind = domain::status::OperationType::parse(kind.trim())
+            .ok_or_else(|| format!("'{kind}' is not an operation type"))?;
+        let secs: u64 = secs
+            .trim()
+            .parse()
+            .map_err(|_| format!("'{secs}' is not a number of seconds"))?;
+        out.push((kind, secs.max(1)));
+    }
+    Ok(OperationTimeouts(out))
+}
+
+impl Config {
+    /// How long an operation of `kind` may take from its first start.
+    pub fn operation_timeout(&self, kind: domain::status::OperationType) -> std::time::Duration {
+        let secs = self
+            .operation_timeouts
+            .0
+            .iter()
+            .find(|(k, _)| *k == kind)
+            .map(|(_, s)| *s)
+            .unwrap_or(self.operation_timeout_secs);
+        std::time::Duration::from_secs(secs.max(1))
+    }
 }

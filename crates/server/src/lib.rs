@@ -19,6 +19,7 @@ pub mod routes;
 pub mod serve;
 pub mod state;
 pub mod watchers;
+pub mod workflows;
 
 pub use config::Config;
 pub use serve::{start, Running};

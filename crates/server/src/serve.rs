@@ -348,6 +348,11 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     spawn_background_jobs(&state, stop.subscribe());
     crate::ops::spawn_workers(&state, stop.subscribe());
     crate::watchers::spawn_supervisor(&state, stop.subscribe());
+    crate::workflows::maintenance::spawn(
+        &state,
+        std::time::Duration::from_secs(state.config.maintenance_tick_secs.max(1)),
+        stop.subscribe(),
+    );
     crate::health_check::spawn(&state, stop.subscribe());
     let service = app(state.clone());
     let limits = state.config.listener_limits();

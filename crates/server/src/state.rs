@@ -242,26 +242,33 @@ impl AppState {
 
     /// Writes an audit entry. A failed write is logged, never turned into a failed request.
     pub async fn audit(&self, ctx: &RequestCtx, a: Audit<'_>) {
-        let entry = AuditEntry {
+        let entry = a.entry(ctx);
+        if let Err(e) = self.store.insert_audit(&entry).await {
+            tracing::error!(error = %e, action = %entry.action, "could not write audit entry");
+        }
+    }
+}
+
+impl Audit<'_> {
+    /// The entry to store, for a write that commits it together with the change it records.
+    pub fn entry(self, ctx: &RequestCtx) -> AuditEntry {
+        AuditEntry {
             id: new_id(IdKind::Audit),
-            action: a.action.to_string(),
-            resource_type: a.resource_type.to_string(),
-            resource_id: a.resource_id,
-            domain: a.domain,
-            project: a.project,
-            user_id: a.user.map(|u| u.0.to_string()),
-            user_email: a.user.map(|u| u.1.to_string()),
+            action: self.action.to_string(),
+            resource_type: self.resource_type.to_string(),
+            resource_id: self.resource_id,
+            domain: self.domain,
+            project: self.project,
+            user_id: self.user.map(|u| u.0.to_string()),
+            user_email: self.user.map(|u| u.1.to_string()),
             ip_address: ctx.ip.clone(),
             user_agent: ctx.user_agent.clone(),
             request_method: Some(ctx.method.clone()),
             request_path: Some(ctx.path.clone()),
-            status: a.outcome,
-            status_code: Some(a.status_code as i32),
-            details: a.details,
+            status: self.outcome,
+            status_code: Some(self.status_code as i32),
+            details: self.details,
             timestamp: chrono::Utc::now(),
-        };
-        if let Err(e) = self.store.insert_audit(&entry).await {
-            tracing::error!(error = %e, action = %entry.action, "could not write audit entry");
         }
     }
 }

@@ -127,6 +127,63 @@ impl DatabasePatch {
     }
 }
 
+/// Desired settings a day-2 request changes (`None` = unchanged). Shape and version are what the
+/// user asked for; `Database::current` follows what KubeDB reports.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DatabaseSettings {
+    pub version: Option<String>,
+    pub size: Option<domain::engine::Size>,
+    pub storage_gb: Option<i64>,
+    pub replicas: Option<i64>,
+    pub backup_enabled: Option<bool>,
+    pub backup_schedule: Option<String>,
+    pub backup_retention_days: Option<i64>,
+    pub monitoring_enabled: Option<bool>,
+    pub deletion_protection: Option<bool>,
+    pub labels: Option<std::collections::BTreeMap<String, String>>,
+    pub annotations: Option<std::collections::BTreeMap<String, String>>,
+    pub upgrade_policy: Option<Option<serde_json::Value>>,
+}
+
+impl DatabaseSettings {
+    pub fn is_empty(&self) -> bool {
+        *self == DatabaseSettings::default()
+    }
+}
+
+/// How a change moves what a database holds against its quotas and its provider. Computed from
+/// the record inside the transaction (after the change's settings), so concurrent changes of one
+/// database never undo each other's reservations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reservation {
+    /// Grow to cover the desired shape as well as what is held now (a change about to run: both
+    /// shapes may exist while it rolls). The growth must fit the quotas and the provider.
+    Cover { storage_only: bool },
+    /// Hold what the desired and the current shape need, no more (a change finished, failed or
+    /// was cancelled). Not checked: it records what runs.
+    Settle { storage_only: bool },
+}
+
+/// Everything one change of a database writes, committed together: the status move (a
+/// compare-and-set) and observed fields, the desired settings, the reservation, the operations it
+/// queues and the audit entries that record it. Nothing is written when the status moved on.
+#[derive(Debug, Clone, Default)]
+pub struct DatabaseChange {
+    pub patch: DatabasePatch,
+    pub settings: DatabaseSettings,
+    pub reserve: Option<Reservation>,
+    pub enqueue: Vec<Operation>,
+    pub audit: Vec<AuditEntry>,
+}
+
+/// A status a database moved into (recorded by the store itself on every status write).
+#[derive(Debug, Clone, PartialEq)]
+pub struct StatusEvent {
+    pub at: DateTime<Utc>,
+    pub from: Option<DatabaseStatus>,
+    pub to: DatabaseStatus,
+}
+
 /// How a finished operation ends.
 #[derive(Debug, Clone, PartialEq)]
 pub struct OperationOutcome {
@@ -278,6 +335,19 @@ pub trait Store: Send + Sync + 'static {
         now: DateTime<Utc>,
     ) -> Result<bool>;
     /// Databases placed on a provider that are not `deleted` (what its watcher follows).
+    /// Applies a [`DatabaseChange`] in one transaction; false (and nothing written) when the
+    /// database's status is not one the patch expects. QuotaExceeded/NoCapacity when a checked
+    /// reservation does not fit.
+    async fn apply_change(
+        &self,
+        id: &str,
+        change: &DatabaseChange,
+        now: DateTime<Utc>,
+    ) -> Result<bool>;
+    /// The statuses a database went through, oldest first (at most `limit`, the newest ones).
+    async fn status_events(&self, database_id: &str, limit: i64) -> Result<Vec<StatusEvent>>;
+    /// Live databases that carry an upgrade policy (what the maintenance scheduler looks at).
+    async fn list_policy_databases(&self) -> Result<Vec<Database>>;
     async fn list_provider_databases(&self, provider_id: &str) -> Result<Vec<Database>>;
     /// Changes what a database holds (grow/shrink) under the same quota and capacity checks as create.
     async fn resize_reservation(&self, db_id: &str, new_reserved: Usage) -> Result<()>;

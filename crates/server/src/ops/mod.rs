@@ -12,6 +12,7 @@
 //! one (or a panic in a step) fails with a message a human can act on.
 
 pub mod create;
+pub mod day2;
 mod delete;
 pub mod signals;
 
@@ -252,7 +253,7 @@ async fn run(state: &AppState, worker: &str, op: Operation, lease: Duration, exe
     drop(_enter);
     let started = std::time::Instant::now();
     let renewer = AbortOnDrop(spawn_renewer(state, worker, &op_id, lease));
-    let timeout = Duration::from_secs(state.config.operation_timeout_secs.max(1));
+    let timeout = state.config.operation_timeout(op.op_type);
     let deadline = deadline_of(&op, timeout, Utc::now());
     let mut ctx = OpCtx {
         state: state.clone(),
@@ -421,9 +422,11 @@ async fn execute(ctx: &mut OpCtx) -> Result<Step, StepError> {
     match ctx.op.op_type {
         OperationType::Create => create::run(ctx).await,
         OperationType::Delete => delete::run(ctx).await,
-        other => Err(StepError::Permanent(format!(
-            "operations of type '{other}' are not carried out by this version of the platform"
+        OperationType::Backup | OperationType::Restore => Err(StepError::Permanent(format!(
+            "operations of type '{}' are not carried out by this version of the platform",
+            ctx.op.op_type
         ))),
+        _ => day2::run(ctx).await,
     }
 }
 
@@ -433,7 +436,8 @@ async fn on_failure(ctx: &OpCtx, error: &str) -> Result<(), StepError> {
     match ctx.op.op_type {
         OperationType::Create => create::on_failure(ctx, error).await,
         OperationType::Delete => delete::on_failure(ctx, error).await,
-        _ => Ok(()),
+        OperationType::Backup | OperationType::Restore => Ok(()),
+        _ => day2::on_failure(ctx, error).await,
     }
 }
 

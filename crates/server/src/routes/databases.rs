@@ -33,7 +33,7 @@ use crate::ops::{self, create::CreateDesired};
 use crate::state::{AppState, Audit};
 use provider::translate::Owner;
 
-const BACKUP_SCHEDULES: [&str; 3] = ["hourly", "daily", "weekly"];
+pub(crate) const BACKUP_SCHEDULES: [&str; 3] = ["hourly", "daily", "weekly"];
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -223,8 +223,13 @@ fn k8s_key(field: &str, key: &str) -> ApiResult<()> {
     Ok(())
 }
 
-fn check_maps(req: &DatabaseCreate) -> ApiResult<()> {
-    if let Some(labels) = &req.labels {
+/// Labels and annotations a user gives a database: Kubernetes key and value rules, none of the
+/// platform's own prefixes, bounded sizes.
+pub(crate) fn check_maps(
+    labels: Option<&BTreeMap<String, String>>,
+    annotations: Option<&BTreeMap<String, String>>,
+) -> ApiResult<()> {
+    if let Some(labels) = labels {
         if labels.len() > 64 {
             return Err(ApiError::validation("labels", "at most 64 labels"));
         }
@@ -244,7 +249,7 @@ fn check_maps(req: &DatabaseCreate) -> ApiResult<()> {
             }
         }
     }
-    if let Some(annotations) = &req.annotations {
+    if let Some(annotations) = annotations {
         let mut size = 0;
         for (k, v) in annotations {
             k8s_key("annotations", k)?;
@@ -299,7 +304,7 @@ fn check_create(req: &DatabaseCreate) -> ApiResult<()> {
     if let Some(p) = &req.password {
         validate::password("password", p)?;
     }
-    check_maps(req)?;
+    check_maps(req.labels.as_ref(), req.annotations.as_ref())?;
     req.engine
         .check_replicas(req.replicas as u32, req.high_availability)?;
     Ok(())
@@ -454,7 +459,7 @@ pub async fn create(
         }
         (None, None) => None,
     };
-    let mut op = new_operation(&op_id, &db, OperationType::Create, &caller, &state);
+    let mut op = new_operation(&op_id, &db, OperationType::Create, &caller.user_id, &state);
     op.desired_state = json!({ "version": req.version, "size": req.size, "storage_gb": req.storage_gb,
         "replicas": req.replicas, "high_availability": req.high_availability });
     // The store calls the chooser inside its transaction; the op row it inserts must carry the
@@ -525,7 +530,7 @@ pub fn new_operation(
     id: &str,
     db: &Database,
     kind: OperationType,
-    caller: &Caller,
+    created_by: &str,
     state: &AppState,
 ) -> Operation {
     let now = Utc::now();
@@ -542,7 +547,7 @@ pub fn new_operation(
         error_message: None,
         retry_count: 0,
         max_retries: state.config.operation_max_retries,
-        created_by: Some(caller.user_id.clone()),
+        created_by: Some(created_by.to_string()),
         domain: db.domain.clone(),
         project: db.project.clone(),
         lease_owner: None,
@@ -556,7 +561,12 @@ pub fn new_operation(
 }
 
 /// Loads a database of this project; anything else (other project, malformed id) is a 404.
-async fn load(state: &AppState, domain: &str, project: &str, id: &str) -> ApiResult<Database> {
+pub(crate) async fn load(
+    state: &AppState,
+    domain: &str,
+    project: &str,
+    id: &str,
+) -> ApiResult<Database> {
     if !is_id(IdKind::Database, id) {
         return Err(ApiError::not_found("Database", id));
     }
@@ -679,7 +689,7 @@ pub async fn delete(
                 &new_id(IdKind::Operation),
                 &d,
                 OperationType::Delete,
-                &caller,
+                &caller.user_id,
                 &state,
             );
             state.store.enqueue_operation(&op).await?;

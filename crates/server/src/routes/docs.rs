@@ -6,7 +6,7 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
 use utoipa::{Modify, OpenApi};
 
 use super::{
-    account, audit_logs, auth, databases, health, operations, providers, tenants, users, versions,
+    account, audit_logs, auth, databases, day2, events, health, operations, providers, tenants, users, versions,
 };
 
 struct Security;
@@ -55,6 +55,9 @@ impl Modify for Security {
         versions::list_versions,
         databases::create, databases::list, databases::get, databases::delete, databases::status,
         databases::credentials, databases::refresh_endpoint,
+        day2::update, day2::scale, day2::pause, day2::resume, day2::restart,
+        day2::available_upgrades, day2::upgrade, day2::upgrade_policy, day2::reconfigure,
+        day2::rotate_credentials, events::timeline, events::stream,
         operations::list, operations::get, operations::cancel, operations::queue_stats,
     ),
     tags(

@@ -4,6 +4,8 @@ pub mod account;
 pub mod audit_logs;
 pub mod auth;
 pub mod databases;
+pub mod day2;
+pub mod events;
 pub mod docs;
 pub mod health;
 pub mod operations;

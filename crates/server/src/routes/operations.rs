@@ -195,6 +195,11 @@ pub async fn cancel(
             tracing::warn!(database = %op.database_id, error = %e,
                 "cleaning up after a cancelled create; the reservation stays until the database is deleted");
         }
+    } else if cancelled && domain::lifecycle::transition(op.op_type).is_some() {
+        // What the change asked for (settings, reservation) is put back.
+        if let Err(e) = crate::ops::day2::after_cancel(&state, &op).await {
+            tracing::warn!(database = %op.database_id, error = %e, "rolling back a cancelled change");
+        }
     }
     let message = if cancelled {
         "operation cancelled".to_string()

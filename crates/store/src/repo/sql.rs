@@ -22,6 +22,8 @@ use domain::model::{
 };
 use domain::quota::{self, QuotaLimits, Usage};
 use domain::status::{DatabaseStatus, OperationStatus, OperationType};
+use domain::day2::{covering, Shape};
+use domain::model::CurrentState;
 use domain::DomainError;
 
 use super::{begin_write, Db, BACKEND, JSON_PAGES, SOLE_WRITER};
@@ -29,7 +31,8 @@ use crate::repo::{
     check_capacity, db_err, is_fk_violation, like_pattern, limits, non_negative, parse, unique_or,
 };
 use crate::{
-    AuditPageJson, Cipher, DatabaseFilter, DatabasePatch, OperationFilter, OperationOutcome,
+    AuditPageJson, Cipher, DatabaseChange, DatabaseFilter, DatabasePatch, DatabaseSettings,
+    Reservation, StatusEvent, OperationFilter, OperationOutcome,
     ProviderChooser, ProviderFilter, QueueStats, Result, Store, StoreError,
 };
 
@@ -929,6 +932,168 @@ async fn lock_provider(c: &mut Conn, id: &str) -> Result<Option<Provider>> {
 /// Adds `delta` to a (locked) provider's allocation; growth must fit its capacity.
 async fn allocate(c: &mut Conn, p: &Provider, delta: Usage) -> Result<()> {
     check_capacity(&p.name, &p.capacity, p.allocated, delta)?;
+    let next = non_negative(p.allocated.plus(delta));
+    sqlx::query(
+        "UPDATE providers SET alloc_cpu = $2, alloc_memory = $3, alloc_storage = $4, alloc_databases = $5, \
+         alloc_backups = $6 WHERE id = $1",
+    )
+    .bind(&p.id)
+    .bind(next.cpu_cores)
+    .bind(next.memory_gb)
+    .bind(next.storage_gb)
+    .bind(next.databases)
+    .bind(next.backups)
+    .execute(c)
+    .await
+    .map_err(db_err)?;
+    Ok(())
+}
+
+const INSERT_AUDIT: &str = concat!(
+    "INSERT INTO audit_logs (",
+    audit_cols!(),
+    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
+);
+
+fn bind_audit<'q>(q: Q<'q>, e: &'q AuditEntry) -> Q<'q> {
+    q.bind(&e.id)
+        .bind(&e.action)
+        .bind(&e.resource_type)
+        .bind(&e.resource_id)
+        .bind(&e.domain)
+        .bind(&e.project)
+        .bind(&e.user_id)
+        .bind(&e.user_email)
+        .bind(&e.ip_address)
+        .bind(&e.user_agent)
+        .bind(&e.request_method)
+        .bind(&e.request_path)
+        .bind(e.status.as_str())
+        .bind(e.status_code)
+        .bind(Json(&e.details))
+        .bind(e.timestamp)
+}
+
+/// The UPDATE a [`DatabasePatch`] makes: only its `Some` fields, guarded by its expected statuses.
+fn patch_statement(id: &str, p: &DatabasePatch, now: DateTime<Utc>) -> Qb {
+    let mut qb = Qb::new("UPDATE databases SET updated_at = ");
+    qb.push_bind(now);
+    fn set<T>(qb: &mut Qb, col: &str, v: &Option<T>, bind: impl FnOnce(&mut Qb, &T)) {
+        if let Some(v) = v {
+            qb.push(", ").push(col).push(" = ");
+            bind(qb, v);
+        }
+    }
+    set(&mut qb, "status", &p.status, |q, v| {
+        q.push_bind(v.as_str());
+    });
+    set(&mut qb, "ready_replicas", &p.ready_replicas, |q, v| {
+        q.push_bind(*v);
+    });
+    for (col, v) in [
+        ("health_status", &p.health_status),
+        ("kubedb_phase", &p.kubedb_phase),
+        ("endpoint", &p.endpoint),
+        ("service_type", &p.service_type),
+        ("loadbalancer_ip", &p.loadbalancer_ip),
+        ("namespace", &p.namespace),
+        ("kubedb_resource_name", &p.kubedb_resource_name),
+    ] {
+        set(&mut qb, col, v, |q, v| {
+            q.push_bind(v.clone());
+        });
+    }
+    set(&mut qb, "port", &p.port, |q, v| {
+        q.push_bind(*v);
+    });
+    set(&mut qb, "current_state", &p.current, |q, v| {
+        q.push_bind(Json(v.clone()));
+    });
+    set(&mut qb, "conditions", &p.conditions, |q, v| {
+        q.push_bind(Json(v.clone()));
+    });
+    qb.push(" WHERE id = ").push_bind(id.to_string());
+    if !p.expect_status.is_empty() {
+        qb.push(" AND status IN (");
+        let mut sep = qb.separated(", ");
+        for s in &p.expect_status {
+            sep.push_bind(s.as_str());
+        }
+        qb.push(")");
+    }
+    // A database runs only while it holds its reservation: checked in the same statement, so
+    // a release racing a watcher's `failed → running` can never leave one running unaccounted.
+    if p.status.is_some_and(DatabaseStatus::requires_reservation) {
+        qb.push(" AND res_databases > 0");
+    }
+    qb
+}
+
+/// The UPDATE of a database's desired settings, or None when nothing changes.
+fn settings_statement(id: &str, s: &DatabaseSettings) -> Option<Qb> {
+    if s.is_empty() {
+        return None;
+    }
+    let mut qb = Qb::new("UPDATE databases SET id = id");
+    fn set<T>(qb: &mut Qb, col: &str, v: &Option<T>, bind: impl FnOnce(&mut Qb, &T)) {
+        if let Some(v) = v {
+            qb.push(", ").push(col).push(" = ");
+            bind(qb, v);
+        }
+    }
+    set(&mut qb, "version", &s.version, |q, v| {
+        q.push_bind(v.clone());
+    });
+    set(&mut qb, "size", &s.size, |q, v| {
+        q.push_bind(v.as_str());
+    });
+    for (col, v) in [
+        ("storage_gb", &s.storage_gb),
+        ("replicas", &s.replicas),
+        ("backup_retention_days", &s.backup_retention_days),
+    ] {
+        set(&mut qb, col, v, |q, v| {
+            q.push_bind(*v);
+        });
+    }
+    set(&mut qb, "backup_schedule", &s.backup_schedule, |q, v| {
+        q.push_bind(v.clone());
+    });
+    for (col, v) in [
+        ("backup_enabled", &s.backup_enabled),
+        ("monitoring_enabled", &s.monitoring_enabled),
+        ("deletion_protection", &s.deletion_protection),
+    ] {
+        set(&mut qb, col, v, |q, v| {
+            q.push_bind(*v);
+        });
+    }
+    for (col, v) in [("labels", &s.labels), ("annotations", &s.annotations)] {
+        set(&mut qb, col, v, |q, v| {
+            q.push_bind(Json(v.clone()));
+        });
+    }
+    set(&mut qb, "upgrade_policy", &s.upgrade_policy, |q, v| {
+        q.push_bind(v.clone().map(Json));
+    });
+    qb.push(" WHERE id = ").push_bind(id.to_string());
+    Some(qb)
+}
+
+/// The part of a change that asks for more: what quotas must still admit.
+fn growth_of(delta: Usage) -> Usage {
+    Usage {
+        cpu_cores: delta.cpu_cores.max(0.0),
+        memory_gb: delta.memory_gb.max(0.0),
+        storage_gb: delta.storage_gb.max(0.0),
+        databases: delta.databases.max(0),
+        backups: delta.backups.max(0),
+    }
+}
+
+/// Adds `delta` to a (locked) provider's allocation without a capacity check: for recording what
+/// already runs there (a rollback to the shape the cluster still has).
+async fn set_allocation(c: &mut Conn, p: &Provider, delta: Usage) -> Result<()> {
     let next = non_negative(p.allocated.plus(delta));
     sqlx::query(
         "UPDATE providers SET alloc_cpu = $2, alloc_memory = $3, alloc_storage = $4, alloc_databases = $5, \
@@ -2159,63 +2324,162 @@ impl Store for SqlStore {
         p: &DatabasePatch,
         now: DateTime<Utc>,
     ) -> Result<bool> {
-        let mut qb = Qb::new("UPDATE databases SET updated_at = ");
-        qb.push_bind(now);
-        fn set<T>(qb: &mut Qb, col: &str, v: &Option<T>, bind: impl FnOnce(&mut Qb, &T)) {
-            if let Some(v) = v {
-                qb.push(", ").push(col).push(" = ");
-                bind(qb, v);
-            }
-        }
-        set(&mut qb, "status", &p.status, |q, v| {
-            q.push_bind(v.as_str());
-        });
-        set(&mut qb, "ready_replicas", &p.ready_replicas, |q, v| {
-            q.push_bind(*v);
-        });
-        for (col, v) in [
-            ("health_status", &p.health_status),
-            ("kubedb_phase", &p.kubedb_phase),
-            ("endpoint", &p.endpoint),
-            ("service_type", &p.service_type),
-            ("loadbalancer_ip", &p.loadbalancer_ip),
-            ("namespace", &p.namespace),
-            ("kubedb_resource_name", &p.kubedb_resource_name),
-        ] {
-            set(&mut qb, col, v, |q, v| {
-                q.push_bind(v.clone());
-            });
-        }
-        set(&mut qb, "port", &p.port, |q, v| {
-            q.push_bind(*v);
-        });
-        set(&mut qb, "current_state", &p.current, |q, v| {
-            q.push_bind(Json(v.clone()));
-        });
-        set(&mut qb, "conditions", &p.conditions, |q, v| {
-            q.push_bind(Json(v.clone()));
-        });
-        qb.push(" WHERE id = ").push_bind(id.to_string());
-        if !p.expect_status.is_empty() {
-            qb.push(" AND status IN (");
-            let mut sep = qb.separated(", ");
-            for s in &p.expect_status {
-                sep.push_bind(s.as_str());
-            }
-            qb.push(")");
-        }
-        // A database runs only while it holds its reservation: checked in the same statement, so
-        // a release racing a watcher's `failed → running` can never leave one running unaccounted.
-        if p.status.is_some_and(DatabaseStatus::requires_reservation) {
-            qb.push(" AND res_databases > 0");
-        }
-        let n = qb
+        let n = patch_statement(id, p, now)
             .build()
             .execute(&*self.writing())
             .await
             .map_err(db_err)?
             .rows_affected();
         Ok(n > 0)
+    }
+
+    async fn apply_change(
+        &self,
+        id: &str,
+        change: &DatabaseChange,
+        now: DateTime<Utc>,
+    ) -> Result<bool> {
+        let mut tx = self.begin().await?;
+        let head = sqlx::query("SELECT domain, project FROM databases WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db_err)?
+            .ok_or_else(|| StoreError::NotFound(format!("database '{id}'")))?;
+        let (domain, project): (String, String) = (get(&head, "domain")?, get(&head, "project")?);
+        // Same lock order as create and resize: tenant, project, then the database and provider.
+        if matches!(change.reserve, Some(Reservation::Cover { .. })) {
+            lock_quotas(&mut tx, &domain, &project).await?;
+        }
+        let moved = patch_statement(id, &change.patch, now)
+            .build()
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?
+            .rows_affected();
+        if moved == 0 {
+            // The status moved on meanwhile: nothing of the change applies.
+            return Ok(false);
+        }
+        if let Some(mut qb) = settings_statement(id, &change.settings) {
+            qb.build().execute(&mut *tx).await.map_err(db_err)?;
+        }
+        if let Some(r) = change.reserve {
+            let row = sqlx::query(concat!(
+                "SELECT provider_id, engine, high_availability, size, storage_gb, replicas, current_state, \
+                 res_cpu, res_memory, res_storage, res_databases, res_backups FROM databases WHERE id = $1",
+                for_update!()
+            ))
+            .bind(id)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(db_err)?;
+            let held = reserved_row(&row)?;
+            let engine = parse(&get::<String>(&row, "engine")?, Engine::parse, "engine")?;
+            let ha: bool = get(&row, "high_availability")?;
+            let desired = Shape {
+                size: parse(&get::<String>(&row, "size")?, Size::parse, "size")?,
+                storage_gb: get(&row, "storage_gb")?,
+                replicas: get(&row, "replicas")?,
+            };
+            let current: CurrentState = json(&row, "current_state")?;
+            let now_running = Shape {
+                size: current.size.unwrap_or(desired.size),
+                storage_gb: current.storage_gb.unwrap_or(desired.storage_gb),
+                replicas: current.replicas.unwrap_or(desired.replicas),
+            };
+            let (next, checked) = match r {
+                Reservation::Cover { storage_only } => {
+                    (covering(held, desired.usage(engine, ha, storage_only)), true)
+                }
+                Reservation::Settle { storage_only } => (
+                    covering(
+                        desired.usage(engine, ha, storage_only),
+                        now_running.usage(engine, ha, storage_only),
+                    ),
+                    false,
+                ),
+            };
+            let next = Usage {
+                databases: held.databases,
+                backups: held.backups,
+                ..next
+            };
+            let delta = next.minus(held);
+            if checked {
+                let (tenant_q, project_q) = lock_quotas(&mut tx, &domain, &project).await?;
+                let growth = growth_of(delta);
+                let used_p = project_usage_in(&mut tx, &domain, &project).await?;
+                quota::check(&project_q, used_p, growth, "project")?;
+                let used_d = domain_usage_in(&mut tx, &domain).await?;
+                quota::check(&tenant_q, used_d, growth, "domain")?;
+            }
+            let provider_id: Option<String> = get(&row, "provider_id")?;
+            if let Some(pid) = provider_id {
+                if let Some(p) = lock_provider(&mut tx, &pid).await? {
+                    if checked {
+                        allocate(&mut tx, &p, delta).await?;
+                    } else {
+                        set_allocation(&mut tx, &p, delta).await?;
+                    }
+                }
+            }
+            set_reserved(&mut tx, id, non_negative(next)).await?;
+        }
+        for op in &change.enqueue {
+            bind_operation(sqlx::query(INSERT_OPERATION), op)
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| unique_or(e, || format!("operation '{}' already exists", op.id)))?;
+        }
+        for e in &change.audit {
+            bind_audit(sqlx::query(INSERT_AUDIT), e)
+                .execute(&mut *tx)
+                .await
+                .map_err(|err| unique_or(err, || format!("audit entry '{}' already exists", e.id)))?;
+        }
+        self.commit(tx).await?;
+        Ok(true)
+    }
+
+    async fn status_events(&self, database_id: &str, limit: i64) -> Result<Vec<StatusEvent>> {
+        let rs = sqlx::query(
+            "SELECT at, from_status, to_status FROM database_events WHERE database_id = $1 \
+             ORDER BY seq DESC LIMIT $2",
+        )
+        .bind(database_id)
+        .bind(limit.clamp(1, 10_000))
+        .fetch_all(&self.r)
+        .await
+        .map_err(db_err)?;
+        let mut out = rs
+            .iter()
+            .map(|r| {
+                let from: Option<String> = get(r, "from_status")?;
+                Ok(StatusEvent {
+                    at: get(r, "at")?,
+                    from: from
+                        .map(|f| parse(&f, DatabaseStatus::parse, "status"))
+                        .transpose()?,
+                    to: parse(&get::<String>(r, "to_status")?, DatabaseStatus::parse, "status")?,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        out.reverse();
+        Ok(out)
+    }
+
+    async fn list_policy_databases(&self) -> Result<Vec<Database>> {
+        let rs = sqlx::query(concat!(
+            "SELECT ",
+            database_cols!(),
+            " FROM databases WHERE upgrade_policy IS NOT NULL AND status NOT IN ('deleted', 'deleting') \
+             ORDER BY id"
+        ))
+        .fetch_all(&self.r)
+        .await
+        .map_err(db_err)?;
+        rows(&rs, database_row)
     }
 
     async fn list_provider_databases(&self, provider_id: &str) -> Result<Vec<Database>> {
@@ -2616,29 +2880,9 @@ impl Store for SqlStore {
     // ---- audit
 
     async fn insert_audit(&self, e: &AuditEntry) -> Result<()> {
-        let r = sqlx::query(concat!(
-            "INSERT INTO audit_logs (",
-            audit_cols!(),
-            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
-        ))
-        .bind(&e.id)
-        .bind(&e.action)
-        .bind(&e.resource_type)
-        .bind(&e.resource_id)
-        .bind(&e.domain)
-        .bind(&e.project)
-        .bind(&e.user_id)
-        .bind(&e.user_email)
-        .bind(&e.ip_address)
-        .bind(&e.user_agent)
-        .bind(&e.request_method)
-        .bind(&e.request_path)
-        .bind(e.status.as_str())
-        .bind(e.status_code)
-        .bind(Json(&e.details))
-        .bind(e.timestamp)
-        .execute(&*self.writing_outside_databases())
-        .await;
+        let r = bind_audit(sqlx::query(INSERT_AUDIT), e)
+            .execute(&*self.writing_outside_databases())
+            .await;
         r.map_err(|err| unique_or(err, || format!("audit entry '{}' already exists", e.id)))?;
         Ok(())
     }

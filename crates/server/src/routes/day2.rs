@@ -1,0 +1,630 @@
+//! Day-2 routes of a database: `PATCH`, scale, pause, resume, restart, upgrades and the upgrade
+//! policy, reconfigure, rotate credentials. Each extracts, authorizes, builds the request and hands
+//! it to `workflows::day2`; `?dry_run=true` answers 200 with the plan and writes nothing.
+
+use std::collections::BTreeMap;
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use chrono::{DateTime, Utc};
+use domain::access::Action;
+use domain::day2::{self, plan_resize, AvailableUpgrade, Resize, Shape, UpgradePolicy};
+use domain::engine::Size;
+use domain::model::Database;
+use domain::status::OperationType;
+use domain::DomainError;
+use rand::distributions::Alphanumeric;
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use store::{DatabaseSettings, Reservation};
+use utoipa::{IntoParams, ToSchema};
+
+use super::databases::{check_maps, load, BACKUP_SCHEDULES};
+use super::tenants::project_scope;
+use crate::auth::Caller;
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{ApiJson, ApiQuery};
+use crate::ops::day2::{running_policy, Day2Desired};
+use crate::state::AppState;
+use crate::workflows::day2::{submit, Day2Response, Outcome, PlanResponse, Request};
+
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct DryRun {
+    /// Answer 200 with the plan (operations, Kubernetes objects, quota delta); write nothing.
+    #[serde(default)]
+    pub dry_run: bool,
+}
+
+type Ids = Path<(String, String, String)>;
+
+/// Loads the database the caller may change.
+async fn writable(state: &AppState, caller: &Caller, ids: &Ids) -> ApiResult<Database> {
+    let (domain, project, id) = &ids.0;
+    project_scope(caller, Action::WriteDatabases, domain, project)?;
+    load(state, domain, project, id).await
+}
+
+async fn answer(
+    state: &AppState,
+    caller: &Caller,
+    db: Database,
+    req: Request<'_>,
+    dry_run: bool,
+) -> ApiResult<Response> {
+    Ok(match submit(state, caller.into(), db, req, dry_run).await? {
+        Outcome::Planned(plan) => (StatusCode::OK, Json(*plan)).into_response(),
+        Outcome::Queued(done) if done.operations.is_empty() => {
+            (StatusCode::OK, Json(*done)).into_response()
+        }
+        Outcome::Queued(done) => (StatusCode::ACCEPTED, Json(*done)).into_response(),
+    })
+}
+
+/// The resize part of a request: one operation per dimension that changes, the new desired shape
+/// as settings, and the reservation that covers it.
+fn resize(db: &Database, r: &Resize, req: &mut Request<'_>) -> ApiResult<()> {
+    if r.replicas.is_none() && r.size.is_none() && r.storage_gb.is_none() {
+        return Ok(());
+    }
+    let steps = plan_resize(db, r)?;
+    let mut before = Shape::desired(db);
+    for step in &steps {
+        req.operations.push((
+            step.op,
+            Day2Desired {
+                before: Some(before),
+                after: Some(step.after),
+                ..Default::default()
+            },
+        ));
+        before = step.after;
+    }
+    let to = before;
+    let from = Shape::desired(db);
+    if to.replicas != from.replicas {
+        req.settings.replicas = Some(to.replicas);
+        req.changed.push("replicas".into());
+    }
+    if to.size != from.size {
+        req.settings.size = Some(to.size);
+        req.changed.push("size".into());
+    }
+    if to.storage_gb != from.storage_gb {
+        req.settings.storage_gb = Some(to.storage_gb);
+        req.changed.push("storage_gb".into());
+    }
+    req.reserve = Some(Reservation::Cover {
+        storage_only: false,
+    });
+    Ok(())
+}
+
+fn request(action: &str) -> Request<'_> {
+    Request {
+        action,
+        operations: Vec::new(),
+        settings: DatabaseSettings::default(),
+        changed: Vec::new(),
+        reserve: None,
+        details: Value::Null,
+    }
+}
+
+#[utoipa::path(post, path = "/api/v1/domain/{domain}/project/{project}/databases/{id}/scale", tag = "databases",
+    params(("domain" = String, Path), ("project" = String, Path), ("id" = String, Path), DryRun),
+    request_body = Resize,
+    responses((status = 202, body = Day2Response), (status = 200, body = PlanResponse, description = "dry run"),
+        (status = 400, description = "invalid_state, validation_error (storage never shrinks), no_capacity"),
+        (status = 403, description = "quota_exceeded"), (status = 404)), security(("bearer" = [])))]
+pub async fn scale(
+    State(state): State<AppState>,
+    caller: Caller,
+    ids: Ids,
+    ApiQuery(q): ApiQuery<DryRun>,
+    ApiJson(body): ApiJson<Resize>,
+) -> ApiResult<Response> {
+    let db = writable(&state, &caller, &ids).await?;
+    let mut req = request("database.scale");
+    if body == Resize::default() {
+        return Err(ApiError::bad_request(
+            "give at least one of replicas, size, storage_gb",
+        ));
+    }
+    resize(&db, &body, &mut req)?;
+    answer(&state, &caller, db, req, q.dry_run).await
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseUpdate {
+    pub size: Option<Size>,
+    pub storage_gb: Option<i64>,
+    pub replicas: Option<i64>,
+    pub backup_enabled: Option<bool>,
+    pub backup_schedule: Option<String>,
+    pub backup_retention_days: Option<i64>,
+    pub monitoring_enabled: Option<bool>,
+    /// On: KubeDB's `deletionPolicy: DoNotTerminate`, and DELETE is refused.
+    pub deletion_protection: Option<bool>,
+    pub labels: Option<BTreeMap<String, String>>,
+    pub annotations: Option<BTreeMap<String, String>>,
+    pub upgrade_policy: Option<UpgradePolicy>,
+}
+
+#[utoipa::path(patch, path = "/api/v1/domain/{domain}/project/{project}/databases/{id}", tag = "databases",
+    params(("domain" = String, Path), ("project" = String, Path), ("id" = String, Path), DryRun),
+    request_body = DatabaseUpdate,
+    responses((status = 202, body = Day2Response, description = "operations queued"),
+        (status = 200, body = Day2Response, description = "applied directly (nothing queued), or a dry run's PlanResponse"),
+        (status = 400), (status = 403), (status = 404), (status = 409)), security(("bearer" = [])))]
+pub async fn update(
+    State(state): State<AppState>,
+    caller: Caller,
+    ids: Ids,
+    ApiQuery(q): ApiQuery<DryRun>,
+    ApiJson(body): ApiJson<DatabaseUpdate>,
+) -> ApiResult<Response> {
+    let db = writable(&state, &caller, &ids).await?;
+    let mut req = request("database.update");
+    resize(
+        &db,
+        &Resize {
+            replicas: body.replicas,
+            size: body.size,
+            storage_gb: body.storage_gb,
+        },
+        &mut req,
+    )
+    .or_else(|e| match e.code {
+        // Fields equal to what the database has are not a change, and not an error here.
+        "bad_request" => Ok(()),
+        _ => Err(e),
+    })?;
+    let s = &mut req.settings;
+    let changed = &mut req.changed;
+    if let Some(v) = body.backup_enabled.filter(|v| *v != db.backup_enabled) {
+        s.backup_enabled = Some(v);
+        changed.push("backup_enabled".into());
+    }
+    if let Some(v) = body
+        .backup_schedule
+        .filter(|v| *v != db.backup_schedule)
+    {
+        if !BACKUP_SCHEDULES.contains(&v.as_str()) {
+            return Err(ApiError::validation(
+                "backup_schedule",
+                "must be one of hourly, daily, weekly",
+            ));
+        }
+        s.backup_schedule = Some(v);
+        changed.push("backup_schedule".into());
+    }
+    if let Some(v) = body
+        .backup_retention_days
+        .filter(|v| *v != db.backup_retention_days)
+    {
+        if !(1..=365).contains(&v) {
+            return Err(ApiError::validation(
+                "backup_retention_days",
+                "must be between 1 and 365",
+            ));
+        }
+        s.backup_retention_days = Some(v);
+        changed.push("backup_retention_days".into());
+    }
+    if let Some(v) = body
+        .monitoring_enabled
+        .filter(|v| *v != db.monitoring_enabled)
+    {
+        s.monitoring_enabled = Some(v);
+        changed.push("monitoring_enabled".into());
+    }
+    check_maps(body.labels.as_ref(), body.annotations.as_ref())?;
+    if let Some(v) = body.labels.filter(|v| *v != db.labels) {
+        s.labels = Some(v);
+        changed.push("labels".into());
+    }
+    if let Some(v) = body.annotations.filter(|v| *v != db.annotations) {
+        s.annotations = Some(v);
+        changed.push("annotations".into());
+    }
+    if let Some(p) = body.upgrade_policy {
+        p.validate()?;
+        s.upgrade_policy = Some(Some(serde_json::to_value(&p).expect("serialisable")));
+        changed.push("upgrade_policy".into());
+    }
+    let protection = body
+        .deletion_protection
+        .filter(|v| *v != db.deletion_protection);
+    if let Some(v) = protection {
+        s.deletion_protection = Some(v);
+        changed.push("deletion_protection".into());
+    }
+    if req.changed.is_empty() {
+        return Err(ApiError::bad_request(
+            "nothing to change: every field given equals what the database has",
+        ));
+    }
+    if let (Some(on), false) = (protection, q.dry_run) {
+        set_deletion_policy(&state, &caller, &db, on).await?;
+    }
+    answer(&state, &caller, db, req, q.dry_run).await
+}
+
+/// Deletion protection lives on the KubeDB object too (`DoNotTerminate`). A paused database keeps
+/// `Halt` until it resumes, which restores the policy the record then names.
+async fn set_deletion_policy(
+    state: &AppState,
+    caller: &Caller,
+    db: &Database,
+    on: bool,
+) -> ApiResult<()> {
+    use domain::status::DatabaseStatus::*;
+    let (Some(ns), Some(name), Some(pid)) = (
+        db.namespace.as_deref(),
+        db.kubedb_resource_name.as_deref(),
+        db.provider_id.as_deref(),
+    ) else {
+        return Ok(());
+    };
+    if !matches!(db.status, Running | Updating | Scaling | Failed | Resuming) {
+        return Ok(());
+    }
+    let p = state
+        .store
+        .get_provider(pid)
+        .await?
+        .ok_or_else(|| ApiError::unavailable("the database's provider is gone"))?;
+    let cluster = crate::clusters::cluster_for(state, &p)
+        .await
+        .map_err(crate::clusters::api_error)?;
+    let policy = if on { "DoNotTerminate" } else { "Delete" };
+    let owner = provider::translate::Owner::of(db);
+    match cluster
+        .set_deletion_policy(db.engine, ns, name, &owner, policy)
+        .await
+    {
+        Ok(()) => Ok(()),
+        Err(e) => {
+            let err = crate::clusters::api_error(e);
+            if err.status == StatusCode::CONFLICT {
+                state
+                    .audit(
+                        &caller.ctx,
+                        crate::state::Audit::new("database.ownership_conflict", "database")
+                            .id(&db.id)
+                            .scope(Some(&db.domain), Some(&db.project))
+                            .by(&caller.user_id, &caller.email)
+                            .status(409)
+                            .details(json!({"reason": err.message})),
+                    )
+                    .await;
+            }
+            Err(err)
+        }
+    }
+}
+
+fn single(action: &str, kind: OperationType, desired: Day2Desired) -> Request<'_> {
+    let mut r = request(action);
+    r.operations.push((kind, desired));
+    r
+}
+
+#[utoipa::path(post, path = "/api/v1/domain/{domain}/project/{project}/databases/{id}/pause", tag = "databases",
+    params(("domain" = String, Path), ("project" = String, Path), ("id" = String, Path), DryRun),
+    responses((status = 202, body = Day2Response), (status = 200, body = PlanResponse, description = "dry run"),
+        (status = 400, description = "invalid_state"), (status = 404)), security(("bearer" = [])))]
+pub async fn pause(
+    State(state): State<AppState>,
+    caller: Caller,
+    ids: Ids,
+    ApiQuery(q): ApiQuery<DryRun>,
+) -> ApiResult<Response> {
+    let db = writable(&state, &caller, &ids).await?;
+    let req = single(
+        "database.pause",
+        OperationType::Pause,
+        Day2Desired {
+            deletion_policy: Some(running_policy(&db).into()),
+            ..Default::default()
+        },
+    );
+    answer(&state, &caller, db, req, q.dry_run).await
+}
+
+#[utoipa::path(post, path = "/api/v1/domain/{domain}/project/{project}/databases/{id}/resume", tag = "databases",
+    params(("domain" = String, Path), ("project" = String, Path), ("id" = String, Path), DryRun),
+    responses((status = 202, body = Day2Response), (status = 200, body = PlanResponse, description = "dry run"),
+        (status = 400, description = "invalid_state, no_capacity"), (status = 403, description = "quota_exceeded"),
+        (status = 404)), security(("bearer" = [])))]
+pub async fn resume(
+    State(state): State<AppState>,
+    caller: Caller,
+    ids: Ids,
+    ApiQuery(q): ApiQuery<DryRun>,
+) -> ApiResult<Response> {
+    let db = writable(&state, &caller, &ids).await?;
+    let mut req = single("database.resume", OperationType::Resume, Day2Desired::default());
+    // A paused database holds only its storage; running again needs its CPU and memory back.
+    req.reserve = Some(Reservation::Cover {
+        storage_only: false,
+    });
+    answer(&state, &caller, db, req, q.dry_run).await
+}
+
+#[utoipa::path(post, path = "/api/v1/domain/{domain}/project/{project}/databases/{id}/restart", tag = "databases",
+    params(("domain" = String, Path), ("project" = String, Path), ("id" = String, Path), DryRun),
+    responses((status = 202, body = Day2Response), (status = 200, body = PlanResponse, description = "dry run"),
+        (status = 400, description = "invalid_state"), (status = 404)), security(("bearer" = [])))]
+pub async fn restart(
+    State(state): State<AppState>,
+    caller: Caller,
+    ids: Ids,
+    ApiQuery(q): ApiQuery<DryRun>,
+) -> ApiResult<Response> {
+    let db = writable(&state, &caller, &ids).await?;
+    let req = single(
+        "database.restart",
+        OperationType::Restart,
+        Day2Desired::default(),
+    );
+    answer(&state, &caller, db, req, q.dry_run).await
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UpgradesResponse {
+    pub database_id: String,
+    pub current_version: String,
+    pub available_upgrades: Vec<AvailableUpgrade>,
+}
+
+/// What the database may be upgraded to on its provider's catalog, under the platform's policy.
+async fn offered(state: &AppState, db: &Database) -> ApiResult<Vec<AvailableUpgrade>> {
+    let Some(pid) = db.provider_id.as_deref() else {
+        return Ok(Vec::new());
+    };
+    let Some(p) = state.store.get_provider(pid).await? else {
+        return Ok(Vec::new());
+    };
+    let catalog = crate::catalog::provider_catalog(&p);
+    Ok(day2::available_upgrades(
+        db.engine,
+        &db.version,
+        db.high_availability,
+        &catalog,
+        state.version_policy(),
+    ))
+}
+
+#[utoipa::path(get, path = "/api/v1/domain/{domain}/project/{project}/databases/{id}/available-upgrades", tag = "databases",
+    params(("domain" = String, Path), ("project" = String, Path), ("id" = String, Path)),
+    responses((status = 200, body = UpgradesResponse), (status = 404)), security(("bearer" = [])))]
+pub async fn available_upgrades(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((domain, project, id)): Path<(String, String, String)>,
+) -> ApiResult<Json<UpgradesResponse>> {
+    project_scope(&caller, Action::ReadProject, &domain, &project)?;
+    let db = load(&state, &domain, &project, &id).await?;
+    Ok(Json(UpgradesResponse {
+        available_upgrades: offered(&state, &db).await?,
+        database_id: db.id,
+        current_version: db.version,
+    }))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpgradeRequest {
+    /// A catalog name (or engine version) from `available-upgrades`.
+    pub target_version: String,
+}
+
+#[utoipa::path(post, path = "/api/v1/domain/{domain}/project/{project}/databases/{id}/upgrade", tag = "databases",
+    params(("domain" = String, Path), ("project" = String, Path), ("id" = String, Path), DryRun),
+    request_body = UpgradeRequest,
+    responses((status = 202, body = Day2Response), (status = 200, body = PlanResponse, description = "dry run"),
+        (status = 400, description = "version_unavailable, invalid_state"), (status = 404)), security(("bearer" = [])))]
+pub async fn upgrade(
+    State(state): State<AppState>,
+    caller: Caller,
+    ids: Ids,
+    ApiQuery(q): ApiQuery<DryRun>,
+    ApiJson(body): ApiJson<UpgradeRequest>,
+) -> ApiResult<Response> {
+    let db = writable(&state, &caller, &ids).await?;
+    let upgrades = offered(&state, &db).await?;
+    let Some(target) = upgrades
+        .iter()
+        .find(|u| u.version == body.target_version || u.engine_version == body.target_version)
+    else {
+        let list: Vec<&str> = upgrades.iter().map(|u| u.version.as_str()).collect();
+        return Err(DomainError::VersionUnavailable(format!(
+            "'{}' is not an upgrade offered for this database; offered: {}",
+            body.target_version,
+            if list.is_empty() {
+                "none".to_string()
+            } else {
+                list.join(", ")
+            }
+        ))
+        .into());
+    };
+    let mut req = single(
+        "database.upgrade_version",
+        OperationType::UpgradeVersion,
+        Day2Desired {
+            from_version: Some(db.version.clone()),
+            target_version: Some(target.version.clone()),
+            ..Default::default()
+        },
+    );
+    req.settings.version = Some(target.version.clone());
+    req.changed.push("version".into());
+    req.details = json!({"from_version": db.version, "target_version": target.version, "kind": target.kind});
+    answer(&state, &caller, db, req, q.dry_run).await
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PendingMaintenance {
+    pub version: String,
+    pub kind: day2::UpgradeKind,
+    pub planned_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UpgradePolicyResponse {
+    pub database_id: String,
+    pub upgrade_policy: UpgradePolicy,
+    pub pending_maintenance: Option<PendingMaintenance>,
+}
+
+#[utoipa::path(put, path = "/api/v1/domain/{domain}/project/{project}/databases/{id}/upgrade-policy", tag = "databases",
+    params(("domain" = String, Path), ("project" = String, Path), ("id" = String, Path)),
+    request_body = UpgradePolicy,
+    responses((status = 200, body = UpgradePolicyResponse), (status = 400), (status = 404)), security(("bearer" = [])))]
+pub async fn upgrade_policy(
+    State(state): State<AppState>,
+    caller: Caller,
+    ids: Ids,
+    ApiJson(policy): ApiJson<UpgradePolicy>,
+) -> ApiResult<Json<UpgradePolicyResponse>> {
+    let db = writable(&state, &caller, &ids).await?;
+    policy.validate()?;
+    let upgrades = offered(&state, &db).await?;
+    let pending = policy
+        .pending(Utc::now(), &upgrades)
+        .map(|(u, at)| PendingMaintenance {
+            version: u.version,
+            kind: u.kind,
+            planned_at: at,
+        });
+    let mut req = request("database.update");
+    req.settings.upgrade_policy = Some(Some(serde_json::to_value(&policy).expect("serialisable")));
+    req.changed.push("upgrade_policy".into());
+    let id = db.id.clone();
+    submit(&state, (&caller).into(), db, req, false).await?;
+    Ok(Json(UpgradePolicyResponse {
+        database_id: id,
+        upgrade_policy: policy,
+        pending_maintenance: pending,
+    }))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReconfigureRequest {
+    /// Engine configuration parameters, e.g. `{"max_connections": "200"}`.
+    pub config: BTreeMap<String, String>,
+}
+
+/// Keys are parameter names; values are single-line text, so nothing can break out of the
+/// engine's configuration file.
+fn check_config(config: &BTreeMap<String, String>) -> ApiResult<()> {
+    if config.is_empty() || config.len() > 100 {
+        return Err(ApiError::validation("config", "give 1 to 100 parameters"));
+    }
+    for (k, v) in config {
+        let key_ok = (1..=100).contains(&k.len())
+            && k.as_bytes()[0].is_ascii_alphabetic()
+            && k.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b));
+        if !key_ok {
+            return Err(ApiError::validation(
+                "config",
+                format!("'{k}' is not a parameter name (letters, digits, '_', '.', '-')"),
+            ));
+        }
+        if v.len() > 1024 || v.chars().any(|c| c.is_control()) || v.contains(['"', '\\']) {
+            return Err(ApiError::validation(
+                "config",
+                format!("the value of '{k}' must be one line of at most 1024 characters without quotes or backslashes"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+#[utoipa::path(post, path = "/api/v1/domain/{domain}/project/{project}/databases/{id}/reconfigure", tag = "databases",
+    params(("domain" = String, Path), ("project" = String, Path), ("id" = String, Path), DryRun),
+    request_body = ReconfigureRequest,
+    responses((status = 202, body = Day2Response), (status = 200, body = PlanResponse, description = "dry run"),
+        (status = 400), (status = 404)), security(("bearer" = [])))]
+pub async fn reconfigure(
+    State(state): State<AppState>,
+    caller: Caller,
+    ids: Ids,
+    ApiQuery(q): ApiQuery<DryRun>,
+    ApiJson(body): ApiJson<ReconfigureRequest>,
+) -> ApiResult<Response> {
+    let db = writable(&state, &caller, &ids).await?;
+    check_config(&body.config)?;
+    let mut req = single(
+        "database.reconfigure",
+        OperationType::Reconfigure,
+        Day2Desired {
+            config: Some(body.config.clone()),
+            ..Default::default()
+        },
+    );
+    req.details = json!({"parameters": body.config.keys().collect::<Vec<_>>()});
+    answer(&state, &caller, db, req, q.dry_run).await
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RotateRequest {
+    /// The new password (at least 12 characters); generated when absent.
+    pub password: Option<String>,
+}
+
+#[utoipa::path(post, path = "/api/v1/domain/{domain}/project/{project}/databases/{id}/rotate-credentials", tag = "databases",
+    params(("domain" = String, Path), ("project" = String, Path), ("id" = String, Path), DryRun),
+    request_body(content = RotateRequest, description = "optional"),
+    responses((status = 202, body = Day2Response), (status = 200, body = PlanResponse, description = "dry run"),
+        (status = 400), (status = 404)), security(("bearer" = [])))]
+pub async fn rotate_credentials(
+    State(state): State<AppState>,
+    caller: Caller,
+    ids: Ids,
+    ApiQuery(q): ApiQuery<DryRun>,
+    body: axum::body::Bytes,
+) -> ApiResult<Response> {
+    let db = writable(&state, &caller, &ids).await?;
+    // The body is optional: none means "generate a password".
+    let body: RotateRequest = if body.iter().all(u8::is_ascii_whitespace) {
+        RotateRequest::default()
+    } else {
+        serde_json::from_slice(&body)
+            .map_err(|e| ApiError::bad_request(format!("invalid JSON body: {e}")))?
+    };
+    let password = match body.password {
+        Some(p) => {
+            domain::validate::password("password", &p)?;
+            p
+        }
+        None => rand::thread_rng()
+            .sample_iter(&Alphanumeric)
+            .take(32)
+            .map(char::from)
+            .collect(),
+    };
+    // The user name stays as it is (the worker reads it from the current secret).
+    let sealed = state.secrets.encrypt(
+        &serde_json::to_string(&(None::<String>, password)).expect("strings serialise"),
+    );
+    let req = single(
+        "database.rotate_auth",
+        OperationType::RotateAuth,
+        Day2Desired {
+            credentials: Some(sealed),
+            ..Default::default()
+        },
+    );
+    answer(&state, &caller, db, req, q.dry_run).await
+}

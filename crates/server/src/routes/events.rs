@@ -1,0 +1,207 @@
+//! What happened to a database, as one timeline (status moves and operations, newest first), and a
+//! server-sent-events stream of status and operation changes the caller may see, for consoles
+//! that would otherwise poll.
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::extract::{Path, State};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::Json;
+use chrono::{DateTime, Utc};
+use domain::access::Action;
+use domain::model::{Operation, PageRequest};
+use futures::Stream;
+use serde::Serialize;
+use serde_json::{json, Value};
+use store::OperationFilter;
+use tokio::sync::broadcast::error::RecvError;
+use utoipa::ToSchema;
+
+use super::databases::load;
+use super::tenants::project_scope;
+use super::{PageMeta, PageQuery};
+use crate::auth::Caller;
+use crate::error::ApiResult;
+use crate::extract::ApiQuery;
+use crate::state::AppState;
+
+/// At most this many status moves and operations are merged into one timeline.
+const HISTORY: i64 = 1000;
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TimelineEvent {
+    pub at: DateTime<Utc>,
+    /// `status` (the database moved) or `operation` (queued, started, ended).
+    pub kind: &'static str,
+    pub message: String,
+    #[schema(value_type = Object)]
+    pub details: Value,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Timeline {
+    pub events: Vec<TimelineEvent>,
+    #[serde(flatten)]
+    pub meta: PageMeta,
+}
+
+fn operation_events(o: &Operation, out: &mut Vec<TimelineEvent>) {
+    let details = |extra: Value| {
+        let mut d = json!({"operation_id": o.id, "type": o.op_type});
+        if let (Value::Object(d), Value::Object(e)) = (&mut d, extra) {
+            d.extend(e);
+        }
+        d
+    };
+    out.push(TimelineEvent {
+        at: o.created_at,
+        kind: "operation",
+        message: format!("{} queued", o.op_type),
+        details: details(json!({"status": "queued"})),
+    });
+    if let Some(at) = o.started_at {
+        out.push(TimelineEvent {
+            at,
+            kind: "operation",
+            message: format!("{} started", o.op_type),
+            details: details(json!({"status": "in_progress"})),
+        });
+    }
+    if let Some(at) = o.completed_at {
+        let why = o
+            .error_message
+            .as_deref()
+            .map(|e| format!(": {e}"))
+            .unwrap_or_default();
+        out.push(TimelineEvent {
+            at,
+            kind: "operation",
+            message: format!("{} {}{why}", o.op_type, o.status),
+            details: details(json!({"status": o.status, "error_message": o.error_message,
+                "ops_request_name": o.ops_request_name})),
+        });
+    }
+}
+
+#[utoipa::path(get, path = "/api/v1/domain/{domain}/project/{project}/databases/{id}/events", tag = "databases",
+    params(("domain" = String, Path), ("project" = String, Path), ("id" = String, Path), PageQuery),
+    responses((status = 200, body = Timeline), (status = 404)), security(("bearer" = [])))]
+pub async fn timeline(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((domain, project, id)): Path<(String, String, String)>,
+    ApiQuery(q): ApiQuery<PageQuery>,
+) -> ApiResult<Json<Timeline>> {
+    project_scope(&caller, Action::ReadProject, &domain, &project)?;
+    let db = load(&state, &domain, &project, &id).await?;
+    let page = q.request()?;
+    let mut events: Vec<TimelineEvent> = state
+        .store
+        .status_events(&db.id, HISTORY)
+        .await?
+        .into_iter()
+        .map(|e| TimelineEvent {
+            at: e.at,
+            kind: "status",
+            message: match e.from {
+                Some(f) => format!("{f} → {}", e.to),
+                None => format!("created as {}", e.to),
+            },
+            details: json!({"from": e.from, "to": e.to}),
+        })
+        .collect();
+    let ops = state
+        .store
+        .list_operations(
+            &OperationFilter {
+                database_id: Some(db.id.clone()),
+                ..Default::default()
+            },
+            PageRequest {
+                page: 1,
+                page_size: HISTORY,
+            },
+        )
+        .await?;
+    for o in &ops.items {
+        operation_events(o, &mut events);
+    }
+    // Newest first; a stable order among events of the same instant.
+    events.sort_by(|a, b| b.at.cmp(&a.at));
+    let total = events.len() as i64;
+    let events = events
+        .into_iter()
+        .skip(page.offset().max(0) as usize)
+        .take(page.page_size as usize)
+        .collect();
+    Ok(Json(Timeline {
+        events,
+        meta: PageMeta {
+            total,
+            page: page.page,
+            page_size: page.page_size,
+        },
+    }))
+}
+
+/// One change, as the stream sends it (`event: database`).
+async fn change_event(state: &AppState, caller: &Caller, id: &str) -> Option<Event> {
+    let db = state.store.get_database(id).await.ok()??;
+    project_scope(caller, Action::ReadProject, &db.domain, &db.project).ok()?;
+    let latest = state
+        .store
+        .list_operations(
+            &OperationFilter {
+                database_id: Some(db.id.clone()),
+                ..Default::default()
+            },
+            PageRequest {
+                page: 1,
+                page_size: 1,
+            },
+        )
+        .await
+        .ok()
+        .and_then(|p| p.items.into_iter().next());
+    let data = json!({
+        "database_id": db.id, "name": db.name, "domain": db.domain, "project": db.project,
+        "status": db.status, "health_status": db.health_status, "kubedb_phase": db.kubedb_phase,
+        "ready_replicas": db.ready_replicas, "updated_at": db.updated_at,
+        "operation": latest.map(|o| json!({"id": o.id, "type": o.op_type, "status": o.status,
+            "progress": o.progress, "message": o.message})),
+    });
+    Some(Event::default().event("database").json_data(data).ok()?)
+}
+
+#[utoipa::path(get, path = "/api/v1/events/stream", tag = "databases",
+    responses((status = 200, description = "text/event-stream: `event: database` with {database_id, name, domain, project, status, health_status, kubedb_phase, ready_replicas, updated_at, operation}, for the databases the caller can see; `event: lagged` when changes were skipped (re-read the list)")),
+    security(("bearer" = [])))]
+pub async fn stream(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+    let changes = state.ops.changes();
+    let events = futures::stream::unfold(
+        (state, caller, changes),
+        |(state, caller, mut changes)| async move {
+            loop {
+                match changes.recv().await {
+                    Ok(id) => {
+                        if let Some(e) = change_event(&state, &caller, &id).await {
+                            return Some((Ok(e), (state, caller, changes)));
+                        }
+                    }
+                    Err(RecvError::Lagged(n)) => {
+                        let e = Event::default()
+                            .event("lagged")
+                            .data(format!("{n} changes skipped; re-read the databases"));
+                        return Some((Ok(e), (state, caller, changes)));
+                    }
+                    Err(RecvError::Closed) => return None,
+                }
+            }
+        },
+    );
+    Sse::new(events).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+}

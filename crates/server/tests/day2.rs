@@ -1,0 +1,644 @@
+//! Day-2 operations end to end against the simulated KubeDB cluster (upstream CRDs), on both
+//! stores: every operation for every engine, standalone and HA, checked in the cluster (spec, the
+//! OpsRequest's type) and in the API (status, `current`, audit); refusals with the contract's
+//! codes; a failed OpsRequest rolls back; queued operations run in order; dry runs write nothing.
+
+mod common;
+
+use std::time::Duration;
+
+use common::cluster::*;
+use common::{Backend, TestServer};
+use kube::api::{ApiResource, DynamicObject};
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+const ENGINES: [&str; 6] = [
+    "postgres",
+    "mysql",
+    "mariadb",
+    "mongodb",
+    "redis",
+    "elasticsearch",
+];
+const WITHIN: Duration = Duration::from_secs(90);
+
+/// The database's KubeDB object, read straight from the cluster.
+async fn kubedb_object(sim: &sim::SimHandle, engine: &str, ns: &str, name: &str) -> Value {
+    let meta = provider::kubedb::names::engine(engine).expect("known engine");
+    let ar = ApiResource {
+        group: "kubedb.com".into(),
+        version: "v1".into(),
+        api_version: "kubedb.com/v1".into(),
+        kind: meta.kind.into(),
+        plural: meta.plural.into(),
+    };
+    let api: kube::Api<DynamicObject> = kube::Api::namespaced_with(sim.client(), ns, &ar);
+    serde_json::to_value(api.get(name).await.expect("the KubeDB object")).unwrap()
+}
+
+/// The OpsRequest an operation made, read straight from the cluster.
+async fn ops_request(sim: &sim::SimHandle, engine: &str, ns: &str, op: &Value) -> Value {
+    let meta = provider::kubedb::names::engine(engine).expect("known engine");
+    let ar = ApiResource {
+        group: "ops.kubedb.com".into(),
+        version: "v1alpha1".into(),
+        api_version: "ops.kubedb.com/v1alpha1".into(),
+        kind: meta.ops_kind.into(),
+        plural: meta.ops_plural.into(),
+    };
+    let api: kube::Api<DynamicObject> = kube::Api::namespaced_with(sim.client(), ns, &ar);
+    let name = op["ops_request_name"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no OpsRequest name: {op}"));
+    serde_json::to_value(api.get(name).await.expect("the OpsRequest")).unwrap()
+}
+
+async fn post_ok(srv: &TestServer, token: &str, path: &str, body: Value) -> Value {
+    let (s, v) = srv.post(path, token, body).await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{path}: {v}");
+    v
+}
+
+/// Waits for every operation a day-2 answer queued; each must complete.
+async fn completes(srv: &TestServer, token: &str, answer: &Value) -> Vec<Value> {
+    let mut done = vec![];
+    for op in answer["operations"].as_array().expect("operations listed") {
+        let o = wait_operation(srv, token, op["id"].as_str().unwrap(), WITHIN).await;
+        assert_eq!(o["status"], "completed", "{o}");
+        done.push(o);
+    }
+    done
+}
+
+async fn create(
+    srv: &TestServer,
+    admin: &str,
+    engine: &str,
+    name: &str,
+    ha: bool,
+    extra: Value,
+) -> String {
+    let version = oldest_upgradable(srv, admin, engine).await;
+    let mut body = json!({"name": name, "engine": engine, "version": version,
+        "replicas": if ha { 3 } else { 1 }, "high_availability": ha,
+        "size": "db.t3.small", "storage_gb": 10});
+    if let (Value::Object(b), Value::Object(e)) = (&mut body, extra) {
+        b.extend(e);
+    }
+    let (s, created) = srv.post(&dbs_path("acme", "web"), admin, body).await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{created}");
+    let path = format!(
+        "{}/{}",
+        dbs_path("acme", "web"),
+        created["id"].as_str().unwrap()
+    );
+    wait_status(srv, admin, &path, "running", WITHIN).await;
+    path
+}
+
+/// An offered version with something newer offered too (so an upgrade can be tried), else the newest.
+async fn oldest_upgradable(srv: &TestServer, token: &str, engine: &str) -> String {
+    let (_, v) = srv
+        .get(&format!("/api/v1/versions?engine={engine}"), token)
+        .await;
+    let list = v[engine].as_array().expect("versions");
+    // Newest first; the second newest usually has the newest as an allowed upgrade.
+    list.get(1)
+        .or_else(|| list.first())
+        .and_then(|x| x["version"].as_str())
+        .expect("a version")
+        .to_string()
+}
+
+fn container_cpu(obj: &Value) -> Value {
+    obj["spec"]["podTemplate"]["spec"]["containers"][0]["resources"]["requests"]["cpu"].clone()
+}
+
+/// Every day-2 operation on one database, checked on both sides.
+async fn day2_lifecycle(
+    srv: &TestServer,
+    admin: &str,
+    sim: &sim::SimHandle,
+    engine: &str,
+    ha: bool,
+) {
+    let name = format!(
+        "{}-{}",
+        &engine[..5.min(engine.len())],
+        if ha { "ha" } else { "one" }
+    );
+    let path = create(srv, admin, engine, &name, ha, json!({})).await;
+    let (_, d) = srv.get(&path, admin).await;
+    let ns = d["namespace"].as_str().unwrap().to_string();
+
+    // Scale: size and storage in one request → VerticalScaling then VolumeExpansion (and, for
+    // HA, replicas first → HorizontalScaling).
+    let mut body = json!({"size": "db.t3.medium", "storage_gb": 20});
+    if ha {
+        body["replicas"] = json!(5);
+    }
+    let answer = post_ok(srv, admin, &format!("{path}/scale"), body).await;
+    let kinds: Vec<&str> = answer["operations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["type"].as_str().unwrap())
+        .collect();
+    let mut want = vec!["scale_vertical", "expand_storage"];
+    if ha {
+        want.insert(0, "scale_horizontal");
+    }
+    assert_eq!(kinds, want, "{engine}: {answer}");
+    assert_eq!(answer["size"], "db.t3.medium", "desired at once: {answer}");
+    let ops = completes(srv, admin, &answer).await;
+    let types: Vec<Value> = futures::future::join_all(
+        ops.iter()
+            .map(|o| async { ops_request(sim, engine, &ns, o).await["spec"]["type"].clone() }),
+    )
+    .await;
+    let mut want_types = vec![json!("VerticalScaling"), json!("VolumeExpansion")];
+    if ha {
+        want_types.insert(0, json!("HorizontalScaling"));
+    }
+    assert_eq!(types, want_types, "{engine}");
+    let d = wait_status(srv, admin, &path, "running", WITHIN).await;
+    assert_eq!(d["current"]["size"], "db.t3.medium", "{engine}: {d}");
+    assert_eq!(d["current"]["storage_gb"], 20, "{engine}: {d}");
+    let obj = kubedb_object(sim, engine, &ns, &name).await;
+    assert_eq!(container_cpu(&obj), json!("2"), "{engine}: {obj}");
+    if ha {
+        assert_eq!(d["current"]["replicas"], 5, "{engine}: {d}");
+        let replicas = if engine == "redis" {
+            obj["spec"]["cluster"]["replicas"].clone()
+        } else {
+            obj["spec"]["replicas"].clone()
+        };
+        assert_eq!(replicas, 5, "{engine}: {obj}");
+    }
+
+    // Restart.
+    let answer = post_ok(srv, admin, &format!("{path}/restart"), json!({})).await;
+    let ops = completes(srv, admin, &answer).await;
+    assert_eq!(
+        ops_request(sim, engine, &ns, &ops[0]).await["spec"]["type"],
+        "Restart"
+    );
+
+    // Pause: halted with deletionPolicy Halt; only storage is held. Resume restores both.
+    let answer = post_ok(srv, admin, &format!("{path}/pause"), json!({})).await;
+    completes(srv, admin, &answer).await;
+    let d = wait_status(srv, admin, &path, "paused", WITHIN).await;
+    assert_eq!(d["health_status"], "halted");
+    let obj = kubedb_object(sim, engine, &ns, &name).await;
+    assert_eq!(obj["spec"]["halted"], true, "{obj}");
+    assert_eq!(obj["spec"]["deletionPolicy"], "Halt", "{obj}");
+    let (s, again) = srv.post(&format!("{path}/pause"), admin, json!({})).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{again}");
+    assert_eq!(again["error"]["code"], "invalid_state");
+    let answer = post_ok(srv, admin, &format!("{path}/resume"), json!({})).await;
+    completes(srv, admin, &answer).await;
+    wait_status(srv, admin, &path, "running", WITHIN).await;
+    let obj = kubedb_object(sim, engine, &ns, &name).await;
+    assert_ne!(obj["spec"]["halted"], true, "{obj}");
+    assert_eq!(obj["spec"]["deletionPolicy"], "Delete", "{obj}");
+
+    // Upgrade to what the catalog offers.
+    let (s, ups) = srv
+        .get(&format!("{path}/available-upgrades"), admin)
+        .await;
+    assert_eq!(s, StatusCode::OK, "{ups}");
+    if let Some(target) = ups["available_upgrades"][0]["version"].as_str() {
+        let answer = post_ok(
+            srv,
+            admin,
+            &format!("{path}/upgrade"),
+            json!({"target_version": target}),
+        )
+        .await;
+        let ops = completes(srv, admin, &answer).await;
+        let or = ops_request(sim, engine, &ns, &ops[0]).await;
+        assert_eq!(or["spec"]["type"], "UpdateVersion");
+        let d = wait_status(srv, admin, &path, "running", WITHIN).await;
+        assert_eq!(d["version"], target, "{d}");
+        assert_eq!(d["current"]["version"], target, "{d}");
+        assert_eq!(kubedb_object(sim, engine, &ns, &name).await["spec"]["version"], target);
+    }
+
+    // Reconfigure through a config Secret.
+    let answer = post_ok(
+        srv,
+        admin,
+        &format!("{path}/reconfigure"),
+        json!({"config": {"max_connections": "200"}}),
+    )
+    .await;
+    let ops = completes(srv, admin, &answer).await;
+    assert_eq!(
+        ops_request(sim, engine, &ns, &ops[0]).await["spec"]["type"],
+        "Reconfigure"
+    );
+
+    // Rotate credentials: the answer of /credentials changes.
+    let (_, before) = srv.get(&format!("{path}/credentials"), admin).await;
+    let answer = post_ok(srv, admin, &format!("{path}/rotate-credentials"), json!({})).await;
+    let ops = completes(srv, admin, &answer).await;
+    assert!(
+        ops[0]["desired_state"].get("credentials").is_none(),
+        "sealed credentials leaked: {}",
+        ops[0]
+    );
+    assert_eq!(
+        ops_request(sim, engine, &ns, &ops[0]).await["spec"]["type"],
+        "RotateAuth"
+    );
+    let (s, after) = srv.get(&format!("{path}/credentials"), admin).await;
+    assert_eq!(s, StatusCode::OK, "{after}");
+    assert_ne!(before["password"], after["password"], "{engine}");
+    assert_eq!(before["username"], after["username"], "{engine}");
+    wait_status(srv, admin, &path, "running", WITHIN).await;
+}
+
+both_stores!(every_operation_on_every_engine, |backend| async move {
+    let sim = start_sim(Duration::from_millis(100)).await;
+    let srv = TestServer::start(backend).await;
+    let admin = srv.admin_token().await;
+    onboard(&srv, &admin, &sim, "sim-1", json!({})).await;
+    tenant(&srv, &admin, "acme", "web", 50).await;
+    let runs = ENGINES.iter().flat_map(|e| [(*e, false), (*e, true)]);
+    futures::future::join_all(runs.map(|(e, ha)| day2_lifecycle(&srv, &admin, &sim, e, ha))).await;
+    // Every change was audited with its action.
+    for action in [
+        "database.scale",
+        "database.restart",
+        "database.pause",
+        "database.resume",
+        "database.reconfigure",
+        "database.rotate_auth",
+    ] {
+        let (_, a) = srv
+            .get(&format!("/api/v1/audit-logs?action={action}"), &admin)
+            .await;
+        assert_eq!(a["total"], 12, "{action}: {a}");
+    }
+    sim.shutdown().await;
+    srv.running.shutdown().await;
+});
+
+async fn quota(srv: &TestServer, token: &str) -> Value {
+    let (s, q) = srv
+        .get("/api/v1/tenants/acme/projects/web/quota", token)
+        .await;
+    assert_eq!(s, StatusCode::OK, "{q}");
+    q
+}
+
+both_stores!(refusals_answer_with_the_contract_codes, |backend| async move {
+    let sim = start_sim(Duration::ZERO).await;
+    let srv = TestServer::start(backend).await;
+    let admin = srv.admin_token().await;
+    onboard(
+        &srv,
+        &admin,
+        &sim,
+        "small",
+        json!({"cpu_total_cores": 3, "memory_total_gb": 4000, "storage_total_gb": 100000}),
+    )
+    .await;
+    tenant(&srv, &admin, "acme", "web", 50).await;
+    let path = create(
+        &srv,
+        &admin,
+        "postgres",
+        "refused",
+        false,
+        json!({"storage_gb": 20}),
+    )
+    .await;
+    let code = |v: &Value| v["error"]["code"].as_str().unwrap_or_default().to_string();
+
+    let (s, v) = srv
+        .post(&format!("{path}/scale"), &admin, json!({"storage_gb": 15}))
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+    assert!(v["error"]["message"].as_str().unwrap().contains("shrink"), "{v}");
+    let (s, v) = srv
+        .post(&format!("{path}/scale"), &admin, json!({"replicas": 3}))
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "non-HA stays at one replica: {v}");
+    let (s, v) = srv
+        .post(&format!("{path}/scale"), &admin, json!({"size": "db.t3.xlarge"}))
+        .await;
+    assert_eq!(
+        (s, code(&v).as_str()),
+        (StatusCode::BAD_REQUEST, "no_capacity"),
+        "3 cores, 1 held, 3 more asked: {v}"
+    );
+    let (s, v) = srv.post(&format!("{path}/resume"), &admin, json!({})).await;
+    assert_eq!(
+        (s, code(&v).as_str()),
+        (StatusCode::BAD_REQUEST, "invalid_state"),
+        "{v}"
+    );
+    let (s, v) = srv
+        .post(
+            &format!("{path}/upgrade"),
+            &admin,
+            json!({"target_version": "0.0.1"}),
+        )
+        .await;
+    assert_eq!(
+        (s, code(&v).as_str()),
+        (StatusCode::BAD_REQUEST, "version_unavailable"),
+        "{v}"
+    );
+    // A tight project quota: the growth is refused with 403 and nothing is queued.
+    let (s, v) = srv
+        .patch(
+            "/api/v1/tenants/acme/projects/web",
+            &admin,
+            json!({"quota": {"max_cpu_cores": 1.5, "max_memory_gb": 4000, "max_storage_gb": 100000,
+                "max_databases": 50, "max_backups": 100}}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let (s, v) = srv
+        .post(&format!("{path}/scale"), &admin, json!({"size": "db.t3.medium"}))
+        .await;
+    assert_eq!(
+        (s, code(&v).as_str()),
+        (StatusCode::FORBIDDEN, "quota_exceeded"),
+        "{v}"
+    );
+    let (_, d) = srv.get(&path, &admin).await;
+    assert_eq!(d["size"], "db.t3.small", "a refused change writes nothing: {d}");
+
+    // A dry run answers with the plan and writes nothing.
+    let before = quota(&srv, &admin).await;
+    let (s, plan) = srv
+        .post(
+            &format!("{path}/scale?dry_run=true"),
+            &admin,
+            json!({"storage_gb": 30}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{plan}");
+    assert_eq!(plan["dry_run"], true);
+    assert_eq!(plan["operations"][0]["type"], "expand_storage", "{plan}");
+    assert_eq!(
+        plan["kubernetes_objects"][0]["spec"]["type"],
+        "VolumeExpansion",
+        "{plan}"
+    );
+    assert_eq!(plan["quota_delta"]["storage_gb"], 10.0, "{plan}");
+    let (_, d) = srv.get(&path, &admin).await;
+    assert_eq!(d["storage_gb"], 20, "{d}");
+    assert_eq!(quota(&srv, &admin).await, before);
+    let (_, ops) = srv
+        .get(
+            &format!("/api/v1/operations?database_id={}", d["id"].as_str().unwrap()),
+            &admin,
+        )
+        .await;
+    assert_eq!(ops["total"], 1, "only the create: {ops}");
+    sim.shutdown().await;
+    srv.running.shutdown().await;
+});
+
+both_stores!(a_failed_ops_request_rolls_back, |backend| async move {
+    let sim = start_sim(Duration::ZERO).await;
+    let srv = TestServer::start(backend).await;
+    let admin = srv.admin_token().await;
+    onboard(&srv, &admin, &sim, "sim-1", json!({})).await;
+    tenant(&srv, &admin, "acme", "web", 50).await;
+    let path = create(&srv, &admin, "mysql", "fails", false, json!({})).await;
+    let before = quota(&srv, &admin).await;
+    sim.faults.update(|f| {
+        f.fail_ops_requests
+            .insert("*".into(), "NodeOutOfMemory".into());
+    });
+    let answer = post_ok(
+        &srv,
+        &admin,
+        &format!("{path}/scale"),
+        json!({"size": "db.t3.large"}),
+    )
+    .await;
+    let op = wait_operation(
+        &srv,
+        &admin,
+        answer["operations"][0]["id"].as_str().unwrap(),
+        WITHIN,
+    )
+    .await;
+    assert_eq!(op["status"], "failed", "{op}");
+    assert!(
+        op["error_message"]
+            .as_str()
+            .unwrap()
+            .contains("NodeOutOfMemory"),
+        "KubeDB's reason: {op}"
+    );
+    let d = wait_status(&srv, &admin, &path, "running", WITHIN).await;
+    assert_eq!(d["size"], "db.t3.small", "the desired size is put back: {d}");
+    assert_eq!(d["current"]["size"], "db.t3.small", "{d}");
+    assert_eq!(
+        quota(&srv, &admin).await,
+        before,
+        "the reserved growth is given back"
+    );
+    sim.faults.set(Default::default());
+    sim.shutdown().await;
+    srv.running.shutdown().await;
+});
+
+both_stores!(queued_operations_run_in_order, |backend| async move {
+    let sim = start_sim_with(|c| {
+        c.operator.step_delay = Duration::from_millis(200);
+    })
+    .await;
+    let srv = TestServer::start(backend).await;
+    let admin = srv.admin_token().await;
+    onboard(&srv, &admin, &sim, "sim-1", json!({})).await;
+    tenant(&srv, &admin, "acme", "web", 50).await;
+    let path = create(&srv, &admin, "postgres", "ordered", false, json!({})).await;
+    let first = post_ok(&srv, &admin, &format!("{path}/restart"), json!({})).await;
+    let second = post_ok(&srv, &admin, &format!("{path}/pause"), json!({})).await;
+    // Pausing is queued behind the restart: resuming is allowed now, a second pause is not.
+    let (s, v) = srv.post(&format!("{path}/pause"), &admin, json!({})).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+    let a = completes(&srv, &admin, &first).await.remove(0);
+    let b = completes(&srv, &admin, &second).await.remove(0);
+    let at = |o: &Value, k: &str| {
+        chrono::DateTime::parse_from_rfc3339(o[k].as_str().unwrap()).unwrap()
+    };
+    assert!(
+        at(&b, "started_at") >= at(&a, "completed_at"),
+        "one at a time, in order: {a} {b}"
+    );
+    wait_status(&srv, &admin, &path, "paused", WITHIN).await;
+    // Cancelling a queued change puts the record back.
+    let third = post_ok(&srv, &admin, &format!("{path}/resume"), json!({})).await;
+    let id = third["operations"][0]["id"].as_str().unwrap();
+    let (s, c) = srv
+        .post(&format!("/api/v1/operations/{id}/cancel"), &admin, json!({}))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{c}");
+    if c["success"] == true {
+        let (_, d) = srv.get(&path, &admin).await;
+        assert_eq!(d["status"], "paused", "{d}");
+    }
+    sim.shutdown().await;
+    srv.running.shutdown().await;
+});
+
+both_stores!(patch_applies_settings_and_queues_resizes, |backend| async move {
+    let sim = start_sim(Duration::ZERO).await;
+    let srv = TestServer::start(backend).await;
+    let admin = srv.admin_token().await;
+    onboard(&srv, &admin, &sim, "sim-1", json!({})).await;
+    tenant(&srv, &admin, "acme", "web", 50).await;
+    let path = create(&srv, &admin, "redis", "patched", false, json!({})).await;
+    let (s, v) = srv
+        .patch(
+            &path,
+            &admin,
+            json!({"deletion_protection": true, "labels": {"team": "web"},
+                "backup_schedule": "hourly", "storage_gb": 15}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{v}");
+    let mut changed: Vec<&str> = v["changed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap())
+        .collect();
+    changed.sort();
+    assert_eq!(
+        changed,
+        ["backup_schedule", "deletion_protection", "labels", "storage_gb"],
+        "{v}"
+    );
+    assert_eq!(v["operations"][0]["type"], "expand_storage", "{v}");
+    completes(&srv, &admin, &v).await;
+    let d = wait_status(&srv, &admin, &path, "running", WITHIN).await;
+    assert_eq!(d["deletion_protection"], true);
+    assert_eq!(d["labels"]["team"], "web");
+    assert_eq!(d["current"]["storage_gb"], 15, "{d}");
+    let ns = d["namespace"].as_str().unwrap();
+    let obj = kubedb_object(&sim, "redis", ns, "patched").await;
+    assert_eq!(obj["spec"]["deletionPolicy"], "DoNotTerminate", "{obj}");
+    let (s, v) = srv.delete(&path, &admin).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "protected: {v}");
+    let (s, v) = srv.patch(&path, &admin, json!({"backup_schedule": "hourly"})).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "nothing to change: {v}");
+    // Upgrade policy: stored and shown with its next window.
+    let (s, v) = srv
+        .call(
+            reqwest::Method::PUT,
+            &format!("{path}/upgrade-policy"),
+            Some(&admin),
+            Some(json!({"mode": "auto_patch",
+                "maintenance_window": {"days": ["sun"], "start_utc": "03:00", "duration_minutes": 120}})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let (_, d) = srv.get(&path, &admin).await;
+    assert_eq!(d["upgrade_policy"]["mode"], "auto_patch", "{d}");
+    let (s, v) = srv
+        .call(
+            reqwest::Method::PUT,
+            &format!("{path}/upgrade-policy"),
+            Some(&admin),
+            Some(json!({"mode": "auto_minor"})),
+        )
+        .await;
+    assert_eq!(
+        s,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "automatic needs a window: {v}"
+    );
+    sim.shutdown().await;
+    srv.running.shutdown().await;
+});
+
+// The scheduler queues the permitted upgrade only inside the window (an injected clock).
+both_stores!(maintenance_upgrades_only_inside_the_window, |backend| async move {
+    use chrono::TimeZone;
+    let sim = start_sim(Duration::ZERO).await;
+    let srv = TestServer::start(backend).await;
+    let admin = srv.admin_token().await;
+    onboard(&srv, &admin, &sim, "sim-1", json!({})).await;
+    tenant(&srv, &admin, "acme", "web", 50).await;
+    let (s, created) = srv
+        .post(
+            &dbs_path("acme", "web"),
+            &admin,
+            json!({"name": "scheduled", "engine": "mongodb", "version": "8.0.10"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{created}");
+    let path = format!(
+        "{}/{}",
+        dbs_path("acme", "web"),
+        created["id"].as_str().unwrap()
+    );
+    wait_status(&srv, &admin, &path, "running", WITHIN).await;
+    let (_, ups) = srv.get(&format!("{path}/available-upgrades"), &admin).await;
+    let patch = ups["available_upgrades"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["kind"] == "patch")
+        .unwrap_or_else(|| panic!("a patch upgrade is offered: {ups}"))["version"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (s, v) = srv
+        .call(
+            reqwest::Method::PUT,
+            &format!("{path}/upgrade-policy"),
+            Some(&admin),
+            Some(json!({"mode": "auto_patch",
+                "maintenance_window": {"days": ["sun"], "start_utc": "03:00", "duration_minutes": 60}})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["pending_maintenance"]["version"], patch.as_str(), "{v}");
+    let state = &srv.running.state;
+    // 2026-11-29 is a Sunday.
+    let before = chrono::Utc.with_ymd_and_hms(2026, 11, 29, 2, 59, 0).unwrap();
+    let after = chrono::Utc.with_ymd_and_hms(2026, 11, 29, 4, 0, 0).unwrap();
+    let monday = chrono::Utc.with_ymd_and_hms(2026, 11, 30, 3, 30, 0).unwrap();
+    for outside in [before, after, monday] {
+        assert_eq!(
+            server::workflows::maintenance::tick(state, outside).await,
+            0,
+            "never outside the window ({outside})"
+        );
+    }
+    let inside = chrono::Utc.with_ymd_and_hms(2026, 11, 29, 3, 10, 0).unwrap();
+    assert_eq!(server::workflows::maintenance::tick(state, inside).await, 1);
+    assert_eq!(
+        server::workflows::maintenance::tick(state, inside).await,
+        0,
+        "one at a time"
+    );
+    let (_, ops) = srv
+        .get(
+            &format!(
+                "/api/v1/operations?database_id={}&type=upgrade_version",
+                created["id"].as_str().unwrap()
+            ),
+            &admin,
+        )
+        .await;
+    let op = ops["operations"][0]["id"].as_str().unwrap().to_string();
+    let o = wait_operation(&srv, &admin, &op, WITHIN).await;
+    assert_eq!(o["status"], "completed", "{o}");
+    let d = wait_status(&srv, &admin, &path, "running", WITHIN).await;
+    assert_eq!(d["version"], patch.as_str(), "{d}");
+    sim.shutdown().await;
+    srv.running.shutdown().await;
+});
