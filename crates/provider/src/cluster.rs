@@ -13,10 +13,11 @@ use serde_json::{json, Value};
 
 use crate::connect::Cluster;
 use crate::error::ProviderError;
-use crate::kubedb::names::{DB_GROUP, DB_VERSION};
+use crate::kubedb::common::DeletionPolicy;
+use crate::kubedb::names::{DB_GROUP, DB_VERSION, OPS_GROUP, OPS_VERSION};
 use crate::kubedb::names::{LABEL_INSTANCE, MANAGED_BY as KUBEDB_MANAGED_BY};
-use crate::observe::{observe_database, ObservedDatabase};
-use crate::translate::{meta, Owner, LABEL_DATABASE_ID, LABEL_MANAGED_BY};
+use crate::observe::{observe_database, observe_ops_request, ObservedDatabase, ObservedOpsRequest};
+use crate::translate::{meta, Owner, LABEL_DATABASE_ID, LABEL_MANAGED_BY, LABEL_OPERATION_ID};
 
 /// Where a database is reached.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,6 +38,18 @@ pub fn database_resource(engine: Engine) -> ApiResource {
         api_version: format!("{DB_GROUP}/{DB_VERSION}"),
         kind: m.kind.into(),
         plural: m.plural.into(),
+    }
+}
+
+/// The KubeDB OpsRequest kind of an engine (`ops.kubedb.com/v1alpha1`).
+pub fn ops_request_resource(engine: Engine) -> ApiResource {
+    let m = meta(engine);
+    ApiResource {
+        group: OPS_GROUP.into(),
+        version: OPS_VERSION.into(),
+        api_version: format!("{OPS_GROUP}/{OPS_VERSION}"),
+        kind: m.ops_kind.into(),
+        plural: m.ops_plural.into(),
     }
 }
 
@@ -99,6 +112,33 @@ fn not_owned(kind: &str, ns: &str, name: &str, existing: &DynamicObject) -> Prov
     ))
 }
 
+/// The refusal to take an OpsRequest of another operation (or another owner) for this one's.
+fn not_this_operation(
+    kind: &str,
+    ns: &str,
+    name: &str,
+    existing: &DynamicObject,
+    owner: &Owner<'_>,
+) -> ProviderError {
+    let labels = labels_of(existing);
+    if owner.owns_object(&labels) {
+        let theirs = labels
+            .get(LABEL_OPERATION_ID)
+            .map(|id| format!("operation {id}"))
+            .unwrap_or_else(|| "no operation".into());
+        return ProviderError::Conflict(format!(
+            "{kind} {ns}/{name} belongs to {theirs} of this database, not to this operation; the platform does not change or reuse it"
+        ));
+    }
+    not_owned(kind, ns, name, existing)
+}
+
+/// Every key of `want` has that value in `have` (objects compared key by key, one level).
+fn spec_has(have: &Value, want: &Value) -> bool {
+    want.as_object()
+        .is_some_and(|w| w.iter().all(|(k, v)| have.get(k) == Some(v)))
+}
+
 /// Deletes only the object with this uid: if it was replaced meanwhile, the API answers 409.
 fn delete_exactly(uid: Option<String>) -> DeleteParams {
     DeleteParams {
@@ -108,6 +148,16 @@ fn delete_exactly(uid: Option<String>) -> DeleteParams {
         }),
         ..DeleteParams::default()
     }
+}
+
+fn parse_policy(policy: &str) -> Result<&'static str, ProviderError> {
+    DeletionPolicy::parse(policy)
+        .map(DeletionPolicy::as_str)
+        .ok_or_else(|| {
+            ProviderError::Permanent(format!(
+                "{policy:?} is not a deletion policy (Halt, Delete, WipeOut or DoNotTerminate)"
+            ))
+        })
 }
 
 fn to_dynamic(obj: &Value) -> Result<DynamicObject, ProviderError> {
@@ -317,6 +367,177 @@ impl Cluster {
         }
         Err(ProviderError::Transient(format!(
             "{kind} {ns}/{name} kept changing while it was being deleted"
+        )))
+    }
+
+    /// Creates the operation's OpsRequest (from [`crate::day2::ops_request`]). One that exists
+    /// under the name with this operation's labels is success (a retried step); one with any other
+    /// labels (another operation, database or tenant, or made outside the platform) is a
+    /// Conflict naming whose it is, and is left as it is. Admission refusals (e.g. a scaling
+    /// KubeDB does not allow) are Permanent with KubeDB's message.
+    pub async fn submit_ops_request(
+        &self,
+        engine: Engine,
+        obj: &Value,
+        owner: &Owner<'_>,
+    ) -> Result<(), ProviderError> {
+        let name = str_at(obj, "/metadata/name").unwrap_or_default();
+        let ns = str_at(obj, "/metadata/namespace").unwrap_or_default();
+        let kind = meta(engine).ops_kind;
+        let want = wanted_labels(obj);
+        if !owner.owns_object(&want) || !want.contains_key(LABEL_OPERATION_ID) {
+            return Err(ProviderError::Permanent(format!(
+                "{kind} {ns}/{name} does not carry this database's and operation's labels; not submitted"
+            )));
+        }
+        let api = self.api(&ops_request_resource(engine), Some(ns));
+        let judge = |existing: &DynamicObject| {
+            if carries(existing, &want) {
+                Ok(())
+            } else {
+                Err(not_this_operation(kind, ns, name, existing, owner))
+            }
+        };
+        let read =
+            |e: kube::Error| ProviderError::from(e).context(&format!("reading {kind} {ns}/{name}"));
+        // Look first: KubeDB's admission runs before the name check, so re-creating a request
+        // that already ran can be refused on its merits (a volume that has meanwhile grown is
+        // "not larger than the current size") instead of answering AlreadyExists.
+        if let Some(existing) = api.get_opt(name).await.map_err(read)? {
+            return judge(&existing);
+        }
+        match api.create(&PostParams::default(), &to_dynamic(obj)?).await {
+            Ok(_) => Ok(()),
+            Err(e) => match ProviderError::from(e) {
+                ProviderError::Conflict(_) => judge(&api.get(name).await.map_err(read)?),
+                // made meanwhile by an earlier attempt whose answer was lost
+                ProviderError::Permanent(m) => match api.get_opt(name).await.map_err(read)? {
+                    Some(existing) => judge(&existing),
+                    None => Err(ProviderError::Permanent(format!(
+                        "creating {kind} {ns}/{name}: {m}"
+                    ))),
+                },
+                other => Err(other.context(&format!("creating {kind} {ns}/{name}"))),
+            },
+        }
+    }
+
+    /// The OpsRequest's phase and outcome; None when it does not exist (or the cluster has no
+    /// such kind); a Conflict when the name holds another owner's object, which is not read.
+    pub async fn get_ops_request(
+        &self,
+        engine: Engine,
+        namespace: &str,
+        name: &str,
+        owner: &Owner<'_>,
+    ) -> Result<Option<ObservedOpsRequest>, ProviderError> {
+        let api = self.api(&ops_request_resource(engine), Some(namespace));
+        let kind = meta(engine).ops_kind;
+        let found = api.get_opt(name).await.map_err(|e| {
+            ProviderError::from(e).context(&format!("reading {kind} {namespace}/{name}"))
+        })?;
+        match found {
+            None => Ok(None),
+            Some(o) if owner.owns_object(&labels_of(&o)) => Ok(Some(observe_ops_request(&o))),
+            Some(o) => Err(not_owned(kind, namespace, name, &o)),
+        }
+    }
+
+    /// Pause (`halted: true`, with `deletion_policy` `Halt`) or resume (`halted: false`, with the
+    /// policy to return to): one merge patch of `spec.halted` and `spec.deletionPolicy` of this
+    /// database's KubeDB object (kubedb-api §2.5). Conflict when the object is another owner's;
+    /// NotFound when it is not there. The patch carries the resourceVersion that was checked, so
+    /// an object swapped in meanwhile is never changed. Nothing is written when the object
+    /// already says so.
+    pub async fn set_halted(
+        &self,
+        engine: Engine,
+        namespace: &str,
+        name: &str,
+        owner: &Owner<'_>,
+        halted: bool,
+        deletion_policy: &str,
+    ) -> Result<(), ProviderError> {
+        let policy = parse_policy(deletion_policy)?;
+        self.patch_owned_spec(
+            engine,
+            namespace,
+            name,
+            owner,
+            json!({ "halted": halted, "deletionPolicy": policy }),
+        )
+        .await
+    }
+
+    /// Sets `spec.deletionPolicy` of this database's KubeDB object (deletion protection on:
+    /// `DoNotTerminate`; off: `Delete`/`WipeOut`/`Halt`), owner-checked and
+    /// resourceVersion-preconditioned like [`Cluster::set_halted`].
+    pub async fn set_deletion_policy(
+        &self,
+        engine: Engine,
+        namespace: &str,
+        name: &str,
+        owner: &Owner<'_>,
+        deletion_policy: &str,
+    ) -> Result<(), ProviderError> {
+        let policy = parse_policy(deletion_policy)?;
+        self.patch_owned_spec(
+            engine,
+            namespace,
+            name,
+            owner,
+            json!({ "deletionPolicy": policy }),
+        )
+        .await
+    }
+
+    /// Merge-patches `spec` of the owned database object with the checked resourceVersion; a
+    /// 409 (changed in between) looks again.
+    async fn patch_owned_spec(
+        &self,
+        engine: Engine,
+        ns: &str,
+        name: &str,
+        owner: &Owner<'_>,
+        spec: Value,
+    ) -> Result<(), ProviderError> {
+        let api = self.api(&database_resource(engine), Some(ns));
+        let kind = meta(engine).kind;
+        for _ in 0..5 {
+            let Some(existing) = api.get_opt(name).await? else {
+                return Err(ProviderError::NotFound(format!(
+                    "{kind} {ns}/{name} not found"
+                )));
+            };
+            if !owner.owns_object(&labels_of(&existing)) {
+                return Err(not_owned(kind, ns, name, &existing));
+            }
+            if spec_has(&existing.data["spec"], &spec) {
+                return Ok(());
+            }
+            let patch = json!({
+                "metadata": { "resourceVersion": existing.metadata.resource_version },
+                "spec": spec,
+            });
+            match api
+                .patch(name, &PatchParams::default(), &Patch::Merge(&patch))
+                .await
+                .map_err(ProviderError::from)
+            {
+                Ok(_) => return Ok(()),
+                Err(ProviderError::Conflict(_)) => continue,
+                Err(ProviderError::NotFound(_)) => {
+                    return Err(ProviderError::NotFound(format!(
+                        "{kind} {ns}/{name} not found"
+                    )))
+                }
+                Err(other) => {
+                    return Err(other.context(&format!("updating the spec of {kind} {ns}/{name}")))
+                }
+            }
+        }
+        Err(ProviderError::Transient(format!(
+            "{kind} {ns}/{name} kept changing while it was being updated"
         )))
     }
 

@@ -5,7 +5,7 @@ use kube::api::DynamicObject;
 use serde_json::Value;
 
 use crate::kubedb::quantity::parse_quantity;
-use crate::translate::{meta, LABEL_DATABASE_ID};
+use crate::translate::{meta, LABEL_DATABASE_ID, LABEL_OPERATION_ID};
 
 const GIB: f64 = 1073741824.0;
 
@@ -121,6 +121,69 @@ pub fn observe_database(engine: Engine, obj: &DynamicObject) -> ObservedDatabase
     }
 }
 
+/// What the platform reads of one of its OpsRequests.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObservedOpsRequest {
+    pub name: String,
+    /// status.phase: Pending|Progressing|Successful|WaitingForApproval|Failed|Approved|Denied|Skipped
+    pub phase: Option<String>,
+    /// Why a request ended without success (phase Failed, Skipped or Denied), in KubeDB's words:
+    /// the message (else the reason) of the condition named like the phase, else of the latest
+    /// condition that is `False`.
+    pub reason: Option<String>,
+    /// Our `dbaas.io/operation-id` label.
+    pub operation_id: Option<String>,
+}
+
+/// The human-readable part of a condition: its message, else its reason.
+fn condition_text(c: &Value) -> Option<String> {
+    ["message", "reason"]
+        .iter()
+        .filter_map(|k| c[*k].as_str())
+        .map(str::trim)
+        .find(|s| !s.is_empty())
+        .map(str::to_string)
+}
+
+pub fn observe_ops_request(obj: &DynamicObject) -> ObservedOpsRequest {
+    let status = &obj.data["status"];
+    let phase = status["phase"]
+        .as_str()
+        .filter(|s| !s.is_empty())
+        .map(str::to_string);
+    let conditions: &[Value] = status["conditions"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    let reason = match phase.as_deref() {
+        Some(p @ ("Failed" | "Skipped" | "Denied")) => conditions
+            .iter()
+            .rev()
+            .find(|c| c["type"] == p && c["status"] != "False")
+            .and_then(condition_text)
+            .or_else(|| {
+                conditions
+                    .iter()
+                    .rev()
+                    .filter(|c| c["status"] == "False")
+                    .find_map(condition_text)
+            })
+            .or_else(|| Some(format!("the OpsRequest ended {p}"))),
+        _ => None,
+    };
+    ObservedOpsRequest {
+        name: obj.metadata.name.clone().unwrap_or_default(),
+        phase,
+        reason,
+        operation_id: obj
+            .metadata
+            .labels
+            .as_ref()
+            .and_then(|l| l.get(LABEL_OPERATION_ID))
+            .cloned(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -172,5 +235,40 @@ mod tests {
         assert_eq!(o.size, None, "no size is 0.75 CPU");
         assert_eq!(o.ready_replicas(), None);
         assert!(!o.being_deleted && !o.halted);
+    }
+
+    #[test]
+    fn ops_requests_report_phase_reason_and_operation() {
+        let o = obj(json!({
+            "apiVersion": "ops.kubedb.com/v1alpha1", "kind": "PostgresOpsRequest",
+            "metadata": { "name": "op-1", "namespace": "ns", "labels": { "dbaas.io/operation-id": "op-1" } },
+            "spec": { "type": "Restart", "databaseRef": { "name": "pg" } },
+            "status": { "phase": "Failed", "conditions": [
+                { "type": "RestartPods", "status": "False", "reason": "StepFailed", "message": "pod pg-0 did not come back" },
+                { "type": "Failed", "status": "True", "reason": "disk full", "message": "Restart failed: disk full" },
+            ] },
+        }));
+        let o = observe_ops_request(&o);
+        assert_eq!(o.name, "op-1");
+        assert_eq!(o.phase.as_deref(), Some("Failed"));
+        assert_eq!(o.reason.as_deref(), Some("Restart failed: disk full"));
+        assert_eq!(o.operation_id.as_deref(), Some("op-1"));
+
+        let o = obj(json!({
+            "apiVersion": "ops.kubedb.com/v1alpha1", "kind": "PostgresOpsRequest",
+            "metadata": { "name": "x", "namespace": "ns" },
+            "status": { "phase": "Failed", "conditions": [
+                { "type": "UpdatePetSets", "status": "False", "reason": "Timeout" } ] },
+        }));
+        assert_eq!(observe_ops_request(&o).reason.as_deref(), Some("Timeout"));
+        let o = obj(json!({
+            "apiVersion": "ops.kubedb.com/v1alpha1", "kind": "PostgresOpsRequest",
+            "metadata": { "name": "x", "namespace": "ns" },
+            "status": { "phase": "Progressing", "conditions": [
+                { "type": "UpdatePetSets", "status": "False", "reason": "Waiting" } ] },
+        }));
+        let o = observe_ops_request(&o);
+        assert_eq!((o.phase.as_deref(), o.reason), (Some("Progressing"), None));
+        assert_eq!(o.operation_id, None);
     }
 }

@@ -4,6 +4,7 @@ use domain::engine::Engine;
 use k8s_openapi::api::core::v1::Node;
 use kube::api::{Api, ApiResource, DynamicObject, ListParams};
 use serde::Serialize;
+use serde_json::Value;
 
 use crate::connect::Cluster;
 use crate::error::ProviderError;
@@ -40,6 +41,66 @@ pub struct CatalogEntry {
     pub version: String,
     pub distribution: Option<String>,
     pub deprecated: bool,
+    /// `spec.updateConstraints.allowlist`: Masterminds semver constraints a target version must
+    /// match one of (empty = any). MySQL keeps one list per topology: this is its `standalone`
+    /// list, [`CatalogEntry::update_allowlist_ha`] its `groupReplication` list.
+    pub update_allowlist: Vec<String>,
+    /// `spec.updateConstraints.denylist`: constraints no target version may match (MySQL:
+    /// `standalone`).
+    pub update_denylist: Vec<String>,
+    /// MySQL only: `updateConstraints.allowlist.groupReplication`; None for other engines.
+    pub update_allowlist_ha: Option<Vec<String>>,
+    /// MySQL only: `updateConstraints.denylist.groupReplication`; None for other engines.
+    pub update_denylist_ha: Option<Vec<String>>,
+}
+
+/// The strings of a constraint list (anything else in it is skipped).
+fn strings(v: &Value) -> Vec<String> {
+    v.as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|s| s.as_str().map(str::to_string))
+        .collect()
+}
+
+/// `(standalone-or-only list, groupReplication list)` of one `updateConstraints` list: a plain
+/// array for most engines, `{standalone, groupReplication}` for MySQL.
+fn constraint_list(v: &Value) -> (Vec<String>, Option<Vec<String>>) {
+    match v {
+        Value::Object(m) => (
+            m.get("standalone").map(strings).unwrap_or_default(),
+            Some(m.get("groupReplication").map(strings).unwrap_or_default()),
+        ),
+        other => (strings(other), None),
+    }
+}
+
+/// The catalog entry of one `*Version` object.
+pub fn catalog_entry(engine: Engine, obj: &DynamicObject) -> CatalogEntry {
+    let spec = &obj.data["spec"];
+    let name = obj.metadata.name.clone().unwrap_or_default();
+    let (allow, allow_ha) = constraint_list(&spec["updateConstraints"]["allowlist"]);
+    let (deny, deny_ha) = constraint_list(&spec["updateConstraints"]["denylist"]);
+    let mysql = engine == Engine::Mysql;
+    CatalogEntry {
+        engine,
+        version: spec["version"].as_str().unwrap_or(&name).to_string(),
+        name,
+        distribution: spec["distribution"].as_str().map(str::to_string),
+        deprecated: spec["deprecated"] == true,
+        update_allowlist: allow,
+        update_denylist: deny,
+        update_allowlist_ha: if mysql {
+            Some(allow_ha.unwrap_or_default())
+        } else {
+            None
+        },
+        update_denylist_ha: if mysql {
+            Some(deny_ha.unwrap_or_default())
+        } else {
+            None
+        },
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Default, Serialize)]
@@ -176,15 +237,7 @@ impl Cluster {
                 if kubedb_version.is_none() {
                     kubedb_version = version_from_labels(&obj);
                 }
-                let spec = &obj.data["spec"];
-                let name = obj.metadata.name.clone().unwrap_or_default();
-                catalog.push(CatalogEntry {
-                    engine: *engine,
-                    version: spec["version"].as_str().unwrap_or(&name).to_string(),
-                    name,
-                    distribution: spec["distribution"].as_str().map(str::to_string),
-                    deprecated: spec["deprecated"] == true,
-                });
+                catalog.push(catalog_entry(*engine, &obj));
             }
         }
 
@@ -253,5 +306,50 @@ mod tests {
         report(&["redisversions.catalog.kubedb.com"])
             .require_kubedb()
             .expect("installed");
+    }
+
+    #[test]
+    fn update_constraints_are_read_per_engine() {
+        let obj = |kind: &str, constraints: Value| -> DynamicObject {
+            serde_json::from_value(serde_json::json!({
+                "apiVersion": "catalog.kubedb.com/v1alpha1", "kind": kind,
+                "metadata": { "name": "8.4.8" },
+                "spec": { "version": "8.4.8", "updateConstraints": constraints },
+            }))
+            .expect("object")
+        };
+        let my = catalog_entry(
+            Engine::Mysql,
+            &obj(
+                "MySQLVersion",
+                serde_json::json!({
+                    "allowlist": { "groupReplication": [">= 8.4.8, <= 9.1.0"], "standalone": [">= 8.4.8"] },
+                    "denylist": { "groupReplication": ["< 8.4.8"] },
+                }),
+            ),
+        );
+        assert_eq!(my.update_allowlist, vec![">= 8.4.8".to_string()]);
+        assert!(my.update_denylist.is_empty());
+        assert_eq!(
+            my.update_allowlist_ha,
+            Some(vec![">= 8.4.8, <= 9.1.0".to_string()])
+        );
+        assert_eq!(my.update_denylist_ha, Some(vec!["< 8.4.8".to_string()]));
+        let pg = catalog_entry(
+            Engine::Postgres,
+            &obj(
+                "PostgresVersion",
+                serde_json::json!({ "allowlist": [">= 17.9"], "denylist": ["< 17.0", 3] }),
+            ),
+        );
+        assert_eq!(pg.update_allowlist, vec![">= 17.9".to_string()]);
+        assert_eq!(pg.update_denylist, vec!["< 17.0".to_string()]);
+        assert_eq!(
+            (pg.update_allowlist_ha, pg.update_denylist_ha),
+            (None, None)
+        );
+        let bare = catalog_entry(Engine::Mysql, &obj("MySQLVersion", Value::Null));
+        assert!(bare.update_allowlist.is_empty());
+        assert_eq!(bare.update_allowlist_ha, Some(vec![]));
     }
 }

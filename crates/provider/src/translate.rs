@@ -17,6 +17,8 @@ pub const LABEL_MANAGED_BY_VALUE: &str = "kubedb-dbaas";
 pub const LABEL_DOMAIN: &str = "dbaas.io/domain";
 pub const LABEL_PROJECT: &str = "dbaas.io/project";
 pub const LABEL_DATABASE_ID: &str = "dbaas.io/database-id";
+/// On objects made for one operation (OpsRequests and their Secrets): the operation's id.
+pub const LABEL_OPERATION_ID: &str = "dbaas.io/operation-id";
 /// Namespaces labelled with this (value `true`) may reach every database: the platform itself,
 /// and whatever else the operator trusts (Prometheus, the KubeDB operator if not in `kubedb`).
 pub const LABEL_PLATFORM: &str = "dbaas.io/platform";
@@ -98,7 +100,7 @@ pub fn namespace_name(domain: &str, project: &str) -> String {
 }
 
 /// A label value: ≤ 63 chars of `[A-Za-z0-9-_.]`, alphanumeric at both ends (hash-suffixed when cut).
-fn label_value(s: &str) -> String {
+pub(crate) fn label_value(s: &str) -> String {
     let cleaned: String = s
         .chars()
         .map(|c| {
@@ -133,7 +135,7 @@ fn project_labels(domain: &str, project: &str) -> Map<String, Value> {
 }
 
 /// Our labels for objects of one database.
-fn database_labels(db: &Database) -> Map<String, Value> {
+pub(crate) fn database_labels(db: &Database) -> Map<String, Value> {
     let mut m = project_labels(&db.domain, &db.project);
     m.insert(LABEL_DATABASE_ID.into(), json!(label_value(&db.id)));
     m

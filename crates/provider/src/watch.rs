@@ -1,7 +1,8 @@
-//! One merged event stream per cluster: the six database kinds the platform manages and the
-//! Services KubeDB creates for them. One watch per kind in steady state, no polling.
+//! One merged event stream per cluster: the six database kinds the platform manages, their
+//! OpsRequests, and the Services KubeDB creates for them. One watch per kind in steady state, no
+//! polling.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use domain::engine::Engine;
 use futures::stream::{self, BoxStream};
@@ -13,7 +14,9 @@ use kube::runtime::WatchStreamExt;
 use crate::connect::Cluster;
 use crate::kubedb::names::LABEL_INSTANCE;
 use crate::observe::{observe_database, ObservedDatabase};
-use crate::translate::{meta, LABEL_DATABASE_ID, LABEL_MANAGED_BY, LABEL_MANAGED_BY_VALUE};
+use crate::translate::{
+    meta, LABEL_DATABASE_ID, LABEL_MANAGED_BY, LABEL_MANAGED_BY_VALUE, LABEL_OPERATION_ID,
+};
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum ClusterEvent {
@@ -30,6 +33,19 @@ pub enum ClusterEvent {
         name: String,
         /// app.kubernetes.io/instance: the database the Service belongs to.
         instance: Option<String>,
+    },
+    /// One of the platform's OpsRequests was listed, or its phase changed (reported once per
+    /// phase, and again for every object of a relist).
+    OpsRequest {
+        engine: Engine,
+        namespace: String,
+        name: String,
+        /// Our `dbaas.io/database-id` label.
+        database_id: Option<String>,
+        /// Our `dbaas.io/operation-id` label.
+        operation_id: Option<String>,
+        /// status.phase
+        phase: Option<String>,
     },
     /// A (re)list finished for that stream (`None` = the Services stream). Deletions that
     /// happened while disconnected have already been reported as `DatabaseGone`.
@@ -133,6 +149,55 @@ fn database_events(engine: Engine, seen: &mut Seen, ev: Event<DynamicObject>) ->
     }
 }
 
+fn label(obj: &DynamicObject, key: &str) -> Option<String> {
+    obj.metadata
+        .labels
+        .as_ref()
+        .and_then(|l| l.get(key))
+        .cloned()
+}
+
+/// Per-kind bookkeeping of the OpsRequest streams: the phase last reported per object, so
+/// progress-only status updates (conditions of each step) are not reported again.
+#[derive(Default)]
+struct OpsSeen {
+    phase: HashMap<Key, Option<String>>,
+}
+
+fn ops_events(engine: Engine, seen: &mut OpsSeen, ev: Event<DynamicObject>) -> Vec<ClusterEvent> {
+    let (obj, always) = match ev {
+        // a relist reports everything again: phases may have changed while disconnected
+        Event::Init => {
+            seen.phase.clear();
+            return vec![];
+        }
+        Event::InitDone => return vec![],
+        Event::Delete(obj) => {
+            seen.phase.remove(&key_of(&obj));
+            return vec![];
+        }
+        Event::InitApply(obj) => (obj, true),
+        Event::Apply(obj) => (obj, false),
+    };
+    let key = key_of(&obj);
+    let phase = obj.data["status"]["phase"]
+        .as_str()
+        .filter(|s| !s.is_empty())
+        .map(str::to_string);
+    if !always && seen.phase.get(&key) == Some(&phase) {
+        return vec![];
+    }
+    seen.phase.insert(key.clone(), phase.clone());
+    vec![ClusterEvent::OpsRequest {
+        engine,
+        namespace: key.0,
+        name: key.1,
+        database_id: label(&obj, LABEL_DATABASE_ID),
+        operation_id: label(&obj, LABEL_OPERATION_ID),
+        phase,
+    }]
+}
+
 fn service_events(ev: Event<DynamicObject>) -> Vec<ClusterEvent> {
     match ev {
         Event::Init => vec![],
@@ -177,6 +242,32 @@ fn database_stream(cluster: &Cluster, engine: Engine) -> BoxStream<'static, Clus
         .boxed()
 }
 
+/// The platform's OpsRequests of one engine. A cluster without that ops CRD only yields watch
+/// errors, which are logged and retried with backoff like any other (the database streams
+/// behave the same), so the other streams go on.
+fn ops_stream(cluster: &Cluster, engine: Engine) -> BoxStream<'static, ClusterEvent> {
+    let api: Api<DynamicObject> = Api::all_with(
+        cluster.watch_client().clone(),
+        &crate::cluster::ops_request_resource(engine),
+    );
+    let config = watcher::Config::default().labels(&database_selector());
+    let mut seen = OpsSeen::default();
+    watcher::watcher(api, config)
+        .default_backoff()
+        .filter_map(move |r| {
+            let out = match r {
+                Ok(ev) => ops_events(engine, &mut seen, ev),
+                Err(e) => {
+                    tracing::warn!(engine = %engine, error = %e, "OpsRequest watch failed; retrying");
+                    vec![]
+                }
+            };
+            futures::future::ready(Some(stream::iter(out)))
+        })
+        .flatten()
+        .boxed()
+}
+
 fn service_stream(cluster: &Cluster) -> BoxStream<'static, ClusterEvent> {
     let ar = kube::api::ApiResource {
         group: String::new(),
@@ -203,8 +294,8 @@ fn service_stream(cluster: &Cluster) -> BoxStream<'static, ClusterEvent> {
         .boxed()
 }
 
-/// One merged stream over the six database kinds (`app.kubernetes.io/managed-by=kubedb-dbaas`)
-/// and KubeDB's Services, on kube-runtime's watcher (resume from the last resourceVersion,
+/// One merged stream over the six database kinds and their OpsRequest kinds (both
+/// `app.kubernetes.io/managed-by=kubedb-dbaas`) and KubeDB's Services, on kube-runtime's watcher (resume from the last resourceVersion,
 /// default backoff). Never ends; watch errors are logged and retried. After every relist the
 /// stream itself reports databases that vanished meanwhile as `DatabaseGone`, then `Resynced`.
 pub fn watch_cluster(cluster: &Cluster) -> impl Stream<Item = ClusterEvent> + Send + 'static {
@@ -212,6 +303,7 @@ pub fn watch_cluster(cluster: &Cluster) -> impl Stream<Item = ClusterEvent> + Se
         .iter()
         .map(|e| database_stream(cluster, *e))
         .collect();
+    streams.extend(Engine::ALL.iter().map(|e| ops_stream(cluster, *e)));
     streams.push(service_stream(cluster));
     stream::select_all(streams)
 }
@@ -259,6 +351,70 @@ mod tests {
         let gone = database_events(e, &mut seen, Event::Delete(db("b", "2")));
         assert!(matches!(&gone[0], ClusterEvent::DatabaseGone { name, .. } if name == "b"));
         assert_eq!(seen.live.len(), 1);
+    }
+
+    fn op(name: &str, phase: Option<&str>) -> DynamicObject {
+        let mut v = json!({
+            "apiVersion": "ops.kubedb.com/v1alpha1", "kind": "PostgresOpsRequest",
+            "metadata": { "name": name, "namespace": "ns",
+                          "labels": { LABEL_DATABASE_ID: "db-1", LABEL_OPERATION_ID: name } },
+            "spec": { "type": "Restart", "databaseRef": { "name": "pg" } },
+        });
+        if let Some(p) = phase {
+            v["status"] = json!({ "phase": p });
+        }
+        serde_json::from_value(v).expect("object")
+    }
+
+    #[test]
+    fn ops_requests_are_reported_once_per_phase() {
+        let mut seen = OpsSeen::default();
+        let e = Engine::Postgres;
+        let phases = |evs: Vec<ClusterEvent>| -> Vec<Option<String>> {
+            evs.into_iter()
+                .map(|ev| match ev {
+                    ClusterEvent::OpsRequest {
+                        phase,
+                        database_id,
+                        operation_id,
+                        ..
+                    } => {
+                        assert_eq!(database_id.as_deref(), Some("db-1"));
+                        assert_eq!(operation_id.as_deref(), Some("op-a"));
+                        phase
+                    }
+                    other => panic!("{other:?}"),
+                })
+                .collect()
+        };
+        assert!(ops_events(e, &mut seen, Event::Init).is_empty());
+        assert_eq!(
+            phases(ops_events(e, &mut seen, Event::InitApply(op("op-a", None)))),
+            vec![None]
+        );
+        assert!(ops_events(e, &mut seen, Event::InitDone).is_empty());
+        assert!(ops_events(e, &mut seen, Event::Apply(op("op-a", None))).is_empty());
+        assert_eq!(
+            phases(ops_events(
+                e,
+                &mut seen,
+                Event::Apply(op("op-a", Some("Progressing")))
+            )),
+            vec![Some("Progressing".into())]
+        );
+        assert!(ops_events(e, &mut seen, Event::Apply(op("op-a", Some("Progressing")))).is_empty());
+        // a relist reports again
+        ops_events(e, &mut seen, Event::Init);
+        assert_eq!(
+            phases(ops_events(
+                e,
+                &mut seen,
+                Event::InitApply(op("op-a", Some("Progressing")))
+            )),
+            vec![Some("Progressing".into())]
+        );
+        assert!(ops_events(e, &mut seen, Event::Delete(op("op-a", None))).is_empty());
+        assert!(seen.phase.is_empty());
     }
 
     #[test]

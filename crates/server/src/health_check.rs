@@ -213,6 +213,10 @@ mod tests {
                 version: "16.10".into(),
                 distribution: None,
                 deprecated: false,
+                update_allowlist: vec![],
+                update_denylist: vec![],
+                update_allowlist_ha: None,
+                update_denylist_ha: None,
             }],
             nodes: NodeCapacity::default(),
         };

@@ -221,7 +221,16 @@ async fn apply(
                 }
             }
         }
-        ClusterEvent::Service { .. } | ClusterEvent::Resynced { .. } => {}
+        ClusterEvent::OpsRequest {
+            database_id: Some(id),
+            ..
+        } => {
+            // An operation parked on its OpsRequest resumes when the phase moves.
+            crate::ops::database_observed(state, &id).await;
+        }
+        ClusterEvent::OpsRequest { .. }
+        | ClusterEvent::Service { .. }
+        | ClusterEvent::Resynced { .. } => {}
     }
     Ok(())
 }
