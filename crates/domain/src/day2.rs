@@ -96,10 +96,9 @@ pub fn plan_resize(db: &Database, req: &Resize) -> Result<Vec<ResizeStep>, Domai
     let mut steps = Vec::new();
     if let Some(r) = req.replicas.filter(|r| *r != from.replicas) {
         let n = u32::try_from(r)
-            .map_err(|_| DomainError::validation("replicas", "must be between 1 and 9"))?;
-        db.engine
-            .check_replicas(n, db.high_availability)
-            .map_err(|e| DomainError::validation("replicas", e.to_string()))?;
+            .map_err(|_| DomainError::BadRequest("replicas must be between 1 and 9".into()))?;
+        // The same rules as at create, answered the same way (400 with the rule).
+        db.engine.check_replicas(n, db.high_availability)?;
         at.replicas = r;
         steps.push(ResizeStep {
             op: OperationType::ScaleHorizontal,

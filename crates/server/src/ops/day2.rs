@@ -339,10 +339,30 @@ async fn through_ops_request(
     let phase = seen.phase.clone().unwrap_or_else(|| "Pending".into());
     match phase.as_str() {
         "Successful" => {
-            ctx.op.ops_request_phase = Some(phase);
-            ctx.progress(90, "KubeDB reports the OpsRequest Successful")
-                .await?;
-            finish(ctx, db, t, Some((at, desired))).await
+            if recorded(db, ctx.op.op_type, desired) {
+                // The watcher has recorded what KubeDB now runs: finishing after it means none of
+                // its older events (still on their way) can write an older shape over ours.
+                return finish(ctx, db, t, None).await;
+            }
+            // No watcher confirmed it within a re-check interval: none runs here; the read decides.
+            let now = Utc::now();
+            match ctx.op.estimated_completion_at {
+                Some(by) if now >= by => return finish(ctx, db, t, Some((at, desired))).await,
+                Some(_) => {}
+                None => {
+                    let recheck = ctx.state.config.park_recheck_secs.max(1) as i64;
+                    ctx.op.estimated_completion_at = Some(now + chrono::Duration::seconds(recheck));
+                    ctx.op.ops_request_phase = Some(phase);
+                    ctx.progress(90, "KubeDB reports the OpsRequest Successful")
+                        .await?;
+                }
+            }
+            Ok(Step::Park {
+                waiting_for: format!(
+                    "the status watcher to see the result of OpsRequest {}/{ops_name}",
+                    at.ns
+                ),
+            })
         }
         "Failed" | "Denied" | "Skipped" => Err(StepError::Permanent(format!(
             "KubeDB's OpsRequest {ops_name} ended {phase}: {}",
@@ -362,6 +382,18 @@ async fn through_ops_request(
     }
 }
 
+/// Whether the record's `current` (what the watcher saw KubeDB run) shows the change already.
+fn recorded(db: &Database, kind: OperationType, d: &Day2Desired) -> bool {
+    let after = d.after;
+    match kind {
+        OperationType::ScaleHorizontal => db.current.replicas == after.map(|a| a.replicas),
+        OperationType::ScaleVertical => db.current.size == after.map(|a| a.size),
+        OperationType::ExpandStorage => db.current.storage_gb == after.map(|a| a.storage_gb),
+        OperationType::UpgradeVersion => db.current.version == d.target_version,
+        _ => true,
+    }
+}
+
 /// The change is done: the record shows what now runs, the status the table names, and the
 /// database holds what its shape needs (a shrink gives the difference back).
 async fn finish(
@@ -372,6 +404,7 @@ async fn finish(
 ) -> Result<Step, StepError> {
     let state = ctx.state.clone();
     let mut current = db.current.clone();
+    let read_ourselves = changed.is_some();
     if let Some((at, desired)) = changed {
         // What KubeDB now runs; the changed field from the request KubeDB just completed, in case
         // its spec update is still on its way to the watch.
@@ -407,7 +440,8 @@ async fn finish(
         patch: DatabasePatch {
             status: Some(t.after),
             expect_status: vec![t.during],
-            current: Some(current),
+            // The watcher's record stands unless this run had to read the cluster itself.
+            current: read_ourselves.then_some(current),
             health_status: Some(Some(
                 if t.after == DatabaseStatus::Paused {
                     "halted"

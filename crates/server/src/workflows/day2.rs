@@ -4,7 +4,7 @@
 //! the same plan and writes nothing.
 
 use chrono::Utc;
-use domain::day2::{covering, holds_storage_only, Shape};
+use domain::day2::{covering, Shape};
 use domain::ids::{new_id, IdKind};
 use domain::lifecycle;
 use domain::model::{Database, Operation, PageRequest};
@@ -128,6 +128,33 @@ pub async fn submit(
     req: Request<'_>,
     dry_run: bool,
 ) -> ApiResult<Outcome> {
+    let mut db = db;
+    // The status is compared and set in the store; a worker moving it meanwhile (an earlier
+    // operation starting or ending) only means checking again against what it is now.
+    for _ in 0..5 {
+        if let Some(done) = try_submit(state, &caller, &db, &req, dry_run).await? {
+            return Ok(done);
+        }
+        db = state
+            .store
+            .get_database(&db.id)
+            .await?
+            .ok_or_else(|| ApiError::not_found("Database", &db.id))?;
+    }
+    Err(ApiError::conflict(format!(
+        "database '{}' keeps changing state; look at it again and retry",
+        db.name
+    )))
+}
+
+/// One attempt; None when the database's status moved between the check and the write.
+async fn try_submit(
+    state: &AppState,
+    caller: &Actor<'_>,
+    db: &Database,
+    req: &Request<'_>,
+    dry_run: bool,
+) -> ApiResult<Option<Outcome>> {
     let mut queue = unfinished(state, &db.id).await?;
     for (kind, _) in &req.operations {
         lifecycle::check_queue(*kind, db.status, &queue)?;
@@ -135,12 +162,12 @@ pub async fn submit(
     }
     let mut operations = Vec::new();
     for (kind, desired) in &req.operations {
-        let mut op = new_operation(&new_id(IdKind::Operation), &db, *kind, caller.user_id, state);
+        let mut op = new_operation(&new_id(IdKind::Operation), db, *kind, caller.user_id, state);
         op.desired_state = serde_json::to_value(desired).expect("serialisable");
         operations.push(op);
     }
     if dry_run {
-        return Ok(Outcome::Planned(Box::new(plan(&db, &req, &operations))));
+        return Ok(Some(Outcome::Planned(Box::new(plan(db, req, &operations)))));
     }
     let ids: Vec<&str> = operations.iter().map(|o| o.id.as_str()).collect();
     let mut details = json!({"operation_ids": ids, "changed": req.changed});
@@ -169,10 +196,7 @@ pub async fn submit(
         .apply_change(&db.id, &change, Utc::now())
         .await?
     {
-        return Err(ApiError::conflict(format!(
-            "database '{}' changed state while the request was checked; look at it again and retry",
-            db.name
-        )));
+        return Ok(None);
     }
     // After the commit: wake workers, forget cached views.
     if !operations.is_empty() {
@@ -188,9 +212,9 @@ pub async fn submit(
         .await?
         .ok_or_else(|| ApiError::not_found("Database", &db.id))?;
     let first = operations.first().map(|o| o.id.clone());
-    Ok(Outcome::Queued(Box::new(Day2Response {
+    Ok(Some(Outcome::Queued(Box::new(Day2Response {
         database: DatabaseResponse::of(stored, first),
-        changed: req.changed,
+        changed: req.changed.clone(),
         operations: operations
             .into_iter()
             .map(|o| QueuedOperation {
@@ -200,7 +224,7 @@ pub async fn submit(
                 status: o.status,
             })
             .collect(),
-    })))
+    }))))
 }
 
 /// The dry run's answer: the operations, the objects they would send, the quota delta.
@@ -251,7 +275,6 @@ fn plan(db: &Database, req: &Request<'_>, operations: &[Operation]) -> PlanRespo
         }
         _ => Usage::default(),
     };
-    let _ = holds_storage_only;
     PlanResponse {
         dry_run: true,
         database_id: db.id.clone(),
