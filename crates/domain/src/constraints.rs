@@ -154,7 +154,6 @@ fn term_matches(op: &str, c: &SemVer, v: &SemVer) -> bool {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -189,5 +188,4 @@ mod tests {
         assert!(v("17.9") < v("18.3"));
         assert!(v("1.0.0-rc1") < v("1.0.0"));
     }
-
 }

@@ -169,7 +169,11 @@ fn kind_of(from: &str, to: &str) -> UpgradeKind {
 }
 
 fn lists(v: &CatalogVersion, high_availability: bool) -> (&[String], &[String]) {
-    match (high_availability, &v.update_allowlist_ha, &v.update_denylist_ha) {
+    match (
+        high_availability,
+        &v.update_allowlist_ha,
+        &v.update_denylist_ha,
+    ) {
         (true, Some(a), Some(d)) => (a, d),
         _ => (&v.update_allowlist, &v.update_denylist),
     }

@@ -5,10 +5,10 @@
 
 pub mod access;
 pub mod audit;
-pub mod engine;
-pub mod error;
 pub mod constraints;
 pub mod day2;
+pub mod engine;
+pub mod error;
 pub mod ids;
 pub mod invitation;
 pub mod lifecycle;

@@ -139,7 +139,11 @@ mod tests {
             let Some(t) = transition(*op) else { continue };
             assert!(t.during.is_operation_owned(), "{op}: {}", t.during);
             for from in t.from {
-                assert!(from.can_transition_to(t.during), "{op}: {from} → {}", t.during);
+                assert!(
+                    from.can_transition_to(t.during),
+                    "{op}: {from} → {}",
+                    t.during
+                );
             }
             assert!(t.during.can_transition_to(t.after), "{op}");
             for from in t.from {

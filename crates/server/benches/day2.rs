@@ -53,7 +53,10 @@ async fn main() -> anyhow::Result<()> {
         "sqlite",
         dir.path(),
         addr,
-        &[("DBAAS_PROVIDER_RATE_LIMIT", "1000"), ("DBAAS_WORKERS", "8")],
+        &[
+            ("DBAAS_PROVIDER_RATE_LIMIT", "1000"),
+            ("DBAAS_WORKERS", "8"),
+        ],
     )?;
     wait_ready(addr).await?;
     let token = login(addr).await?;
@@ -124,19 +127,20 @@ async fn main() -> anyhow::Result<()> {
             v["id"].as_str().unwrap_or_default()
         ));
     }
-    let wait_op = |id: String| {
-        let call = call.clone();
-        async move {
-            loop {
-                let (_, o) = call(reqwest::Method::GET, format!("/api/v1/operations/{id}"), None)
-                    .await?;
-                match o["status"].as_str() {
-                    Some("completed") => return anyhow::Ok(Instant::now()),
-                    Some("failed" | "cancelled" | "timeout") => {
-                        anyhow::bail!("operation {id} ended: {o}")
-                    }
-                    _ => tokio::time::sleep(Duration::from_millis(2)).await,
+    let wait_op = |id: String| async move {
+        loop {
+            let (_, o) = call(
+                reqwest::Method::GET,
+                format!("/api/v1/operations/{id}"),
+                None,
+            )
+            .await?;
+            match o["status"].as_str() {
+                Some("completed") => return anyhow::Ok(Instant::now()),
+                Some("failed" | "cancelled" | "timeout") => {
+                    anyhow::bail!("operation {id} ended: {o}")
                 }
+                _ => tokio::time::sleep(Duration::from_millis(2)).await,
             }
         }
     };
@@ -188,7 +192,10 @@ async fn main() -> anyhow::Result<()> {
         let t = Instant::now();
         let (s, v) = post(format!("{path}/restart"), json!({})).await?;
         anyhow::ensure!(s == 202, "restart answered {s}: {v}");
-        let id = v["operations"][0]["id"].as_str().unwrap_or_default().to_string();
+        let id = v["operations"][0]["id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
         let name = provider::day2::ops_request_name(&id);
         let done = wait_op(id).await?;
         to_done.push((done - t).as_secs_f64() * 1000.0);
@@ -241,7 +248,12 @@ async fn main() -> anyhow::Result<()> {
     for a in answers {
         let (s, v) = a?;
         anyhow::ensure!(s == 202, "scale answered {s}: {v}");
-        ids.push(v["operations"][0]["id"].as_str().unwrap_or_default().to_string());
+        ids.push(
+            v["operations"][0]["id"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
+        );
     }
     let accepted = t.elapsed();
     let done: Vec<_> = futures::stream::iter(ids)

@@ -21,8 +21,8 @@ use crate::auth;
 use crate::error::ApiError;
 use crate::metrics;
 use crate::routes::{
-    account, audit_logs, auth as auth_routes, databases, day2, docs, events, health, operations, providers,
-    tenants, users, versions,
+    account, audit_logs, auth as auth_routes, databases, day2, docs, events, health, operations,
+    providers, tenants, users, versions,
 };
 use crate::state::AppState;
 

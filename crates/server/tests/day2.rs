@@ -204,9 +204,7 @@ async fn day2_lifecycle(
     assert_eq!(obj["spec"]["deletionPolicy"], "Delete", "{obj}");
 
     // Upgrade to what the catalog offers.
-    let (s, ups) = srv
-        .get(&format!("{path}/available-upgrades"), admin)
-        .await;
+    let (s, ups) = srv.get(&format!("{path}/available-upgrades"), admin).await;
     assert_eq!(s, StatusCode::OK, "{ups}");
     if let Some(target) = ups["available_upgrades"][0]["version"].as_str() {
         let answer = post_ok(
@@ -222,7 +220,10 @@ async fn day2_lifecycle(
         let d = wait_status(srv, admin, &path, "running", WITHIN).await;
         assert_eq!(d["version"], target, "{d}");
         assert_eq!(d["current"]["version"], target, "{d}");
-        assert_eq!(kubedb_object(sim, engine, &ns, &name).await["spec"]["version"], target);
+        assert_eq!(
+            kubedb_object(sim, engine, &ns, &name).await["spec"]["version"],
+            target
+        );
     }
 
     // Reconfigure through a config Secret.
@@ -293,67 +294,80 @@ async fn quota(srv: &TestServer, token: &str) -> Value {
     q
 }
 
-both_stores!(refusals_answer_with_the_contract_codes, |backend| async move {
-    let sim = start_sim(Duration::ZERO).await;
-    let srv = TestServer::start(backend).await;
-    let admin = srv.admin_token().await;
-    onboard(
-        &srv,
-        &admin,
-        &sim,
-        "small",
-        json!({"cpu_total_cores": 3, "memory_total_gb": 4000, "storage_total_gb": 100000}),
-    )
-    .await;
-    tenant(&srv, &admin, "acme", "web", 50).await;
-    let path = create(
-        &srv,
-        &admin,
-        "postgres",
-        "refused",
-        false,
-        json!({"storage_gb": 20}),
-    )
-    .await;
-    let code = |v: &Value| v["error"]["code"].as_str().unwrap_or_default().to_string();
-
-    let (s, v) = srv
-        .post(&format!("{path}/scale"), &admin, json!({"storage_gb": 15}))
-        .await;
-    assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
-    assert!(v["error"]["message"].as_str().unwrap().contains("shrink"), "{v}");
-    let (s, v) = srv
-        .post(&format!("{path}/scale"), &admin, json!({"replicas": 3}))
-        .await;
-    assert_eq!(s, StatusCode::BAD_REQUEST, "non-HA stays at one replica: {v}");
-    let (s, v) = srv
-        .post(&format!("{path}/scale"), &admin, json!({"size": "db.t3.xlarge"}))
-        .await;
-    assert_eq!(
-        (s, code(&v).as_str()),
-        (StatusCode::BAD_REQUEST, "no_capacity"),
-        "3 cores, 1 held, 3 more asked: {v}"
-    );
-    let (s, v) = srv.post(&format!("{path}/resume"), &admin, json!({})).await;
-    assert_eq!(
-        (s, code(&v).as_str()),
-        (StatusCode::BAD_REQUEST, "invalid_state"),
-        "{v}"
-    );
-    let (s, v) = srv
-        .post(
-            &format!("{path}/upgrade"),
+both_stores!(
+    refusals_answer_with_the_contract_codes,
+    |backend| async move {
+        let sim = start_sim(Duration::ZERO).await;
+        let srv = TestServer::start(backend).await;
+        let admin = srv.admin_token().await;
+        onboard(
+            &srv,
             &admin,
-            json!({"target_version": "0.0.1"}),
+            &sim,
+            "small",
+            json!({"cpu_total_cores": 3, "memory_total_gb": 4000, "storage_total_gb": 100000}),
         )
         .await;
-    assert_eq!(
-        (s, code(&v).as_str()),
-        (StatusCode::BAD_REQUEST, "version_unavailable"),
-        "{v}"
-    );
-    // A tight project quota: the growth is refused with 403 and nothing is queued.
-    let (s, v) = srv
+        tenant(&srv, &admin, "acme", "web", 50).await;
+        let path = create(
+            &srv,
+            &admin,
+            "postgres",
+            "refused",
+            false,
+            json!({"storage_gb": 20}),
+        )
+        .await;
+        let code = |v: &Value| v["error"]["code"].as_str().unwrap_or_default().to_string();
+
+        let (s, v) = srv
+            .post(&format!("{path}/scale"), &admin, json!({"storage_gb": 15}))
+            .await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+        assert!(
+            v["error"]["message"].as_str().unwrap().contains("shrink"),
+            "{v}"
+        );
+        let (s, v) = srv
+            .post(&format!("{path}/scale"), &admin, json!({"replicas": 3}))
+            .await;
+        assert_eq!(
+            s,
+            StatusCode::BAD_REQUEST,
+            "non-HA stays at one replica: {v}"
+        );
+        let (s, v) = srv
+            .post(
+                &format!("{path}/scale"),
+                &admin,
+                json!({"size": "db.t3.xlarge"}),
+            )
+            .await;
+        assert_eq!(
+            (s, code(&v).as_str()),
+            (StatusCode::BAD_REQUEST, "no_capacity"),
+            "3 cores, 1 held, 3 more asked: {v}"
+        );
+        let (s, v) = srv.post(&format!("{path}/resume"), &admin, json!({})).await;
+        assert_eq!(
+            (s, code(&v).as_str()),
+            (StatusCode::BAD_REQUEST, "invalid_state"),
+            "{v}"
+        );
+        let (s, v) = srv
+            .post(
+                &format!("{path}/upgrade"),
+                &admin,
+                json!({"target_version": "0.0.1"}),
+            )
+            .await;
+        assert_eq!(
+            (s, code(&v).as_str()),
+            (StatusCode::BAD_REQUEST, "version_unavailable"),
+            "{v}"
+        );
+        // A tight project quota: the growth is refused with 403 and nothing is queued.
+        let (s, v) = srv
         .patch(
             "/api/v1/tenants/acme/projects/web",
             &admin,
@@ -361,49 +375,59 @@ both_stores!(refusals_answer_with_the_contract_codes, |backend| async move {
                 "max_databases": 50, "max_backups": 100}}),
         )
         .await;
-    assert_eq!(s, StatusCode::OK, "{v}");
-    let (s, v) = srv
-        .post(&format!("{path}/scale"), &admin, json!({"size": "db.t3.medium"}))
-        .await;
-    assert_eq!(
-        (s, code(&v).as_str()),
-        (StatusCode::FORBIDDEN, "quota_exceeded"),
-        "{v}"
-    );
-    let (_, d) = srv.get(&path, &admin).await;
-    assert_eq!(d["size"], "db.t3.small", "a refused change writes nothing: {d}");
+        assert_eq!(s, StatusCode::OK, "{v}");
+        let (s, v) = srv
+            .post(
+                &format!("{path}/scale"),
+                &admin,
+                json!({"size": "db.t3.medium"}),
+            )
+            .await;
+        assert_eq!(
+            (s, code(&v).as_str()),
+            (StatusCode::FORBIDDEN, "quota_exceeded"),
+            "{v}"
+        );
+        let (_, d) = srv.get(&path, &admin).await;
+        assert_eq!(
+            d["size"], "db.t3.small",
+            "a refused change writes nothing: {d}"
+        );
 
-    // A dry run answers with the plan and writes nothing.
-    let before = quota(&srv, &admin).await;
-    let (s, plan) = srv
-        .post(
-            &format!("{path}/scale?dry_run=true"),
-            &admin,
-            json!({"storage_gb": 30}),
-        )
-        .await;
-    assert_eq!(s, StatusCode::OK, "{plan}");
-    assert_eq!(plan["dry_run"], true);
-    assert_eq!(plan["operations"][0]["type"], "expand_storage", "{plan}");
-    assert_eq!(
-        plan["kubernetes_objects"][0]["spec"]["type"],
-        "VolumeExpansion",
-        "{plan}"
-    );
-    assert_eq!(plan["quota_delta"]["storage_gb"], 10.0, "{plan}");
-    let (_, d) = srv.get(&path, &admin).await;
-    assert_eq!(d["storage_gb"], 20, "{d}");
-    assert_eq!(quota(&srv, &admin).await, before);
-    let (_, ops) = srv
-        .get(
-            &format!("/api/v1/operations?database_id={}", d["id"].as_str().unwrap()),
-            &admin,
-        )
-        .await;
-    assert_eq!(ops["total"], 1, "only the create: {ops}");
-    sim.shutdown().await;
-    srv.running.shutdown().await;
-});
+        // A dry run answers with the plan and writes nothing.
+        let before = quota(&srv, &admin).await;
+        let (s, plan) = srv
+            .post(
+                &format!("{path}/scale?dry_run=true"),
+                &admin,
+                json!({"storage_gb": 30}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{plan}");
+        assert_eq!(plan["dry_run"], true);
+        assert_eq!(plan["operations"][0]["type"], "expand_storage", "{plan}");
+        assert_eq!(
+            plan["kubernetes_objects"][0]["spec"]["type"], "VolumeExpansion",
+            "{plan}"
+        );
+        assert_eq!(plan["quota_delta"]["storage_gb"], 10.0, "{plan}");
+        let (_, d) = srv.get(&path, &admin).await;
+        assert_eq!(d["storage_gb"], 20, "{d}");
+        assert_eq!(quota(&srv, &admin).await, before);
+        let (_, ops) = srv
+            .get(
+                &format!(
+                    "/api/v1/operations?database_id={}",
+                    d["id"].as_str().unwrap()
+                ),
+                &admin,
+            )
+            .await;
+        assert_eq!(ops["total"], 1, "only the create: {ops}");
+        sim.shutdown().await;
+        srv.running.shutdown().await;
+    }
+);
 
 both_stores!(a_failed_ops_request_rolls_back, |backend| async move {
     let sim = start_sim(Duration::ZERO).await;
@@ -440,7 +464,10 @@ both_stores!(a_failed_ops_request_rolls_back, |backend| async move {
         "KubeDB's reason: {op}"
     );
     let d = wait_status(&srv, &admin, &path, "running", WITHIN).await;
-    assert_eq!(d["size"], "db.t3.small", "the desired size is put back: {d}");
+    assert_eq!(
+        d["size"], "db.t3.small",
+        "the desired size is put back: {d}"
+    );
     assert_eq!(d["current"]["size"], "db.t3.small", "{d}");
     assert_eq!(
         quota(&srv, &admin).await,
@@ -469,9 +496,8 @@ both_stores!(queued_operations_run_in_order, |backend| async move {
     assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
     let a = completes(&srv, &admin, &first).await.remove(0);
     let b = completes(&srv, &admin, &second).await.remove(0);
-    let at = |o: &Value, k: &str| {
-        chrono::DateTime::parse_from_rfc3339(o[k].as_str().unwrap()).unwrap()
-    };
+    let at =
+        |o: &Value, k: &str| chrono::DateTime::parse_from_rfc3339(o[k].as_str().unwrap()).unwrap();
     assert!(
         at(&b, "started_at") >= at(&a, "completed_at"),
         "one at a time, in order: {a} {b}"
@@ -481,7 +507,11 @@ both_stores!(queued_operations_run_in_order, |backend| async move {
     let third = post_ok(&srv, &admin, &format!("{path}/resume"), json!({})).await;
     let id = third["operations"][0]["id"].as_str().unwrap();
     let (s, c) = srv
-        .post(&format!("/api/v1/operations/{id}/cancel"), &admin, json!({}))
+        .post(
+            &format!("/api/v1/operations/{id}/cancel"),
+            &admin,
+            json!({}),
+        )
         .await;
     assert_eq!(s, StatusCode::OK, "{c}");
     if c["success"] == true {
@@ -492,49 +522,58 @@ both_stores!(queued_operations_run_in_order, |backend| async move {
     srv.running.shutdown().await;
 });
 
-both_stores!(patch_applies_settings_and_queues_resizes, |backend| async move {
-    let sim = start_sim(Duration::ZERO).await;
-    let srv = TestServer::start(backend).await;
-    let admin = srv.admin_token().await;
-    onboard(&srv, &admin, &sim, "sim-1", json!({})).await;
-    tenant(&srv, &admin, "acme", "web", 50).await;
-    let path = create(&srv, &admin, "redis", "patched", false, json!({})).await;
-    let (s, v) = srv
-        .patch(
-            &path,
-            &admin,
-            json!({"deletion_protection": true, "labels": {"team": "web"},
+both_stores!(
+    patch_applies_settings_and_queues_resizes,
+    |backend| async move {
+        let sim = start_sim(Duration::ZERO).await;
+        let srv = TestServer::start(backend).await;
+        let admin = srv.admin_token().await;
+        onboard(&srv, &admin, &sim, "sim-1", json!({})).await;
+        tenant(&srv, &admin, "acme", "web", 50).await;
+        let path = create(&srv, &admin, "redis", "patched", false, json!({})).await;
+        let (s, v) = srv
+            .patch(
+                &path,
+                &admin,
+                json!({"deletion_protection": true, "labels": {"team": "web"},
                 "backup_schedule": "hourly", "storage_gb": 15}),
-        )
-        .await;
-    assert_eq!(s, StatusCode::ACCEPTED, "{v}");
-    let mut changed: Vec<&str> = v["changed"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c.as_str().unwrap())
-        .collect();
-    changed.sort();
-    assert_eq!(
-        changed,
-        ["backup_schedule", "deletion_protection", "labels", "storage_gb"],
-        "{v}"
-    );
-    assert_eq!(v["operations"][0]["type"], "expand_storage", "{v}");
-    completes(&srv, &admin, &v).await;
-    let d = wait_status(&srv, &admin, &path, "running", WITHIN).await;
-    assert_eq!(d["deletion_protection"], true);
-    assert_eq!(d["labels"]["team"], "web");
-    assert_eq!(d["current"]["storage_gb"], 15, "{d}");
-    let ns = d["namespace"].as_str().unwrap();
-    let obj = kubedb_object(&sim, "redis", ns, "patched").await;
-    assert_eq!(obj["spec"]["deletionPolicy"], "DoNotTerminate", "{obj}");
-    let (s, v) = srv.delete(&path, &admin).await;
-    assert_eq!(s, StatusCode::BAD_REQUEST, "protected: {v}");
-    let (s, v) = srv.patch(&path, &admin, json!({"backup_schedule": "hourly"})).await;
-    assert_eq!(s, StatusCode::BAD_REQUEST, "nothing to change: {v}");
-    // Upgrade policy: stored and shown with its next window.
-    let (s, v) = srv
+            )
+            .await;
+        assert_eq!(s, StatusCode::ACCEPTED, "{v}");
+        let mut changed: Vec<&str> = v["changed"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c.as_str().unwrap())
+            .collect();
+        changed.sort();
+        assert_eq!(
+            changed,
+            [
+                "backup_schedule",
+                "deletion_protection",
+                "labels",
+                "storage_gb"
+            ],
+            "{v}"
+        );
+        assert_eq!(v["operations"][0]["type"], "expand_storage", "{v}");
+        completes(&srv, &admin, &v).await;
+        let d = wait_status(&srv, &admin, &path, "running", WITHIN).await;
+        assert_eq!(d["deletion_protection"], true);
+        assert_eq!(d["labels"]["team"], "web");
+        assert_eq!(d["current"]["storage_gb"], 15, "{d}");
+        let ns = d["namespace"].as_str().unwrap();
+        let obj = kubedb_object(&sim, "redis", ns, "patched").await;
+        assert_eq!(obj["spec"]["deletionPolicy"], "DoNotTerminate", "{obj}");
+        let (s, v) = srv.delete(&path, &admin).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "protected: {v}");
+        let (s, v) = srv
+            .patch(&path, &admin, json!({"backup_schedule": "hourly"}))
+            .await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "nothing to change: {v}");
+        // Upgrade policy: stored and shown with its next window.
+        let (s, v) = srv
         .call(
             reqwest::Method::PUT,
             &format!("{path}/upgrade-policy"),
@@ -543,59 +582,62 @@ both_stores!(patch_applies_settings_and_queues_resizes, |backend| async move {
                 "maintenance_window": {"days": ["sun"], "start_utc": "03:00", "duration_minutes": 120}})),
         )
         .await;
-    assert_eq!(s, StatusCode::OK, "{v}");
-    let (_, d) = srv.get(&path, &admin).await;
-    assert_eq!(d["upgrade_policy"]["mode"], "auto_patch", "{d}");
-    let (s, v) = srv
-        .call(
-            reqwest::Method::PUT,
-            &format!("{path}/upgrade-policy"),
-            Some(&admin),
-            Some(json!({"mode": "auto_minor"})),
-        )
-        .await;
-    assert_eq!(
-        s,
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "automatic needs a window: {v}"
-    );
-    sim.shutdown().await;
-    srv.running.shutdown().await;
-});
+        assert_eq!(s, StatusCode::OK, "{v}");
+        let (_, d) = srv.get(&path, &admin).await;
+        assert_eq!(d["upgrade_policy"]["mode"], "auto_patch", "{d}");
+        let (s, v) = srv
+            .call(
+                reqwest::Method::PUT,
+                &format!("{path}/upgrade-policy"),
+                Some(&admin),
+                Some(json!({"mode": "auto_minor"})),
+            )
+            .await;
+        assert_eq!(
+            s,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "automatic needs a window: {v}"
+        );
+        sim.shutdown().await;
+        srv.running.shutdown().await;
+    }
+);
 
 // The scheduler queues the permitted upgrade only inside the window (an injected clock).
-both_stores!(maintenance_upgrades_only_inside_the_window, |backend| async move {
-    use chrono::TimeZone;
-    let sim = start_sim(Duration::ZERO).await;
-    let srv = TestServer::start(backend).await;
-    let admin = srv.admin_token().await;
-    onboard(&srv, &admin, &sim, "sim-1", json!({})).await;
-    tenant(&srv, &admin, "acme", "web", 50).await;
-    let (s, created) = srv
-        .post(
-            &dbs_path("acme", "web"),
-            &admin,
-            json!({"name": "scheduled", "engine": "mongodb", "version": "8.0.10"}),
-        )
-        .await;
-    assert_eq!(s, StatusCode::ACCEPTED, "{created}");
-    let path = format!(
-        "{}/{}",
-        dbs_path("acme", "web"),
-        created["id"].as_str().unwrap()
-    );
-    wait_status(&srv, &admin, &path, "running", WITHIN).await;
-    let (_, ups) = srv.get(&format!("{path}/available-upgrades"), &admin).await;
-    let patch = ups["available_upgrades"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|u| u["kind"] == "patch")
-        .unwrap_or_else(|| panic!("a patch upgrade is offered: {ups}"))["version"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let (s, v) = srv
+both_stores!(
+    maintenance_upgrades_only_inside_the_window,
+    |backend| async move {
+        use chrono::TimeZone;
+        let sim = start_sim(Duration::ZERO).await;
+        let srv = TestServer::start(backend).await;
+        let admin = srv.admin_token().await;
+        onboard(&srv, &admin, &sim, "sim-1", json!({})).await;
+        tenant(&srv, &admin, "acme", "web", 50).await;
+        let (s, created) = srv
+            .post(
+                &dbs_path("acme", "web"),
+                &admin,
+                json!({"name": "scheduled", "engine": "mongodb", "version": "8.0.10"}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::ACCEPTED, "{created}");
+        let path = format!(
+            "{}/{}",
+            dbs_path("acme", "web"),
+            created["id"].as_str().unwrap()
+        );
+        wait_status(&srv, &admin, &path, "running", WITHIN).await;
+        let (_, ups) = srv.get(&format!("{path}/available-upgrades"), &admin).await;
+        let patch = ups["available_upgrades"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|u| u["kind"] == "patch")
+            .unwrap_or_else(|| panic!("a patch upgrade is offered: {ups}"))["version"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let (s, v) = srv
         .call(
             reqwest::Method::PUT,
             &format!("{path}/upgrade-policy"),
@@ -604,41 +646,108 @@ both_stores!(maintenance_upgrades_only_inside_the_window, |backend| async move {
                 "maintenance_window": {"days": ["sun"], "start_utc": "03:00", "duration_minutes": 60}})),
         )
         .await;
-    assert_eq!(s, StatusCode::OK, "{v}");
-    assert_eq!(v["pending_maintenance"]["version"], patch.as_str(), "{v}");
-    let state = &srv.running.state;
-    // 2026-11-29 is a Sunday.
-    let before = chrono::Utc.with_ymd_and_hms(2026, 11, 29, 2, 59, 0).unwrap();
-    let after = chrono::Utc.with_ymd_and_hms(2026, 11, 29, 4, 0, 0).unwrap();
-    let monday = chrono::Utc.with_ymd_and_hms(2026, 11, 30, 3, 30, 0).unwrap();
-    for outside in [before, after, monday] {
+        assert_eq!(s, StatusCode::OK, "{v}");
+        assert_eq!(v["pending_maintenance"]["version"], patch.as_str(), "{v}");
+        let state = &srv.running.state;
+        // 2026-11-29 is a Sunday.
+        let before = chrono::Utc
+            .with_ymd_and_hms(2026, 11, 29, 2, 59, 0)
+            .unwrap();
+        let after = chrono::Utc.with_ymd_and_hms(2026, 11, 29, 4, 0, 0).unwrap();
+        let monday = chrono::Utc
+            .with_ymd_and_hms(2026, 11, 30, 3, 30, 0)
+            .unwrap();
+        for outside in [before, after, monday] {
+            assert_eq!(
+                server::workflows::maintenance::tick(state, outside).await,
+                0,
+                "never outside the window ({outside})"
+            );
+        }
+        let inside = chrono::Utc
+            .with_ymd_and_hms(2026, 11, 29, 3, 10, 0)
+            .unwrap();
+        assert_eq!(server::workflows::maintenance::tick(state, inside).await, 1);
         assert_eq!(
-            server::workflows::maintenance::tick(state, outside).await,
+            server::workflows::maintenance::tick(state, inside).await,
             0,
-            "never outside the window ({outside})"
+            "one at a time"
         );
+        let (_, ops) = srv
+            .get(
+                &format!(
+                    "/api/v1/operations?database_id={}&type=upgrade_version",
+                    created["id"].as_str().unwrap()
+                ),
+                &admin,
+            )
+            .await;
+        let op = ops["operations"][0]["id"].as_str().unwrap().to_string();
+        let o = wait_operation(&srv, &admin, &op, WITHIN).await;
+        assert_eq!(o["status"], "completed", "{o}");
+        let d = wait_status(&srv, &admin, &path, "running", WITHIN).await;
+        assert_eq!(d["version"], patch.as_str(), "{d}");
+        sim.shutdown().await;
+        srv.running.shutdown().await;
     }
-    let inside = chrono::Utc.with_ymd_and_hms(2026, 11, 29, 3, 10, 0).unwrap();
-    assert_eq!(server::workflows::maintenance::tick(state, inside).await, 1);
-    assert_eq!(
-        server::workflows::maintenance::tick(state, inside).await,
-        0,
-        "one at a time"
-    );
-    let (_, ops) = srv
-        .get(
-            &format!(
-                "/api/v1/operations?database_id={}&type=upgrade_version",
-                created["id"].as_str().unwrap()
-            ),
+);
+
+/// Operations waiting on slow OpsRequests hold no worker: with 30 of them parked in one tenant, a
+/// create in another tenant still runs at once (were the 3 workers held, it would wait minutes).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_operations_do_not_starve_other_tenants() {
+    let provisioning = Duration::from_millis(500);
+    let sim = start_sim_with(|c| {
+        c.operator.provisioning_delay = provisioning;
+        c.operator.step_delay = Duration::from_secs(60);
+    })
+    .await;
+    let srv = TestServer::start(Backend::Sqlite).await;
+    let admin = srv.admin_token().await;
+    onboard(&srv, &admin, &sim, "sim-1", json!({})).await;
+    tenant(&srv, &admin, "acme", "web", 50).await;
+    tenant(&srv, &admin, "other", "app", 50).await;
+    let mut paths = vec![];
+    for i in 0..30 {
+        let (s, d) = srv
+            .post(
+                &dbs_path("acme", "web"),
+                &admin,
+                json!({"name": format!("busy-{i:02}"), "engine": "postgres", "version": "16.10"}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::ACCEPTED, "{d}");
+        paths.push(format!(
+            "{}/{}",
+            dbs_path("acme", "web"),
+            d["id"].as_str().unwrap()
+        ));
+    }
+    for p in &paths {
+        wait_status(&srv, &admin, p, "running", WITHIN).await;
+    }
+    for p in &paths {
+        post_ok(&srv, &admin, &format!("{p}/restart"), json!({})).await;
+    }
+    for p in &paths {
+        wait_status(&srv, &admin, p, "updating", WITHIN).await;
+    }
+    let started = std::time::Instant::now();
+    let (s, d) = srv
+        .post(
+            &dbs_path("other", "app"),
             &admin,
+            json!({"name": "quick", "engine": "postgres", "version": "16.10"}),
         )
         .await;
-    let op = ops["operations"][0]["id"].as_str().unwrap().to_string();
-    let o = wait_operation(&srv, &admin, &op, WITHIN).await;
-    assert_eq!(o["status"], "completed", "{o}");
-    let d = wait_status(&srv, &admin, &path, "running", WITHIN).await;
-    assert_eq!(d["version"], patch.as_str(), "{d}");
+    assert_eq!(s, StatusCode::ACCEPTED, "{d}");
+    let path = format!("{}/{}", dbs_path("other", "app"), d["id"].as_str().unwrap());
+    wait_status(&srv, &admin, &path, "running", WITHIN).await;
+    let took = started.elapsed();
+    assert!(
+        took < Duration::from_secs(30),
+        "a create behind 30 parked restarts took {took:?}"
+    );
     sim.shutdown().await;
     srv.running.shutdown().await;
-});
+}

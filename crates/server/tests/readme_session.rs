@@ -71,7 +71,13 @@ fn readme_demo_session_works() {
         stdout.contains("postgresql://"),
         "credentials printed: {stdout}"
     );
-    for day2 in ["scale_vertical", "expand_storage", "pause", "resume", "paused → resuming"] {
+    for day2 in [
+        "scale_vertical",
+        "expand_storage",
+        "pause",
+        "resume",
+        "paused → resuming",
+    ] {
         assert!(stdout.contains(day2), "{day2} in: {stdout}");
     }
     assert!(stdout.trim_end().ends_with("deleted"), "{stdout}");

@@ -2,7 +2,6 @@
 //! (kubedb-api §6): object names vs versions, distributions, deprecated flags and the
 //! `updateConstraints` lists, plus the Masterminds-style constraint matching admission uses.
 
-
 use provider::kubedb::names::CATALOG_API_VERSION;
 use serde_json::{json, Value};
 
@@ -497,10 +496,6 @@ mod tests {
         ElasticsearchVersion, MariaDBVersion, MongoDBVersion, MySQLVersion, PostgresVersion,
         RedisVersion,
     };
-
-    fn v(s: &str) -> SemVer {
-        SemVer::parse(s).expect("valid version")
-    }
 
     #[test]
     fn catalog_objects_deserialise_into_typed_kinds() {

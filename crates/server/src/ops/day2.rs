@@ -81,8 +81,8 @@ pub(super) async fn run(ctx: &mut OpCtx) -> Result<Step, StepError> {
             "nothing to do: the database is being deleted".into(),
         ));
     }
-    let t = lifecycle::check_start(kind, db.status)
-        .map_err(|e| StepError::Permanent(e.to_string()))?;
+    let t =
+        lifecycle::check_start(kind, db.status).map_err(|e| StepError::Permanent(e.to_string()))?;
     let desired = Day2Desired::of(&ctx.op)?;
     let (Some(ns), Some(name)) = (db.namespace.clone(), db.kubedb_resource_name.clone()) else {
         return Err(StepError::Permanent(
@@ -233,10 +233,7 @@ async fn halt(
     )
     .await?
     .ok_or_else(|| {
-        StepError::Permanent(format!(
-            "the KubeDB resource {}/{} is gone",
-            at.ns, at.name
-        ))
+        StepError::Permanent(format!("the KubeDB resource {}/{} is gone", at.ns, at.name))
     })?;
     let want = if pause { "Halted" } else { "Ready" };
     let phase = observed.phase.clone().unwrap_or_default();
@@ -291,8 +288,11 @@ async fn through_ops_request(
                     Some(u) => u,
                     None => owned(
                         ctx,
-                        in_place(|| at.cluster.read_credentials(db.engine, at.ns, at.name, &owner))
-                            .await,
+                        in_place(|| {
+                            at.cluster
+                                .read_credentials(db.engine, at.ns, at.name, &owner)
+                        })
+                        .await,
                     )
                     .await?
                     .map(|(u, _)| u)
@@ -300,15 +300,13 @@ async fn through_ops_request(
                         provider::translate::default_username(db.engine, &db.version).to_string()
                     }),
                 };
-                let secret = provider::day2::rotated_auth_secret(
-                    db, at.ns, &ctx.op.id, &user, &password,
-                );
+                let secret =
+                    provider::day2::rotated_auth_secret(db, at.ns, &ctx.op.id, &user, &password);
                 owned(ctx, in_place(|| at.cluster.ensure_object(&secret)).await).await?;
             }
             _ => {}
         }
-        let change =
-            ops_change(ctx.op.op_type, desired, &names).map_err(StepError::Permanent)?;
+        let change = ops_change(ctx.op.op_type, desired, &names).map_err(StepError::Permanent)?;
         let object = provider::day2::ops_request(db, at.ns, &ctx.op.id, &change);
         ctx.progress(30, &format!("submitting {} {ops_name}", change.ops_type()))
             .await?;

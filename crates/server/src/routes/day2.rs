@@ -55,13 +55,15 @@ async fn answer(
     req: Request<'_>,
     dry_run: bool,
 ) -> ApiResult<Response> {
-    Ok(match submit(state, caller.into(), db, req, dry_run).await? {
-        Outcome::Planned(plan) => (StatusCode::OK, Json(*plan)).into_response(),
-        Outcome::Queued(done) if done.operations.is_empty() => {
-            (StatusCode::OK, Json(*done)).into_response()
-        }
-        Outcome::Queued(done) => (StatusCode::ACCEPTED, Json(*done)).into_response(),
-    })
+    Ok(
+        match submit(state, caller.into(), db, req, dry_run).await? {
+            Outcome::Planned(plan) => (StatusCode::OK, Json(*plan)).into_response(),
+            Outcome::Queued(done) if done.operations.is_empty() => {
+                (StatusCode::OK, Json(*done)).into_response()
+            }
+            Outcome::Queued(done) => (StatusCode::ACCEPTED, Json(*done)).into_response(),
+        },
+    )
 }
 
 /// The resize part of a request: one operation per dimension that changes, the new desired shape
@@ -190,10 +192,7 @@ pub async fn update(
         s.backup_enabled = Some(v);
         changed.push("backup_enabled".into());
     }
-    if let Some(v) = body
-        .backup_schedule
-        .filter(|v| *v != db.backup_schedule)
-    {
+    if let Some(v) = body.backup_schedule.filter(|v| *v != db.backup_schedule) {
         if !BACKUP_SCHEDULES.contains(&v.as_str()) {
             return Err(ApiError::validation(
                 "backup_schedule",
@@ -349,7 +348,11 @@ pub async fn resume(
     ApiQuery(q): ApiQuery<DryRun>,
 ) -> ApiResult<Response> {
     let db = writable(&state, &caller, &ids).await?;
-    let mut req = single("database.resume", OperationType::Resume, Day2Desired::default());
+    let mut req = single(
+        "database.resume",
+        OperationType::Resume,
+        Day2Desired::default(),
+    );
     // A paused database holds only its storage; running again needs its CPU and memory back.
     req.reserve = Some(Reservation::Cover {
         storage_only: false,
@@ -466,7 +469,8 @@ pub async fn upgrade(
     );
     req.settings.version = Some(target.version.clone());
     req.changed.push("version".into());
-    req.details = json!({"from_version": db.version, "target_version": target.version, "kind": target.kind});
+    req.details =
+        json!({"from_version": db.version, "target_version": target.version, "kind": target.kind});
     answer(&state, &caller, db, req, q.dry_run).await
 }
 
@@ -615,9 +619,9 @@ pub async fn rotate_credentials(
             .collect(),
     };
     // The user name stays as it is (the worker reads it from the current secret).
-    let sealed = state.secrets.encrypt(
-        &serde_json::to_string(&(None::<String>, password)).expect("strings serialise"),
-    );
+    let sealed = state
+        .secrets
+        .encrypt(&serde_json::to_string(&(None::<String>, password)).expect("strings serialise"));
     let req = single(
         "database.rotate_auth",
         OperationType::RotateAuth,

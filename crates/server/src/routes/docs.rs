@@ -6,7 +6,8 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
 use utoipa::{Modify, OpenApi};
 
 use super::{
-    account, audit_logs, auth, databases, day2, events, health, operations, providers, tenants, users, versions,
+    account, audit_logs, auth, databases, day2, events, health, operations, providers, tenants,
+    users, versions,
 };
 
 struct Security;

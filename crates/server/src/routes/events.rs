@@ -128,7 +128,7 @@ pub async fn timeline(
         operation_events(o, &mut events);
     }
     // Newest first; a stable order among events of the same instant.
-    events.sort_by(|a, b| b.at.cmp(&a.at));
+    events.sort_by_key(|e| std::cmp::Reverse(e.at));
     let total = events.len() as i64;
     let events = events
         .into_iter()
@@ -171,7 +171,7 @@ async fn change_event(state: &AppState, caller: &Caller, id: &str) -> Option<Eve
         "operation": latest.map(|o| json!({"id": o.id, "type": o.op_type, "status": o.status,
             "progress": o.progress, "message": o.message})),
     });
-    Some(Event::default().event("database").json_data(data).ok()?)
+    Event::default().event("database").json_data(data).ok()
 }
 
 #[utoipa::path(get, path = "/api/v1/events/stream", tag = "databases",

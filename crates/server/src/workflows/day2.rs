@@ -16,11 +16,11 @@ use store::{DatabaseChange, DatabasePatch, DatabaseSettings, OperationFilter, Re
 use utoipa::ToSchema;
 
 use crate::auth::Caller;
-use crate::state::RequestCtx;
 use crate::error::{ApiError, ApiResult};
 use crate::ops::day2::{ops_change, Day2Desired, SecretNames};
 use crate::ops::{self};
 use crate::routes::databases::{new_operation, DatabaseResponse};
+use crate::state::RequestCtx;
 use crate::state::{AppState, Audit};
 
 /// Who asks for a change: a caller, or the platform itself (the maintenance scheduler).

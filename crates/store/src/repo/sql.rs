@@ -14,16 +14,16 @@ use sqlx::{Pool, QueryBuilder, Row, Transaction};
 use domain::access::Suspensions;
 use domain::access::{Binding, Role};
 use domain::audit::{AuditEntry, AuditFilter, AuditOutcome};
+use domain::day2::{covering, Shape};
 use domain::engine::{Engine, Size};
 use domain::invitation::{Invitation, InvitationStatus};
+use domain::model::CurrentState;
 use domain::model::{
     ApiKey, Database, Operation, Page, PageRequest, Plan, Project, Provider, ProviderCapacity,
     RefreshToken, Tenant, User, UserWithBindings,
 };
 use domain::quota::{self, QuotaLimits, Usage};
 use domain::status::{DatabaseStatus, OperationStatus, OperationType};
-use domain::day2::{covering, Shape};
-use domain::model::CurrentState;
 use domain::DomainError;
 
 use super::{begin_write, Db, BACKEND, JSON_PAGES, SOLE_WRITER};
@@ -32,8 +32,8 @@ use crate::repo::{
 };
 use crate::{
     AuditPageJson, Cipher, DatabaseChange, DatabaseFilter, DatabasePatch, DatabaseSettings,
-    Reservation, StatusEvent, OperationFilter, OperationOutcome,
-    ProviderChooser, ProviderFilter, QueueStats, Result, Store, StoreError,
+    OperationFilter, OperationOutcome, ProviderChooser, ProviderFilter, QueueStats, Reservation,
+    Result, StatusEvent, Store, StoreError,
 };
 
 type DbRow = <Db as sqlx::Database>::Row;
@@ -2389,9 +2389,10 @@ impl Store for SqlStore {
                 replicas: current.replicas.unwrap_or(desired.replicas),
             };
             let (next, checked) = match r {
-                Reservation::Cover { storage_only } => {
-                    (covering(held, desired.usage(engine, ha, storage_only)), true)
-                }
+                Reservation::Cover { storage_only } => (
+                    covering(held, desired.usage(engine, ha, storage_only)),
+                    true,
+                ),
                 Reservation::Settle { storage_only } => (
                     covering(
                         desired.usage(engine, ha, storage_only),
@@ -2436,7 +2437,9 @@ impl Store for SqlStore {
             bind_audit(sqlx::query(INSERT_AUDIT), e)
                 .execute(&mut *tx)
                 .await
-                .map_err(|err| unique_or(err, || format!("audit entry '{}' already exists", e.id)))?;
+                .map_err(|err| {
+                    unique_or(err, || format!("audit entry '{}' already exists", e.id))
+                })?;
         }
         self.commit(tx).await?;
         Ok(true)
@@ -2461,7 +2464,11 @@ impl Store for SqlStore {
                     from: from
                         .map(|f| parse(&f, DatabaseStatus::parse, "status"))
                         .transpose()?,
-                    to: parse(&get::<String>(r, "to_status")?, DatabaseStatus::parse, "status")?,
+                    to: parse(
+                        &get::<String>(r, "to_status")?,
+                        DatabaseStatus::parse,
+                        "status",
+                    )?,
                 })
             })
             .collect::<Result<Vec<_>>>()?;
