@@ -642,6 +642,78 @@ both_stores!(database_routes_by_role, |backend| async move {
             true,
             200,
         ),
+        // Day-2 routes: answers that do not depend on what ran before.
+        (
+            Method::GET,
+            "/api/v1/domain/{d}/project/web/databases/{db}/available-upgrades",
+            None,
+            false,
+            200,
+        ),
+        (
+            Method::GET,
+            "/api/v1/domain/{d}/project/web/databases/{db}/events",
+            None,
+            false,
+            200,
+        ),
+        (
+            Method::POST,
+            "/api/v1/domain/{d}/project/web/databases/{db}/scale",
+            Some(json!({"storage_gb": 5})),
+            true,
+            400,
+        ),
+        (
+            Method::PATCH,
+            "/api/v1/domain/{d}/project/web/databases/{db}",
+            Some(json!({"backup_schedule": "never"})),
+            true,
+            422,
+        ),
+        (
+            Method::POST,
+            "/api/v1/domain/{d}/project/web/databases/{db}/resume",
+            Some(json!({})),
+            true,
+            400,
+        ),
+        (
+            Method::POST,
+            "/api/v1/domain/{d}/project/web/databases/{db}/restart?dry_run=true",
+            Some(json!({})),
+            true,
+            200,
+        ),
+        (
+            Method::POST,
+            "/api/v1/domain/{d}/project/web/databases/{db}/upgrade",
+            Some(json!({"target_version": "0.0.1"})),
+            true,
+            400,
+        ),
+        (
+            Method::PUT,
+            "/api/v1/domain/{d}/project/web/databases/{db}/upgrade-policy",
+            Some(json!({"mode": "auto_minor"})),
+            true,
+            422,
+        ),
+        (
+            Method::POST,
+            "/api/v1/domain/{d}/project/web/databases/{db}/reconfigure",
+            Some(json!({"config": {}})),
+            true,
+            422,
+        ),
+        (
+            Method::POST,
+            "/api/v1/domain/{d}/project/web/databases/{db}/rotate-credentials?dry_run=true",
+            Some(json!({})),
+            true,
+            // The cancel above left the seeded database failed: only a restart starts from there.
+            400,
+        ),
     ];
     let mut failures = vec![];
     let mut n = 0;
