@@ -345,6 +345,14 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         .with_context(|| format!("binding {listen}"))?;
     let addr = listener.local_addr()?;
     let (stop, stopped) = watch::channel(false);
+    {
+        // Streams end first, or the graceful shutdown would wait for them forever.
+        let (state, mut stopping) = (state.clone(), stop.subscribe());
+        tokio::spawn(async move {
+            let _ = stopping.wait_for(|s| *s).await;
+            state.ops.shut_down();
+        });
+    }
     spawn_background_jobs(&state, stop.subscribe());
     crate::ops::spawn_workers(&state, stop.subscribe());
     crate::watchers::spawn_supervisor(&state, stop.subscribe());

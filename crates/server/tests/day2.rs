@@ -424,6 +424,33 @@ both_stores!(
             )
             .await;
         assert_eq!(ops["total"], 1, "only the create: {ops}");
+        // Create and delete take dry runs too.
+        let (s, plan) = srv
+            .post(
+                &format!("{}?dry_run=true", dbs_path("acme", "web")),
+                &admin,
+                json!({"name": "planned", "engine": "postgres", "version": "16.10"}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{plan}");
+        let kinds: Vec<&str> = plan["kubernetes_objects"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|o| o["kind"].as_str().unwrap())
+            .collect();
+        assert_eq!(kinds, ["Namespace", "NetworkPolicy", "Postgres"], "{plan}");
+        assert_eq!(plan["quota_delta"]["databases"], 1, "{plan}");
+        assert!(
+            plan["operations"][0]["provider_id"].is_string(),
+            "placed: {plan}"
+        );
+        let (s, plan) = srv.delete(&format!("{path}?dry_run=true"), &admin).await;
+        assert_eq!(s, StatusCode::OK, "{plan}");
+        assert_eq!(plan["operations"][0]["type"], "delete", "{plan}");
+        let (_, list) = srv.get(&dbs_path("acme", "web"), &admin).await;
+        assert_eq!(list["total"], 1, "nothing created or deleted: {list}");
+        assert_eq!(list["databases"][0]["status"], "running", "{list}");
         sim.shutdown().await;
         srv.running.shutdown().await;
     }
@@ -751,3 +778,90 @@ async fn slow_operations_do_not_starve_other_tenants() {
     sim.shutdown().await;
     srv.running.shutdown().await;
 }
+
+/// Reads a server-sent-events body until `want` shows up in it or `within` passes; returns the text.
+async fn read_stream(resp: &mut reqwest::Response, want: &str, within: Duration) -> String {
+    let deadline = tokio::time::Instant::now() + within;
+    let mut text = String::new();
+    while !text.contains(want) {
+        match tokio::time::timeout_at(deadline, resp.chunk()).await {
+            Ok(Ok(Some(bytes))) => text.push_str(&String::from_utf8_lossy(&bytes)),
+            _ => break,
+        }
+    }
+    text
+}
+
+// The events stream tells each caller about the databases it can see, and nothing else; the
+// timeline lists status moves and operations.
+both_stores!(events_stream_and_timeline, |backend| async move {
+    let sim = start_sim(Duration::ZERO).await;
+    let srv = TestServer::start(backend).await;
+    let admin = srv.admin_token().await;
+    onboard(&srv, &admin, &sim, "sim-1", json!({})).await;
+    tenant(&srv, &admin, "acme", "web", 50).await;
+    let (outsider, _) = srv.user(&admin, "outsider@example.com").await;
+    let path = create(&srv, &admin, "postgres", "streamed", false, json!({})).await;
+    let (_, d) = srv.get(&path, &admin).await;
+    let id = d["id"].as_str().unwrap().to_string();
+    let open = |token: String| {
+        let http = srv.http.clone();
+        let url = srv.url("/api/v1/events/stream");
+        async move {
+            let resp = http.get(url).bearer_auth(token).send().await.unwrap();
+            assert_eq!(resp.status(), StatusCode::OK);
+            assert!(resp.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("text/event-stream"));
+            resp
+        }
+    };
+    let mut mine = open(admin.clone()).await;
+    let mut theirs = open(outsider.clone()).await;
+    let answer = post_ok(&srv, &admin, &format!("{path}/restart"), json!({})).await;
+    completes(&srv, &admin, &answer).await;
+    let seen = read_stream(&mut mine, "\"status\":\"running\"", WITHIN).await;
+    assert!(seen.contains("event: database"), "{seen}");
+    assert!(seen.contains(&id), "{seen}");
+    assert!(
+        seen.contains("\"type\":\"restart\""),
+        "the operation rides along: {seen}"
+    );
+    let other = read_stream(&mut theirs, &id, Duration::from_secs(2)).await;
+    assert!(
+        !other.contains(&id),
+        "another tenant's change leaked: {other}"
+    );
+
+    let (s, t) = srv
+        .get(&format!("{path}/events?page_size=50"), &admin)
+        .await;
+    assert_eq!(s, StatusCode::OK, "{t}");
+    let messages: Vec<&str> = t["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["message"].as_str().unwrap())
+        .collect();
+    for want in [
+        "created as pending",
+        "pending → provisioning",
+        "provisioning → running",
+        "running → updating",
+        "updating → running",
+        "restart queued",
+        "restart completed",
+        "create completed",
+    ] {
+        assert!(messages.contains(&want), "{want} in {messages:?}");
+    }
+    let at = |i: usize| {
+        chrono::DateTime::parse_from_rfc3339(t["events"][i]["at"].as_str().unwrap()).unwrap()
+    };
+    assert!(at(0) >= at(messages.len() - 1), "newest first: {t}");
+    let (s, _) = srv.get(&format!("{path}/events"), &outsider).await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "not the outsider's to read");
+    sim.shutdown().await;
+    srv.running.shutdown().await;
+});

@@ -13,6 +13,9 @@ pub struct Signals {
     changed: broadcast::Sender<String>,
     /// Bumped when a provider is added, changed or removed on this replica (watchers restart).
     providers: watch::Sender<u64>,
+    /// True once the server shuts down: long-lived responses (event streams) end so that the
+    /// graceful shutdown, which waits for open requests, can finish.
+    shutting_down: watch::Sender<bool>,
 }
 
 impl Default for Signals {
@@ -26,12 +29,23 @@ impl Signals {
         let (wake, _) = watch::channel(0);
         let (changed, _) = broadcast::channel(4096);
         let (providers, _) = watch::channel(0);
+        let (shutting_down, _) = watch::channel(false);
         Signals {
             replica_id: format!("r{}", &uuid::Uuid::new_v4().simple().to_string()[..8]),
             wake,
             changed,
             providers,
+            shutting_down,
         }
+    }
+
+    /// Ends the event streams (the server is shutting down).
+    pub fn shut_down(&self) {
+        self.shutting_down.send_replace(true);
+    }
+
+    pub fn shutting_down(&self) -> watch::Receiver<bool> {
+        self.shutting_down.subscribe()
     }
 
     pub fn subscribe(&self) -> watch::Receiver<u64> {

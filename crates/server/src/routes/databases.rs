@@ -30,7 +30,9 @@ use crate::clusters::{api_error, cluster_for, endpoint_patch};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, ApiQuery};
 use crate::ops::{self, create::CreateDesired};
+use crate::routes::day2::DryRun;
 use crate::state::{AppState, Audit};
+use crate::workflows::day2::PlanResponse;
 use provider::translate::Owner;
 
 pub(crate) const BACKUP_SCHEDULES: [&str; 3] = ["hourly", "daily", "weekly"];
@@ -320,18 +322,21 @@ fn header(headers: &HeaderMap, name: &str) -> Option<String> {
 }
 
 #[utoipa::path(post, path = "/api/v1/domain/{domain}/project/{project}/databases", tag = "databases",
-    params(("domain" = String, Path), ("project" = String, Path),
+    params(("domain" = String, Path), ("project" = String, Path), DryRun,
         ("X-Region" = Option<String>, Header), ("X-Availability-Zone" = Option<String>, Header)),
     request_body = DatabaseCreate,
-    responses((status = 202, body = DatabaseResponse), (status = 400), (status = 403), (status = 404), (status = 409)),
+    responses((status = 202, body = DatabaseResponse),
+        (status = 200, body = crate::workflows::day2::PlanResponse, description = "dry run: placement, objects, quota delta; nothing written"),
+        (status = 400), (status = 403), (status = 404), (status = 409)),
     security(("bearer" = [])))]
 pub async fn create(
     State(state): State<AppState>,
     caller: Caller,
     Path((domain, project)): Path<(String, String)>,
     headers: HeaderMap,
+    ApiQuery(q): ApiQuery<DryRun>,
     ApiJson(req): ApiJson<DatabaseCreate>,
-) -> ApiResult<impl IntoResponse> {
+) -> ApiResult<Response> {
     project_scope(&caller, Action::WriteDatabases, &domain, &project)?;
     check_create(&req)?;
     if state.store.get_project(&domain, &project).await?.is_none() {
@@ -483,6 +488,11 @@ pub async fn create(
                 .map(|v| v.name)
                 .unwrap_or_else(|| req.version.clone())
         };
+        if q.dry_run {
+            let chosen = choose(&pre)?;
+            let provider = pre.iter().find(|p| p.id == chosen);
+            return Ok(create_plan(&db, &op, &version_name, provider, need).into_response());
+        }
         let desired = CreateDesired {
             version_name: version_name.clone(),
             credentials,
@@ -517,7 +527,59 @@ pub async fn create(
     Ok((
         StatusCode::ACCEPTED,
         Json(DatabaseResponse::of(stored, Some(op_id))),
-    ))
+    )
+        .into_response())
+}
+
+/// A create's dry run: where it would go, what it would send to the cluster, what it would hold.
+fn create_plan(
+    db: &Database,
+    op: &Operation,
+    version_name: &str,
+    provider: Option<&domain::model::Provider>,
+    need: Usage,
+) -> (StatusCode, Json<PlanResponse>) {
+    let namespace = provider::translate::namespace_name(&db.domain, &db.project);
+    let mut planned = db.clone();
+    planned.provider_id = provider.map(|p| p.id.clone());
+    planned.namespace = Some(namespace.clone());
+    planned.kubedb_resource_name = Some(db.name.clone());
+    planned.version = version_name.to_string();
+    let service_type = if provider.is_some_and(|p| p.enable_loadbalancer) {
+        "LoadBalancer"
+    } else {
+        "ClusterIP"
+    };
+    let objects = vec![
+        provider::translate::namespace_object(&namespace, &db.domain, &db.project),
+        provider::translate::network_policy(&planned, &namespace, &BTreeMap::new()),
+        provider::translate::database_object(&provider::CreatePlan {
+            db: &planned,
+            namespace: &namespace,
+            version_name,
+            auth_secret: None,
+            storage_class: None,
+            service_type,
+        }),
+    ];
+    let mut desired = op.desired_state.clone();
+    if let Some(m) = desired.as_object_mut() {
+        m.remove(crate::ops::create::SEALED_CREDENTIALS);
+    }
+    (
+        StatusCode::OK,
+        Json(PlanResponse {
+            dry_run: true,
+            database_id: db.id.clone(),
+            changed: Vec::new(),
+            operations: vec![
+                json!({"type": OperationType::Create, "desired_state": desired,
+                "provider_id": planned.provider_id, "version": version_name}),
+            ],
+            kubernetes_objects: objects,
+            quota_delta: need,
+        }),
+    )
 }
 
 fn default_user(engine: Engine) -> &'static str {
@@ -635,13 +697,16 @@ pub async fn get(
 }
 
 #[utoipa::path(delete, path = "/api/v1/domain/{domain}/project/{project}/databases/{id}", tag = "databases",
-    params(("domain" = String, Path), ("project" = String, Path), ("id" = String, Path)),
-    responses((status = 202, body = DatabaseResponse), (status = 400), (status = 404), (status = 409)), security(("bearer" = [])))]
+    params(("domain" = String, Path), ("project" = String, Path), ("id" = String, Path), DryRun),
+    responses((status = 202, body = DatabaseResponse),
+        (status = 200, body = crate::workflows::day2::PlanResponse, description = "dry run; nothing written"),
+        (status = 400), (status = 404), (status = 409)), security(("bearer" = [])))]
 pub async fn delete(
     State(state): State<AppState>,
     caller: Caller,
     Path((domain, project, id)): Path<(String, String, String)>,
-) -> ApiResult<impl IntoResponse> {
+    ApiQuery(q): ApiQuery<DryRun>,
+) -> ApiResult<Response> {
     project_scope(&caller, Action::WriteDatabases, &domain, &project)?;
     let d = load(&state, &domain, &project, &id).await?;
     let audit = |code: u16, details: Value| {
@@ -681,6 +746,22 @@ pub async fn delete(
         }
         _ => {}
     }
+    if q.dry_run {
+        let target = json!({"kind": provider::translate::meta(d.engine).kind,
+            "namespace": d.namespace, "name": d.kubedb_resource_name});
+        let plan = PlanResponse {
+            dry_run: true,
+            database_id: d.id.clone(),
+            changed: Vec::new(),
+            operations: vec![json!({"type": OperationType::Delete})],
+            kubernetes_objects: vec![
+                json!({"patch": target, "spec": {"deletionPolicy": "WipeOut"}}),
+                json!({"delete": target}),
+            ],
+            quota_delta: Usage::default().minus(d.reserved),
+        };
+        return Ok((StatusCode::OK, Json(plan)).into_response());
+    }
     // Asking twice returns the delete already on its way.
     let op_id = match ops::unfinished_operation(&state, &d.id, OperationType::Delete).await? {
         Some(op) => op.id,
@@ -703,7 +784,8 @@ pub async fn delete(
     Ok((
         StatusCode::ACCEPTED,
         Json(DatabaseResponse::of(d, Some(op_id))),
-    ))
+    )
+        .into_response())
 }
 
 #[derive(Debug, Serialize, ToSchema)]

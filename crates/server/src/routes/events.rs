@@ -182,21 +182,26 @@ pub async fn stream(
     caller: Caller,
 ) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
     let changes = state.ops.changes();
+    let ending = state.ops.shutting_down();
     let events = futures::stream::unfold(
-        (state, caller, changes),
-        |(state, caller, mut changes)| async move {
+        (state, caller, changes, ending),
+        |(state, caller, mut changes, mut ending)| async move {
             loop {
-                match changes.recv().await {
+                let next = tokio::select! {
+                    n = changes.recv() => n,
+                    _ = ending.wait_for(|s| *s) => return None,
+                };
+                match next {
                     Ok(id) => {
                         if let Some(e) = change_event(&state, &caller, &id).await {
-                            return Some((Ok(e), (state, caller, changes)));
+                            return Some((Ok(e), (state, caller, changes, ending)));
                         }
                     }
                     Err(RecvError::Lagged(n)) => {
                         let e = Event::default()
                             .event("lagged")
                             .data(format!("{n} changes skipped; re-read the databases"));
-                        return Some((Ok(e), (state, caller, changes)));
+                        return Some((Ok(e), (state, caller, changes, ending)));
                     }
                     Err(RecvError::Closed) => return None,
                 }
