@@ -540,22 +540,36 @@ async fn roll_back(
 }
 
 /// The desired settings a failed change gave the record, put back, unless a later request has
-/// changed them again since.
+/// changed them again since, or the cluster runs the target already (a duplicate of a change that
+/// succeeded).
 fn reverted_settings(db: &Database, kind: OperationType, d: &Day2Desired) -> DatabaseSettings {
     let mut s = DatabaseSettings::default();
+    let now = &db.current;
     if let (Some(before), Some(after)) = (d.before, d.after) {
         match kind {
-            OperationType::ScaleHorizontal if db.replicas == after.replicas => {
+            OperationType::ScaleHorizontal
+                if db.replicas == after.replicas && now.replicas != Some(after.replicas) =>
+            {
                 s.replicas = Some(before.replicas)
             }
-            OperationType::ScaleVertical if db.size == after.size => s.size = Some(before.size),
-            OperationType::ExpandStorage if db.storage_gb == after.storage_gb => {
+            OperationType::ScaleVertical
+                if db.size == after.size && now.size != Some(after.size) =>
+            {
+                s.size = Some(before.size)
+            }
+            OperationType::ExpandStorage
+                if db.storage_gb == after.storage_gb
+                    && now.storage_gb != Some(after.storage_gb) =>
+            {
                 s.storage_gb = Some(before.storage_gb)
             }
             _ => {}
         }
     }
-    if kind == OperationType::UpgradeVersion && d.target_version.as_deref() == Some(&db.version) {
+    if kind == OperationType::UpgradeVersion
+        && d.target_version.as_deref() == Some(&db.version)
+        && now.version != d.target_version
+    {
         s.version = d.from_version.clone();
     }
     s

@@ -1,8 +1,8 @@
 //! The maintenance scheduler: inside a database's maintenance window, queues the newest upgrade
 //! its policy permits (`auto_patch`, `auto_minor`), never outside it. A database with unfinished
-//! operations waits for the next tick. Every replica may tick: the store's status check and the
-//! one-operation-per-database queue keep a doubled tick from doing harm (the second is refused
-//! while the first is queued).
+//! operations waits for the next tick. Every replica ticks today: two replicas ticking at the same
+//! instant could both queue the upgrade (the second then fails, as the database already runs that
+//! version); the leader of the high-availability work will own this loop.
 
 use std::time::Duration;
 
