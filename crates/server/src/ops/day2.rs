@@ -40,9 +40,6 @@ pub struct Day2Desired {
     /// Reconfigure: engine configuration keys and values.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub config: Option<BTreeMap<String, String>>,
-    /// Pause/resume: the deletion policy the database goes back to when it resumes.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub deletion_policy: Option<String>,
     /// Rotate credentials: the new (username, password), sealed with the platform key; hidden
     /// from responses like a create's credentials.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -117,7 +114,7 @@ pub(super) async fn run(ctx: &mut OpCtx) -> Result<Step, StepError> {
         name: &name,
     };
     match kind {
-        OperationType::Pause | OperationType::Resume => halt(ctx, &at, t, &desired).await,
+        OperationType::Pause | OperationType::Resume => halt(ctx, &at, t).await,
         _ => through_ops_request(ctx, &at, t, &desired).await,
     }
 }
@@ -184,25 +181,15 @@ struct Place<'a> {
 }
 
 /// Pause: `spec.halted: true` with `deletionPolicy: Halt` (KubeDB removes the pods, keeps the
-/// volumes), done at phase `Halted`. Resume: `halted: false` with the policy it had, done at `Ready`.
-async fn halt(
-    ctx: &mut OpCtx,
-    at: &Place<'_>,
-    t: Transition,
-    desired: &Day2Desired,
-) -> Result<Step, StepError> {
+/// volumes), done at phase `Halted`. Resume: `halted: false` with the record's policy, done at `Ready`.
+async fn halt(ctx: &mut OpCtx, at: &Place<'_>, t: Transition) -> Result<Step, StepError> {
     let pause = ctx.op.op_type == OperationType::Pause;
     let db = at.db;
     let owner = Owner::of(db);
     if ctx.op.progress < SUBMITTED {
-        let policy = if pause {
-            "Halt".to_string()
-        } else {
-            desired
-                .deletion_policy
-                .clone()
-                .unwrap_or_else(|| running_policy(db).to_string())
-        };
+        // A resume restores the policy the record names now (deletion protection may have
+        // changed while the database was paused).
+        let policy = if pause { "Halt" } else { running_policy(db) };
         ctx.progress(
             30,
             if pause {
@@ -216,7 +203,7 @@ async fn halt(
             ctx,
             in_place(|| {
                 at.cluster
-                    .set_halted(db.engine, at.ns, at.name, &owner, pause, &policy)
+                    .set_halted(db.engine, at.ns, at.name, &owner, pause, policy)
             })
             .await,
         )

@@ -27,7 +27,7 @@ use super::tenants::project_scope;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, ApiQuery};
-use crate::ops::day2::{running_policy, Day2Desired};
+use crate::ops::day2::Day2Desired;
 use crate::state::AppState;
 use crate::workflows::day2::{submit, Day2Response, Outcome, PlanResponse, Request};
 
@@ -121,7 +121,7 @@ fn request(action: &str) -> Request<'_> {
     request_body = Resize,
     responses((status = 202, body = Day2Response), (status = 200, body = PlanResponse, description = "dry run"),
         (status = 400, description = "invalid_state, validation_error (storage never shrinks), no_capacity"),
-        (status = 403, description = "quota_exceeded"), (status = 404)), security(("bearer" = [])))]
+        (status = 403, description = "quota_exceeded"), (status = 404), (status = 409, description = "the database kept changing state"), (status = 422, description = "validation_error")), security(("bearer" = [])))]
 pub async fn scale(
     State(state): State<AppState>,
     caller: Caller,
@@ -162,7 +162,7 @@ pub struct DatabaseUpdate {
     request_body = DatabaseUpdate,
     responses((status = 202, body = Day2Response, description = "operations queued"),
         (status = 200, body = Day2Response, description = "applied directly (nothing queued), or a dry run's PlanResponse"),
-        (status = 400), (status = 403), (status = 404), (status = 409)), security(("bearer" = [])))]
+        (status = 400), (status = 403), (status = 404), (status = 409, description = "the database kept changing state"), (status = 422, description = "validation_error"), (status = 409)), security(("bearer" = [])))]
 pub async fn update(
     State(state): State<AppState>,
     caller: Caller,
@@ -172,20 +172,16 @@ pub async fn update(
 ) -> ApiResult<Response> {
     let db = writable(&state, &caller, &ids).await?;
     let mut req = request("database.update");
+    // Fields equal to what the database has are not a change.
     resize(
         &db,
         &Resize {
-            replicas: body.replicas,
-            size: body.size,
-            storage_gb: body.storage_gb,
+            replicas: body.replicas.filter(|r| *r != db.replicas),
+            size: body.size.filter(|s| *s != db.size),
+            storage_gb: body.storage_gb.filter(|g| *g != db.storage_gb),
         },
         &mut req,
-    )
-    .or_else(|e| match e.code {
-        // Fields equal to what the database has are not a change, and not an error here.
-        "bad_request" => Ok(()),
-        _ => Err(e),
-    })?;
+    )?;
     let s = &mut req.settings;
     let changed = &mut req.changed;
     if let Some(v) = body.backup_enabled.filter(|v| *v != db.backup_enabled) {
@@ -317,7 +313,7 @@ fn single(action: &str, kind: OperationType, desired: Day2Desired) -> Request<'_
 #[utoipa::path(post, path = "/api/v1/domain/{domain}/project/{project}/databases/{id}/pause", tag = "databases",
     params(("domain" = String, Path), ("project" = String, Path), ("id" = String, Path), DryRun),
     responses((status = 202, body = Day2Response), (status = 200, body = PlanResponse, description = "dry run"),
-        (status = 400, description = "invalid_state"), (status = 404)), security(("bearer" = [])))]
+        (status = 400, description = "invalid_state"), (status = 404), (status = 409, description = "the database kept changing state"), (status = 422, description = "validation_error")), security(("bearer" = [])))]
 pub async fn pause(
     State(state): State<AppState>,
     caller: Caller,
@@ -328,10 +324,7 @@ pub async fn pause(
     let req = single(
         "database.pause",
         OperationType::Pause,
-        Day2Desired {
-            deletion_policy: Some(running_policy(&db).into()),
-            ..Default::default()
-        },
+        Day2Desired::default(),
     );
     answer(&state, &caller, db, req, q.dry_run).await
 }
@@ -340,7 +333,7 @@ pub async fn pause(
     params(("domain" = String, Path), ("project" = String, Path), ("id" = String, Path), DryRun),
     responses((status = 202, body = Day2Response), (status = 200, body = PlanResponse, description = "dry run"),
         (status = 400, description = "invalid_state, no_capacity"), (status = 403, description = "quota_exceeded"),
-        (status = 404)), security(("bearer" = [])))]
+        (status = 404), (status = 409, description = "the database kept changing state"), (status = 422, description = "validation_error")), security(("bearer" = [])))]
 pub async fn resume(
     State(state): State<AppState>,
     caller: Caller,
@@ -363,7 +356,7 @@ pub async fn resume(
 #[utoipa::path(post, path = "/api/v1/domain/{domain}/project/{project}/databases/{id}/restart", tag = "databases",
     params(("domain" = String, Path), ("project" = String, Path), ("id" = String, Path), DryRun),
     responses((status = 202, body = Day2Response), (status = 200, body = PlanResponse, description = "dry run"),
-        (status = 400, description = "invalid_state"), (status = 404)), security(("bearer" = [])))]
+        (status = 400, description = "invalid_state"), (status = 404), (status = 409, description = "the database kept changing state"), (status = 422, description = "validation_error")), security(("bearer" = [])))]
 pub async fn restart(
     State(state): State<AppState>,
     caller: Caller,
@@ -432,7 +425,7 @@ pub struct UpgradeRequest {
     params(("domain" = String, Path), ("project" = String, Path), ("id" = String, Path), DryRun),
     request_body = UpgradeRequest,
     responses((status = 202, body = Day2Response), (status = 200, body = PlanResponse, description = "dry run"),
-        (status = 400, description = "version_unavailable, invalid_state"), (status = 404)), security(("bearer" = [])))]
+        (status = 400, description = "version_unavailable, invalid_state"), (status = 404), (status = 409, description = "the database kept changing state"), (status = 422, description = "validation_error")), security(("bearer" = [])))]
 pub async fn upgrade(
     State(state): State<AppState>,
     caller: Caller,
@@ -491,7 +484,7 @@ pub struct UpgradePolicyResponse {
 #[utoipa::path(put, path = "/api/v1/domain/{domain}/project/{project}/databases/{id}/upgrade-policy", tag = "databases",
     params(("domain" = String, Path), ("project" = String, Path), ("id" = String, Path)),
     request_body = UpgradePolicy,
-    responses((status = 200, body = UpgradePolicyResponse), (status = 400), (status = 404)), security(("bearer" = [])))]
+    responses((status = 200, body = UpgradePolicyResponse), (status = 400), (status = 404), (status = 409, description = "the database kept changing state"), (status = 422, description = "validation_error")), security(("bearer" = [])))]
 pub async fn upgrade_policy(
     State(state): State<AppState>,
     caller: Caller,
@@ -558,7 +551,7 @@ fn check_config(config: &BTreeMap<String, String>) -> ApiResult<()> {
     params(("domain" = String, Path), ("project" = String, Path), ("id" = String, Path), DryRun),
     request_body = ReconfigureRequest,
     responses((status = 202, body = Day2Response), (status = 200, body = PlanResponse, description = "dry run"),
-        (status = 400), (status = 404)), security(("bearer" = [])))]
+        (status = 400), (status = 404), (status = 409, description = "the database kept changing state"), (status = 422, description = "validation_error")), security(("bearer" = [])))]
 pub async fn reconfigure(
     State(state): State<AppState>,
     caller: Caller,
@@ -591,7 +584,7 @@ pub struct RotateRequest {
     params(("domain" = String, Path), ("project" = String, Path), ("id" = String, Path), DryRun),
     request_body(content = RotateRequest, description = "optional"),
     responses((status = 202, body = Day2Response), (status = 200, body = PlanResponse, description = "dry run"),
-        (status = 400), (status = 404)), security(("bearer" = [])))]
+        (status = 400), (status = 404), (status = 409, description = "the database kept changing state"), (status = 422, description = "validation_error")), security(("bearer" = [])))]
 pub async fn rotate_credentials(
     State(state): State<AppState>,
     caller: Caller,

@@ -932,21 +932,7 @@ async fn lock_provider(c: &mut Conn, id: &str) -> Result<Option<Provider>> {
 /// Adds `delta` to a (locked) provider's allocation; growth must fit its capacity.
 async fn allocate(c: &mut Conn, p: &Provider, delta: Usage) -> Result<()> {
     check_capacity(&p.name, &p.capacity, p.allocated, delta)?;
-    let next = non_negative(p.allocated.plus(delta));
-    sqlx::query(
-        "UPDATE providers SET alloc_cpu = $2, alloc_memory = $3, alloc_storage = $4, alloc_databases = $5, \
-         alloc_backups = $6 WHERE id = $1",
-    )
-    .bind(&p.id)
-    .bind(next.cpu_cores)
-    .bind(next.memory_gb)
-    .bind(next.storage_gb)
-    .bind(next.databases)
-    .bind(next.backups)
-    .execute(c)
-    .await
-    .map_err(db_err)?;
-    Ok(())
+    set_allocation(c, p, delta).await
 }
 
 const INSERT_AUDIT: &str = concat!(
@@ -2408,12 +2394,7 @@ impl Store for SqlStore {
             };
             let delta = next.minus(held);
             if checked {
-                let (tenant_q, project_q) = lock_quotas(&mut tx, &domain, &project).await?;
-                let growth = growth_of(delta);
-                let used_p = project_usage_in(&mut tx, &domain, &project).await?;
-                quota::check(&project_q, used_p, growth, "project")?;
-                let used_d = domain_usage_in(&mut tx, &domain).await?;
-                quota::check(&tenant_q, used_d, growth, "domain")?;
+                check_quotas(&mut tx, &domain, &project, growth_of(delta)).await?;
             }
             let provider_id: Option<String> = get(&row, "provider_id")?;
             if let Some(pid) = provider_id {
