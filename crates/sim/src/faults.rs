@@ -47,6 +47,10 @@ pub struct FaultSettings {
     /// `"namespace/name"` of an OpsRequest, or `"*"` for all → failure reason.
     #[serde(default)]
     pub fail_ops_requests: HashMap<String, String>,
+    /// `"namespace/name"` of OpsRequests held in `Progressing` (the database stays `Paused`)
+    /// until removed, so a test can look at the in-between state without racing the steps.
+    #[serde(default)]
+    pub hold_ops_requests: std::collections::HashSet<String>,
 }
 
 #[derive(Debug, Default)]
@@ -82,6 +86,12 @@ impl Faults {
             .get(&format!("{namespace}/{name}"))
             .or_else(|| s.fail_ops_requests.get("*"))
             .cloned()
+    }
+    pub fn ops_held(&self, namespace: &str, name: &str) -> bool {
+        self.settings
+            .read()
+            .hold_ops_requests
+            .contains(&format!("{namespace}/{name}"))
     }
     pub fn watch_cut(&self) -> Option<Duration> {
         self.settings

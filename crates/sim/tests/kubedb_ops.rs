@@ -205,6 +205,10 @@ async fn requests_run_one_at_a_time_in_order_and_pause_the_database() {
         .await
         .expect("create");
     settled(&mys, "my").await;
+    // the first request is held in Progressing so the in-between state can be looked at
+    sim.faults.update(|f| {
+        f.hold_ops_requests.insert(format!("{ns}/a-restart"));
+    });
     let mk = |name: &str, spec: Value| json!({ "apiVersion": "ops.kubedb.com/v1alpha1", "kind": "MySQLOpsRequest", "metadata": { "name": name, "namespace": ns }, "spec": spec });
     let dbref = json!({ "name": "my" });
     create(
@@ -221,7 +225,7 @@ async fn requests_run_one_at_a_time_in_order_and_pause_the_database() {
     create(&sim, &ops_ar("MySQL"), mk("c-scale5", json!({ "type": "HorizontalScaling", "databaseRef": dbref, "horizontalScaling": { "member": 5 } }))).await.expect("c");
     let opses = api(&sim, ns, &ops_ar("MySQL"));
     // while the first runs, the others wait and the database is Paused
-    wait_for(10, "first progressing, db paused", || async {
+    wait_for(60, "first progressing, db paused", || async {
         let a = opses.get("a-restart").await.ok()?;
         let c = opses.get("c-scale5").await.ok()?;
         let d = mys.get("my").await.ok()?;
@@ -236,6 +240,9 @@ async fn requests_run_one_at_a_time_in_order_and_pause_the_database() {
             .then_some(())
     })
     .await;
+    sim.faults.update(|f| {
+        f.hold_ops_requests.clear();
+    });
     let phase = |n: &'static str| {
         let opses = opses.clone();
         async move {
@@ -246,7 +253,7 @@ async fn requests_run_one_at_a_time_in_order_and_pause_the_database() {
                 .and_then(|o| o.data["status"]["phase"].as_str().map(str::to_string))
         }
     };
-    wait_for(20, "all done", || async {
+    wait_for(60, "all done", || async {
         (phase("a-restart").await.as_deref() == Some("Successful")
             && phase("c-scale5").await.as_deref() == Some("Successful"))
         .then_some(())

@@ -168,7 +168,10 @@ pub async fn process(
             (elapsed.as_millis() / step.as_millis().max(1)) as usize
         };
         let failure = ctx.faults.ops_failure(ns, &opname);
-        if let Some(reason) = failure {
+        if ctx.faults.ops_held(ns, &opname) {
+            paused = true;
+            next = Some(Duration::from_millis(100));
+        } else if let Some(reason) = failure {
             if step.is_zero() || steps_done >= 1 {
                 c.set(steps[0], false, "StepFailed", &reason, 1, now);
                 c.set(
