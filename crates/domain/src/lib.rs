@@ -15,6 +15,7 @@ pub mod lifecycle;
 pub mod model;
 pub mod placement;
 pub mod quota;
+pub mod requests;
 pub mod status;
 pub mod validate;
 pub mod versions;

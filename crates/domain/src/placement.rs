@@ -7,8 +7,10 @@
 
 use std::cmp::Ordering;
 
+use crate::engine::Engine;
 use crate::model::{Provider, ProviderCapacity};
 use crate::quota::Usage;
+use crate::versions::{CatalogVersion, VersionPolicy};
 use crate::DomainError;
 
 /// What one placement asks for.
@@ -135,6 +137,72 @@ pub fn choose(providers: &[Provider], req: &PlacementRequest) -> Result<String, 
     }))
 }
 
+/// What a new database asks of placement: room, where, and which version it must find there.
+#[derive(Debug, Clone)]
+pub struct PlanRequest<'a> {
+    pub placement: PlacementRequest,
+    pub engine: Engine,
+    /// The version as the user asked for it (a catalog name or an engine version).
+    pub version: &'a str,
+    /// A platform admin's choice of provider; region and zone are then not asked for.
+    pub provider_id: Option<&'a str>,
+    pub policy: &'a VersionPolicy,
+}
+
+/// Where a new database goes and the catalog entry it runs there.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Placement {
+    pub provider_id: String,
+    pub version: CatalogVersion,
+}
+
+/// Places a new database: among the providers whose catalog offers the requested version (under
+/// the allowed-versions policy) the placement rules pick one. A request no provider's catalog
+/// can serve is refused with the catalog's reason (`VersionUnavailable`), one without room with
+/// `NoCapacity`.
+pub fn plan(
+    providers: &[Provider],
+    catalog_of: impl Fn(&Provider) -> Vec<CatalogVersion>,
+    req: &PlanRequest<'_>,
+) -> Result<Placement, DomainError> {
+    let mut offering = Vec::new();
+    let mut first_refusal = None;
+    for p in providers {
+        if req.provider_id.is_some_and(|m| m != p.id) {
+            continue;
+        }
+        match req.policy.resolve(req.engine, req.version, &catalog_of(p)) {
+            Ok(v) => offering.push((p.clone(), v.clone())),
+            Err(e) => {
+                first_refusal.get_or_insert(e);
+            }
+        }
+    }
+    if offering.is_empty() {
+        return Err(first_refusal.unwrap_or_else(|| {
+            DomainError::NoCapacity(match req.provider_id {
+                Some(m) => format!("provider '{m}' cannot take new databases"),
+                None => "no active provider can take new databases".into(),
+            })
+        }));
+    }
+    let candidates: Vec<Provider> = offering.iter().map(|(p, _)| p.clone()).collect();
+    let mut placement = req.placement.clone();
+    if req.provider_id.is_some() {
+        placement.region = None;
+        placement.availability_zone = None;
+    }
+    let chosen = choose(&candidates, &placement)?;
+    let version = offering
+        .into_iter()
+        .find_map(|(p, v)| (p.id == chosen).then_some(v))
+        .expect("the chosen provider is one of the candidates");
+    Ok(Placement {
+        provider_id: chosen,
+        version,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -184,6 +252,57 @@ mod tests {
             region: None,
             availability_zone: None,
         }
+    }
+
+    fn pg(name: &str, version: &str) -> CatalogVersion {
+        serde_json::from_value(
+            serde_json::json!({"engine": "postgres", "name": name, "version": version}),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn plan_places_only_where_the_version_is_offered_and_returns_its_entry() {
+        // p-b has more room but does not offer 16.4; p-a does, under its own catalog name.
+        let ps = vec![provider("p-a", 10.0, 1), provider("p-b", 20.0, 1)];
+        let catalog_of = |p: &Provider| match p.id.as_str() {
+            "p-a" => vec![pg("16.4-bookworm", "16.4")],
+            _ => vec![pg("15.8", "15.8")],
+        };
+        let policy = VersionPolicy::default();
+        let mut r = PlanRequest {
+            placement: req(1.0),
+            engine: Engine::Postgres,
+            version: "16.4",
+            provider_id: None,
+            policy: &policy,
+        };
+        let placed = plan(&ps, catalog_of, &r).unwrap();
+        assert_eq!(placed.provider_id, "p-a");
+        assert_eq!(placed.version.name, "16.4-bookworm");
+
+        r.version = "14.1";
+        assert!(matches!(
+            plan(&ps, catalog_of, &r),
+            Err(DomainError::VersionUnavailable(_))
+        ));
+
+        // a manual choice ignores region and zone but not room or the catalog
+        r.version = "15.8";
+        r.placement.region = Some("us".into());
+        r.provider_id = Some("p-b");
+        assert_eq!(plan(&ps, catalog_of, &r).unwrap().provider_id, "p-b");
+        r.provider_id = Some("p-a");
+        assert!(matches!(
+            plan(&ps, catalog_of, &r),
+            Err(DomainError::VersionUnavailable(_))
+        ));
+        r.placement.need.cpu_cores = 50.0;
+        r.provider_id = Some("p-b");
+        assert!(matches!(
+            plan(&ps, catalog_of, &r),
+            Err(DomainError::NoCapacity(_))
+        ));
     }
 
     #[test]

@@ -148,6 +148,21 @@ pub fn slugify(s: &str) -> String {
     out
 }
 
+/// A free-form JSON object field (metadata): an object, at most 16 KiB encoded; absent = `{}`.
+pub fn json_object(
+    field: &str,
+    v: Option<serde_json::Value>,
+) -> Result<serde_json::Value, DomainError> {
+    match v {
+        None => Ok(serde_json::json!({})),
+        Some(v @ serde_json::Value::Object(_)) if v.to_string().len() <= 16 * 1024 => Ok(v),
+        Some(serde_json::Value::Object(_)) => {
+            Err(DomainError::validation(field, "must be at most 16 KiB"))
+        }
+        Some(_) => Err(DomainError::validation(field, "must be a JSON object")),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

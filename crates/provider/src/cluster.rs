@@ -3,10 +3,11 @@
 
 use base64::Engine as _;
 use domain::engine::Engine;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 use kube::api::{
-    Api, ApiResource, DeleteParams, DynamicObject, Patch, PatchParams, PostParams, Preconditions,
+    Api, ApiResource, DeleteParams, DynamicObject, ListParams, Patch, PatchParams, PostParams,
+    Preconditions,
 };
 use kube::core::GroupVersionKind;
 use serde_json::{json, Value};
@@ -16,7 +17,10 @@ use crate::error::ProviderError;
 use crate::kubedb::common::DeletionPolicy;
 use crate::kubedb::names::{DB_GROUP, DB_VERSION, OPS_GROUP, OPS_VERSION};
 use crate::kubedb::names::{LABEL_INSTANCE, MANAGED_BY as KUBEDB_MANAGED_BY};
-use crate::observe::{observe_database, observe_ops_request, ObservedDatabase, ObservedOpsRequest};
+use crate::observe::{
+    observe_database, observe_event, observe_ops_request, ObservedDatabase, ObservedEvent,
+    ObservedOpsRequest,
+};
 use crate::translate::{meta, Owner, LABEL_DATABASE_ID, LABEL_MANAGED_BY, LABEL_OPERATION_ID};
 
 /// Where a database is reached.
@@ -315,6 +319,116 @@ impl Cluster {
         }
     }
 
+    /// The Kubernetes Events about this database: those whose involvedObject is its KubeDB object
+    /// (by uid) or one of its OpsRequests the platform made (our labels, `databaseRef` this
+    /// database; matched by uid, or by name when an Event carries none), newest first, at most
+    /// `limit`. Another owner's object under the name is a Conflict, exactly as
+    /// [`Cluster::get_owned_database`] answers, and nothing is read. A database object that is
+    /// not there leaves its OpsRequests' Events; a missing namespace, events resource or
+    /// OpsRequest kind reads as no Events. One GET and at most three lists, no per-Event reads.
+    pub async fn database_events(
+        &self,
+        engine: Engine,
+        namespace: &str,
+        name: &str,
+        owner: &Owner<'_>,
+        limit: usize,
+    ) -> Result<Vec<ObservedEvent>, ProviderError> {
+        let kind = meta(engine).kind;
+        let ops_kind = meta(engine).ops_kind;
+        let db_api = self.api(&database_resource(engine), Some(namespace));
+        let db = match db_api.get_opt(name).await? {
+            Some(o) if !owner.owns_object(&labels_of(&o)) => {
+                return Err(not_owned(kind, namespace, name, &o))
+            }
+            found => found,
+        };
+        let ops_api = self.api(&ops_request_resource(engine), Some(namespace));
+        let owned = ListParams::default().labels(&owner.label_selector());
+        let ops = match ops_api.list(&owned).await.map_err(ProviderError::from) {
+            Ok(list) => list.items,
+            Err(ProviderError::NotFound(_)) => Vec::new(),
+            Err(e) => {
+                return Err(e.context(&format!("listing the {ops_kind}s of {namespace}/{name}")))
+            }
+        };
+        let ops: Vec<DynamicObject> = ops
+            .into_iter()
+            .filter(|o| {
+                owner.owns_object(&labels_of(o)) && o.data["spec"]["databaseRef"]["name"] == name
+            })
+            .collect();
+        let op_uids: HashSet<&str> = ops
+            .iter()
+            .filter_map(|o| o.metadata.uid.as_deref())
+            .collect();
+        let op_names: HashSet<&str> = ops
+            .iter()
+            .filter_map(|o| o.metadata.name.as_deref())
+            .collect();
+
+        let events = self.api(&core("Event", "events"), Some(namespace));
+        let list = |selector: String| {
+            let events = events.clone();
+            async move {
+                match events
+                    .list(&ListParams::default().fields(&selector))
+                    .await
+                    .map_err(ProviderError::from)
+                {
+                    Ok(l) => Ok(l.items),
+                    Err(ProviderError::NotFound(_)) => Ok(Vec::new()),
+                    Err(e) => Err(e.context(&format!("listing the events of {namespace}/{name}"))),
+                }
+            }
+        };
+        let mut found: Vec<DynamicObject> = Vec::new();
+        if let Some(uid) = db.as_ref().and_then(|d| d.metadata.uid.as_deref()) {
+            found.extend(
+                list(format!("involvedObject.uid={uid}"))
+                    .await?
+                    .into_iter()
+                    .filter(|e| e.data["involvedObject"]["uid"] == uid),
+            );
+        }
+        if !ops.is_empty() {
+            found.extend(
+                list(format!("involvedObject.kind={ops_kind}"))
+                    .await?
+                    .into_iter()
+                    .filter(|e| {
+                        let io = &e.data["involvedObject"];
+                        if io["kind"] != ops_kind {
+                            return false;
+                        }
+                        match io["uid"].as_str().filter(|u| !u.is_empty()) {
+                            Some(uid) => op_uids.contains(uid),
+                            None => io["name"].as_str().is_some_and(|n| op_names.contains(n)),
+                        }
+                    }),
+            );
+        }
+        // newest first; Events of one second in the order they were written (resourceVersion)
+        let mut seen = HashSet::new();
+        let mut out: Vec<(ObservedEvent, u64, String)> = found
+            .into_iter()
+            .filter(|e| seen.insert(e.metadata.uid.clone().or_else(|| e.metadata.name.clone())))
+            .map(|e| {
+                let rv = e
+                    .metadata
+                    .resource_version
+                    .as_deref()
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(0);
+                let name = e.metadata.name.clone().unwrap_or_default();
+                (observe_event(&e), rv, name)
+            })
+            .collect();
+        out.sort_by(|a, b| (b.0.at, b.1, &b.2).cmp(&(a.0.at, a.1, &a.2)));
+        out.truncate(limit);
+        Ok(out.into_iter().map(|(e, _, _)| e).collect())
+    }
+
     /// Sets `deletionPolicy` (`WipeOut` when `wipe_out`, which also removes the secrets KubeDB
     /// made; `Delete` otherwise, which removes the volumes), then deletes – only when the object is
     /// this database's (Conflict otherwise, nothing changed). The patch carries the
@@ -491,6 +605,58 @@ impl Cluster {
         .await
     }
 
+    /// Puts the user's labels and annotations of a database on its KubeDB object: what `before`
+    /// had and `after` lacks is removed, the rest set. Only user keys change (they can never use
+    /// the platform's prefixes, so the ownership labels stay); another owner's object is a
+    /// Conflict, untouched.
+    pub async fn set_user_metadata(
+        &self,
+        engine: Engine,
+        namespace: &str,
+        name: &str,
+        owner: &Owner<'_>,
+        before: (&BTreeMap<String, String>, &BTreeMap<String, String>),
+        after: (&BTreeMap<String, String>, &BTreeMap<String, String>),
+    ) -> Result<(), ProviderError> {
+        let merge = |old: &BTreeMap<String, String>, new: &BTreeMap<String, String>| {
+            let mut m = serde_json::Map::new();
+            for k in old.keys().filter(|k| !new.contains_key(*k)) {
+                m.insert(k.clone(), Value::Null);
+            }
+            for (k, v) in new {
+                m.insert(k.clone(), json!(v));
+            }
+            Value::Object(m)
+        };
+        let metadata = json!({
+            "labels": merge(before.0, after.0),
+            "annotations": merge(before.1, after.1),
+        });
+        let reads = |now: &Option<BTreeMap<String, String>>,
+                     want: &BTreeMap<String, String>,
+                     gone: &BTreeMap<String, String>| {
+            let empty = BTreeMap::new();
+            let now = now.as_ref().unwrap_or(&empty);
+            want.iter().all(|(k, v)| now.get(k) == Some(v))
+                && gone
+                    .keys()
+                    .all(|k| want.contains_key(k) || !now.contains_key(k))
+        };
+        let done = |o: &DynamicObject| {
+            reads(&o.metadata.labels, after.0, before.0)
+                && reads(&o.metadata.annotations, after.1, before.1)
+        };
+        self.patch_owned(
+            engine,
+            namespace,
+            name,
+            owner,
+            json!({ "metadata": metadata }),
+            done,
+        )
+        .await
+    }
+
     /// Merge-patches `spec` of the owned database object with the checked resourceVersion; a
     /// 409 (changed in between) looks again.
     async fn patch_owned_spec(
@@ -500,6 +666,29 @@ impl Cluster {
         name: &str,
         owner: &Owner<'_>,
         spec: Value,
+    ) -> Result<(), ProviderError> {
+        let done = |o: &DynamicObject| spec_has(&o.data["spec"], &spec);
+        self.patch_owned(
+            engine,
+            ns,
+            name,
+            owner,
+            json!({ "spec": spec.clone() }),
+            done,
+        )
+        .await
+    }
+
+    /// Merge-patches the owned database object (unless `done` says it already reads so) with the
+    /// checked resourceVersion; a 409 (changed in between) looks again.
+    async fn patch_owned(
+        &self,
+        engine: Engine,
+        ns: &str,
+        name: &str,
+        owner: &Owner<'_>,
+        body: Value,
+        done: impl Fn(&DynamicObject) -> bool,
     ) -> Result<(), ProviderError> {
         let api = self.api(&database_resource(engine), Some(ns));
         let kind = meta(engine).kind;
@@ -512,13 +701,11 @@ impl Cluster {
             if !owner.owns_object(&labels_of(&existing)) {
                 return Err(not_owned(kind, ns, name, &existing));
             }
-            if spec_has(&existing.data["spec"], &spec) {
+            if done(&existing) {
                 return Ok(());
             }
-            let patch = json!({
-                "metadata": { "resourceVersion": existing.metadata.resource_version },
-                "spec": spec,
-            });
+            let mut patch = body.clone();
+            patch["metadata"]["resourceVersion"] = json!(existing.metadata.resource_version);
             match api
                 .patch(name, &PatchParams::default(), &Patch::Merge(&patch))
                 .await
@@ -531,9 +718,7 @@ impl Cluster {
                         "{kind} {ns}/{name} not found"
                     )))
                 }
-                Err(other) => {
-                    return Err(other.context(&format!("updating the spec of {kind} {ns}/{name}")))
-                }
+                Err(other) => return Err(other.context(&format!("updating {kind} {ns}/{name}"))),
             }
         }
         Err(ProviderError::Transient(format!(

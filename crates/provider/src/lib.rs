@@ -21,7 +21,10 @@ pub use cluster::Endpoint;
 pub use connect::{client_from_kubeconfig, parse_kubeconfig, ClientCache, Cluster};
 pub use day2::OpsChange;
 pub use error::ProviderError;
-pub use observe::{observe_database, observe_ops_request, ObservedDatabase, ObservedOpsRequest};
+pub use observe::{
+    observe_database, observe_event, observe_ops_request, ObservedDatabase, ObservedEvent,
+    ObservedOpsRequest,
+};
 pub use probe::{CatalogEntry, NodeCapacity, ProbeReport};
 pub use translate::CreatePlan;
 pub use watch::{watch_cluster, ClusterEvent};

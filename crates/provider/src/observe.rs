@@ -1,5 +1,7 @@
-//! KubeDB database objects → what the platform records about them.
+//! KubeDB database objects → what the platform records about them; Kubernetes Events about them
+//! → timeline entries.
 
+use chrono::{DateTime, Utc};
 use domain::engine::{Engine, Size};
 use kube::api::DynamicObject;
 use serde_json::Value;
@@ -184,6 +186,72 @@ pub fn observe_ops_request(obj: &DynamicObject) -> ObservedOpsRequest {
     }
 }
 
+/// One Kubernetes Event about a database's KubeDB object or one of its OpsRequests.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ObservedEvent {
+    /// `lastTimestamp`, else `eventTime`, else `firstTimestamp`, else the Event's
+    /// `creationTimestamp`.
+    pub at: DateTime<Utc>,
+    /// `Normal` or `Warning`.
+    #[serde(rename = "type")]
+    pub type_: String,
+    pub reason: String,
+    pub message: String,
+    /// `involvedObject.kind`, e.g. `Postgres` or `PostgresOpsRequest`.
+    pub object_kind: String,
+    pub object_name: String,
+    /// How often it happened (`count`, else `series.count`, else 1).
+    pub count: i64,
+}
+
+fn parse_time(v: &Value) -> Option<DateTime<Utc>> {
+    v.as_str()
+        .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
+        .map(|d| d.with_timezone(&Utc))
+}
+
+/// An Event (core/v1 or events.k8s.io/v1 shape) as a timeline entry.
+pub fn observe_event(ev: &DynamicObject) -> ObservedEvent {
+    let d = &ev.data;
+    let created = ev.metadata.creation_timestamp.as_ref().and_then(|t| {
+        let nanos = u32::try_from(t.0.subsec_nanosecond()).unwrap_or(0);
+        DateTime::from_timestamp(t.0.as_second(), nanos)
+    });
+    let at = [
+        "lastTimestamp",
+        "eventTime",
+        "firstTimestamp",
+        "deprecatedLastTimestamp",
+    ]
+    .iter()
+    .find_map(|k| parse_time(&d[*k]))
+    .or(created)
+    .unwrap_or(DateTime::UNIX_EPOCH);
+    let text = |keys: &[&str]| {
+        keys.iter()
+            .find_map(|k| d.pointer(k).and_then(Value::as_str))
+            .unwrap_or_default()
+            .to_string()
+    };
+    let type_ = Some(text(&["/type"]))
+        .filter(|t| !t.is_empty())
+        .unwrap_or_else(|| "Normal".into());
+    ObservedEvent {
+        at,
+        type_,
+        reason: text(&["/reason"]),
+        message: text(&["/message", "/note"]),
+        object_kind: text(&["/involvedObject/kind", "/regarding/kind"]),
+        object_name: text(&["/involvedObject/name", "/regarding/name"]),
+        count: d["count"]
+            .as_i64()
+            .or_else(|| d["series"]["count"].as_i64())
+            .or_else(|| d["deprecatedCount"].as_i64())
+            .filter(|c| *c > 0)
+            .unwrap_or(1),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -270,5 +338,50 @@ mod tests {
         let o = observe_ops_request(&o);
         assert_eq!((o.phase.as_deref(), o.reason), (Some("Progressing"), None));
         assert_eq!(o.operation_id, None);
+    }
+
+    #[test]
+    fn events_read_their_time_kind_and_count() {
+        let e = obj(json!({
+            "apiVersion": "v1", "kind": "Event",
+            "metadata": { "name": "pg.1", "namespace": "ns", "creationTimestamp": "2026-01-01T00:00:00Z" },
+            "involvedObject": { "apiVersion": "kubedb.com/v1", "kind": "Postgres", "name": "pg", "uid": "u" },
+            "reason": "Ready", "message": "phase changed", "type": "Normal", "count": 3,
+            "firstTimestamp": "2026-01-01T00:00:01Z", "lastTimestamp": "2026-01-01T00:00:09Z",
+        }));
+        let o = observe_event(&e);
+        assert_eq!(o.at.to_rfc3339(), "2026-01-01T00:00:09+00:00");
+        assert_eq!(
+            (o.type_.as_str(), o.reason.as_str(), o.message.as_str()),
+            ("Normal", "Ready", "phase changed")
+        );
+        assert_eq!(
+            (o.object_kind.as_str(), o.object_name.as_str(), o.count),
+            ("Postgres", "pg", 3)
+        );
+        let v = serde_json::to_value(&o).expect("json");
+        assert_eq!(v["type"], "Normal");
+        assert_eq!(v["object_kind"], "Postgres");
+
+        // events.k8s.io style: eventTime and series, no legacy timestamps
+        let e = obj(json!({
+            "apiVersion": "v1", "kind": "Event",
+            "metadata": { "name": "op.2", "namespace": "ns", "creationTimestamp": "2026-01-01T00:00:00Z" },
+            "involvedObject": { "kind": "PostgresOpsRequest", "name": "op" },
+            "reason": "Failed", "message": "x", "type": "Warning",
+            "eventTime": "2026-01-01T00:00:05.250000Z", "series": { "count": 4 },
+        }));
+        let o = observe_event(&e);
+        assert_eq!(o.at.timestamp_millis() % 1000, 250);
+        assert_eq!((o.type_.as_str(), o.count), ("Warning", 4));
+        // nothing but the creation time
+        let e = obj(json!({
+            "apiVersion": "v1", "kind": "Event",
+            "metadata": { "name": "op.3", "namespace": "ns", "creationTimestamp": "2026-01-01T00:00:07Z" },
+            "involvedObject": { "kind": "PostgresOpsRequest", "name": "op" },
+        }));
+        let o = observe_event(&e);
+        assert_eq!(o.at.to_rfc3339(), "2026-01-01T00:00:07+00:00");
+        assert_eq!((o.type_.as_str(), o.count), ("Normal", 1));
     }
 }

@@ -179,6 +179,20 @@ impl<'a> Owner<'a> {
         same_labels(labels, &want)
     }
 
+    /// A label selector for the objects the platform made for this database (what
+    /// [`Owner::owns_object`] checks).
+    pub fn label_selector(&self) -> String {
+        let mut want = project_labels(self.domain, self.project);
+        want.insert(
+            LABEL_DATABASE_ID.into(),
+            json!(label_value(self.database_id)),
+        );
+        want.iter()
+            .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default()))
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
     /// For messages: whom the labels name instead.
     pub fn describe(labels: &BTreeMap<String, String>) -> String {
         let get = |k: &str| labels.get(k).map(String::as_str);

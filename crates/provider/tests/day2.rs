@@ -16,6 +16,7 @@ use kube::api::{Api, DynamicObject, PostParams};
 use provider::cluster::{database_resource, ops_request_resource};
 use provider::day2::{self, OpsChange};
 use provider::translate::{self, CreatePlan, Owner};
+use provider::ObservedEvent;
 use provider::{watch_cluster, Cluster, ClusterEvent, ObservedDatabase, ObservedOpsRequest};
 use provider::{ProbeReport, ProviderError};
 use serde_json::{json, Value};
@@ -739,6 +740,287 @@ async fn foreign_and_failed_requests_pause_and_resume() {
         raw_database(&ctx, &db).await.data["spec"]["deletionPolicy"],
         "Delete"
     );
+
+    // the user's labels and annotations: set, changed, removed; ours stay
+    let none = BTreeMap::new();
+    let labels = BTreeMap::from([("team".to_string(), "payments".to_string())]);
+    let notes = BTreeMap::from([("example.com/owner".to_string(), "ana".to_string())]);
+    ctx.cluster
+        .set_user_metadata(
+            engine,
+            &ctx.ns,
+            "guarded",
+            &owner,
+            (&none, &none),
+            (&labels, &notes),
+        )
+        .await
+        .expect("label");
+    let raw = raw_database(&ctx, &db).await;
+    let got = raw.metadata.labels.clone().unwrap_or_default();
+    assert_eq!(got.get("team").map(String::as_str), Some("payments"));
+    assert_eq!(
+        got.get("dbaas.io/database-id"),
+        Some(&db.id),
+        "ownership stays"
+    );
+    let patches = |ctx: &Ctx| {
+        ctx.sim
+            .request_counts()
+            .by_key
+            .iter()
+            .filter(|(k, _)| k.verb == "patch" && k.client == "kubedb-dbaas")
+            .map(|(_, v)| *v)
+            .sum::<u64>()
+    };
+    let before = patches(&ctx);
+    ctx.cluster
+        .set_user_metadata(
+            engine,
+            &ctx.ns,
+            "guarded",
+            &owner,
+            (&labels, &notes),
+            (&labels, &notes),
+        )
+        .await
+        .expect("same again");
+    assert_eq!(
+        patches(&ctx),
+        before,
+        "nothing written when it already reads so"
+    );
+    ctx.cluster
+        .set_user_metadata(
+            engine,
+            &ctx.ns,
+            "guarded",
+            &owner,
+            (&labels, &notes),
+            (&none, &none),
+        )
+        .await
+        .expect("unlabel");
+    assert!(patches(&ctx) > before, "a change is one patch");
+    let raw = raw_database(&ctx, &db).await;
+    assert!(!raw
+        .metadata
+        .labels
+        .clone()
+        .unwrap_or_default()
+        .contains_key("team"));
+    assert!(!raw
+        .metadata
+        .annotations
+        .clone()
+        .unwrap_or_default()
+        .contains_key("example.com/owner"));
+    let e = ctx
+        .cluster
+        .set_user_metadata(
+            engine,
+            &ctx.ns,
+            "guarded",
+            &Owner::of(&intruder),
+            (&none, &none),
+            (&labels, &none),
+        )
+        .await
+        .expect_err("not theirs");
+    assert!(matches!(e, ProviderError::Conflict(_)), "{e:?}");
+    ctx.sim.shutdown().await;
+}
+
+/// (kind, name, reason) of each Event, newest first as returned.
+fn story(events: &[ObservedEvent]) -> Vec<(String, String, String)> {
+    events
+        .iter()
+        .map(|e| {
+            (
+                e.object_kind.clone(),
+                e.object_name.clone(),
+                e.reason.clone(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn the_timeline_has_the_events_of_the_database_and_its_requests() {
+    let ctx = setup("day2-events").await;
+    let engine = Engine::Postgres;
+    let version = common::version_for(&ctx.report, engine);
+    let db = database(engine, "told", false);
+    let owner = Owner::of(&db);
+    create(&ctx, &db, &version).await;
+    wait_phase(&ctx, &db, "Ready").await;
+    let opses = Api::<DynamicObject>::namespaced_with(
+        ctx.sim.client(),
+        &ctx.ns,
+        &ops_request_resource(engine),
+    );
+
+    // a request made outside the platform for the same database: its Events are not ours
+    let foreign: DynamicObject = serde_json::from_value(json!({
+        "apiVersion": "ops.kubedb.com/v1alpha1", "kind": "PostgresOpsRequest",
+        "metadata": { "name": "by-hand", "namespace": ctx.ns, "labels": { "team": "dba" } },
+        "spec": { "type": "Restart", "databaseRef": { "name": "told" }, "restart": {}, "apply": "Always" },
+    }))
+    .expect("object");
+    opses
+        .create(&PostParams::default(), &foreign)
+        .await
+        .expect("foreign request");
+    common::wait_for(DEADLINE, "the foreign request done", || async {
+        let o = opses.get("by-hand").await.ok()?;
+        (o.data["status"]["phase"] == "Successful").then_some(())
+    })
+    .await;
+    wait_phase(&ctx, &db, "Ready").await;
+
+    let restart = new_id(IdKind::Operation);
+    run(&ctx, &db, OpsChange::Restart, &restart).await;
+    let restart = day2::ops_request_name(&restart);
+    let failing = new_id(IdKind::Operation);
+    let failing_name = day2::ops_request_name(&failing);
+    let key = format!("{}/{failing_name}", ctx.ns);
+    ctx.sim.faults.update(|f| {
+        f.fail_ops_requests
+            .insert(key.clone(), "volume quota exceeded".into());
+    });
+    ctx.cluster
+        .submit_ops_request(
+            engine,
+            &day2::ops_request(
+                &db,
+                &ctx.ns,
+                &failing,
+                &OpsChange::VolumeExpansion { storage_gb: 40 },
+            ),
+            &owner,
+        )
+        .await
+        .expect("submitted");
+    let failed = wait_terminal(&ctx, &db, &failing_name).await;
+    assert_eq!(failed.phase.as_deref(), Some("Failed"), "{failed:?}");
+
+    let ops_kind = "PostgresOpsRequest";
+    let e = |kind: &str, name: &str, reason: &str| {
+        (kind.to_string(), name.to_string(), reason.to_string())
+    };
+    let want = vec![
+        e(ops_kind, &failing_name, "Failed"),
+        e(ops_kind, &failing_name, "Progressing"),
+        e(ops_kind, &failing_name, "Pending"),
+        e(ops_kind, &restart, "Successful"),
+        e(ops_kind, &restart, "Restart"),
+        e(ops_kind, &restart, "RestartPods"),
+        e(ops_kind, &restart, "Progressing"),
+        e(ops_kind, &restart, "Pending"),
+        e("Postgres", "told", "Ready"),
+        e("Postgres", "told", "Provisioning"),
+    ];
+    // Events are written after the status they tell of: wait for the last one
+    let events = common::wait_for(DEADLINE, "the events of the failed request", || async {
+        let evs = ctx
+            .cluster
+            .database_events(engine, &ctx.ns, "told", &owner, 100)
+            .await
+            .expect("events");
+        (story(&evs).len() >= want.len()).then_some(evs)
+    })
+    .await;
+    assert_eq!(story(&events), want, "{events:#?}");
+    assert!(
+        events.windows(2).all(|w| w[0].at >= w[1].at),
+        "newest first"
+    );
+    assert!(events.iter().all(|e| e.count == 1 && !e.message.is_empty()));
+    let failed_ev = &events[0];
+    assert_eq!(failed_ev.type_, "Warning");
+    assert!(
+        failed_ev.message.contains("volume quota exceeded"),
+        "{failed_ev:?}"
+    );
+    assert!(
+        events[1..].iter().all(|e| e.type_ == "Normal"),
+        "{events:#?}"
+    );
+    assert!(events.iter().all(|e| e.object_name != "by-hand"));
+    let json = serde_json::to_value(&events[0]).expect("json");
+    assert_eq!(json["type"], "Warning");
+    assert_eq!(json["object_kind"], ops_kind);
+    assert!(json["at"].is_string());
+
+    // at most `limit`, the newest
+    let two = ctx
+        .cluster
+        .database_events(engine, &ctx.ns, "told", &owner, 2)
+        .await
+        .expect("events");
+    assert_eq!(story(&two), want[..2].to_vec());
+
+    // another tenant's claim on the name is refused as reading the database is
+    let mut intruder = database(engine, "told", false);
+    intruder.id = "0190a8e4-0000-7000-8000-0000000000ee".into();
+    intruder.domain = "acme-corp".into();
+    let e = ctx
+        .cluster
+        .database_events(engine, &ctx.ns, "told", &Owner::of(&intruder), 100)
+        .await
+        .expect_err("not theirs");
+    assert!(matches!(e, ProviderError::Conflict(_)), "{e:?}");
+
+    // a database object made outside the platform is never read
+    let dbs = Api::<DynamicObject>::namespaced_with(
+        ctx.sim.client(),
+        &ctx.ns,
+        &database_resource(engine),
+    );
+    let mut raw = serde_json::to_value(raw_database(&ctx, &db).await).expect("json");
+    raw["metadata"] = json!({ "name": "stray", "namespace": ctx.ns, "labels": { "team": "dba" } });
+    raw.as_object_mut().expect("object").remove("status");
+    dbs.create(
+        &PostParams::default(),
+        &serde_json::from_value(raw).expect("object"),
+    )
+    .await
+    .expect("foreign database");
+    let stray_owner = Owner::of(&db);
+    let events_err = ctx
+        .cluster
+        .database_events(engine, &ctx.ns, "stray", &stray_owner, 100)
+        .await
+        .expect_err("not ours");
+    let get_err = ctx
+        .cluster
+        .get_owned_database(engine, &ctx.ns, "stray", &stray_owner)
+        .await
+        .expect_err("not ours");
+    assert!(
+        matches!(events_err, ProviderError::Conflict(_)),
+        "{events_err:?}"
+    );
+    assert_eq!(events_err.to_string(), get_err.to_string());
+
+    // nothing there, nothing to tell
+    assert_eq!(
+        ctx.cluster
+            .database_events(engine, &ctx.ns, "absent", &owner, 100)
+            .await
+            .expect("absent"),
+        Vec::new()
+    );
+    assert_eq!(
+        ctx.cluster
+            .database_events(engine, "no-such-namespace", "told", &owner, 100)
+            .await
+            .expect("no namespace"),
+        Vec::new()
+    );
+    ctx.sim.faults.update(|f| {
+        f.fail_ops_requests.remove(&key);
+    });
     ctx.sim.shutdown().await;
 }
 
@@ -880,6 +1162,17 @@ async fn the_watch_tolerates_a_cluster_without_ops_crds() {
             .expect("no such kind reads as absent"),
         None
     );
+    // without OpsRequests the timeline is the database's own Events
+    let timeline = common::wait_for(DEADLINE, "the database's events", || async {
+        let evs = cluster
+            .database_events(Engine::Redis, &ns, "plain", &Owner::of(&db), 10)
+            .await
+            .expect("events");
+        (evs.len() >= 2).then_some(evs)
+    })
+    .await;
+    let reasons: Vec<&str> = timeline.iter().map(|e| e.reason.as_str()).collect();
+    assert_eq!(reasons, ["Ready", "Provisioning"]);
     sim.shutdown().await;
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -231,7 +231,7 @@ async fn seed(url: &str, args: &Args) -> anyhow::Result<()> {
             for i in 0..per_project {
                 let db = bench_database(&project, i);
                 let op = bench_operation(&db);
-                store.create_database(&db, &op, None).await?;
+                store.create_database(&db, &op, None, &[]).await?;
                 store
                     .insert_audit(&AuditEntry {
                         id: new_id(IdKind::Audit),

@@ -128,9 +128,12 @@ impl AppState {
     /// Call after any provider write on this replica: drops the cached list and client, and tells
     /// the status watchers.
     pub async fn provider_written(&self, id: &str) {
-        self.provider_list.invalidate(&()).await;
-        self.clusters.invalidate(id).await;
-        self.ops.provider_changed();
+        self.workflows()
+            .committed(crate::context::Committed {
+                provider: Some(id),
+                ..Default::default()
+            })
+            .await;
     }
 }
 

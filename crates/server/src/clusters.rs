@@ -2,7 +2,6 @@
 //! the decrypted kubeconfig, rebuilt when the provider changes, rate-limited per provider).
 
 use domain::model::Provider;
-use futures::FutureExt;
 use provider::{Cluster, Endpoint, ProviderError};
 use store::DatabasePatch;
 
@@ -11,21 +10,7 @@ use crate::state::AppState;
 
 /// The cached client of a provider's cluster.
 pub async fn cluster_for(state: &AppState, p: &Provider) -> Result<Cluster, ProviderError> {
-    let store = state.store.clone();
-    let id = p.id.clone();
-    state
-        .clusters
-        .get(&p.id, &p.updated_at.to_rfc3339(), p.verify_ssl, move || {
-            async move {
-                store
-                    .provider_kubeconfig(&id)
-                    .await
-                    .map_err(|e| ProviderError::Transient(format!("reading the kubeconfig: {e}")))?
-                    .ok_or_else(|| ProviderError::NotFound(format!("provider '{id}'")))
-            }
-            .boxed()
-        })
-        .await
+    state.workflows().cluster(p).await
 }
 
 /// A cluster failure as an HTTP answer: unreachable → 503, refused → 400 with the reason.

@@ -52,7 +52,10 @@ async fn onboard(state: &AppState, kubeconfig: &str) -> anyhow::Result<()> {
             p.updated_at = now;
             p.kubedb = kubedb;
             p.connection = connection;
-            state.store.update_provider(&p, Some(kubeconfig)).await?;
+            state
+                .store
+                .update_provider(&p, Some(kubeconfig), &[])
+                .await?;
             state.provider_written(&p.id).await;
         }
         None => {
@@ -84,7 +87,7 @@ async fn onboard(state: &AppState, kubeconfig: &str) -> anyhow::Result<()> {
                 created_at: now,
                 updated_at: now,
             };
-            state.store.create_provider(&p, kubeconfig).await?;
+            state.store.create_provider(&p, kubeconfig, &[]).await?;
             state.provider_written(&p.id).await;
         }
     }

@@ -1,16 +1,9 @@
 //! Prometheus metrics for the platform itself.
 
-use std::time::Instant;
-
-use axum::extract::{MatchedPath, Request, State};
 use axum::http::Method;
-use axum::middleware::Next;
-use axum::response::Response;
 use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
 };
-
-use crate::state::AppState;
 
 #[derive(Clone)]
 pub struct Metrics {
@@ -171,29 +164,6 @@ impl Default for Metrics {
     fn default() -> Self {
         Self::new()
     }
-}
-
-/// Counts and times every request. Every label comes from a fixed set, never from request text
-/// (`/metrics` is unauthenticated, and each new label value is a new series kept forever): the
-/// method is one of the standard ones or `other`, the route is the matched route template or
-/// `unmatched`, the status is the numeric code the server chose.
-pub async fn track(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_string())
-        .unwrap_or_else(|| "unmatched".into());
-    let method = method_label(req.method());
-    let start = Instant::now();
-    let resp = next.run(req).await;
-    let m = &state.metrics;
-    m.http_duration
-        .with_label_values(&[method, route.as_str()])
-        .observe(start.elapsed().as_secs_f64());
-    m.http_requests
-        .with_label_values(&[method, route.as_str(), resp.status().as_str()])
-        .inc();
-    resp
 }
 
 /// The label of a request method: a standard method, else `other`.

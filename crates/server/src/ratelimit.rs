@@ -4,45 +4,12 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
-use axum::extract::{Request, State};
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
 use dashmap::DashMap;
-
-use crate::auth::client_ip::limit_key;
-use crate::auth::rate_limited;
-use crate::error::ApiError;
-use crate::state::{AppState, RequestCtx};
 
 /// One minute: the window of the per-IP limit on unauthenticated requests.
 pub const MINUTE: Duration = Duration::from_secs(60);
 /// One hour: the window of the per-IP sign-up limit.
 pub const HOUR: Duration = Duration::from_secs(3600);
-
-/// Counts one unauthenticated request (an open route, or a failed authentication) against its
-/// client IP; `Some(429)` when the IP is over `DBAAS_UNAUTHENTICATED_PER_MINUTE_PER_IP`.
-pub async fn unauthenticated_hit(state: &AppState, ctx: &RequestCtx) -> Option<ApiError> {
-    let key = format!("anon:ip:{}", limit_key(ctx.ip.as_deref()));
-    let d = state
-        .limiter
-        .hit(&key, state.config.unauthenticated_per_minute_per_ip, MINUTE)
-        .await;
-    (!d.allowed).then(|| rate_limited(&d))
-}
-
-/// Middleware of the routes that answer without a credential: per client IP, shared through Redis
-/// when configured, before the handler does any work.
-pub async fn limit_unauthenticated(
-    State(state): State<AppState>,
-    ctx: RequestCtx,
-    req: Request,
-    next: Next,
-) -> Response {
-    match unauthenticated_hit(&state, &ctx).await {
-        Some(limited) => limited.into_response(),
-        None => next.run(req).await,
-    }
-}
 
 /// The outcome of counting one hit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

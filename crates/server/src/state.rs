@@ -108,7 +108,7 @@ pub struct Inner {
     pub key_touches: DashMap<String, Instant>,
     pub started_at: Instant,
     /// Wake-ups and change signals between handlers, workers and watchers.
-    pub ops: Arc<crate::ops::Signals>,
+    pub ops: Arc<crate::signals::Signals>,
     /// Seals secrets the platform must keep for a while (credentials waiting for their operation).
     pub secrets: store::Cipher,
     /// Per-provider Kubernetes clients.
@@ -190,7 +190,7 @@ impl AppState {
             quota_views,
             key_touches: DashMap::new(),
             started_at: Instant::now(),
-            ops: Arc::new(crate::ops::Signals::new()),
+            ops: Arc::new(crate::signals::Signals::new()),
             secrets,
             clusters: provider::connect::ClientCache::new(
                 Duration::from_secs(600),
@@ -206,15 +206,27 @@ impl AppState {
     }
 
     /// Forgets cached quota views of a project and its domain after a change to either.
-    pub async fn invalidate_quota(&self, domain: &str, project: Option<&str>) {
-        self.quota_views
-            .invalidate(&(domain.to_string(), String::new()))
-            .await;
-        if let Some(p) = project {
-            self.quota_views
-                .invalidate(&(domain.to_string(), p.to_string()))
-                .await;
+    /// The parts of the state a workflow may use.
+    pub fn workflows(&self) -> crate::context::Ctx<'_> {
+        crate::context::Ctx {
+            store: &self.store,
+            secrets: &self.secrets,
+            clusters: &self.clusters,
+            signals: &self.ops,
+            quota_views: &self.quota_views,
+            version_policy: &self.version_policy,
+            provider_list: &self.provider_list,
+            operation_max_retries: self.config.operation_max_retries,
         }
+    }
+
+    pub async fn invalidate_quota(&self, domain: &str, project: Option<&str>) {
+        self.workflows()
+            .committed(crate::context::Committed {
+                quota_of: Some((domain, project)),
+                ..Default::default()
+            })
+            .await;
     }
 
     pub async fn invalidate_user(&self, user_id: &str) {

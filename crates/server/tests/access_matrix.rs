@@ -430,7 +430,7 @@ both_stores!(quota_routes_count_all_replicas, |backend| async move {
         3,
     );
     let op = test_operation(&db);
-    store.create_database(&db, &op, None).await.unwrap();
+    store.create_database(&db, &op, None, &[]).await.unwrap();
     let (st, q) = s
         .get("/api/v1/tenants/acme/projects/web/quota", &admin)
         .await;
@@ -554,7 +554,7 @@ both_stores!(database_routes_by_role, |backend| async move {
         }
         let db = test_database(d, "web", "shared", Engine::Postgres, Size::Micro, 10, 1);
         let op = test_operation(&db);
-        store.create_database(&db, &op, None).await.unwrap();
+        store.create_database(&db, &op, None, &[]).await.unwrap();
         seeded.insert(d, (db.id.clone(), op.id.clone()));
     }
     let mut tokens = vec![(Who::PlatformAdmin, admin.clone())];
@@ -732,7 +732,7 @@ both_stores!(database_routes_by_role, |backend| async move {
                     1,
                 );
                 store
-                    .create_database(&fresh, &test_operation(&fresh), None)
+                    .create_database(&fresh, &test_operation(&fresh), None, &[])
                     .await
                     .unwrap();
                 let path = template

@@ -188,8 +188,9 @@ async fn day2_lifecycle(
     // Pause: halted with deletionPolicy Halt; only storage is held. Resume restores both.
     let answer = post_ok(srv, admin, &format!("{path}/pause"), json!({})).await;
     completes(srv, admin, &answer).await;
-    let d = wait_status(srv, admin, &path, "paused", WITHIN).await;
-    assert_eq!(d["health_status"], "halted");
+    wait_status(srv, admin, &path, "paused", WITHIN).await;
+    // The watcher may still apply an observation from before the halt; the halt's own follows.
+    wait_field(srv, admin, &path, "health_status", "halted", WITHIN).await;
     let obj = kubedb_object(sim, engine, &ns, &name).await;
     assert_eq!(obj["spec"]["halted"], true, "{obj}");
     assert_eq!(obj["spec"]["deletionPolicy"], "Halt", "{obj}");
@@ -593,6 +594,27 @@ both_stores!(
         let ns = d["namespace"].as_str().unwrap();
         let obj = kubedb_object(&sim, "redis", ns, "patched").await;
         assert_eq!(obj["spec"]["deletionPolicy"], "DoNotTerminate", "{obj}");
+        assert_eq!(obj["metadata"]["labels"]["team"], "web", "{obj}");
+        // Labels and annotations reach the KubeDB object; a removed label leaves it.
+        let (s, v) = srv
+            .patch(
+                &path,
+                &admin,
+                json!({"labels": {"tier": "gold"}, "annotations": {"example.com/owner": "ana"}}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        let obj = kubedb_object(&sim, "redis", ns, "patched").await;
+        assert_eq!(obj["metadata"]["labels"]["tier"], "gold", "{obj}");
+        assert!(obj["metadata"]["labels"]["team"].is_null(), "{obj}");
+        assert_eq!(
+            obj["metadata"]["annotations"]["example.com/owner"], "ana",
+            "{obj}"
+        );
+        assert!(
+            !obj["metadata"]["labels"]["dbaas.io/database-id"].is_null(),
+            "{obj}"
+        );
         let (s, v) = srv.delete(&path, &admin).await;
         assert_eq!(s, StatusCode::BAD_REQUEST, "protected: {v}");
         let (s, v) = srv
@@ -860,6 +882,29 @@ both_stores!(events_stream_and_timeline, |backend| async move {
         chrono::DateTime::parse_from_rfc3339(t["events"][i]["at"].as_str().unwrap()).unwrap()
     };
     assert!(at(0) >= at(messages.len() - 1), "newest first: {t}");
+    // The cluster's Events of the database and of its OpsRequest are merged in (the operator
+    // records them just after the status it reports, so look until they are there).
+    let kubernetes = |t: &Value, kind: &str, reason: &str| {
+        t["events"].as_array().unwrap().iter().any(|e| {
+            e["kind"] == "kubernetes"
+                && e["details"]["object_kind"] == kind
+                && e["details"]["reason"] == reason
+        })
+    };
+    let started = std::time::Instant::now();
+    loop {
+        let (s, t) = srv
+            .get(&format!("{path}/events?page_size=100"), &admin)
+            .await;
+        assert_eq!(s, StatusCode::OK, "{t}");
+        assert!(t.get("kubernetes_events_unavailable").is_none(), "{t}");
+        if kubernetes(&t, "Postgres", "Ready") && kubernetes(&t, "PostgresOpsRequest", "Successful")
+        {
+            break;
+        }
+        assert!(started.elapsed() < WITHIN, "no Kubernetes events in {t}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     let (s, _) = srv.get(&format!("{path}/events"), &outsider).await;
     assert_eq!(s, StatusCode::NOT_FOUND, "not the outsider's to read");
     sim.shutdown().await;

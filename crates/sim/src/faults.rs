@@ -47,8 +47,9 @@ pub struct FaultSettings {
     /// `"namespace/name"` of an OpsRequest, or `"*"` for all → failure reason.
     #[serde(default)]
     pub fail_ops_requests: HashMap<String, String>,
-    /// `"namespace/name"` of OpsRequests held in `Progressing` (the database stays `Paused`)
-    /// until removed, so a test can look at the in-between state without racing the steps.
+    /// `"namespace/name"` of OpsRequests (or `"*"` for all) held in `Progressing` (the database
+    /// stays `Paused`) until removed: a test looks at the in-between state without racing the
+    /// steps, a benchmark keeps operations running as long as it needs.
     #[serde(default)]
     pub hold_ops_requests: std::collections::HashSet<String>,
 }
@@ -88,10 +89,9 @@ impl Faults {
             .cloned()
     }
     pub fn ops_held(&self, namespace: &str, name: &str) -> bool {
-        self.settings
-            .read()
-            .hold_ops_requests
-            .contains(&format!("{namespace}/{name}"))
+        let s = self.settings.read();
+        s.hold_ops_requests.contains("*")
+            || s.hold_ops_requests.contains(&format!("{namespace}/{name}"))
     }
     pub fn watch_cut(&self) -> Option<Duration> {
         self.settings

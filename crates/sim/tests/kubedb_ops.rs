@@ -1,5 +1,6 @@
 //! OpsRequests end to end: every type succeeding with its result in the database spec, forced
-//! failures, ordering/skipping, and every example object in kubedb-examples.yaml accepted.
+//! failures, ordering/skipping, the Events the operator records on the database and the
+//! requests, and every example object in kubedb-examples.yaml accepted.
 
 mod kubedb_common;
 
@@ -32,6 +33,85 @@ async fn run_op(
     })
     .await
 }
+
+/// The Events about `obj` (found by involvedObject.uid, as `kubectl describe` does), once
+/// `want` reasons have all been recorded (as often as listed): (type, reason, message), oldest
+/// first. Checks the
+/// involvedObject and the reporting component of each.
+async fn events_about(
+    sim: &sim::SimHandle,
+    obj: &DynamicObject,
+    component: &str,
+    want: &[&str],
+) -> Vec<(String, String, String)> {
+    let ns = obj.metadata.namespace.clone().expect("namespaced");
+    let uid = obj.metadata.uid.clone().expect("uid");
+    let name = obj.metadata.name.clone().expect("name");
+    let kind = obj.types.as_ref().expect("types").kind.clone();
+    let events = core(sim, &ns, "Event", "events");
+    let what = format!("events {want:?} about {kind} {name}");
+    let found = wait_for(60, &what, || async {
+        let lp = kube::api::ListParams::default().fields(&format!("involvedObject.uid={uid}"));
+        let mut items = events.list(&lp).await.ok()?.items;
+        items.sort_by_key(|e| {
+            e.metadata
+                .resource_version
+                .as_deref()
+                .and_then(|v| v.parse::<u64>().ok())
+        });
+        let reasons: Vec<&str> = items
+            .iter()
+            .filter_map(|e| e.data["reason"].as_str())
+            .collect();
+        let times = |r: &&str, of: &[&str]| of.iter().filter(|x| *x == r).count();
+        want.iter()
+            .all(|r| times(r, &reasons) >= times(r, want))
+            .then_some(items)
+    })
+    .await;
+    // the same objects are found by name and kind too, and by nothing else
+    let by_name = events
+        .list(&kube::api::ListParams::default().fields(&format!(
+            "involvedObject.name={name},involvedObject.kind={kind},source={component}"
+        )))
+        .await
+        .expect("list by name");
+    assert!(by_name.items.len() >= found.len(), "{what}: {by_name:?}");
+    found
+        .into_iter()
+        .map(|e| {
+            let io = &e.data["involvedObject"];
+            assert_eq!(io["uid"], uid.as_str(), "{e:?}");
+            assert_eq!(io["name"], name.as_str(), "{e:?}");
+            assert_eq!(io["namespace"], ns.as_str(), "{e:?}");
+            assert_eq!(io["kind"], kind.as_str(), "{e:?}");
+            assert!(io["apiVersion"].as_str().is_some_and(|v| v.contains('/')));
+            assert!(io["resourceVersion"].is_string(), "{e:?}");
+            assert_eq!(e.data["source"]["component"], component, "{e:?}");
+            assert_eq!(e.data["reportingComponent"], component, "{e:?}");
+            assert_eq!(e.data["count"], 1, "{e:?}");
+            assert!(e.data["firstTimestamp"].is_string(), "{e:?}");
+            assert!(e.data["lastTimestamp"].is_string(), "{e:?}");
+            let ev_name = e.metadata.name.clone().unwrap_or_default();
+            let suffix = ev_name
+                .strip_prefix(&format!("{name}."))
+                .unwrap_or_else(|| panic!("event name {ev_name}"));
+            assert!(
+                suffix.len() == 16 && suffix.chars().all(|c| c.is_ascii_hexdigit()),
+                "{ev_name}"
+            );
+            let s = |k: &str| e.data[k].as_str().unwrap_or_default().to_string();
+            (s("type"), s("reason"), s("message"))
+        })
+        .collect()
+}
+
+fn reasons(events: &[(String, String, String)]) -> Vec<&str> {
+    events.iter().map(|(_, r, _)| r.as_str()).collect()
+}
+
+const PROVISIONER: &str = "KubeDB Operator";
+const OPS_MANAGER: &str = "KubeDB Ops-manager Operator";
 
 async fn settled(dbs: &Api<DynamicObject>, name: &str) -> DynamicObject {
     wait_for(20, "database settled", || async {
@@ -78,11 +158,16 @@ async fn every_ops_type_succeeds_and_lands_in_the_spec() {
         "{conds:?}"
     );
     assert_eq!(settled(&pgs, "pg").await.data["spec"]["version"], "18.3");
-    let pod = pods.get("pg-0").await.expect("pod");
-    assert!(pod.data["spec"]["containers"][0]["image"]
-        .as_str()
-        .unwrap_or_default()
-        .ends_with(":18.3"));
+    // the rolling update replaces the pod: wait for the new one rather than catch the gap
+    wait_for(60, "pg-0 on 18.3", || async {
+        let pod = pods.get_opt("pg-0").await.ok()??;
+        pod.data["spec"]["containers"][0]["image"]
+            .as_str()
+            .unwrap_or_default()
+            .ends_with(":18.3")
+            .then_some(())
+    })
+    .await;
 
     run_op(&sim, "Postgres", ns, "hs", json!({ "type": "HorizontalScaling", "databaseRef": dbref, "horizontalScaling": { "replicas": 5 } })).await;
     assert_eq!(settled(&pgs, "pg").await.data["spec"]["replicas"], 5);
@@ -116,7 +201,10 @@ async fn every_ops_type_succeeds_and_lands_in_the_spec() {
     })
     .await;
 
-    let uid_before = pods.get("pg-0").await.expect("pod").metadata.uid;
+    let uid_before = wait_for(60, "pg-0", || async {
+        pods.get_opt("pg-0").await.ok()?.map(|p| p.metadata.uid)
+    })
+    .await;
     let op = run_op(
         &sim,
         "Postgres",
@@ -187,6 +275,51 @@ async fn every_ops_type_succeeds_and_lands_in_the_spec() {
         5,
         "a failed request changes nothing"
     );
+
+    // Events: one per transition, on the object it is about
+    let db = pgs.get("pg").await.expect("db");
+    let evs = events_about(&sim, &db, PROVISIONER, &["Provisioning", "Ready"]).await;
+    assert_eq!(reasons(&evs), ["Provisioning", "Ready"], "{evs:?}");
+    assert!(evs.iter().all(|(t, _, _)| t == "Normal"), "{evs:?}");
+    assert!(evs[1].2.contains("from Provisioning to Ready"), "{evs:?}");
+    let opses = api(&sim, ns, &ops_ar("Postgres"));
+    let uv = opses.get("uv").await.expect("uv");
+    let want = [
+        "Pending",
+        "Progressing",
+        "UpdatePetSets",
+        "RestartPods",
+        "UpdateVersion",
+        "Successful",
+    ];
+    let evs = events_about(&sim, &uv, OPS_MANAGER, &want).await;
+    assert_eq!(reasons(&evs), want, "{evs:?}");
+    assert!(evs.iter().all(|(t, _, _)| t == "Normal"), "{evs:?}");
+    let bad = opses.get("bad").await.expect("bad");
+    let evs = events_about(&sim, &bad, OPS_MANAGER, &["Failed"]).await;
+    assert_eq!(
+        reasons(&evs),
+        ["Pending", "Progressing", "Failed"],
+        "{evs:?}"
+    );
+    let (t, _, msg) = &evs[2];
+    assert_eq!(t, "Warning");
+    assert!(msg.contains("SimulatedFailure"), "{msg}");
+
+    // a database going Critical and back is announced each time, as a Warning then Normal
+    sim.faults.update(|f| {
+        f.force_db_phase
+            .insert(format!("{ns}/pg"), "Critical".into());
+    });
+    wait_phase(&pgs, "pg", "Critical", 60).await;
+    sim.faults.update(|f| {
+        f.force_db_phase.clear();
+    });
+    wait_phase(&pgs, "pg", "Ready", 60).await;
+    let want = ["Provisioning", "Ready", "Critical", "Ready"];
+    let evs = events_about(&sim, &db, PROVISIONER, &want).await;
+    assert_eq!(reasons(&evs), want, "{evs:?}");
+    assert_eq!(evs[2].0, "Warning");
     sim.shutdown().await;
 }
 
@@ -262,6 +395,30 @@ async fn requests_run_one_at_a_time_in_order_and_pause_the_database() {
     // the older scale request was superseded by the newer one of the same type
     assert_eq!(phase("b-scale4").await.as_deref(), Some("Skipped"));
     assert_eq!(settled(&mys, "my").await.data["spec"]["replicas"], 5);
+    // each request's Events tell its story, step by step, once
+    let b = opses.get("b-scale4").await.expect("b");
+    let evs = events_about(&sim, &b, OPS_MANAGER, &["Skipped"]).await;
+    assert_eq!(reasons(&evs), ["Pending", "Skipped"], "{evs:?}");
+    let want = [
+        "Pending",
+        "Progressing",
+        "UpdatePetSets",
+        "HorizontalScaling",
+        "Successful",
+    ];
+    let c = opses.get("c-scale5").await.expect("c");
+    let evs = events_about(&sim, &c, OPS_MANAGER, &want).await;
+    assert_eq!(reasons(&evs), want, "{evs:?}");
+    let a = opses.get("a-restart").await.expect("a");
+    let want = [
+        "Pending",
+        "Progressing",
+        "RestartPods",
+        "Restart",
+        "Successful",
+    ];
+    let evs = events_about(&sim, &a, OPS_MANAGER, &want).await;
+    assert_eq!(reasons(&evs), want, "{evs:?}");
     sim.shutdown().await;
 }
 
@@ -447,6 +604,14 @@ async fn a_restarted_operator_converges_without_duplicates() {
     .await;
     let secrets = core(&sim, ns, "Secret", "secrets");
     assert_eq!(names(&secrets, &instance("md")).await, ["md-auth"]);
+    // nor duplicate Events: the new operator announces nothing the old one did
+    let evs = events_about(&sim, &op, OPS_MANAGER, &["Successful"]).await;
+    let mut seen = reasons(&evs);
+    seen.dedup();
+    assert_eq!(seen, reasons(&evs), "{evs:?}");
+    let md = mds.get("md").await.expect("md");
+    let evs = events_about(&sim, &md, PROVISIONER, &["Ready"]).await;
+    assert_eq!(reasons(&evs), ["Provisioning", "Ready"], "{evs:?}");
     second.abort();
     sim.shutdown().await;
 }

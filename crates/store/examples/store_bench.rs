@@ -166,7 +166,7 @@ async fn load(s: Arc<dyn Store>) -> Result<(), Box<dyn std::error::Error>> {
         tasks.push(tokio::spawn(async move {
             for i in (w..DATABASES).step_by(LOADERS) {
                 let db = database(&format!("p{:03}", i % PROJECTS), i);
-                s.create_database(&db, &operation(&db), None).await?;
+                s.create_database(&db, &operation(&db), None, &[]).await?;
             }
             for i in (w..AUDIT_ROWS).step_by(LOADERS) {
                 s.insert_audit(&audit(i)).await?;

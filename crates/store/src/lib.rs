@@ -17,6 +17,7 @@ use domain::model::{
     ApiKey, Database, Operation, Page, PageRequest, Project, Provider, RefreshToken, Tenant, User,
     UserWithBindings,
 };
+use domain::placement::Placement;
 use domain::quota::Usage;
 use domain::status::{DatabaseStatus, OperationStatus, OperationType};
 use domain::DomainError;
@@ -92,10 +93,10 @@ pub struct QueueStats {
     pub oldest_queued_age_seconds: Option<f64>,
 }
 
-/// Picks a provider among the candidates (locked for the transaction) for a new database; returns
-/// the chosen provider's id. Placement rules live in the domain; the store only makes them atomic.
+/// Places a new database among the candidates (locked for the transaction): the provider and the
+/// catalog entry it runs there. Placement rules live in the domain; the store only makes them atomic.
 pub type ProviderChooser<'a> =
-    &'a (dyn Fn(&[Provider]) -> Result<String, DomainError> + Send + Sync);
+    &'a (dyn Fn(&[Provider]) -> Result<Placement, DomainError> + Send + Sync);
 
 /// A partial update of a database record: only the fields that are `Some` are written, so a
 /// watcher and a worker updating different fields never undo each other's writes.
@@ -286,14 +287,26 @@ pub trait Store: Send + Sync + 'static {
     async fn domain_usage(&self, domain: &str) -> Result<Usage>;
 
     // ---- providers (kubeconfig encrypted with the store's cipher)
-    async fn create_provider(&self, provider: &Provider, kubeconfig: &str) -> Result<()>;
+    /// Inserts the provider and the audit entries that record it, in one transaction.
+    async fn create_provider(
+        &self,
+        provider: &Provider,
+        kubeconfig: &str,
+        audit: &[AuditEntry],
+    ) -> Result<()>;
     async fn get_provider(&self, id: &str) -> Result<Option<Provider>>;
     /// Sorted by priority desc, then name.
     async fn list_providers(&self, filter: &ProviderFilter) -> Result<Vec<Provider>>;
-    /// Updates every field but `allocated`; replaces the kubeconfig when given.
-    async fn update_provider(&self, provider: &Provider, kubeconfig: Option<&str>) -> Result<()>;
-    /// Conflict while databases that are not deleted live on it.
-    async fn delete_provider(&self, id: &str) -> Result<bool>;
+    /// Updates every field but `allocated`; replaces the kubeconfig when given; writes the audit
+    /// entries in the same transaction.
+    async fn update_provider(
+        &self,
+        provider: &Provider,
+        kubeconfig: Option<&str>,
+        audit: &[AuditEntry],
+    ) -> Result<()>;
+    /// Conflict while databases that are not deleted live on it; audit entries commit with it.
+    async fn delete_provider(&self, id: &str, audit: &[AuditEntry]) -> Result<bool>;
     async fn provider_kubeconfig(&self, id: &str) -> Result<Option<String>>;
     /// Stores what the last health check found (touches nothing else, so it never races a PATCH).
     async fn set_provider_health(
@@ -305,15 +318,18 @@ pub trait Store: Send + Sync + 'static {
 
     // ---- databases, with quota and capacity reservation
     /// In one transaction: checks the project's and the domain's quota against `db.reserved`
-    /// (counting every replica), places it with `choose` when given (adding `db.reserved` to the chosen
-    /// provider's allocation and setting `db.provider_id`), inserts the database and its queued
-    /// operation. Concurrent calls never over-commit a quota or a provider. Conflict on a duplicate
-    /// live name in the project. Returns the database as stored.
+    /// (counting every replica), places it with `choose` when given (adding `db.reserved` to the
+    /// chosen provider's allocation, setting `db.provider_id` and `db.version` to the catalog
+    /// entry), inserts the database, its queued operation and the audit entries that record the
+    /// create (their object `details` gain the placement: `provider_id`, `version`). Concurrent
+    /// calls never over-commit a quota or a provider. Conflict on a duplicate live name in the
+    /// project. Returns the database as stored.
     async fn create_database(
         &self,
         db: &Database,
         op: &Operation,
         choose: Option<ProviderChooser<'_>>,
+        audit: &[AuditEntry],
     ) -> Result<Database>;
     async fn get_database(&self, id: &str) -> Result<Option<Database>>;
     async fn list_databases(

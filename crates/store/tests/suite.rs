@@ -15,6 +15,7 @@ use domain::model::{
     ApiKey, CurrentState, Database, Operation, PageRequest, Plan, Project, Provider,
     ProviderCapacity, RefreshToken, Tenant, User,
 };
+use domain::placement::Placement;
 use domain::quota::{QuotaLimits, Usage};
 use domain::status::{DatabaseStatus, OperationStatus, OperationType};
 use domain::DomainError;
@@ -291,7 +292,7 @@ async fn tenancy(s: &dyn Store, domain: &str, proj: &str, project_quota: QuotaLi
 /// Creates a database with its create operation, unplaced.
 async fn add_db(s: &dyn Store, domain: &str, proj: &str, name: &str) -> Database {
     let db = database(domain, proj, name);
-    s.create_database(&db, &operation(&db, OperationType::Create), None)
+    s.create_database(&db, &operation(&db, OperationType::Create), None, &[])
         .await
         .unwrap()
 }
@@ -847,7 +848,7 @@ async fn providers_keep_kubeconfig_encrypted(env: Env) {
     let s = &*env.store;
     let secret = "apiVersion: v1\nclusters:\n- cluster:\n    server: https://10.0.0.1:6443\n  name: very-secret-cluster\n";
     let a = provider("alpha", 100.0, 100);
-    s.create_provider(&a, secret).await.unwrap();
+    s.create_provider(&a, secret, &[]).await.unwrap();
     let raw = raw_kubeconfig(&env.url, &a.id).await;
     assert!(raw.starts_with("v1:"), "stored sealed: {raw}");
     assert!(!raw.contains("very-secret-cluster") && !raw.contains("apiVersion"));
@@ -871,7 +872,7 @@ async fn providers_keep_kubeconfig_encrypted(env: Env) {
 
     assert_eq!(s.get_provider(&a.id).await.unwrap(), Some(a.clone()));
     let e = s
-        .create_provider(&provider("alpha", 1.0, 1), "x")
+        .create_provider(&provider("alpha", 1.0, 1), "x", &[])
         .await
         .unwrap_err();
     assert!(matches!(e, StoreError::Conflict(_)), "{e:?}");
@@ -879,11 +880,11 @@ async fn providers_keep_kubeconfig_encrypted(env: Env) {
     let mut b = provider("bravo", 50.0, 500);
     b.region = "us-east".into();
     b.availability_zone = None;
-    s.create_provider(&b, "b").await.unwrap();
+    s.create_provider(&b, "b", &[]).await.unwrap();
     let mut c = provider("charlie", 50.0, 100);
     c.domain = Some("acme".into());
     c.is_active = false;
-    s.create_provider(&c, "c").await.unwrap();
+    s.create_provider(&c, "c", &[]).await.unwrap();
 
     let all = s.list_providers(&ProviderFilter::default()).await.unwrap();
     assert_eq!(
@@ -927,7 +928,7 @@ async fn providers_keep_kubeconfig_encrypted(env: Env) {
         cpu_cores: 99.0,
         ..Default::default()
     };
-    s.update_provider(&upd, None).await.unwrap();
+    s.update_provider(&upd, None, &[]).await.unwrap();
     let got = s.get_provider(&a.id).await.unwrap().unwrap();
     assert_eq!(
         (got.priority, got.is_maintenance, got.tags.clone()),
@@ -942,7 +943,9 @@ async fn providers_keep_kubeconfig_encrypted(env: Env) {
         s.provider_kubeconfig(&a.id).await.unwrap().as_deref(),
         Some(secret)
     );
-    s.update_provider(&upd, Some("new-config")).await.unwrap();
+    s.update_provider(&upd, Some("new-config"), &[])
+        .await
+        .unwrap();
     assert_eq!(
         s.provider_kubeconfig(&a.id).await.unwrap().as_deref(),
         Some("new-config")
@@ -950,11 +953,12 @@ async fn providers_keep_kubeconfig_encrypted(env: Env) {
     let mut clash = upd.clone();
     clash.name = "bravo".into();
     assert!(matches!(
-        s.update_provider(&clash, None).await,
+        s.update_provider(&clash, None, &[]).await,
         Err(StoreError::Conflict(_))
     ));
     assert!(matches!(
-        s.update_provider(&provider("ghost", 1.0, 1), None).await,
+        s.update_provider(&provider("ghost", 1.0, 1), None, &[])
+            .await,
         Err(StoreError::NotFound(_))
     ));
 
@@ -963,22 +967,38 @@ async fn providers_keep_kubeconfig_encrypted(env: Env) {
     let mut db = database("acme", "web", "pinned");
     db.provider_id = Some(b.id.clone());
     let mut db = s
-        .create_database(&db, &operation(&db, OperationType::Create), None)
+        .create_database(&db, &operation(&db, OperationType::Create), None, &[])
         .await
         .unwrap();
     assert_eq!(
         s.get_provider(&b.id).await.unwrap().unwrap().allocated,
         db.reserved
     );
+    // A refused delete records nothing; a done one commits its audit entry with it.
+    let refused = audit("provider.delete", None, None, now(), true);
     assert!(matches!(
-        s.delete_provider(&b.id).await,
+        s.delete_provider(&b.id, std::slice::from_ref(&refused))
+            .await,
         Err(StoreError::Conflict(_))
     ));
     s.release_reservation(&db.id).await.unwrap();
     db.status = DatabaseStatus::Deleted;
     s.update_database(&db).await.unwrap();
-    assert!(s.delete_provider(&b.id).await.unwrap());
-    assert!(!s.delete_provider(&b.id).await.unwrap());
+    let done = audit("provider.delete", None, None, now(), true);
+    assert!(s
+        .delete_provider(&b.id, std::slice::from_ref(&done))
+        .await
+        .unwrap());
+    let ids: Vec<String> = s
+        .list_audit(&AuditFilter::default(), page(1, 100))
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .map(|e| e.id)
+        .collect();
+    assert!(ids.contains(&done.id) && !ids.contains(&refused.id));
+    assert!(!s.delete_provider(&b.id, &[]).await.unwrap());
     assert!(s.get_provider(&b.id).await.unwrap().is_none());
 }
 
@@ -994,7 +1014,7 @@ async fn databases_filters_and_pagination(env: Env) {
         let mut db = database("acme", "web", &format!("db-{i:02}"));
         db.engine = engines[i % 3];
         let stored = s
-            .create_database(&db, &operation(&db, OperationType::Create), None)
+            .create_database(&db, &operation(&db, OperationType::Create), None, &[])
             .await
             .unwrap();
         assert_eq!(stored, db);
@@ -1111,7 +1131,7 @@ async fn databases_filters_and_pagination(env: Env) {
     // Names: unique among live databases only.
     let dup = database("acme", "web", "db-03");
     let e = s
-        .create_database(&dup, &operation(&dup, OperationType::Create), None)
+        .create_database(&dup, &operation(&dup, OperationType::Create), None, &[])
         .await
         .unwrap_err();
     assert!(
@@ -1150,7 +1170,7 @@ async fn databases_filters_and_pagination(env: Env) {
             .total,
         1
     );
-    s.create_database(&dup, &operation(&dup, OperationType::Create), None)
+    s.create_database(&dup, &operation(&dup, OperationType::Create), None, &[])
         .await
         .unwrap();
 
@@ -1189,21 +1209,41 @@ async fn quotas_resize_and_release(env: Env) {
     s.create_project(&project("acme", "api", pq)).await.unwrap();
 
     let p = provider("alpha", 100.0, 1);
-    s.create_provider(&p, "k").await.unwrap();
-    let pick = |c: &[Provider]| -> Result<String, DomainError> {
+    s.create_provider(&p, "k", &[]).await.unwrap();
+    let pick = |c: &[Provider]| -> Result<Placement, DomainError> {
         c.first()
-            .map(|p| p.id.clone())
+            .map(|p| placement_on(&p.id))
             .ok_or_else(|| DomainError::NoCapacity("none".into()))
     };
 
     let mut a = database("acme", "web", "a");
     a.size = Size::Medium; // 2 cores
     a.reserved = Usage::of_database(Size::Medium, 10, 1);
+    // The create's audit entry commits with it and records where it went.
+    let recorded = audit("database.create", Some("acme"), Some("web"), now(), true);
     let a = s
-        .create_database(&a, &operation(&a, OperationType::Create), Some(&pick))
+        .create_database(
+            &a,
+            &operation(&a, OperationType::Create),
+            Some(&pick),
+            std::slice::from_ref(&recorded),
+        )
         .await
         .unwrap();
     assert_eq!(a.provider_id.as_deref(), Some(p.id.as_str()));
+    assert_eq!(a.version, "16.4-bookworm", "the placement's catalog entry");
+    let entries = s
+        .list_audit(&AuditFilter::default(), page(1, 100))
+        .await
+        .unwrap()
+        .items;
+    let entry = entries
+        .iter()
+        .find(|e| e.id == recorded.id)
+        .expect("audited");
+    assert_eq!(entry.details["provider_id"], p.id.as_str());
+    assert_eq!(entry.details["version"], "16.4-bookworm");
+    assert_eq!(entry.details["why"], "test");
     assert_eq!(
         s.get_database(&a.id)
             .await
@@ -1230,7 +1270,7 @@ async fn quotas_resize_and_release(env: Env) {
     b.high_availability = true;
     b.reserved = Usage::of_database(Size::Micro, 10, 3);
     let b = s
-        .create_database(&b, &operation(&b, OperationType::Create), Some(&pick))
+        .create_database(&b, &operation(&b, OperationType::Create), Some(&pick), &[])
         .await
         .unwrap();
     assert_eq!(s.project_usage("acme", "web").await.unwrap().cpu_cores, 3.5);
@@ -1238,10 +1278,25 @@ async fn quotas_resize_and_release(env: Env) {
     let mut c = database("acme", "web", "c");
     c.size = Size::Small;
     c.reserved = Usage::of_database(Size::Small, 10, 1);
+    let refused = audit("database.create", Some("acme"), Some("web"), now(), true);
     let e = s
-        .create_database(&c, &operation(&c, OperationType::Create), Some(&pick))
+        .create_database(
+            &c,
+            &operation(&c, OperationType::Create),
+            Some(&pick),
+            std::slice::from_ref(&refused),
+        )
         .await
         .unwrap_err();
+    assert!(
+        s.list_audit(&AuditFilter::default(), page(1, 100))
+            .await
+            .unwrap()
+            .items
+            .iter()
+            .all(|e| e.id != refused.id),
+        "a refused create records nothing"
+    );
     assert!(
         matches!(e, StoreError::Domain(DomainError::QuotaExceeded { ref resource, ref message }) if resource == "cpu" && message.starts_with("project")),
         "{e:?}"
@@ -1251,14 +1306,19 @@ async fn quotas_resize_and_release(env: Env) {
     d.size = Size::Medium;
     d.reserved = Usage::of_database(Size::Medium, 10, 1);
     let d = s
-        .create_database(&d, &operation(&d, OperationType::Create), Some(&pick))
+        .create_database(&d, &operation(&d, OperationType::Create), Some(&pick), &[])
         .await
         .unwrap();
     let mut c2 = database("acme", "api", "c");
     c2.size = Size::Small;
     c2.reserved = Usage::of_database(Size::Small, 10, 1);
     let e2 = s
-        .create_database(&c2, &operation(&c2, OperationType::Create), Some(&pick))
+        .create_database(
+            &c2,
+            &operation(&c2, OperationType::Create),
+            Some(&pick),
+            &[],
+        )
         .await
         .unwrap_err();
     assert!(
@@ -1279,8 +1339,13 @@ async fn quotas_resize_and_release(env: Env) {
     // Missing tenancy is NotFound.
     let orphan = database("acme", "nope", "x");
     assert!(matches!(
-        s.create_database(&orphan, &operation(&orphan, OperationType::Create), None)
-            .await,
+        s.create_database(
+            &orphan,
+            &operation(&orphan, OperationType::Create),
+            None,
+            &[]
+        )
+        .await,
         Err(StoreError::NotFound(_))
     ));
 
@@ -1338,7 +1403,7 @@ async fn quotas_resize_and_release(env: Env) {
     // The provider's capacity bounds growth too.
     let mut small = p.clone();
     small.capacity.cpu_total_cores = 5.6;
-    s.update_provider(&small, None).await.unwrap();
+    s.update_provider(&small, None, &[]).await.unwrap();
     let e = s
         .resize_reservation(
             &d.id,
@@ -1384,7 +1449,7 @@ async fn hundred_concurrent_creates_admit_exactly_ten(env: Env) {
         let s = s.clone();
         tokio::spawn(async move {
             let db = database("acme", "web", &name);
-            s.create_database(&db, &operation(&db, OperationType::Create), None)
+            s.create_database(&db, &operation(&db, OperationType::Create), None, &[])
                 .await
         })
     };
@@ -1432,13 +1497,13 @@ async fn concurrent_placement_never_overallocates(env: Env) {
     tenancy(&*s, "acme", "web", big_quota()).await;
     // Room for exactly 7 micro databases (0.5 cores each) on the only provider.
     let p = provider("solo", 3.5, 1);
-    s.create_provider(&p, "k").await.unwrap();
+    s.create_provider(&p, "k", &[]).await.unwrap();
     let mut decoy = provider("busy", 100.0, 5);
     decoy.is_maintenance = true;
-    s.create_provider(&decoy, "k").await.unwrap();
+    s.create_provider(&decoy, "k", &[]).await.unwrap();
     let mut foreign = provider("foreign", 100.0, 9);
     foreign.domain = Some("globex".into());
-    s.create_provider(&foreign, "k").await.unwrap();
+    s.create_provider(&foreign, "k", &[]).await.unwrap();
 
     let handles: Vec<_> = (0..30)
         .map(|i| {
@@ -1447,7 +1512,7 @@ async fn concurrent_placement_never_overallocates(env: Env) {
                 let db = database("acme", "web", &format!("place-{i:02}"));
                 let need = db.reserved;
                 // Headroom rule as the domain would apply it, on the locked (fresh) rows.
-                let choose = move |c: &[Provider]| -> Result<String, DomainError> {
+                let choose = move |c: &[Provider]| -> Result<Placement, DomainError> {
                     assert!(
                         c.iter().all(|p| p.name == "solo"),
                         "only active, shared-or-own providers are candidates"
@@ -1457,11 +1522,16 @@ async fn concurrent_placement_never_overallocates(env: Env) {
                             p.allocated.cpu_cores + need.cpu_cores
                                 <= p.capacity.cpu_total_cores + 1e-9
                         })
-                        .map(|p| p.id.clone())
+                        .map(|p| placement_on(&p.id))
                         .ok_or_else(|| DomainError::NoCapacity("no provider has room".into()))
                 };
-                s.create_database(&db, &operation(&db, OperationType::Create), Some(&choose))
-                    .await
+                s.create_database(
+                    &db,
+                    &operation(&db, OperationType::Create),
+                    Some(&choose),
+                    &[],
+                )
+                .await
             })
         })
         .collect();
@@ -1493,19 +1563,31 @@ async fn concurrent_placement_never_overallocates(env: Env) {
         .is_empty());
 
     // A chooser that ignores headroom still cannot push the provider past its capacity.
-    let greedy = |c: &[Provider]| -> Result<String, DomainError> { Ok(c[0].id.clone()) };
+    let greedy = |c: &[Provider]| -> Result<Placement, DomainError> { Ok(placement_on(&c[0].id)) };
     let db = database("acme", "web", "greedy");
     let e = s
-        .create_database(&db, &operation(&db, OperationType::Create), Some(&greedy))
+        .create_database(
+            &db,
+            &operation(&db, OperationType::Create),
+            Some(&greedy),
+            &[],
+        )
         .await
         .unwrap_err();
     assert!(
         matches!(e, StoreError::Domain(DomainError::NoCapacity(_))),
         "{e:?}"
     );
-    let bogus = |_: &[Provider]| -> Result<String, DomainError> { Ok("provider-elsewhere".into()) };
+    let bogus = |_: &[Provider]| -> Result<Placement, DomainError> {
+        Ok(placement_on("provider-elsewhere"))
+    };
     let e = s
-        .create_database(&db, &operation(&db, OperationType::Create), Some(&bogus))
+        .create_database(
+            &db,
+            &operation(&db, OperationType::Create),
+            Some(&bogus),
+            &[],
+        )
         .await
         .unwrap_err();
     assert!(
@@ -1932,6 +2014,17 @@ async fn operations_listing_and_visibility(env: Env) {
             .len(),
         1
     );
+}
+
+/// A placement on `provider_id` running catalog entry `16.4-bookworm`.
+fn placement_on(provider_id: &str) -> Placement {
+    Placement {
+        provider_id: provider_id.to_string(),
+        version: serde_json::from_value(
+            serde_json::json!({"engine": "postgres", "name": "16.4-bookworm", "version": "16.4"}),
+        )
+        .unwrap(),
+    }
 }
 
 fn audit(
@@ -2385,14 +2478,14 @@ async fn tenant_deletion_guards(env: Env) {
         .unwrap();
     let mut p = provider("acme-own", 100.0, 1);
     p.domain = Some("acme".into());
-    s.create_provider(&p, "kubeconfig").await.unwrap();
+    s.create_provider(&p, "kubeconfig", &[]).await.unwrap();
     let e = s.delete_tenant("acme").await.unwrap_err();
     assert!(
         matches!(e, StoreError::Conflict(ref m) if m.contains("acme-own")),
         "{e:?}"
     );
     p.domain = None;
-    s.update_provider(&p, None).await.unwrap();
+    s.update_provider(&p, None, &[]).await.unwrap();
     let db = add_db(s, "acme", "web", "orders").await;
     let e = s.delete_tenant("acme").await.unwrap_err();
     assert!(

@@ -16,8 +16,9 @@ use axum::response::{IntoResponse, Response};
 use domain::access::{Action, Decision, KeyScope, Principal, Scope, Via};
 use domain::model::ApiKey;
 
+use crate::auth::client_ip::limit_key;
 use crate::error::ApiError;
-use crate::ratelimit::RateDecision;
+use crate::ratelimit::{RateDecision, MINUTE};
 use crate::state::{AppState, Identity, RequestCtx};
 
 /// The authenticated caller of a request.
@@ -162,7 +163,7 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
         Err(e) => {
             // A failed authentication is an unauthenticated request: it counts against the
             // client IP's limit, so guessing credentials is throttled like the open routes.
-            if let Some(limited) = crate::ratelimit::unauthenticated_hit(&state, &ctx).await {
+            if let Some(limited) = unauthenticated_hit(&state, &ctx).await {
                 return limited.into_response();
             }
             return e.into_response();
@@ -353,5 +354,30 @@ fn touch_key(state: &AppState, key: &ApiKey) {
                 tracing::warn!(error = %e, "could not record API key use");
             }
         });
+    }
+}
+
+/// Counts one unauthenticated request (an open route, or a failed authentication) against its
+/// client IP; `Some(429)` when the IP is over `DBAAS_UNAUTHENTICATED_PER_MINUTE_PER_IP`.
+pub async fn unauthenticated_hit(state: &AppState, ctx: &RequestCtx) -> Option<ApiError> {
+    let key = format!("anon:ip:{}", limit_key(ctx.ip.as_deref()));
+    let d = state
+        .limiter
+        .hit(&key, state.config.unauthenticated_per_minute_per_ip, MINUTE)
+        .await;
+    (!d.allowed).then(|| rate_limited(&d))
+}
+
+/// Middleware of the routes that answer without a credential: per client IP, shared through Redis
+/// when configured, before the handler does any work.
+pub async fn limit_unauthenticated(
+    State(state): State<AppState>,
+    ctx: RequestCtx,
+    req: Request,
+    next: Next,
+) -> Response {
+    match unauthenticated_hit(&state, &ctx).await {
+        Some(limited) => limited.into_response(),
+        None => next.run(req).await,
     }
 }

@@ -22,8 +22,6 @@ use crate::state::AppState;
 /// What the create request decided, carried by the operation.
 #[derive(Debug, Clone, Serialize, Deserialize, Default)]
 pub struct CreateDesired {
-    /// The catalog object to run (`spec.version`).
-    pub version_name: String,
     /// User-supplied credentials, encrypted with the platform key; never returned by the API.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub credentials: Option<String>,
@@ -50,7 +48,7 @@ pub(super) async fn run(ctx: &mut OpCtx) -> Result<Step, StepError> {
                 .into(),
         ));
     }
-    if super::unfinished_operation(&state, &db.id, OperationType::Delete)
+    if super::unfinished_operation(state.store.as_ref(), &db.id, OperationType::Delete)
         .await?
         .is_some()
     {
@@ -130,7 +128,7 @@ pub(super) async fn run(ctx: &mut OpCtx) -> Result<Step, StepError> {
     let object = translate::database_object(&CreatePlan {
         db: &db,
         namespace: &namespace,
-        version_name: &desired.version_name,
+        version_name: &db.version,
         auth_secret: auth_secret.as_deref(),
         storage_class: None,
         service_type,

@@ -14,7 +14,6 @@
 pub mod create;
 pub mod day2;
 mod delete;
-pub mod signals;
 
 use std::panic::AssertUnwindSafe;
 use std::time::Duration;
@@ -31,7 +30,7 @@ use tokio::task::JoinHandle;
 
 use crate::state::AppState;
 
-pub use signals::Signals;
+pub use crate::signals::Signals;
 
 /// How a step of an operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -473,13 +472,12 @@ pub fn backoff(attempt: i32, base_ms: u64, cap_secs: u64) -> Duration {
 
 /// The id of an operation the platform queued for a database that is not finished yet, if any.
 pub async fn unfinished_operation(
-    state: &AppState,
+    store: &dyn store::Store,
     database_id: &str,
     kind: OperationType,
 ) -> Result<Option<Operation>, store::StoreError> {
     for status in [OperationStatus::InProgress, OperationStatus::Queued] {
-        let page = state
-            .store
+        let page = store
             .list_operations(
                 &store::OperationFilter {
                     database_id: Some(database_id.to_string()),
@@ -515,10 +513,13 @@ pub async fn database_observed(state: &AppState, database_id: &str) {
 
 /// Wakes this replica's workers and, through the store, every other replica's.
 pub async fn announce_queued(state: &AppState) {
-    state.ops.wake_local();
-    if let Err(e) = state.store.notify_queue().await {
-        tracing::warn!(error = %e, "could not notify other replicas of a queued operation");
-    }
+    state
+        .workflows()
+        .committed(crate::context::Committed {
+            queued: true,
+            ..Default::default()
+        })
+        .await;
 }
 
 #[cfg(test)]

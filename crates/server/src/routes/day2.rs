@@ -22,14 +22,17 @@ use serde_json::{json, Value};
 use store::{DatabaseSettings, Reservation};
 use utoipa::{IntoParams, ToSchema};
 
-use super::databases::{check_maps, load, BACKUP_SCHEDULES};
+use super::databases::load;
 use super::tenants::project_scope;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, ApiQuery};
 use crate::ops::day2::Day2Desired;
 use crate::state::AppState;
+use crate::workflows::databases::{owned_read, provider_cluster};
 use crate::workflows::day2::{submit, Day2Response, Outcome, PlanResponse, Request};
+use crate::workflows::Actor;
+use domain::requests;
 
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -56,7 +59,7 @@ async fn answer(
     dry_run: bool,
 ) -> ApiResult<Response> {
     Ok(
-        match submit(state, caller.into(), db, req, dry_run).await? {
+        match submit(&state.workflows(), caller.into(), db, req, dry_run).await? {
             Outcome::Planned(plan) => (StatusCode::OK, Json(*plan)).into_response(),
             Outcome::Queued(done) if done.operations.is_empty() => {
                 (StatusCode::OK, Json(*done)).into_response()
@@ -189,12 +192,7 @@ pub async fn update(
         changed.push("backup_enabled".into());
     }
     if let Some(v) = body.backup_schedule.filter(|v| *v != db.backup_schedule) {
-        if !BACKUP_SCHEDULES.contains(&v.as_str()) {
-            return Err(ApiError::validation(
-                "backup_schedule",
-                "must be one of hourly, daily, weekly",
-            ));
-        }
+        requests::backup_schedule(&v)?;
         s.backup_schedule = Some(v);
         changed.push("backup_schedule".into());
     }
@@ -202,12 +200,7 @@ pub async fn update(
         .backup_retention_days
         .filter(|v| *v != db.backup_retention_days)
     {
-        if !(1..=365).contains(&v) {
-            return Err(ApiError::validation(
-                "backup_retention_days",
-                "must be between 1 and 365",
-            ));
-        }
+        requests::backup_retention_days(v)?;
         s.backup_retention_days = Some(v);
         changed.push("backup_retention_days".into());
     }
@@ -218,7 +211,7 @@ pub async fn update(
         s.monitoring_enabled = Some(v);
         changed.push("monitoring_enabled".into());
     }
-    check_maps(body.labels.as_ref(), body.annotations.as_ref())?;
+    requests::object_metadata(body.labels.as_ref(), body.annotations.as_ref())?;
     if let Some(v) = body.labels.filter(|v| *v != db.labels) {
         s.labels = Some(v);
         changed.push("labels".into());
@@ -244,19 +237,32 @@ pub async fn update(
             "nothing to change: every field given equals what the database has",
         ));
     }
-    if let (Some(on), false) = (protection, q.dry_run) {
-        set_deletion_policy(&state, &caller, &db, on).await?;
+    if !q.dry_run {
+        let asked = &req.settings;
+        let metadata = (asked.labels.is_some() || asked.annotations.is_some()).then(|| {
+            (
+                asked.labels.clone().unwrap_or_else(|| db.labels.clone()),
+                asked
+                    .annotations
+                    .clone()
+                    .unwrap_or_else(|| db.annotations.clone()),
+            )
+        });
+        push_to_cluster(&state, &caller, &db, protection, metadata).await?;
     }
     answer(&state, &caller, db, req, q.dry_run).await
 }
 
-/// Deletion protection lives on the KubeDB object too (`DoNotTerminate`). A paused database keeps
-/// `Halt` until it resumes, which restores the policy the record then names.
-async fn set_deletion_policy(
+/// What a PATCH changes on the KubeDB object itself, before the record says so: deletion
+/// protection (`DoNotTerminate`; a paused database keeps `Halt` until it resumes, which restores
+/// the policy the record then names) and the user's labels and annotations. A database without an
+/// object yet gets them at create.
+async fn push_to_cluster(
     state: &AppState,
     caller: &Caller,
     db: &Database,
-    on: bool,
+    protection: Option<bool>,
+    metadata: Option<(BTreeMap<String, String>, BTreeMap<String, String>)>,
 ) -> ApiResult<()> {
     use domain::status::DatabaseStatus::*;
     let (Some(ns), Some(name), Some(pid)) = (
@@ -266,42 +272,36 @@ async fn set_deletion_policy(
     ) else {
         return Ok(());
     };
-    if !matches!(db.status, Running | Updating | Scaling | Failed | Resuming) {
+    let protection = protection
+        .filter(|_| matches!(db.status, Running | Updating | Scaling | Failed | Resuming));
+    let metadata = metadata.filter(|_| !matches!(db.status, Pending | Deleting | Deleted));
+    if protection.is_none() && metadata.is_none() {
         return Ok(());
     }
-    let p = state
-        .store
-        .get_provider(pid)
-        .await?
-        .ok_or_else(|| ApiError::unavailable("the database's provider is gone"))?;
-    let cluster = crate::clusters::cluster_for(state, &p)
-        .await
-        .map_err(crate::clusters::api_error)?;
-    let policy = if on { "DoNotTerminate" } else { "Delete" };
+    let (ctx, actor) = (state.workflows(), Actor::from(caller));
+    let cluster = provider_cluster(&ctx, pid).await?;
     let owner = provider::translate::Owner::of(db);
-    match cluster
-        .set_deletion_policy(db.engine, ns, name, &owner, policy)
-        .await
-    {
-        Ok(()) => Ok(()),
-        Err(e) => {
-            let err = crate::clusters::api_error(e);
-            if err.status == StatusCode::CONFLICT {
-                state
-                    .audit(
-                        &caller.ctx,
-                        crate::state::Audit::new("database.ownership_conflict", "database")
-                            .id(&db.id)
-                            .scope(Some(&db.domain), Some(&db.project))
-                            .by(&caller.user_id, &caller.email)
-                            .status(409)
-                            .details(json!({"reason": err.message})),
-                    )
-                    .await;
-            }
-            Err(err)
-        }
+    if let Some(on) = protection {
+        let policy = if on { "DoNotTerminate" } else { "Delete" };
+        let done = cluster
+            .set_deletion_policy(db.engine, ns, name, &owner, policy)
+            .await;
+        owned_read(&ctx, &actor, db, done).await?;
     }
+    if let Some((labels, annotations)) = &metadata {
+        let done = cluster
+            .set_user_metadata(
+                db.engine,
+                ns,
+                name,
+                &owner,
+                (&db.labels, &db.annotations),
+                (labels, annotations),
+            )
+            .await;
+        owned_read(&ctx, &actor, db, done).await?;
+    }
+    Ok(())
 }
 
 fn single(action: &str, kind: OperationType, desired: Day2Desired) -> Request<'_> {
@@ -505,7 +505,7 @@ pub async fn upgrade_policy(
     req.settings.upgrade_policy = Some(Some(serde_json::to_value(&policy).expect("serialisable")));
     req.changed.push("upgrade_policy".into());
     let id = db.id.clone();
-    submit(&state, (&caller).into(), db, req, false).await?;
+    submit(&state.workflows(), (&caller).into(), db, req, false).await?;
     Ok(Json(UpgradePolicyResponse {
         database_id: id,
         upgrade_policy: policy,

@@ -6,12 +6,15 @@ use std::convert::Infallible;
 use std::time::Duration;
 
 use axum::extract::{Path, State};
+use axum::http::StatusCode;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::Json;
 use chrono::{DateTime, Utc};
 use domain::access::Action;
-use domain::model::{Operation, PageRequest};
+use domain::model::{Database, Operation, PageRequest};
+use domain::status::DatabaseStatus;
 use futures::Stream;
+use provider::translate::Owner;
 use serde::Serialize;
 use serde_json::{json, Value};
 use store::OperationFilter;
@@ -25,6 +28,8 @@ use crate::auth::Caller;
 use crate::error::ApiResult;
 use crate::extract::ApiQuery;
 use crate::state::AppState;
+use crate::workflows::databases::{owned_read, provider_cluster};
+use crate::workflows::Actor;
 
 /// At most this many status moves and operations are merged into one timeline.
 const HISTORY: i64 = 1000;
@@ -32,7 +37,8 @@ const HISTORY: i64 = 1000;
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TimelineEvent {
     pub at: DateTime<Utc>,
-    /// `status` (the database moved) or `operation` (queued, started, ended).
+    /// `status` (the database moved), `operation` (queued, started, ended) or `kubernetes` (an
+    /// Event the cluster recorded on the database's KubeDB object or its OpsRequests).
     pub kind: &'static str,
     pub message: String,
     #[schema(value_type = Object)]
@@ -42,6 +48,10 @@ pub struct TimelineEvent {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Timeline {
     pub events: Vec<TimelineEvent>,
+    /// Why the cluster's events are missing from this page (the cluster could not be reached);
+    /// absent when they are merged in.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kubernetes_events_unavailable: Option<String>,
     #[serde(flatten)]
     pub meta: PageMeta,
 }
@@ -127,6 +137,23 @@ pub async fn timeline(
     for o in &ops.items {
         operation_events(o, &mut events);
     }
+    // The cluster's own record. Another owner's object is refused (409, audited) as on every
+    // read; an unreachable cluster leaves the platform's part of the timeline, saying why.
+    let mut kubernetes_events_unavailable = None;
+    match cluster_events(&state, &caller, &db).await {
+        Ok(list) => events.extend(list.into_iter().map(|e| TimelineEvent {
+            at: e.at,
+            kind: "kubernetes",
+            message: format!(
+                "{}/{} {}: {}",
+                e.object_kind, e.object_name, e.reason, e.message
+            ),
+            details: json!({"type": e.type_, "reason": e.reason, "object_kind": e.object_kind,
+                "object_name": e.object_name, "count": e.count}),
+        })),
+        Err(e) if e.status == StatusCode::CONFLICT => return Err(e),
+        Err(e) => kubernetes_events_unavailable = Some(e.message),
+    }
     // Newest first; a stable order among events of the same instant.
     events.sort_by_key(|e| std::cmp::Reverse(e.at));
     let total = events.len() as i64;
@@ -137,12 +164,35 @@ pub async fn timeline(
         .collect();
     Ok(Json(Timeline {
         events,
+        kubernetes_events_unavailable,
         meta: PageMeta {
             total,
             page: page.page,
             page_size: page.page_size,
         },
     }))
+}
+
+/// The Events of the database's KubeDB object and OpsRequests, after the ownership check.
+async fn cluster_events(
+    state: &AppState,
+    caller: &Caller,
+    db: &Database,
+) -> ApiResult<Vec<provider::ObservedEvent>> {
+    let (Some(ns), Some(name), Some(pid)) =
+        (&db.namespace, &db.kubedb_resource_name, &db.provider_id)
+    else {
+        return Ok(Vec::new());
+    };
+    if db.status == DatabaseStatus::Deleted {
+        return Ok(Vec::new());
+    }
+    let (ctx, actor) = (state.workflows(), Actor::from(caller));
+    let cluster = provider_cluster(&ctx, pid).await?;
+    let found = cluster
+        .database_events(db.engine, ns, name, &Owner::of(db), HISTORY as usize)
+        .await;
+    owned_read(&ctx, &actor, db, found).await
 }
 
 /// One change, as the stream sends it (`event: database`).

@@ -4,127 +4,28 @@
 //! The kubeconfig is checked in memory before anything is stored (connect, `probe()`), stored
 //! encrypted by the store, and never returned.
 
-use std::time::Duration;
-
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use axum::Json;
 use chrono::{DateTime, Utc};
 use domain::engine::Engine;
-use domain::ids::{new_id, IdKind};
-use domain::model::{Provider, ProviderCapacity};
+use domain::model::Provider;
 use domain::placement::{self, PlacementRequest};
 use domain::quota::Usage;
-use domain::validate;
-use serde::{Deserialize, Deserializer, Serialize};
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use store::ProviderFilter;
 use utoipa::{IntoParams, ToSchema};
 
-use super::tenants::object;
 use super::{PageMeta, PageQuery};
 use crate::auth::Caller;
-use crate::catalog::kubedb_facts;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, ApiQuery};
-use crate::health_check::{connection_value, ConnectionStatus};
-use crate::state::{AppState, Audit};
+use crate::state::AppState;
+use crate::workflows::{providers, Actor};
 
-/// Onboarding answers within the request timeout (30 s) even when the cluster hangs.
-const PROBE_TIMEOUT: Duration = Duration::from_secs(20);
-const MAX_CAPACITY: f64 = 1e7;
-
-fn default_percent() -> f64 {
-    80.0
-}
-fn yes() -> bool {
-    true
-}
-fn default_priority() -> i32 {
-    100
-}
-
-/// `Some(None)` when the field is present and null (clear it), `None` when absent (keep it).
-fn nullable<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
-where
-    D: Deserializer<'de>,
-    T: Deserialize<'de>,
-{
-    Option::<T>::deserialize(d).map(Some)
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ProviderCreate {
-    /// 1–100 characters, unique.
-    pub name: String,
-    /// 1–50 characters.
-    pub region: String,
-    pub availability_zone: Option<String>,
-    pub cloud_provider: Option<String>,
-    /// Dedicates the provider to one tenant; absent or null = shared.
-    pub domain: Option<String>,
-    pub cpu_total_cores: f64,
-    pub memory_total_gb: f64,
-    pub storage_total_gb: f64,
-    /// Share of the total that databases may use (0–100, default 80).
-    #[serde(default = "default_percent")]
-    pub cpu_reservation_percent: f64,
-    #[serde(default = "default_percent")]
-    pub memory_reservation_percent: f64,
-    #[serde(default = "default_percent")]
-    pub storage_reservation_percent: f64,
-    /// The kubeconfig, as YAML or base64 of YAML. Stored encrypted, never returned.
-    pub kubeconfig_content: String,
-    #[serde(default = "yes")]
-    pub verify_ssl: bool,
-    #[serde(default)]
-    pub enable_loadbalancer: bool,
-    #[serde(default = "yes")]
-    pub is_active: bool,
-    /// 0–1000, default 100; breaks placement ties.
-    #[serde(default = "default_priority")]
-    pub priority: i32,
-    #[serde(default)]
-    pub tags: Vec<String>,
-    #[schema(value_type = Option<Object>)]
-    pub metadata: Option<Value>,
-}
-
-/// Every field optional; `null` clears `availability_zone`, `cloud_provider` and `domain`.
-#[derive(Debug, Default, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ProviderUpdate {
-    pub name: Option<String>,
-    pub region: Option<String>,
-    #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
-    pub availability_zone: Option<Option<String>>,
-    #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
-    pub cloud_provider: Option<Option<String>>,
-    #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
-    pub domain: Option<Option<String>>,
-    pub cpu_total_cores: Option<f64>,
-    pub memory_total_gb: Option<f64>,
-    pub storage_total_gb: Option<f64>,
-    pub cpu_reservation_percent: Option<f64>,
-    pub memory_reservation_percent: Option<f64>,
-    pub storage_reservation_percent: Option<f64>,
-    /// A new kubeconfig: probed like on create before it replaces the stored one.
-    pub kubeconfig_content: Option<String>,
-    pub verify_ssl: Option<bool>,
-    pub enable_loadbalancer: Option<bool>,
-    pub is_active: Option<bool>,
-    /// Stops new placements; databases already there keep running.
-    pub is_maintenance: Option<bool>,
-    pub priority: Option<i32>,
-    pub tags: Option<Vec<String>>,
-    #[schema(value_type = Option<Object>)]
-    pub metadata: Option<Value>,
-}
+pub use domain::requests::{ProviderCreate, ProviderUpdate};
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct CpuResources {
@@ -285,133 +186,6 @@ pub struct ProviderListQuery {
     pub page_size: Option<i64>,
 }
 
-// ---- validation
-
-fn text_field(field: &str, v: &str, min: usize, max: usize) -> ApiResult<()> {
-    validate::text(field, v, min, max)?;
-    if v.trim() != v {
-        return Err(ApiError::validation(
-            field,
-            "must not start or end with spaces",
-        ));
-    }
-    Ok(())
-}
-
-fn optional_text(field: &str, v: &Option<String>, max: usize) -> ApiResult<()> {
-    match v {
-        Some(s) => text_field(field, s, 1, max),
-        None => Ok(()),
-    }
-}
-
-fn capacity(field: &str, v: f64) -> ApiResult<()> {
-    if !(v.is_finite() && v > 0.0 && v <= MAX_CAPACITY) {
-        return Err(ApiError::validation(
-            field,
-            format!("must be greater than 0 and at most {MAX_CAPACITY}"),
-        ));
-    }
-    Ok(())
-}
-
-fn percent(field: &str, v: f64) -> ApiResult<()> {
-    if !(v.is_finite() && (0.0..=100.0).contains(&v)) {
-        return Err(ApiError::validation(field, "must be between 0 and 100"));
-    }
-    Ok(())
-}
-
-fn priority(v: i32) -> ApiResult<()> {
-    if !(0..=1000).contains(&v) {
-        return Err(ApiError::validation(
-            "priority",
-            "must be between 0 and 1000",
-        ));
-    }
-    Ok(())
-}
-
-fn tags(v: &[String]) -> ApiResult<()> {
-    if v.len() > 50 {
-        return Err(ApiError::validation("tags", "at most 50 tags"));
-    }
-    for t in v {
-        text_field("tags", t, 1, 64)?;
-    }
-    Ok(())
-}
-
-fn kubeconfig(v: &str) -> ApiResult<()> {
-    if v.trim().is_empty() {
-        return Err(ApiError::validation(
-            "kubeconfig_content",
-            "must not be empty",
-        ));
-    }
-    Ok(())
-}
-
-/// A dedicated provider's tenant must exist: a provider dedicated to a name nobody holds yet
-/// would go to whoever registers that name first. (A tenant with dedicated providers cannot be
-/// deleted, so the dedication stays valid.)
-async fn tenant_field(state: &AppState, domain: &Option<String>) -> ApiResult<()> {
-    let Some(d) = domain else { return Ok(()) };
-    validate::dns_label("domain", d, 3, 63)?;
-    if state.store.get_tenant(d).await?.is_none() {
-        return Err(ApiError::validation(
-            "domain",
-            format!("tenant '{d}' does not exist: create it before dedicating a provider to it"),
-        ));
-    }
-    Ok(())
-}
-
-/// Connects in memory and probes; any failure is a 400 carrying the probe's reason.
-async fn probe(content: &str, verify_ssl: bool) -> ApiResult<Value> {
-    let checked = async {
-        let cluster = provider::Cluster::connect(content, verify_ssl).await?;
-        cluster.probe().await
-    };
-    match tokio::time::timeout(PROBE_TIMEOUT, checked).await {
-        Ok(Ok(report)) => Ok(json!({
-            "kubedb": kubedb_facts(&report),
-            "connection": connection_value(ConnectionStatus::Connected, Utc::now(), Some(&report.server_version), None),
-        })),
-        Ok(Err(e)) => Err(ApiError::bad_request(format!(
-            "The cluster cannot be used: {e}"
-        ))),
-        Err(_) => Err(ApiError::bad_request(format!(
-            "The cluster cannot be used: no answer within {} s",
-            PROBE_TIMEOUT.as_secs()
-        ))),
-    }
-}
-
-async fn load(state: &AppState, id: &str) -> ApiResult<Provider> {
-    state
-        .store
-        .get_provider(id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("Provider", id))
-}
-
-async fn name_taken(state: &AppState, name: &str, except: Option<&str>) -> ApiResult<()> {
-    let all = state
-        .store
-        .list_providers(&ProviderFilter::default())
-        .await?;
-    if all
-        .iter()
-        .any(|p| p.name == name && Some(p.id.as_str()) != except)
-    {
-        return Err(ApiError::conflict(format!(
-            "provider '{name}' already exists"
-        )));
-    }
-    Ok(())
-}
-
 // ---- handlers
 
 #[utoipa::path(post, path = "/api/v1/providers", tag = "providers", request_body = ProviderCreate,
@@ -423,73 +197,7 @@ pub async fn create_provider(
     ApiJson(req): ApiJson<ProviderCreate>,
 ) -> ApiResult<impl IntoResponse> {
     caller.require_platform_admin()?;
-    text_field("name", &req.name, 1, 100)?;
-    text_field("region", &req.region, 1, 50)?;
-    optional_text("availability_zone", &req.availability_zone, 50)?;
-    optional_text("cloud_provider", &req.cloud_provider, 50)?;
-    capacity("cpu_total_cores", req.cpu_total_cores)?;
-    capacity("memory_total_gb", req.memory_total_gb)?;
-    capacity("storage_total_gb", req.storage_total_gb)?;
-    percent("cpu_reservation_percent", req.cpu_reservation_percent)?;
-    percent("memory_reservation_percent", req.memory_reservation_percent)?;
-    percent(
-        "storage_reservation_percent",
-        req.storage_reservation_percent,
-    )?;
-    priority(req.priority)?;
-    tags(&req.tags)?;
-    kubeconfig(&req.kubeconfig_content)?;
-    let metadata = object("metadata", req.metadata)?;
-    tenant_field(&state, &req.domain).await?;
-    // Before the probe: a duplicate need not wait for a cluster round trip.
-    name_taken(&state, &req.name, None).await?;
-
-    let facts = probe(&req.kubeconfig_content, req.verify_ssl).await?;
-    let now = Utc::now();
-    let p = Provider {
-        id: new_id(IdKind::Provider),
-        name: req.name,
-        region: req.region,
-        availability_zone: req.availability_zone,
-        cloud_provider: req.cloud_provider,
-        domain: req.domain,
-        capacity: ProviderCapacity {
-            cpu_total_cores: req.cpu_total_cores,
-            memory_total_gb: req.memory_total_gb,
-            storage_total_gb: req.storage_total_gb,
-            cpu_reservation_percent: req.cpu_reservation_percent,
-            memory_reservation_percent: req.memory_reservation_percent,
-            storage_reservation_percent: req.storage_reservation_percent,
-        },
-        allocated: Usage::default(),
-        verify_ssl: req.verify_ssl,
-        enable_loadbalancer: req.enable_loadbalancer,
-        is_active: req.is_active,
-        is_maintenance: false,
-        priority: req.priority,
-        tags: req.tags,
-        metadata,
-        kubedb: facts["kubedb"].clone(),
-        connection: facts["connection"].clone(),
-        created_at: now,
-        updated_at: now,
-    };
-    state
-        .store
-        .create_provider(&p, &req.kubeconfig_content)
-        .await?;
-    state.provider_written(&p.id).await;
-    state
-        .audit(
-            &caller.ctx,
-            Audit::new("provider.create", "provider")
-                .id(&p.id)
-                .scope(p.domain.as_deref(), None)
-                .by(&caller.user_id, &caller.email)
-                .status(201)
-                .details(json!({"name": p.name, "region": p.region})),
-        )
-        .await;
+    let p = providers::create(&state.workflows(), &Actor::from(&caller), req).await?;
     Ok((StatusCode::CREATED, Json(ProviderResponse::from(&p))))
 }
 
@@ -541,7 +249,9 @@ pub async fn get_provider(
     Path(id): Path<String>,
 ) -> ApiResult<Json<ProviderResponse>> {
     caller.require_platform_admin()?;
-    Ok(Json(ProviderResponse::from(&load(&state, &id).await?)))
+    Ok(Json(ProviderResponse::from(
+        &providers::load(&state.workflows(), &id).await?,
+    )))
 }
 
 #[utoipa::path(patch, path = "/api/v1/providers/{id}", tag = "providers", params(("id" = String, Path)),
@@ -555,150 +265,7 @@ pub async fn update_provider(
     ApiJson(req): ApiJson<ProviderUpdate>,
 ) -> ApiResult<Json<ProviderResponse>> {
     caller.require_platform_admin()?;
-    let mut p = load(&state, &id).await?;
-    let mut changed: Vec<&str> = Vec::new();
-    if let Some(v) = req.name {
-        text_field("name", &v, 1, 100)?;
-        if v != p.name {
-            name_taken(&state, &v, Some(&p.id)).await?;
-        }
-        p.name = v;
-        changed.push("name");
-    }
-    if let Some(v) = req.region {
-        text_field("region", &v, 1, 50)?;
-        p.region = v;
-        changed.push("region");
-    }
-    if let Some(v) = req.availability_zone {
-        optional_text("availability_zone", &v, 50)?;
-        p.availability_zone = v;
-        changed.push("availability_zone");
-    }
-    if let Some(v) = req.cloud_provider {
-        optional_text("cloud_provider", &v, 50)?;
-        p.cloud_provider = v;
-        changed.push("cloud_provider");
-    }
-    if let Some(v) = req.domain {
-        tenant_field(&state, &v).await?;
-        p.domain = v;
-        changed.push("domain");
-    }
-    let c = &mut p.capacity;
-    for (field, new, slot) in [
-        (
-            "cpu_total_cores",
-            req.cpu_total_cores,
-            &mut c.cpu_total_cores,
-        ),
-        (
-            "memory_total_gb",
-            req.memory_total_gb,
-            &mut c.memory_total_gb,
-        ),
-        (
-            "storage_total_gb",
-            req.storage_total_gb,
-            &mut c.storage_total_gb,
-        ),
-    ] {
-        if let Some(v) = new {
-            capacity(field, v)?;
-            *slot = v;
-            changed.push(field);
-        }
-    }
-    for (field, new, slot) in [
-        (
-            "cpu_reservation_percent",
-            req.cpu_reservation_percent,
-            &mut c.cpu_reservation_percent,
-        ),
-        (
-            "memory_reservation_percent",
-            req.memory_reservation_percent,
-            &mut c.memory_reservation_percent,
-        ),
-        (
-            "storage_reservation_percent",
-            req.storage_reservation_percent,
-            &mut c.storage_reservation_percent,
-        ),
-    ] {
-        if let Some(v) = new {
-            percent(field, v)?;
-            *slot = v;
-            changed.push(field);
-        }
-    }
-    for (field, new, slot) in [
-        (
-            "enable_loadbalancer",
-            req.enable_loadbalancer,
-            &mut p.enable_loadbalancer,
-        ),
-        ("is_active", req.is_active, &mut p.is_active),
-        ("is_maintenance", req.is_maintenance, &mut p.is_maintenance),
-    ] {
-        if let Some(v) = new {
-            *slot = v;
-            changed.push(field);
-        }
-    }
-    if let Some(v) = req.priority {
-        priority(v)?;
-        p.priority = v;
-        changed.push("priority");
-    }
-    if let Some(v) = req.tags {
-        tags(&v)?;
-        p.tags = v;
-        changed.push("tags");
-    }
-    if req.metadata.is_some() {
-        p.metadata = object("metadata", req.metadata)?;
-        changed.push("metadata");
-    }
-    if let Some(k) = &req.kubeconfig_content {
-        kubeconfig(k)?;
-        changed.push("kubeconfig_content");
-    }
-    let ssl_changed = req.verify_ssl.is_some_and(|v| v != p.verify_ssl);
-    if let Some(v) = req.verify_ssl {
-        p.verify_ssl = v;
-        changed.push("verify_ssl");
-    }
-    // A new kubeconfig or TLS setting must work before it replaces what works now.
-    if req.kubeconfig_content.is_some() || ssl_changed {
-        let content = match &req.kubeconfig_content {
-            Some(k) => k.clone(),
-            None => state
-                .store
-                .provider_kubeconfig(&p.id)
-                .await?
-                .ok_or_else(|| ApiError::not_found("Provider", &id))?,
-        };
-        let facts = probe(&content, p.verify_ssl).await?;
-        p.kubedb = facts["kubedb"].clone();
-        p.connection = facts["connection"].clone();
-    }
-    p.updated_at = Utc::now();
-    state
-        .store
-        .update_provider(&p, req.kubeconfig_content.as_deref())
-        .await?;
-    state.provider_written(&p.id).await;
-    state
-        .audit(
-            &caller.ctx,
-            Audit::new("provider.update", "provider")
-                .id(&p.id)
-                .scope(p.domain.as_deref(), None)
-                .by(&caller.user_id, &caller.email)
-                .details(json!({"fields": changed})),
-        )
-        .await;
+    let p = providers::update(&state.workflows(), &Actor::from(&caller), &id, req).await?;
     Ok(Json(ProviderResponse::from(&p)))
 }
 
@@ -711,22 +278,7 @@ pub async fn delete_provider(
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
     caller.require_platform_admin()?;
-    let p = load(&state, &id).await?;
-    if !state.store.delete_provider(&id).await? {
-        return Err(ApiError::not_found("Provider", &id));
-    }
-    state.provider_written(&id).await;
-    state
-        .audit(
-            &caller.ctx,
-            Audit::new("provider.delete", "provider")
-                .id(&id)
-                .scope(p.domain.as_deref(), None)
-                .by(&caller.user_id, &caller.email)
-                .status(204)
-                .details(json!({"name": p.name})),
-        )
-        .await;
+    providers::delete(&state.workflows(), &Actor::from(&caller), &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -932,7 +484,7 @@ impl PlacementNeed {
             ("memory_gb", self.memory_gb),
             ("storage_gb", self.storage_gb),
         ] {
-            capacity(field, v)?;
+            domain::requests::capacity(field, v)?;
         }
         Ok(())
     }
@@ -1071,6 +623,8 @@ pub async fn available_list(
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use domain::model::ProviderCapacity;
+    use serde_json::json;
 
     pub(crate) fn provider_fixture() -> Provider {
         Provider {
@@ -1131,27 +685,5 @@ pub(crate) mod tests {
         p.connection = Value::Null;
         let v = serde_json::to_value(ProviderResponse::from(&p)).unwrap();
         assert_eq!(v["connection"]["status"], "unknown");
-    }
-
-    #[test]
-    fn update_tells_null_from_absent() {
-        let u: ProviderUpdate =
-            serde_json::from_value(json!({"domain": null, "cloud_provider": "aws"})).unwrap();
-        assert_eq!(u.domain, Some(None));
-        assert_eq!(u.cloud_provider, Some(Some("aws".into())));
-        assert_eq!(u.availability_zone, None);
-    }
-
-    #[test]
-    fn field_rules() {
-        assert!(capacity("cpu_total_cores", 0.0).is_err());
-        assert!(capacity("cpu_total_cores", f64::NAN).is_err());
-        assert!(capacity("cpu_total_cores", 0.5).is_ok());
-        assert!(percent("p", 100.0).is_ok() && percent("p", 100.1).is_err());
-        assert!(priority(1000).is_ok() && priority(-1).is_err());
-        assert!(text_field("name", " padded", 1, 100).is_err());
-        let e = text_field("region", &"x".repeat(51), 1, 50).unwrap_err();
-        assert_eq!(e.details[0]["field"], "region");
-        assert!(tags(&["a".repeat(65)]).is_err());
     }
 }

@@ -71,12 +71,7 @@ fn tenant_metadata(v: Option<Value>) -> Result<Value, ApiError> {
 }
 
 pub(crate) fn object(field: &str, v: Option<Value>) -> Result<Value, ApiError> {
-    match v {
-        None => Ok(json!({})),
-        Some(v @ Value::Object(_)) if v.to_string().len() <= 16 * 1024 => Ok(v),
-        Some(Value::Object(_)) => Err(ApiError::validation(field, "must be at most 16 KiB")),
-        Some(_) => Err(ApiError::validation(field, "must be a JSON object")),
-    }
+    Ok(validate::json_object(field, v)?)
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

@@ -15,30 +15,12 @@ use serde_json::{json, Value};
 use store::{DatabaseChange, DatabasePatch, DatabaseSettings, OperationFilter, Reservation};
 use utoipa::ToSchema;
 
-use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::ops::day2::{ops_change, Day2Desired, SecretNames};
-use crate::ops::{self};
-use crate::routes::databases::{new_operation, DatabaseResponse};
-use crate::state::RequestCtx;
-use crate::state::{AppState, Audit};
-
-/// Who asks for a change: a caller, or the platform itself (the maintenance scheduler).
-pub struct Actor<'a> {
-    pub user_id: &'a str,
-    pub email: &'a str,
-    pub ctx: &'a RequestCtx,
-}
-
-impl<'a> From<&'a Caller> for Actor<'a> {
-    fn from(c: &'a Caller) -> Self {
-        Actor {
-            user_id: &c.user_id,
-            email: &c.email,
-            ctx: &c.ctx,
-        }
-    }
-}
+use crate::routes::databases::DatabaseResponse;
+use crate::state::Audit;
+pub use crate::workflows::Actor;
+use crate::workflows::{Committed, Ctx};
 
 /// One change a request asks for.
 pub struct Request<'a> {
@@ -96,10 +78,10 @@ pub enum Outcome {
 }
 
 /// The types of the database's unfinished operations, in the order they run.
-pub async fn unfinished(state: &AppState, database_id: &str) -> ApiResult<Vec<OperationType>> {
+pub async fn unfinished(ctx: &Ctx<'_>, database_id: &str) -> ApiResult<Vec<OperationType>> {
     let mut ops: Vec<Operation> = Vec::new();
     for status in [OperationStatus::InProgress, OperationStatus::Queued] {
-        let page = state
+        let page = ctx
             .store
             .list_operations(
                 &OperationFilter {
@@ -122,7 +104,7 @@ pub async fn unfinished(state: &AppState, database_id: &str) -> ApiResult<Vec<Op
 
 /// Checks, then queues (or plans, on a dry run) the request's change of `db`.
 pub async fn submit(
-    state: &AppState,
+    ctx: &Ctx<'_>,
     caller: Actor<'_>,
     db: Database,
     req: Request<'_>,
@@ -132,10 +114,10 @@ pub async fn submit(
     // The status is compared and set in the store; a worker moving it meanwhile (an earlier
     // operation starting or ending) only means checking again against what it is now.
     for _ in 0..5 {
-        if let Some(done) = try_submit(state, &caller, &db, &req, dry_run).await? {
+        if let Some(done) = try_submit(ctx, &caller, &db, &req, dry_run).await? {
             return Ok(done);
         }
-        db = state
+        db = ctx
             .store
             .get_database(&db.id)
             .await?
@@ -149,20 +131,20 @@ pub async fn submit(
 
 /// One attempt; None when the database's status moved between the check and the write.
 async fn try_submit(
-    state: &AppState,
+    ctx: &Ctx<'_>,
     caller: &Actor<'_>,
     db: &Database,
     req: &Request<'_>,
     dry_run: bool,
 ) -> ApiResult<Option<Outcome>> {
-    let mut queue = unfinished(state, &db.id).await?;
+    let mut queue = unfinished(ctx, &db.id).await?;
     for (kind, _) in &req.operations {
         lifecycle::check_queue(*kind, db.status, &queue)?;
         queue.push(*kind);
     }
     let mut operations = Vec::new();
     for (kind, desired) in &req.operations {
-        let mut op = new_operation(&new_id(IdKind::Operation), db, *kind, caller.user_id, state);
+        let mut op = ctx.new_operation(&new_id(IdKind::Operation), db, *kind, caller.user_id);
         op.desired_state = serde_json::to_value(desired).expect("serialisable");
         operations.push(op);
     }
@@ -191,22 +173,20 @@ async fn try_submit(
         enqueue: operations.clone(),
         audit: vec![audit],
     };
-    if !state
-        .store
-        .apply_change(&db.id, &change, Utc::now())
-        .await?
-    {
+    if !ctx.store.apply_change(&db.id, &change, Utc::now()).await? {
         return Ok(None);
     }
-    // After the commit: wake workers, forget cached views.
-    if !operations.is_empty() {
-        ops::announce_queued(state).await;
-    }
-    if req.reserve.is_some() {
-        state.invalidate_quota(&db.domain, Some(&db.project)).await;
-    }
-    state.ops.database_changed(&db.id);
-    let stored = state
+    ctx.committed(Committed {
+        queued: !operations.is_empty(),
+        database: Some(&db.id),
+        quota_of: req
+            .reserve
+            .is_some()
+            .then_some((db.domain.as_str(), Some(db.project.as_str()))),
+        ..Default::default()
+    })
+    .await;
+    let stored = ctx
         .store
         .get_database(&db.id)
         .await?

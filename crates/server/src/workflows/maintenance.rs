@@ -45,7 +45,7 @@ pub async fn tick(state: &AppState, now: DateTime<Utc>) -> usize {
         if db.status != DatabaseStatus::Running || policy.maintenance_window.is_none() {
             continue;
         }
-        match unfinished(state, &db.id).await {
+        match unfinished(&state.workflows(), &db.id).await {
             Ok(u) if u.is_empty() => {}
             _ => continue,
         }
@@ -84,7 +84,7 @@ pub async fn tick(state: &AppState, now: DateTime<Utc>) -> usize {
             email: SCHEDULER,
             ctx: &ctx,
         };
-        match submit(state, actor, db.clone(), req, false).await {
+        match submit(&state.workflows(), actor, db.clone(), req, false).await {
             Ok(_) => {
                 tracing::info!(database = %db.id, to = %target.version, "maintenance: upgrade queued");
                 queued += 1;

@@ -103,11 +103,23 @@ pub async fn wait_status(
     want: &str,
     within: Duration,
 ) -> Value {
+    wait_field(srv, token, path, "status", want, within).await
+}
+
+/// Polls `path` until its `field` reads `want` (panics after `within`); returns the record.
+pub async fn wait_field(
+    srv: &TestServer,
+    token: &str,
+    path: &str,
+    field: &str,
+    want: &str,
+    within: Duration,
+) -> Value {
     let start = Instant::now();
     loop {
         let (s, d) = srv.get(path, token).await;
         assert_eq!(s, StatusCode::OK, "{d}");
-        if d["status"] == want {
+        if d[field] == want {
             return d;
         }
         if start.elapsed() >= within {
@@ -120,7 +132,7 @@ pub async fn wait_status(
                     token,
                 )
                 .await;
-            panic!("{path} did not reach {want} within {within:?}: {d}\noperations: {ops}");
+            panic!("{path} {field} did not reach {want} within {within:?}: {d}\noperations: {ops}");
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }

@@ -152,7 +152,8 @@ impl LabelSelector {
 }
 
 /// A field selector: `path=value`, `path==value`, `path!=value`, comma-separated. Any dotted path
-/// into the object is accepted (metadata.name, metadata.namespace, involvedObject.name, status.phase).
+/// into the object is accepted (metadata.name, metadata.namespace, involvedObject.name,
+/// involvedObject.uid, reason, type, status.phase); `source` is an Event's `source.component`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct FieldSelector {
     reqs: Vec<(String, bool, String)>,
@@ -171,8 +172,13 @@ impl FieldSelector {
             } else {
                 return Err(SelectorError(part.to_string()));
             };
+            let k = match k.trim() {
+                // the one Event field whose selector name is not its path
+                "source" => "source.component",
+                k => k,
+            };
             reqs.push((
-                format!("/{}", k.trim().replace('.', "/")),
+                format!("/{}", k.replace('.', "/")),
                 eq,
                 v.trim().to_string(),
             ));
@@ -242,5 +248,20 @@ mod tests {
             .unwrap()
             .matches(&obj));
         assert!(FieldSelector::parse("nonsense").is_err());
+        let event = json!({"involvedObject": {"kind": "Postgres", "name": "pg", "uid": "u-1"},
+            "reason": "Ready", "type": "Normal", "source": {"component": "KubeDB Operator"}});
+        for (sel, want) in [
+            ("involvedObject.uid=u-1,involvedObject.kind=Postgres", true),
+            ("involvedObject.name=pg,reason=Ready,type=Normal", true),
+            ("source=KubeDB Operator", true),
+            ("involvedObject.uid=u-2", false),
+            ("type!=Normal", false),
+        ] {
+            assert_eq!(
+                FieldSelector::parse(sel).unwrap().matches(&event),
+                want,
+                "{sel}"
+            );
+        }
     }
 }

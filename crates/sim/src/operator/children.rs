@@ -39,6 +39,9 @@ pub fn services_ar() -> ApiResource {
 pub fn secrets_ar() -> ApiResource {
     ar("v1", "Secret", "secrets")
 }
+pub fn events_ar() -> ApiResource {
+    ar("v1", "Event", "events")
+}
 pub fn appbindings_ar() -> ApiResource {
     ar(
         APPBINDING_API_VERSION,
@@ -95,18 +98,19 @@ pub async fn merge_patch(
     }
 }
 
+/// Merge-patches the status; the object as written, None when it is gone.
 pub async fn patch_status(
     api: &Api<DynamicObject>,
     name: &str,
     status: Value,
-) -> Result<(), OperatorError> {
+) -> Result<Option<DynamicObject>, OperatorError> {
     let patch = json!({ "status": status });
     match api
         .patch_status(name, &PatchParams::default(), &Patch::Merge(&patch))
         .await
     {
-        Ok(_) => Ok(()),
-        Err(e) if is_status(&e, 404) => Ok(()),
+        Ok(o) => Ok(Some(o)),
+        Err(e) if is_status(&e, 404) => Ok(None),
         Err(e) => Err(e.into()),
     }
 }

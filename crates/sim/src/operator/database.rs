@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 
 use super::children::{self as ch, PodSpecInput};
 use super::conditions::{derive_phase, now_str, Conditions};
-use super::{ops, Ctx, OperatorError};
+use super::{events, ops, Ctx, OperatorError};
 
 fn name_of(obj: &DynamicObject) -> Result<(String, String), OperatorError> {
     let name = obj
@@ -38,6 +38,7 @@ pub async fn reconcile(db: Arc<DynamicObject>, ctx: Arc<Ctx>) -> Result<Action, 
                 .collect();
             let patch = json!({ "metadata": { "finalizers": rest, "resourceVersion": db.metadata.resource_version } });
             ch::merge_patch(&dbs, &name, patch).await?;
+            ctx.events.forget(&db);
         }
         return Ok(Action::await_change());
     }
@@ -577,12 +578,72 @@ async fn apply(
     if !new_status.is_object() {
         new_status = json!({});
     }
+    let old_phase = status["phase"].as_str().unwrap_or_default().to_string();
+    let new_phase = derive_phase(&conds).unwrap_or("Provisioning");
     new_status["conditions"] = Value::Array(conds.0.clone());
-    new_status["phase"] = json!(derive_phase(&conds).unwrap_or("Provisioning"));
+    new_status["phase"] = json!(new_phase);
     new_status["observedGeneration"] = json!(generation);
+    let mut written = None;
     if new_status != status {
         let dbs: Api<DynamicObject> = Api::namespaced_with(client.clone(), ns, &ctx.db_ar);
-        ch::patch_status(&dbs, name, new_status).await?;
+        written = ch::patch_status(&dbs, name, new_status).await?;
+    }
+    if old_phase == new_phase {
+        ctx.events.phase_seen(db, new_phase);
+    } else if let Some(written) = written {
+        announce_phase(ctx, &written, &old_phase, new_phase).await;
     }
     Ok(Action::requeue(next.unwrap_or(super::RESYNC)))
+}
+
+/// One Event per phase change of the database (the reconcile may run from a cached object that
+/// does not show the last status write yet, so the recorder remembers what was announced).
+async fn announce_phase(ctx: &Ctx, db: &DynamicObject, old: &str, new: &str) {
+    // a first status write may already say Ready (no provisioning delay); provisioning started
+    // all the same, and is told first
+    let old = if old.is_empty() && new != "Provisioning" {
+        announce_one(ctx, db, "", "Provisioning").await;
+        "Provisioning"
+    } else {
+        old
+    };
+    announce_one(ctx, db, old, new).await;
+}
+
+async fn announce_one(ctx: &Ctx, db: &DynamicObject, old: &str, new: &str) {
+    if !ctx.events.phase_changed(db, new) {
+        return;
+    }
+    let what = match new {
+        "Provisioning" => "provisioning started",
+        "Ready" => "the database is ready",
+        "NotReady" => "the database is not accepting connections",
+        "Critical" => "some replicas are not ready",
+        "Halted" => "the database is halted",
+        "DataRestoring" => "waiting for the initial restore",
+        "Unknown" => "health checks are paused",
+        _ => "",
+    };
+    let change = if old.is_empty() {
+        format!("phase set to {new}")
+    } else {
+        format!("phase changed from {old} to {new}")
+    };
+    let message = if what.is_empty() {
+        change
+    } else {
+        format!("{change}: {what}")
+    };
+    let type_ = if matches!(new, "NotReady" | "Critical") {
+        events::WARNING
+    } else {
+        events::NORMAL
+    };
+    let note = events::Note {
+        component: events::PROVISIONER,
+        type_,
+        reason: new,
+        message: &message,
+    };
+    events::record(&ctx.client, &ctx.db_ar, db, note).await;
 }

@@ -5,10 +5,13 @@
 //! database they point at, so each database's requests are handled by that database's
 //! reconcile, one at a time and in creation order. All progress lives in the objects'
 //! status (condition timestamps), so a restarted operator picks up where it stopped.
+//! Transitions (a database's phase, an OpsRequest's phase and steps) are told as core/v1 Events,
+//! one per transition, best effort.
 
 mod children;
 mod conditions;
 mod database;
+mod events;
 mod ops;
 
 use std::collections::HashMap;
@@ -65,6 +68,8 @@ pub(crate) struct Ctx {
     pub meta: &'static EngineMeta,
     pub db_ar: ApiResource,
     pub ops_ar: ApiResource,
+    /// Shared by all kinds: which transitions have had their Event.
+    pub events: Arc<events::Recorder>,
 }
 
 pub(crate) fn db_resource(meta: &EngineMeta) -> ApiResource {
@@ -95,6 +100,7 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     let mut contexts = Vec::new();
     let mut controllers = Vec::new();
+    let recorder = Arc::new(events::Recorder::default());
     for meta in names::ALL_DB_KINDS.iter() {
         let db_ar = db_resource(meta);
         let ops_ar = ops_resource(meta);
@@ -105,6 +111,7 @@ pub async fn run(
             meta,
             db_ar: db_ar.clone(),
             ops_ar: ops_ar.clone(),
+            events: recorder.clone(),
         });
         contexts.push(ctx.clone());
         let dbs: Api<DynamicObject> = Api::all_with(client.clone(), &db_ar);

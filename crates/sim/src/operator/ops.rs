@@ -12,6 +12,7 @@ use serde_json::{json, Map, Value};
 
 use super::children as ch;
 use super::conditions::{now_str, Conditions};
+use super::events::{self, Note};
 use super::{Ctx, OperatorError};
 
 /// Types where a newer pending request of the same type supersedes an older one.
@@ -48,6 +49,22 @@ fn op_status(op: &DynamicObject, phase: &str, conds: &Conditions) -> Value {
         "observedGeneration": op.metadata.generation.unwrap_or(1),
         "conditions": conds.0,
     })
+}
+
+/// One Event about the OpsRequest as written (`None`: it is gone, nothing to say), once per
+/// transition (`reason` names it).
+async fn announce(ctx: &Ctx, op: Option<&DynamicObject>, type_: &str, reason: &str, message: &str) {
+    let Some(op) = op else { return };
+    if !ctx.events.first_time(op, reason) {
+        return;
+    }
+    let note = Note {
+        component: events::OPS_MANAGER,
+        type_,
+        reason,
+        message,
+    };
+    events::record(&ctx.client, &ctx.ops_ar, op, note).await;
 }
 
 /// Handles this database's OpsRequests; updates `db_conds` (`Paused`) and returns when to look again.
@@ -93,8 +110,13 @@ pub async fn process(
             now,
         );
         let st = op_status(op, "Pending", &c);
-        ch::patch_status(&opses, &opname, st.clone()).await?;
+        let written = ch::patch_status(&opses, &opname, st.clone()).await?;
         op.data["status"] = st;
+        let msg = format!(
+            "waiting for earlier requests and for {} {ns}/{name}",
+            ctx.meta.kind
+        );
+        announce(ctx, written.as_ref(), events::NORMAL, "Pending", &msg).await;
     }
 
     let mut active = mine.iter().position(|o| phase_of(o) == "Progressing");
@@ -122,7 +144,10 @@ pub async fn process(
                     1,
                     now,
                 );
-                ch::patch_status(&opses, &opname, op_status(&mine[i], "Skipped", &c)).await?;
+                let written =
+                    ch::patch_status(&opses, &opname, op_status(&mine[i], "Skipped", &c)).await?;
+                let msg = format!("superseded by a newer {t} request for {name}");
+                announce(ctx, written.as_ref(), events::NORMAL, "Skipped", &msg).await;
                 continue;
             }
             let apply = mine[i].data["spec"]["apply"].as_str().unwrap_or("IfReady");
@@ -143,8 +168,10 @@ pub async fn process(
                 now,
             );
             let st = op_status(&mine[i], "Progressing", &c);
-            ch::patch_status(&opses, &opname, st.clone()).await?;
+            let written = ch::patch_status(&opses, &opname, st.clone()).await?;
             mine[i].data["status"] = st;
+            let msg = format!("started processing {t} of {} {ns}/{name}", ctx.meta.kind);
+            announce(ctx, written.as_ref(), events::NORMAL, "Progressing", &msg).await;
             active = Some(i);
             break;
         }
@@ -182,7 +209,10 @@ pub async fn process(
                     1,
                     now,
                 );
-                ch::patch_status(&opses, &opname, op_status(op, "Failed", &c)).await?;
+                let written =
+                    ch::patch_status(&opses, &opname, op_status(op, "Failed", &c)).await?;
+                let msg = format!("{t} failed: {reason}");
+                announce(ctx, written.as_ref(), events::WARNING, "Failed", &msg).await;
                 next = Some(Duration::from_millis(50));
             } else {
                 paused = true;
@@ -191,6 +221,11 @@ pub async fn process(
         } else if steps_done >= steps.len() {
             match apply_to_database(ctx, db, op, ns, name).await {
                 Ok(()) => {
+                    let fresh: Vec<&str> = steps
+                        .iter()
+                        .copied()
+                        .filter(|s| c.is(s) != Some(true))
+                        .collect();
                     for s in steps {
                         c.set(
                             s,
@@ -209,19 +244,32 @@ pub async fn process(
                         1,
                         now,
                     );
-                    ch::patch_status(&opses, &opname, op_status(op, "Successful", &c)).await?;
+                    let written =
+                        ch::patch_status(&opses, &opname, op_status(op, "Successful", &c)).await?;
+                    for s in fresh {
+                        let msg = format!("successfully completed {s}");
+                        announce(ctx, written.as_ref(), events::NORMAL, s, &msg).await;
+                    }
+                    let msg = format!(
+                        "{t} of {} {ns}/{name} completed successfully",
+                        ctx.meta.kind
+                    );
+                    announce(ctx, written.as_ref(), events::NORMAL, "Successful", &msg).await;
                 }
                 Err(OperatorError::Kube(kube::Error::Api(s)))
                     if (400..500).contains(&s.code) && s.code != 404 && s.code != 409 =>
                 {
                     c.set("Failed", true, "UpdateDatabaseFailed", &s.message, 1, now);
-                    ch::patch_status(&opses, &opname, op_status(op, "Failed", &c)).await?;
+                    let written =
+                        ch::patch_status(&opses, &opname, op_status(op, "Failed", &c)).await?;
+                    let msg = format!("{t} failed: {}", s.message);
+                    announce(ctx, written.as_ref(), events::WARNING, "Failed", &msg).await;
                 }
                 Err(e) => return Err(e),
             }
             next = Some(Duration::from_millis(50));
         } else {
-            let mut changed = false;
+            let mut changed = Vec::new();
             for s in &steps[..steps_done] {
                 if c.is(s) != Some(true) {
                     c.set(
@@ -232,11 +280,16 @@ pub async fn process(
                         1,
                         now,
                     );
-                    changed = true;
+                    changed.push(*s);
                 }
             }
-            if changed {
-                ch::patch_status(&opses, &opname, op_status(op, "Progressing", &c)).await?;
+            if !changed.is_empty() {
+                let written =
+                    ch::patch_status(&opses, &opname, op_status(op, "Progressing", &c)).await?;
+                for s in changed {
+                    let msg = format!("successfully completed {s}");
+                    announce(ctx, written.as_ref(), events::NORMAL, s, &msg).await;
+                }
             }
             paused = true;
             let next_step = step * (steps_done as u32 + 1);

@@ -960,6 +960,17 @@ fn bind_audit<'q>(q: Q<'q>, e: &'q AuditEntry) -> Q<'q> {
         .bind(e.timestamp)
 }
 
+/// Writes audit entries inside the transaction of the change they record.
+async fn insert_audits(c: &mut Conn, entries: &[AuditEntry]) -> Result<()> {
+    for e in entries {
+        bind_audit(sqlx::query(INSERT_AUDIT), e)
+            .execute(&mut *c)
+            .await
+            .map_err(|err| unique_or(err, || format!("audit entry '{}' already exists", e.id)))?;
+    }
+    Ok(())
+}
+
 /// The UPDATE a [`DatabasePatch`] makes: only its `Some` fields, guarded by its expected statuses.
 fn patch_statement(id: &str, p: &DatabasePatch, now: DateTime<Utc>) -> Qb {
     let mut qb = Qb::new("UPDATE databases SET updated_at = ");
@@ -1979,8 +1990,14 @@ impl Store for SqlStore {
 
     // ---- providers
 
-    async fn create_provider(&self, p: &Provider, kubeconfig: &str) -> Result<()> {
+    async fn create_provider(
+        &self,
+        p: &Provider,
+        kubeconfig: &str,
+        audit: &[AuditEntry],
+    ) -> Result<()> {
         let sealed = self.cipher.encrypt(kubeconfig);
+        let mut tx = self.begin().await?;
         sqlx::query(concat!(
             "INSERT INTO providers (",
             provider_cols!(),
@@ -2016,9 +2033,11 @@ impl Store for SqlStore {
         .bind(p.created_at)
         .bind(p.updated_at)
         .bind(sealed)
-        .execute(&*self.writing())
+        .execute(&mut *tx)
         .await
         .map_err(|e| unique_or(e, || format!("provider '{}' already exists", p.name)))?;
+        insert_audits(&mut tx, audit).await?;
+        self.commit(tx).await?;
         Ok(())
     }
 
@@ -2043,8 +2062,14 @@ impl Store for SqlStore {
         rows(&rs, provider_row)
     }
 
-    async fn update_provider(&self, p: &Provider, kubeconfig: Option<&str>) -> Result<()> {
+    async fn update_provider(
+        &self,
+        p: &Provider,
+        kubeconfig: Option<&str>,
+        audit: &[AuditEntry],
+    ) -> Result<()> {
         let sealed = kubeconfig.map(|k| self.cipher.encrypt(k));
+        let mut tx = self.begin().await?;
         let n = sqlx::query(
             "UPDATE providers SET name = $2, region = $3, availability_zone = $4, cloud_provider = $5, domain = $6, \
              cpu_total = $7, memory_total = $8, storage_total = $9, cpu_pct = $10, memory_pct = $11, \
@@ -2075,17 +2100,19 @@ impl Store for SqlStore {
         .bind(Json(&p.connection))
         .bind(p.updated_at)
         .bind(sealed)
-        .execute(&*self.writing())
+        .execute(&mut *tx)
         .await
         .map_err(|e| unique_or(e, || format!("provider '{}' already exists", p.name)))?
         .rows_affected();
         if n == 0 {
             return Err(StoreError::NotFound(format!("provider '{}'", p.id)));
         }
+        insert_audits(&mut tx, audit).await?;
+        self.commit(tx).await?;
         Ok(())
     }
 
-    async fn delete_provider(&self, id: &str) -> Result<bool> {
+    async fn delete_provider(&self, id: &str, audit: &[AuditEntry]) -> Result<bool> {
         let mut tx = self.begin().await?;
         if lock_provider(&mut tx, id).await?.is_none() {
             return Ok(false);
@@ -2107,6 +2134,7 @@ impl Store for SqlStore {
             .execute(&mut *tx)
             .await
             .map_err(db_err)?;
+        insert_audits(&mut tx, audit).await?;
         self.commit(tx).await?;
         Ok(true)
     }
@@ -2144,6 +2172,7 @@ impl Store for SqlStore {
         db: &Database,
         op: &Operation,
         choose: Option<ProviderChooser<'_>>,
+        audit: &[AuditEntry],
     ) -> Result<Database> {
         let mut tx = self.begin().await?;
         check_quotas(&mut tx, &db.domain, &db.project, db.reserved).await?;
@@ -2163,14 +2192,19 @@ impl Store for SqlStore {
             .await
             .map_err(db_err)?;
             let candidates = rows(&rs, provider_row)?;
-            let chosen = choose(&candidates)?;
-            let p = candidates.iter().find(|p| p.id == chosen).ok_or_else(|| {
-                StoreError::Domain(DomainError::NoCapacity(format!(
-                    "provider '{chosen}' cannot take new databases"
-                )))
-            })?;
+            let placed = choose(&candidates)?;
+            let p = candidates
+                .iter()
+                .find(|p| p.id == placed.provider_id)
+                .ok_or_else(|| {
+                    StoreError::Domain(DomainError::NoCapacity(format!(
+                        "provider '{}' cannot take new databases",
+                        placed.provider_id
+                    )))
+                })?;
             allocate(&mut tx, p, db.reserved).await?;
-            stored.provider_id = Some(chosen);
+            stored.provider_id = Some(placed.provider_id);
+            stored.version = placed.version.name;
         } else if let Some(pid) = &db.provider_id {
             // Placed by the caller: the provider's allocation must still count this database.
             let p = lock_provider(&mut tx, pid)
@@ -2200,6 +2234,14 @@ impl Store for SqlStore {
             .execute(&mut *tx)
             .await
             .map_err(|e| unique_or(e, || format!("operation '{}' already exists", op.id)))?;
+        let mut audit = audit.to_vec();
+        for e in &mut audit {
+            if let serde_json::Value::Object(d) = &mut e.details {
+                d.insert("provider_id".into(), stored.provider_id.clone().into());
+                d.insert("version".into(), stored.version.clone().into());
+            }
+        }
+        insert_audits(&mut tx, &audit).await?;
         self.commit(tx).await?;
         Ok(stored)
     }
@@ -2414,14 +2456,7 @@ impl Store for SqlStore {
                 .await
                 .map_err(|e| unique_or(e, || format!("operation '{}' already exists", op.id)))?;
         }
-        for e in &change.audit {
-            bind_audit(sqlx::query(INSERT_AUDIT), e)
-                .execute(&mut *tx)
-                .await
-                .map_err(|err| {
-                    unique_or(err, || format!("audit entry '{}' already exists", e.id))
-                })?;
-        }
+        insert_audits(&mut tx, &change.audit).await?;
         self.commit(tx).await?;
         Ok(true)
     }
