@@ -128,6 +128,11 @@ pub struct Config {
     /// watch event wakes it (a replica without a watcher, a missed event).
     #[arg(long, env = "DBAAS_PARK_RECHECK_SECS", default_value_t = 30)]
     pub park_recheck_secs: u64,
+    /// The leader's lease: replicas on one store elect one leader for the cluster-facing loops
+    /// (watchers, provider health checks, the maintenance scheduler, audit retention); it renews
+    /// every third of this, and another replica takes over this long after the leader stopped.
+    #[arg(long, env = "DBAAS_LEADER_LEASE_SECS", default_value_t = 10)]
+    pub leader_lease_secs: u64,
     /// How often the maintenance scheduler looks for automatic upgrades due in a window.
     #[arg(long, env = "DBAAS_MAINTENANCE_TICK_SECS", default_value_t = 60)]
     pub maintenance_tick_secs: u64,

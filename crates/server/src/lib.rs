@@ -11,6 +11,7 @@ pub mod error;
 pub mod extract;
 pub mod health_check;
 pub mod keys;
+pub mod leader;
 pub mod listener;
 pub mod metrics;
 pub mod ops;

@@ -18,6 +18,10 @@ pub struct Metrics {
     pub read_cache_lookups: IntCounterVec,
     pub http_open_connections: IntGauge,
     pub http_connections_closed: IntCounterVec,
+    /// 1 while this replica leads (runs the cluster-facing loops), else 0.
+    pub leader: IntGauge,
+    /// The leader lease's term as this replica last saw it.
+    pub leader_term: IntGauge,
 }
 
 impl Metrics {
@@ -98,8 +102,20 @@ impl Metrics {
             &["reason"],
         )
         .expect("static metric");
+        let leader = IntGauge::new(
+            "leader",
+            "1 while this replica leads (watchers, provider health checks, scheduler), else 0",
+        )
+        .expect("static metric");
+        let leader_term = IntGauge::new(
+            "leader_term",
+            "The leader lease's term (fencing token) as this replica last saw it",
+        )
+        .expect("static metric");
         for c in [
             Box::new(http_requests.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(leader.clone()),
+            Box::new(leader_term.clone()),
             Box::new(http_duration.clone()),
             Box::new(audit_purged.clone()),
             Box::new(operations_claimed.clone()),
@@ -124,6 +140,8 @@ impl Metrics {
             read_cache_lookups,
             http_open_connections,
             http_connections_closed,
+            leader,
+            leader_term,
         }
     }
 

@@ -313,6 +313,8 @@ pub struct Running {
     pub demo: Option<sim::SimHandle>,
     stop: watch::Sender<bool>,
     task: JoinHandle<std::io::Result<()>>,
+    /// Ends the leader's loops and hands the lease over on shutdown.
+    leader: JoinHandle<()>,
 }
 
 impl Running {
@@ -320,6 +322,7 @@ impl Running {
     pub async fn shutdown(self) {
         let _ = self.stop.send(true);
         let _ = self.task.await;
+        let _ = self.leader.await;
         if let Some(sim) = self.demo {
             sim.shutdown().await;
         }
@@ -355,13 +358,8 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     }
     spawn_background_jobs(&state, stop.subscribe());
     crate::ops::spawn_workers(&state, stop.subscribe());
-    crate::watchers::spawn_supervisor(&state, stop.subscribe());
-    crate::workflows::maintenance::spawn(
-        &state,
-        std::time::Duration::from_secs(state.config.maintenance_tick_secs.max(1)),
-        stop.subscribe(),
-    );
-    crate::health_check::spawn(&state, stop.subscribe());
+    // Watchers, health checks, the scheduler and audit retention run on the leader only.
+    let leader = crate::leader::spawn(&state, stop.subscribe());
     let service = app(state.clone());
     let limits = state.config.listener_limits();
     let metrics = state.metrics.clone();
@@ -375,27 +373,17 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         demo,
         stop,
         task,
+        leader,
     })
 }
 
-/// Periodic chores: audit retention and forgetting finished rate-limit windows.
+/// Periodic chores of every replica: forgetting finished rate-limit windows.
 fn spawn_background_jobs(state: &AppState, mut stop: watch::Receiver<bool>) {
     let state = state.clone();
     tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_secs(3600));
         let mut sweep = tokio::time::interval(Duration::from_secs(60));
         loop {
             tokio::select! {
-                _ = tick.tick() => {
-                    let before = Utc::now() - chrono::Duration::days(state.config.audit_retention_days as i64);
-                    match state.store.purge_audit_before(before).await {
-                        Ok(n) => {
-                            state.metrics.audit_purged.set(n as i64);
-                            if n > 0 { tracing::info!(purged = n, "audit retention"); }
-                        }
-                        Err(e) => tracing::warn!(error = %e, "audit retention failed"),
-                    }
-                }
                 _ = sweep.tick() => state.local_limiter.sweep(),
                 _ = stop.changed() => break,
             }

@@ -16,6 +16,19 @@ pub struct Signals {
     /// True once the server shuts down: long-lived responses (event streams) end so that the
     /// graceful shutdown, which waits for open requests, can finish.
     shutting_down: watch::Sender<bool>,
+    /// The leader lease as this replica last saw it (None before the first look).
+    leader: watch::Sender<Option<LeaderView>>,
+}
+
+/// Who leads the platform, as one replica sees it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
+pub struct LeaderView {
+    /// The replica holding the lease.
+    pub holder: String,
+    /// Grows by one whenever the leader changes.
+    pub term: i64,
+    /// Whether this replica is the leader.
+    pub this_replica: bool,
 }
 
 impl Default for Signals {
@@ -30,13 +43,23 @@ impl Signals {
         let (changed, _) = broadcast::channel(4096);
         let (providers, _) = watch::channel(0);
         let (shutting_down, _) = watch::channel(false);
+        let (leader, _) = watch::channel(None);
         Signals {
             replica_id: format!("r{}", &uuid::Uuid::new_v4().simple().to_string()[..8]),
             wake,
             changed,
             providers,
             shutting_down,
+            leader,
         }
+    }
+
+    pub fn set_leader(&self, view: Option<LeaderView>) {
+        self.leader.send_replace(view);
+    }
+
+    pub fn leader(&self) -> Option<LeaderView> {
+        self.leader.borrow().clone()
     }
 
     /// Ends the event streams (the server is shutting down).

@@ -1,5 +1,6 @@
 //! The real `dbaas` binary killed with SIGKILL in the middle of 20 creates comes back and finishes
-//! all 20, with exactly one KubeDB resource each, on both stores.
+//! all 20, with exactly one KubeDB resource each, on both stores; two replicas on one PostgreSQL
+//! elect one leader, and the other takes over when the leader is killed.
 
 mod common;
 
@@ -24,7 +25,17 @@ fn free_port() -> u16 {
 }
 
 fn spawn(data_dir: &std::path::Path, port: u16, database_url: Option<&str>) -> Server {
+    spawn_with(data_dir, port, database_url, &[])
+}
+
+fn spawn_with(
+    data_dir: &std::path::Path,
+    port: u16,
+    database_url: Option<&str>,
+    env: &[(&str, &str)],
+) -> Server {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_dbaas"));
+    cmd.envs(env.iter().copied());
     cmd.arg("serve")
         .env("DBAAS_DATA_DIR", data_dir)
         .env("DBAAS_LISTEN", format!("127.0.0.1:{port}"))
@@ -201,4 +212,154 @@ async fn sigkill_mid_creates_sqlite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_mid_creates_postgres() {
     killed_mid_creates(Some(store::testing::fresh_postgres_url().await)).await;
+}
+
+/// What a replica's `/health` says of the leader: (holder, term, this replica leads).
+async fn leader_of(http: &reqwest::Client, base: &str) -> Option<(String, i64, bool)> {
+    let h: Value = http
+        .get(format!("{base}/health"))
+        .send()
+        .await
+        .ok()?
+        .json()
+        .await
+        .ok()?;
+    let l = &h["leader"];
+    Some((
+        l["holder"].as_str()?.to_string(),
+        l["term"].as_i64()?,
+        l["this_replica"].as_bool()?,
+    ))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_leader_among_replicas_and_failover_postgres() {
+    let url = store::testing::fresh_postgres_url().await;
+    let sim = start_sim(Duration::ZERO).await;
+    let http = reqwest::Client::new();
+    // Shared secret key (tokens and sealed secrets work on both); a short lease; parked
+    // operations are not re-checked on their own, so only a leader's watcher can wake them.
+    let env = [
+        (
+            "DBAAS_SECRET_KEY",
+            "replica-test-secret-key-0123456789abcdef",
+        ),
+        ("DBAAS_LEADER_LEASE_SECS", "3"),
+        ("DBAAS_PARK_RECHECK_SECS", "600"),
+    ];
+    let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let mut replicas = vec![
+        spawn_with(dir_a.path(), free_port(), Some(&url), &env),
+        spawn_with(dir_b.path(), free_port(), Some(&url), &env),
+    ];
+    for r in &replicas {
+        wait_ready(&http, &r.base).await;
+    }
+    // Both see the same leader; exactly one of them is it.
+    let start = Instant::now();
+    let (leader, term) = loop {
+        let a = leader_of(&http, &replicas[0].base).await;
+        let b = leader_of(&http, &replicas[1].base).await;
+        if let (Some(a), Some(b)) = (a, b) {
+            if a.0 == b.0 && a.1 == b.1 && (a.2 ^ b.2) {
+                break (usize::from(b.2), a.1);
+            }
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "no single leader"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let follower = 1 - leader;
+
+    use reqwest::Method;
+    // Set up through the leader (a provider added on a follower reaches the leader's watchers
+    // at its next relist).
+    let base = replicas[leader].base.clone();
+    let admin = token(&http, &base).await;
+    let (s, p) = call(
+        &http,
+        Method::POST,
+        format!("{base}/api/v1/providers"),
+        &admin,
+        Some(
+            json!({"name": "sim", "region": "eu", "cpu_total_cores": 1000, "memory_total_gb": 4000,
+            "storage_total_gb": 100000, "kubeconfig_content": sim.kubeconfig_yaml}),
+        ),
+    )
+    .await;
+    assert_eq!(s, 201, "{p}");
+    let quota = json!({"max_cpu_cores": 100, "max_memory_gb": 400, "max_storage_gb": 10000, "max_databases": 50});
+    let (s, _) = call(
+        &http,
+        Method::POST,
+        format!("{base}/api/v1/tenants"),
+        &admin,
+        Some(json!({"name": "acme", "quota": quota})),
+    )
+    .await;
+    assert_eq!(s, 201);
+    let (s, _) = call(
+        &http,
+        Method::POST,
+        format!("{base}/api/v1/tenants/acme/projects"),
+        &admin,
+        Some(json!({"name": "web", "quota": quota})),
+    )
+    .await;
+    assert_eq!(s, 201);
+    let runs = |name: &'static str, base: String| {
+        let (http, admin, path) = (
+            http.clone(),
+            admin.clone(),
+            format!("{base}/api/v1/domain/acme/project/web/databases"),
+        );
+        async move {
+            let (s, d) = call(
+                &http,
+                Method::POST,
+                path.clone(),
+                &admin,
+                Some(json!({"name": name, "engine": "postgres", "version": "16.10"})),
+            )
+            .await;
+            assert_eq!(s, 202, "{d}");
+            let id = d["id"].as_str().unwrap().to_string();
+            let start = Instant::now();
+            loop {
+                let (_, d) = call(&http, Method::GET, format!("{path}/{id}"), &admin, None).await;
+                if d["status"] == "running" {
+                    return;
+                }
+                assert!(
+                    start.elapsed() < Duration::from_secs(60),
+                    "{name} never ran: {d}"
+                );
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    };
+    runs("before", base.clone()).await;
+
+    // The leader dies without handing over; the other replica leads once the lease ran out.
+    replicas[leader].child.kill().unwrap();
+    replicas[leader].child.wait().unwrap();
+    let base = replicas[follower].base.clone();
+    let killed = Instant::now();
+    loop {
+        if let Some((_, t, true)) = leader_of(&http, &base).await {
+            assert!(t > term, "a new term: {t} after {term}");
+            break;
+        }
+        assert!(killed.elapsed() < Duration::from_secs(60), "no takeover");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Status following resumed on the new leader: a create completes without re-checks.
+    runs("after", base.clone()).await;
+    for r in &mut replicas {
+        let _ = r.child.kill();
+        let _ = r.child.wait();
+    }
+    sim.shutdown().await;
 }

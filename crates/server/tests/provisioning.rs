@@ -517,6 +517,8 @@ both_stores!(faults_delay_but_do_not_break, |backend| async move {
         c.retry_base_ms = 50;
         c.retry_cap_secs = 1;
         c.operation_max_retries = 10;
+        // Cut watches lose wake-ups by design here: a parked create looks again every 2 s.
+        c.park_recheck_secs = 2;
     })
     .await;
     let admin = srv.admin_token().await;

@@ -177,6 +177,15 @@ pub struct DatabaseChange {
     pub audit: Vec<AuditEntry>,
 }
 
+/// A platform-wide lease as it stands: who holds it, in which term, until when.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Lease {
+    pub holder: String,
+    /// Grows by one whenever the holder changes: the fencing token of the holder's work.
+    pub term: i64,
+    pub expires_at: DateTime<Utc>,
+}
+
 /// A status a database moved into (recorded by the store itself on every status write).
 #[derive(Debug, Clone, PartialEq)]
 pub struct StatusEvent {
@@ -461,6 +470,20 @@ pub trait Store: Send + Sync + 'static {
         page: PageRequest,
     ) -> Result<AuditPageJson>;
     async fn purge_audit_before(&self, before: DateTime<Utc>) -> Result<u64>;
+
+    // ---- leases (leader election)
+    /// Takes the lease `name` for `holder` until `now + ttl` when it is free, expired or already
+    /// `holder`'s (a renewal); the term grows by one whenever the holder changes. Returns the lease
+    /// as it now stands, whoever holds it. Atomic across replicas.
+    async fn acquire_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        ttl: Duration,
+        now: DateTime<Utc>,
+    ) -> Result<Lease>;
+    /// Ends `holder`'s lease `name` at once (a graceful shutdown hands it over); no-op otherwise.
+    async fn release_lease(&self, name: &str, holder: &str, now: DateTime<Utc>) -> Result<()>;
 
     // ---- accounts: suspensions, revocation, tenant deletion, invitations
     /// Suspended tenants among `domains`, and the suspended projects of those domains.

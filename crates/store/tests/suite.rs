@@ -110,6 +110,7 @@ both_backends!(
     parked_operations_hold_no_worker_and_wake,
     claims_prefer_the_least_busy_domain,
     nothing_runs_without_a_reservation,
+    one_lease_holder_and_its_term_fences,
 );
 
 // ---------------------------------------------------------------- fixtures
@@ -2767,4 +2768,62 @@ async fn nothing_runs_without_a_reservation(env: Env) {
         )
         .await
         .unwrap());
+}
+
+/// One holder at a time; renewal keeps the term; a takeover after expiry (or a release) moves it.
+async fn one_lease_holder_and_its_term_fences(env: Env) {
+    let s = &env.store;
+    let ttl = Duration::from_secs(10);
+    let t0 = now();
+    let a = s.acquire_lease("leader", "a", ttl, t0).await.unwrap();
+    assert_eq!((a.holder.as_str(), a.term), ("a", 1));
+    let b = s.acquire_lease("leader", "b", ttl, t0).await.unwrap();
+    assert_eq!(
+        (b.holder.as_str(), b.term),
+        ("a", 1),
+        "b waits while a's lease runs"
+    );
+    let renewed = s
+        .acquire_lease("leader", "a", ttl, t0 + chrono::Duration::seconds(5))
+        .await
+        .unwrap();
+    assert_eq!((renewed.holder.as_str(), renewed.term), ("a", 1));
+    assert!(renewed.expires_at > a.expires_at);
+    // a stops renewing: after its lease ran out b takes over in a new term
+    let later = t0 + chrono::Duration::seconds(16);
+    let b = s.acquire_lease("leader", "b", ttl, later).await.unwrap();
+    assert_eq!((b.holder.as_str(), b.term), ("b", 2));
+    // a wakes up late: it is not the leader any more
+    let a = s.acquire_lease("leader", "a", ttl, later).await.unwrap();
+    assert_eq!((a.holder.as_str(), a.term), ("b", 2));
+    // b hands over on shutdown; a takes it at once
+    s.release_lease("leader", "a", later).await.unwrap();
+    assert_eq!(
+        s.acquire_lease("leader", "a", ttl, later)
+            .await
+            .unwrap()
+            .holder,
+        "b",
+        "only the holder releases"
+    );
+    s.release_lease("leader", "b", later).await.unwrap();
+    let a = s.acquire_lease("leader", "a", ttl, later).await.unwrap();
+    assert_eq!((a.holder.as_str(), a.term), ("a", 3));
+    // concurrent candidates: exactly one wins
+    let t = later + chrono::Duration::seconds(60);
+    let tasks: Vec<_> = (0..8)
+        .map(|i| {
+            let s = s.clone();
+            tokio::spawn(async move {
+                s.acquire_lease("race", &format!("r{i}"), ttl, t)
+                    .await
+                    .unwrap()
+            })
+        })
+        .collect();
+    let mut holders = HashSet::new();
+    for t in tasks {
+        holders.insert(t.await.unwrap().holder);
+    }
+    assert_eq!(holders.len(), 1, "{holders:?}");
 }

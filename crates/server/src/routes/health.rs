@@ -9,6 +9,7 @@ use serde::Serialize;
 use serde_json::{json, Value};
 use utoipa::ToSchema;
 
+use crate::signals::LeaderView;
 use crate::state::AppState;
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -16,14 +17,20 @@ pub struct Health {
     pub status: String,
     pub version: String,
     pub timestamp: DateTime<Utc>,
+    /// This replica's name (its workers' lease owner, its candidacy for leader).
+    pub replica: String,
+    /// Who leads the cluster-facing loops and in which term (absent until the first look).
+    pub leader: Option<LeaderView>,
 }
 
 #[utoipa::path(get, path = "/health", tag = "health", responses((status = 200, body = Health)))]
-pub async fn health() -> Json<Health> {
+pub async fn health(State(state): State<AppState>) -> Json<Health> {
     Json(Health {
         status: "healthy".into(),
         version: env!("CARGO_PKG_VERSION").into(),
         timestamp: Utc::now(),
+        replica: state.ops.replica_id.clone(),
+        leader: state.ops.leader(),
     })
 }
 

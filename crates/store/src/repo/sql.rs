@@ -31,7 +31,7 @@ use crate::repo::{
     check_capacity, db_err, is_fk_violation, like_pattern, limits, non_negative, parse, unique_or,
 };
 use crate::{
-    AuditPageJson, Cipher, DatabaseChange, DatabaseFilter, DatabasePatch, DatabaseSettings,
+    AuditPageJson, Cipher, DatabaseChange, DatabaseFilter, DatabasePatch, DatabaseSettings, Lease,
     OperationFilter, OperationOutcome, ProviderChooser, ProviderFilter, QueueStats, Reservation,
     Result, StatusEvent, Store, StoreError,
 };
@@ -2963,6 +2963,54 @@ impl Store for SqlStore {
             .execute(&*self.writing_outside_databases())
             .await;
         Ok(r.map_err(db_err)?.rows_affected())
+    }
+
+    // ---- leases
+
+    async fn acquire_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        ttl: Duration,
+        now: DateTime<Utc>,
+    ) -> Result<Lease> {
+        let until = lease_end(now, ttl)?;
+        // Every SET expression sees the row as it was: the term moves only with the holder.
+        sqlx::query(
+            "INSERT INTO leases (name, holder, term, expires_at) VALUES ($1, $2, 1, $3) \
+             ON CONFLICT (name) DO UPDATE SET \
+             term = CASE WHEN leases.holder = excluded.holder THEN leases.term ELSE leases.term + 1 END, \
+             holder = excluded.holder, expires_at = excluded.expires_at \
+             WHERE leases.holder = excluded.holder OR leases.expires_at <= $4",
+        )
+        .bind(name)
+        .bind(holder)
+        .bind(until)
+        .bind(now)
+        .execute(&*self.writing_outside_databases())
+        .await
+        .map_err(db_err)?;
+        let r = sqlx::query("SELECT holder, term, expires_at FROM leases WHERE name = $1")
+            .bind(name)
+            .fetch_one(&*self.writing_outside_databases())
+            .await
+            .map_err(db_err)?;
+        Ok(Lease {
+            holder: get(&r, "holder")?,
+            term: get(&r, "term")?,
+            expires_at: get(&r, "expires_at")?,
+        })
+    }
+
+    async fn release_lease(&self, name: &str, holder: &str, now: DateTime<Utc>) -> Result<()> {
+        sqlx::query("UPDATE leases SET expires_at = $3 WHERE name = $1 AND holder = $2")
+            .bind(name)
+            .bind(holder)
+            .bind(now)
+            .execute(&*self.writing_outside_databases())
+            .await
+            .map_err(db_err)?;
+        Ok(())
     }
 
     // ---- accounts: suspensions, revocation, tenant deletion, invitations
