@@ -267,6 +267,30 @@ async fn wait_terminal(ctx: &Ctx, db: &Database, name: &str) -> ObservedOpsReque
 
 /// Submits one operation (twice, as a retried step would), follows it to `Successful` and returns
 /// the database once it is Ready again.
+/// Submits a VolumeExpansion the simulated operator is told to fail ("volume quota exceeded");
+/// its operation id and name, and what the cluster reports once it ended.
+async fn failing_expansion(ctx: &Ctx, db: &Database) -> (String, String, ObservedOpsRequest) {
+    let op = new_id(IdKind::Operation);
+    let name = day2::ops_request_name(&op);
+    let key = format!("{}/{name}", ctx.ns);
+    ctx.sim.faults.update(|f| {
+        f.fail_ops_requests
+            .insert(key, "volume quota exceeded".into());
+    });
+    let request = day2::ops_request(
+        db,
+        &ctx.ns,
+        &op,
+        &OpsChange::VolumeExpansion { storage_gb: 40 },
+    );
+    ctx.cluster
+        .submit_ops_request(db.engine, &request, &Owner::of(db))
+        .await
+        .expect("submitted");
+    let failed = wait_terminal(ctx, db, &name).await;
+    (op, name, failed)
+}
+
 async fn run(ctx: &Ctx, db: &Database, change: OpsChange<'_>, op: &str) -> ObservedDatabase {
     let obj = day2::ops_request(db, &ctx.ns, op, &change);
     let owner = Owner::of(db);
@@ -620,27 +644,7 @@ async fn foreign_and_failed_requests_pause_and_resume() {
 
     // a request the operator fails reports Failed with KubeDB's reason
     wait_phase(&ctx, &db, "Ready").await;
-    let op = new_id(IdKind::Operation);
-    let name = day2::ops_request_name(&op);
-    let key = format!("{}/{name}", ctx.ns);
-    ctx.sim.faults.update(|f| {
-        f.fail_ops_requests
-            .insert(key.clone(), "volume quota exceeded".into());
-    });
-    ctx.cluster
-        .submit_ops_request(
-            engine,
-            &day2::ops_request(
-                &db,
-                &ctx.ns,
-                &op,
-                &OpsChange::VolumeExpansion { storage_gb: 40 },
-            ),
-            &owner,
-        )
-        .await
-        .expect("submitted");
-    let failed = wait_terminal(&ctx, &db, &name).await;
+    let (op, name, failed) = failing_expansion(&ctx, &db).await;
     assert_eq!(failed.phase.as_deref(), Some("Failed"), "{failed:?}");
     assert!(
         failed
@@ -651,7 +655,7 @@ async fn foreign_and_failed_requests_pause_and_resume() {
     );
     assert_eq!(failed.operation_id.as_deref(), Some(op.as_str()));
     ctx.sim.faults.update(|f| {
-        f.fail_ops_requests.remove(&key);
+        f.fail_ops_requests.remove(&format!("{}/{name}", ctx.ns));
     });
     let seen = wait_phase(&ctx, &db, "Ready").await;
     assert_eq!(
@@ -881,27 +885,7 @@ async fn the_timeline_has_the_events_of_the_database_and_its_requests() {
     let restart = new_id(IdKind::Operation);
     run(&ctx, &db, OpsChange::Restart, &restart).await;
     let restart = day2::ops_request_name(&restart);
-    let failing = new_id(IdKind::Operation);
-    let failing_name = day2::ops_request_name(&failing);
-    let key = format!("{}/{failing_name}", ctx.ns);
-    ctx.sim.faults.update(|f| {
-        f.fail_ops_requests
-            .insert(key.clone(), "volume quota exceeded".into());
-    });
-    ctx.cluster
-        .submit_ops_request(
-            engine,
-            &day2::ops_request(
-                &db,
-                &ctx.ns,
-                &failing,
-                &OpsChange::VolumeExpansion { storage_gb: 40 },
-            ),
-            &owner,
-        )
-        .await
-        .expect("submitted");
-    let failed = wait_terminal(&ctx, &db, &failing_name).await;
+    let (_, failing_name, failed) = failing_expansion(&ctx, &db).await;
     assert_eq!(failed.phase.as_deref(), Some("Failed"), "{failed:?}");
 
     let ops_kind = "PostgresOpsRequest";
@@ -1019,7 +1003,8 @@ async fn the_timeline_has_the_events_of_the_database_and_its_requests() {
         Vec::new()
     );
     ctx.sim.faults.update(|f| {
-        f.fail_ops_requests.remove(&key);
+        f.fail_ops_requests
+            .remove(&format!("{}/{failing_name}", ctx.ns));
     });
     ctx.sim.shutdown().await;
 }

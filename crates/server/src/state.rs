@@ -205,7 +205,6 @@ impl AppState {
         }))
     }
 
-    /// Forgets cached quota views of a project and its domain after a change to either.
     /// The parts of the state a workflow may use.
     pub fn workflows(&self) -> crate::context::Ctx<'_> {
         crate::context::Ctx {
@@ -220,6 +219,7 @@ impl AppState {
         }
     }
 
+    /// Forgets cached quota views of a project and its domain after a change to either.
     pub async fn invalidate_quota(&self, domain: &str, project: Option<&str>) {
         self.workflows()
             .committed(crate::context::Committed {

@@ -105,6 +105,35 @@ async fn token(http: &reqwest::Client, base: &str) -> String {
     r["access_token"].as_str().unwrap().to_string()
 }
 
+/// Onboards the simulated cluster as provider `sim` and creates tenant `acme` with project `web`.
+async fn onboard_acme_web(http: &reqwest::Client, base: &str, admin: &str, kubeconfig: &str) {
+    let post = |path: &str, body: Value| {
+        call(
+            http,
+            reqwest::Method::POST,
+            format!("{base}{path}"),
+            admin,
+            Some(body),
+        )
+    };
+    let (s, p) = post(
+        "/api/v1/providers",
+        json!({"name": "sim", "region": "eu", "cpu_total_cores": 1000, "memory_total_gb": 4000,
+            "storage_total_gb": 100000, "kubeconfig_content": kubeconfig}),
+    )
+    .await;
+    assert_eq!(s, 201, "{p}");
+    let quota = json!({"max_cpu_cores": 100, "max_memory_gb": 400, "max_storage_gb": 10000, "max_databases": 50});
+    let (s, t) = post("/api/v1/tenants", json!({"name": "acme", "quota": quota})).await;
+    assert_eq!(s, 201, "{t}");
+    let (s, p) = post(
+        "/api/v1/tenants/acme/projects",
+        json!({"name": "web", "quota": quota}),
+    )
+    .await;
+    assert_eq!(s, 201, "{p}");
+}
+
 async fn killed_mid_creates(database_url: Option<String>) {
     let sim = start_sim(Duration::from_millis(1500)).await;
     let dir = tempfile::tempdir().unwrap();
@@ -113,37 +142,8 @@ async fn killed_mid_creates(database_url: Option<String>) {
     let mut srv = spawn(dir.path(), port, database_url.as_deref());
     wait_ready(&http, &srv.base).await;
     let admin = token(&http, &srv.base).await;
+    onboard_acme_web(&http, &srv.base, &admin, &sim.kubeconfig_yaml).await;
     use reqwest::Method;
-    let (s, p) = call(
-        &http,
-        Method::POST,
-        format!("{}/api/v1/providers", srv.base),
-        &admin,
-        Some(json!({
-        "name": "sim", "region": "eu", "cpu_total_cores": 1000, "memory_total_gb": 4000,
-        "storage_total_gb": 100000, "kubeconfig_content": sim.kubeconfig_yaml})),
-    )
-    .await;
-    assert_eq!(s, 201, "{p}");
-    let quota = json!({"max_cpu_cores": 100, "max_memory_gb": 400, "max_storage_gb": 10000, "max_databases": 50});
-    let (s, _) = call(
-        &http,
-        Method::POST,
-        format!("{}/api/v1/tenants", srv.base),
-        &admin,
-        Some(json!({"name": "acme", "quota": quota})),
-    )
-    .await;
-    assert_eq!(s, 201);
-    let (s, _) = call(
-        &http,
-        Method::POST,
-        format!("{}/api/v1/tenants/acme/projects", srv.base),
-        &admin,
-        Some(json!({"name": "web", "quota": quota})),
-    )
-    .await;
-    assert_eq!(s, 201);
     let path = "/api/v1/domain/acme/project/web/databases";
     let mut ids = vec![];
     for i in 0..20 {
@@ -278,37 +278,7 @@ async fn one_leader_among_replicas_and_failover_postgres() {
     // at its next relist).
     let base = replicas[leader].base.clone();
     let admin = token(&http, &base).await;
-    let (s, p) = call(
-        &http,
-        Method::POST,
-        format!("{base}/api/v1/providers"),
-        &admin,
-        Some(
-            json!({"name": "sim", "region": "eu", "cpu_total_cores": 1000, "memory_total_gb": 4000,
-            "storage_total_gb": 100000, "kubeconfig_content": sim.kubeconfig_yaml}),
-        ),
-    )
-    .await;
-    assert_eq!(s, 201, "{p}");
-    let quota = json!({"max_cpu_cores": 100, "max_memory_gb": 400, "max_storage_gb": 10000, "max_databases": 50});
-    let (s, _) = call(
-        &http,
-        Method::POST,
-        format!("{base}/api/v1/tenants"),
-        &admin,
-        Some(json!({"name": "acme", "quota": quota})),
-    )
-    .await;
-    assert_eq!(s, 201);
-    let (s, _) = call(
-        &http,
-        Method::POST,
-        format!("{base}/api/v1/tenants/acme/projects"),
-        &admin,
-        Some(json!({"name": "web", "quota": quota})),
-    )
-    .await;
-    assert_eq!(s, 201);
+    onboard_acme_web(&http, &base, &admin, &sim.kubeconfig_yaml).await;
     let runs = |name: &'static str, base: String| {
         let (http, admin, path) = (
             http.clone(),

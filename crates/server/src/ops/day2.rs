@@ -22,6 +22,7 @@ use store::{DatabaseChange, DatabasePatch, DatabaseSettings, Reservation};
 
 use super::create::{cluster_of, load, owned};
 use super::{in_place, OpCtx, Step, StepError};
+use crate::context::Committed;
 use crate::state::AppState;
 
 /// What a day-2 operation carries in `desired_state`.
@@ -446,8 +447,14 @@ async fn finish(
         .store
         .apply_change(&db.id, &change, Utc::now())
         .await?;
-    state.ops.database_changed(&db.id);
-    state.invalidate_quota(&db.domain, Some(&db.project)).await;
+    state
+        .workflows()
+        .committed(Committed {
+            database: Some(&db.id),
+            quota_of: Some((&db.domain, Some(&db.project))),
+            ..Default::default()
+        })
+        .await;
     Ok(Step::Done(if moved {
         format!("the database is {}", t.after)
     } else {
@@ -521,8 +528,14 @@ async fn roll_back(
     {
         tracing::warn!(database = %db.id, op = %op.id, "the database moved on before its failed change was rolled back");
     }
-    state.ops.database_changed(&db.id);
-    state.invalidate_quota(&db.domain, Some(&db.project)).await;
+    state
+        .workflows()
+        .committed(Committed {
+            database: Some(&db.id),
+            quota_of: Some((&db.domain, Some(&db.project))),
+            ..Default::default()
+        })
+        .await;
     Ok(())
 }
 

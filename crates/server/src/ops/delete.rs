@@ -8,6 +8,7 @@ use store::DatabasePatch;
 
 use super::create::{cluster_of, load, owned};
 use super::{in_place, OpCtx, Step, StepError};
+use crate::context::Committed;
 
 pub(super) async fn run(ctx: &mut OpCtx) -> Result<Step, StepError> {
     let state = ctx.state.clone();
@@ -108,8 +109,14 @@ pub(super) async fn run(ctx: &mut OpCtx) -> Result<Step, StepError> {
             Utc::now(),
         )
         .await?;
-    state.invalidate_quota(&db.domain, Some(&db.project)).await;
-    state.ops.database_changed(&db.id);
+    state
+        .workflows()
+        .committed(Committed {
+            database: Some(&db.id),
+            quota_of: Some((&db.domain, Some(&db.project))),
+            ..Default::default()
+        })
+        .await;
     Ok(Step::Done("the database was deleted".into()))
 }
 

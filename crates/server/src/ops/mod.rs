@@ -30,8 +30,6 @@ use tokio::task::JoinHandle;
 
 use crate::state::AppState;
 
-pub use crate::signals::Signals;
-
 /// How a step of an operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum StepError {

@@ -19,8 +19,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::ops::day2::{ops_change, Day2Desired, SecretNames};
 use crate::routes::databases::DatabaseResponse;
 use crate::state::Audit;
-pub use crate::workflows::Actor;
-use crate::workflows::{Committed, Ctx};
+use crate::workflows::{Actor, Committed, Ctx};
 
 /// One change a request asks for.
 pub struct Request<'a> {

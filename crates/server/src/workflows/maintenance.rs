@@ -12,7 +12,8 @@ use domain::status::{DatabaseStatus, OperationType};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use super::day2::{submit, unfinished, Actor, Request};
+use super::day2::{submit, unfinished, Request};
+use super::Actor;
 use crate::ops::day2::Day2Desired;
 use crate::state::{AppState, RequestCtx};
 
