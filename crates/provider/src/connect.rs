@@ -96,7 +96,11 @@ fn check_kubeconfig(kc: &Kubeconfig) -> Result<(), ProviderError> {
     Ok(())
 }
 
-async fn config_from(content: &str, verify_ssl: bool) -> Result<kube::Config, ProviderError> {
+async fn config_from(
+    content: &str,
+    verify_ssl: bool,
+    agent: &str,
+) -> Result<kube::Config, ProviderError> {
     let kc = parse_kubeconfig(content)?;
     let mut cfg = kube::Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default())
         .await
@@ -108,10 +112,9 @@ async fn config_from(content: &str, verify_ssl: bool) -> Result<kube::Config, Pr
     cfg.write_timeout = Some(READ_TIMEOUT);
     // Count the read timeout from the request, not from when a pooled connection went idle.
     cfg.reset_reader_on_write = true;
-    cfg.headers.push((
-        http::header::USER_AGENT,
-        http::HeaderValue::from_static(USER_AGENT),
-    ));
+    let agent = http::HeaderValue::from_str(agent)
+        .unwrap_or_else(|_| http::HeaderValue::from_static(USER_AGENT));
+    cfg.headers.push((http::header::USER_AGENT, agent));
     Ok(cfg)
 }
 
@@ -134,7 +137,7 @@ pub async fn client_from_kubeconfig(
     content: &str,
     verify_ssl: bool,
 ) -> Result<kube::Client, ProviderError> {
-    build(config_from(content, verify_ssl).await?, None)
+    build(config_from(content, verify_ssl, USER_AGENT).await?, None)
 }
 
 /// A token bucket shared by every request to one cluster: callers wait, they never fail.
@@ -252,16 +255,19 @@ impl Cluster {
             content,
             verify_ssl,
             Arc::new(RateLimiter::new(DEFAULT_RATE_PER_SEC, DEFAULT_BURST)),
+            USER_AGENT,
         )
         .await
     }
 
+    /// Builds both clients sharing `limiter`, sending `agent` as User-Agent.
     pub async fn connect_with(
         content: &str,
         verify_ssl: bool,
         limiter: Arc<RateLimiter>,
+        agent: &str,
     ) -> Result<Cluster, ProviderError> {
-        let cfg = config_from(content, verify_ssl).await?;
+        let cfg = config_from(content, verify_ssl, agent).await?;
         let url = cfg
             .cluster_url
             .to_string()
@@ -313,6 +319,7 @@ pub struct ClientCache {
     limiters: Mutex<HashMap<String, Arc<RateLimiter>>>,
     rate_per_sec: u32,
     burst: u32,
+    agent: String,
 }
 
 impl Default for ClientCache {
@@ -328,7 +335,15 @@ impl ClientCache {
             limiters: Mutex::new(HashMap::new()),
             rate_per_sec,
             burst,
+            agent: USER_AGENT.to_string(),
         }
+    }
+
+    /// Names the replica in the User-Agent of its clients, so a cluster's audit log (and the
+    /// simulator's counters) tell the replicas of one platform apart.
+    pub fn for_replica(mut self, replica: &str) -> Self {
+        self.agent = format!("{USER_AGENT} (replica {replica})");
+        self
     }
 
     fn limiter(&self, provider_id: &str) -> Arc<RateLimiter> {
@@ -354,7 +369,8 @@ impl ClientCache {
         }
         let content = kubeconfig().await?;
         let cluster =
-            Cluster::connect_with(&content, verify_ssl, self.limiter(provider_id)).await?;
+            Cluster::connect_with(&content, verify_ssl, self.limiter(provider_id), &self.agent)
+                .await?;
         self.entries
             .insert(
                 provider_id.to_string(),

@@ -11,6 +11,7 @@ use domain::model::Provider;
 use futures::StreamExt;
 use provider::ProviderError;
 use serde_json::{json, Value};
+use store::Fence;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -115,8 +116,9 @@ pub async fn check_provider(state: &AppState, p: &Provider, timeout: Duration) -
     }
 }
 
-/// One round over every provider; returns how many were checked and written.
-pub async fn check_all(state: &AppState) -> usize {
+/// One round over every provider; returns how many were checked and written. `fence`: the
+/// leader's term, outside which nothing is written.
+pub async fn check_all(state: &AppState, fence: Option<&Fence>) -> usize {
     let providers = match state.store.list_providers(&Default::default()).await {
         Ok(p) => p,
         Err(e) => {
@@ -128,7 +130,7 @@ pub async fn check_all(state: &AppState) -> usize {
     let written = futures::stream::iter(providers)
         .map(|p| async move {
             let result = check_provider(state, &p, timeout).await;
-            write(state, &p, result).await
+            write(state, &p, result, fence).await
         })
         .buffer_unordered(MAX_CONCURRENT_PROBES)
         .filter(|ok| std::future::ready(*ok))
@@ -139,7 +141,7 @@ pub async fn check_all(state: &AppState) -> usize {
     written
 }
 
-async fn write(state: &AppState, p: &Provider, r: HealthResult) -> bool {
+async fn write(state: &AppState, p: &Provider, r: HealthResult, fence: Option<&Fence>) -> bool {
     // A PATCH during the probe (new kubeconfig, say) wrote fresher facts: keep those.
     match state.store.get_provider(&p.id).await {
         Ok(Some(now)) if now.updated_at == p.updated_at => {}
@@ -163,10 +165,10 @@ async fn write(state: &AppState, p: &Provider, r: HealthResult) -> bool {
     let kubedb = r.kubedb.as_ref().unwrap_or(&p.kubedb);
     match state
         .store
-        .set_provider_health(&p.id, kubedb, &r.connection)
+        .set_provider_health(&p.id, kubedb, &r.connection, fence)
         .await
     {
-        Ok(()) => true,
+        Ok(written) => written,
         Err(e) => {
             tracing::warn!(provider = %p.id, error = %e, "health check: writing the result failed");
             false
@@ -176,7 +178,7 @@ async fn write(state: &AppState, p: &Provider, r: HealthResult) -> bool {
 
 /// Runs a round every `provider_health_interval_secs` until `stop`; rounds never overlap (a slow
 /// round delays the next one).
-pub fn spawn(state: &AppState, mut stop: watch::Receiver<bool>) -> JoinHandle<()> {
+pub fn spawn(state: &AppState, fence: Fence, mut stop: watch::Receiver<bool>) -> JoinHandle<()> {
     let state = state.clone();
     let every = Duration::from_secs(state.config.provider_health_interval_secs.max(1));
     tokio::spawn(async move {
@@ -186,7 +188,7 @@ pub fn spawn(state: &AppState, mut stop: watch::Receiver<bool>) -> JoinHandle<()
         tick.tick().await;
         loop {
             tokio::select! {
-                _ = tick.tick() => { check_all(&state).await; }
+                _ = tick.tick() => { check_all(&state, Some(&fence)).await; }
                 _ = stop.changed() => break,
             }
         }

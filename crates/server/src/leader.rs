@@ -8,6 +8,7 @@
 use std::time::Duration;
 
 use chrono::Utc;
+use store::Fence;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -25,14 +26,21 @@ struct Term {
 impl Term {
     fn begin(state: &AppState, term: i64) -> Term {
         let (stop, _) = watch::channel(false);
-        crate::watchers::spawn_supervisor(state, stop.subscribe());
-        crate::health_check::spawn(state, stop.subscribe());
+        // Every write of the term's loops carries it: it applies only while the term lasts.
+        let fence = Fence {
+            lease: LEASE.into(),
+            holder: state.ops.replica_id.clone(),
+            term,
+        };
+        crate::watchers::spawn_supervisor(state, fence.clone(), stop.subscribe());
+        crate::health_check::spawn(state, fence.clone(), stop.subscribe());
         crate::workflows::maintenance::spawn(
             state,
             Duration::from_secs(state.config.maintenance_tick_secs.max(1)),
+            fence.clone(),
             stop.subscribe(),
         );
-        spawn_audit_retention(state, stop.subscribe());
+        spawn_audit_retention(state, fence, stop.subscribe());
         tracing::info!(term, replica = %state.ops.replica_id, "leading");
         Term { term, stop }
     }
@@ -72,11 +80,14 @@ pub fn spawn(state: &AppState, mut stop: watch::Receiver<bool>) -> JoinHandle<()
             match state.store.acquire_lease(LEASE, &me, ttl, Utc::now()).await {
                 Ok(lease) => {
                     let mine = lease.holder == me;
+                    // Renewed only after the lease ran out: writes of the loops were refused
+                    // meanwhile (their fence had expired), so they start again and re-read all.
+                    let lapsed = mine && asked >= held_until;
                     if mine {
                         held_until = asked + ttl;
                     }
                     match (&leading, mine) {
-                        (Some(t), true) if t.term == lease.term => {}
+                        (Some(t), true) if t.term == lease.term && !lapsed => {}
                         (_, true) => {
                             if let Some(old) = leading.take() {
                                 old.end(&state, "a new term began");
@@ -128,7 +139,7 @@ pub fn spawn(state: &AppState, mut stop: watch::Receiver<bool>) -> JoinHandle<()
 }
 
 /// Removes audit entries older than the retention period, hourly, while this replica leads.
-fn spawn_audit_retention(state: &AppState, mut stop: watch::Receiver<bool>) {
+fn spawn_audit_retention(state: &AppState, fence: Fence, mut stop: watch::Receiver<bool>) {
     let state = state.clone();
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(3600));
@@ -137,7 +148,7 @@ fn spawn_audit_retention(state: &AppState, mut stop: watch::Receiver<bool>) {
                 _ = tick.tick() => {
                     let before = Utc::now()
                         - chrono::Duration::days(state.config.audit_retention_days as i64);
-                    match state.store.purge_audit_before(before).await {
+                    match state.store.purge_audit_before(before, Some(&fence)).await {
                         Ok(n) => {
                             state.metrics.audit_purged.set(n as i64);
                             if n > 0 {

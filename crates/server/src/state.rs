@@ -172,6 +172,7 @@ impl AppState {
         );
         let proxies = crate::auth::client_ip::ProxyTrust::from_config(&config);
         let metrics = Metrics::new();
+        let ops = Arc::new(crate::signals::Signals::new());
         let reads = crate::read_cache::ReadCache::new(
             config.read_cache_mb * 1024 * 1024,
             metrics.read_cache_lookups.clone(),
@@ -190,13 +191,14 @@ impl AppState {
             quota_views,
             key_touches: DashMap::new(),
             started_at: Instant::now(),
-            ops: Arc::new(crate::signals::Signals::new()),
-            secrets,
             clusters: provider::connect::ClientCache::new(
                 Duration::from_secs(600),
                 config_rate.0,
                 config_rate.1,
-            ),
+            )
+            .for_replica(&ops.replica_id),
+            ops,
+            secrets,
             version_policy,
             provider_list,
             reads,

@@ -14,7 +14,7 @@ use domain::status::{observe_phase, DatabaseStatus};
 use futures::StreamExt;
 use provider::observe::ObservedDatabase;
 use provider::watch::{watch_cluster, ClusterEvent};
-use store::DatabasePatch;
+use store::{DatabasePatch, Fence};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -22,8 +22,12 @@ use crate::clusters::{cluster_for, endpoint_patch};
 use crate::state::AppState;
 
 /// Keeps one watcher running per active provider, starting and stopping them as providers come,
-/// change and go.
-pub fn spawn_supervisor(state: &AppState, mut stop: watch::Receiver<bool>) -> JoinHandle<()> {
+/// change and go. Every write carries the leader's `fence`.
+pub fn spawn_supervisor(
+    state: &AppState,
+    fence: Fence,
+    mut stop: watch::Receiver<bool>,
+) -> JoinHandle<()> {
     let state = state.clone();
     tokio::spawn(async move {
         let mut running: HashMap<String, (String, JoinHandle<()>)> = HashMap::new();
@@ -47,7 +51,8 @@ pub fn spawn_supervisor(state: &AppState, mut stop: watch::Receiver<bool>) -> Jo
                         if let std::collections::hash_map::Entry::Vacant(slot) =
                             running.entry(p.id.clone())
                         {
-                            let task = tokio::spawn(watch_provider(state.clone(), p.id));
+                            let task =
+                                tokio::spawn(watch_provider(state.clone(), p.id, fence.clone()));
                             slot.insert((p.updated_at.to_rfc3339(), task));
                         }
                     }
@@ -66,7 +71,7 @@ pub fn spawn_supervisor(state: &AppState, mut stop: watch::Receiver<bool>) -> Jo
     })
 }
 
-async fn watch_provider(state: AppState, provider_id: String) {
+async fn watch_provider(state: AppState, provider_id: String, fence: Fence) {
     loop {
         let cluster = match state.store.get_provider(&provider_id).await {
             Ok(Some(p)) => match cluster_for(&state, &p).await {
@@ -88,7 +93,7 @@ async fn watch_provider(state: AppState, provider_id: String) {
         let mut names: HashMap<(String, String), String> = HashMap::new();
         let mut events = Box::pin(watch_cluster(&cluster));
         while let Some(event) = events.next().await {
-            if let Err(e) = apply(&state, &cluster, &mut names, event).await {
+            if let Err(e) = apply(&state, &cluster, &fence, &mut names, event).await {
                 tracing::warn!(provider = %provider_id, error = %e, "applying a watch event failed");
             }
         }
@@ -99,6 +104,7 @@ async fn watch_provider(state: AppState, provider_id: String) {
 async fn apply(
     state: &AppState,
     cluster: &provider::Cluster,
+    fence: &Fence,
     names: &mut HashMap<(String, String), String>,
     event: ClusterEvent,
 ) -> Result<(), store::StoreError> {
@@ -116,7 +122,10 @@ async fn apply(
                 tracing::warn!(database = %id, "{}/{} carries the database's id but is not its object; ignored", obs.namespace, obs.name);
                 return Ok(());
             }
-            let patch = observed_patch(&db, &obs);
+            let patch = DatabasePatch {
+                fence: Some(fence.clone()),
+                ..observed_patch(&db, &obs)
+            };
             if !patch.is_empty() && state.store.patch_database(&id, &patch, Utc::now()).await? {
                 state.metrics.record_watch_update();
             }
@@ -167,6 +176,7 @@ async fn apply(
                                 "reason": "DeletedOutsidePlatform", "message": reason,
                                 "lastTransitionTime": Utc::now().to_rfc3339(),
                             }])),
+                            fence: Some(fence.clone()),
                             ..Default::default()
                         },
                         Utc::now(),
@@ -179,7 +189,7 @@ async fn apply(
                 if now.status == DatabaseStatus::Failed
                     && now.reserved != domain::quota::Usage::default()
                 {
-                    state.store.release_reservation(&id).await?;
+                    state.store.release_reservation(&id, Some(fence)).await?;
                     state
                         .invalidate_quota(&now.domain, Some(&now.project))
                         .await;
@@ -216,7 +226,14 @@ async fn apply(
                 {
                     state
                         .store
-                        .patch_database(&id, &endpoint_patch(Some(e)), Utc::now())
+                        .patch_database(
+                            &id,
+                            &DatabasePatch {
+                                fence: Some(fence.clone()),
+                                ..endpoint_patch(Some(e))
+                            },
+                            Utc::now(),
+                        )
                         .await?;
                 }
             }

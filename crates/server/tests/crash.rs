@@ -1,6 +1,8 @@
 //! The real `dbaas` binary killed with SIGKILL in the middle of 20 creates comes back and finishes
-//! all 20, with exactly one KubeDB resource each, on both stores; two replicas on one PostgreSQL
-//! elect one leader, and the other takes over when the leader is killed.
+//! all 20, with exactly one KubeDB resource each, on both stores. Replicas on one PostgreSQL and
+//! one Redis elect one leader, the only one that watches the cluster; when it is killed in the
+//! middle of 50 creates and 20 day-2 operations another takes over and every operation completes
+//! exactly once; a leader paused past its lease writes nothing when it wakes up.
 
 mod common;
 
@@ -123,7 +125,7 @@ async fn onboard_acme_web(http: &reqwest::Client, base: &str, admin: &str, kubec
     )
     .await;
     assert_eq!(s, 201, "{p}");
-    let quota = json!({"max_cpu_cores": 100, "max_memory_gb": 400, "max_storage_gb": 10000, "max_databases": 50});
+    let quota = json!({"max_cpu_cores": 500, "max_memory_gb": 2000, "max_storage_gb": 10000, "max_databases": 100});
     let (s, t) = post("/api/v1/tenants", json!({"name": "acme", "quota": quota})).await;
     assert_eq!(s, 201, "{t}");
     let (s, p) = post(
@@ -214,8 +216,51 @@ async fn sigkill_mid_creates_postgres() {
     killed_mid_creates(Some(store::testing::fresh_postgres_url().await)).await;
 }
 
-/// What a replica's `/health` says of the leader: (holder, term, this replica leads).
-async fn leader_of(http: &reqwest::Client, base: &str) -> Option<(String, i64, bool)> {
+/// Replicas of one platform: every `dbaas serve` on the same PostgreSQL and Redis.
+struct Fleet {
+    servers: Vec<Server>,
+    _dirs: Vec<tempfile::TempDir>,
+}
+
+impl Fleet {
+    fn start(n: usize, url: &str, env: &[(&str, &str)]) -> Fleet {
+        let dirs: Vec<_> = (0..n).map(|_| tempfile::tempdir().unwrap()).collect();
+        let servers = dirs
+            .iter()
+            .map(|d| spawn_with(d.path(), free_port(), Some(url), env))
+            .collect();
+        Fleet {
+            servers,
+            _dirs: dirs,
+        }
+    }
+
+    fn base(&self, i: usize) -> String {
+        self.servers[i].base.clone()
+    }
+
+    fn signal(&self, i: usize, signal: &str) {
+        let ok = Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(self.servers[i].child.id().to_string())
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "kill -{signal}");
+    }
+}
+
+impl Drop for Fleet {
+    fn drop(&mut self) {
+        for s in &mut self.servers {
+            let _ = s.child.kill();
+            let _ = s.child.wait();
+        }
+    }
+}
+
+/// What a replica's `/health` says: its id and the leader (holder, term, this replica leads).
+async fn leader_of(http: &reqwest::Client, base: &str) -> Option<(String, String, i64, bool)> {
     let h: Value = http
         .get(format!("{base}/health"))
         .send()
@@ -226,110 +271,324 @@ async fn leader_of(http: &reqwest::Client, base: &str) -> Option<(String, i64, b
         .ok()?;
     let l = &h["leader"];
     Some((
+        h["replica"].as_str()?.to_string(),
         l["holder"].as_str()?.to_string(),
         l["term"].as_i64()?,
         l["this_replica"].as_bool()?,
     ))
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn one_leader_among_replicas_and_failover_postgres() {
-    let url = store::testing::fresh_postgres_url().await;
-    let sim = start_sim(Duration::ZERO).await;
-    let http = reqwest::Client::new();
-    // Shared secret key (tokens and sealed secrets work on both); a short lease; parked
-    // operations are not re-checked on their own, so only a leader's watcher can wake them.
-    let env = [
-        (
-            "DBAAS_SECRET_KEY",
-            "replica-test-secret-key-0123456789abcdef",
-        ),
-        ("DBAAS_LEADER_LEASE_SECS", "3"),
-        ("DBAAS_PARK_RECHECK_SECS", "600"),
-    ];
-    let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    let mut replicas = vec![
-        spawn_with(dir_a.path(), free_port(), Some(&url), &env),
-        spawn_with(dir_b.path(), free_port(), Some(&url), &env),
-    ];
-    for r in &replicas {
-        wait_ready(&http, &r.base).await;
-    }
-    // Both see the same leader; exactly one of them is it.
+/// Waits until the replicas `among` agree on one leader in a term after `after`, exactly one of
+/// them saying it is that leader; returns its index, its replica id and the term.
+async fn agreed_leader(
+    http: &reqwest::Client,
+    fleet: &Fleet,
+    among: &[usize],
+    after: i64,
+) -> (usize, String, i64) {
     let start = Instant::now();
-    let (leader, term) = loop {
-        let a = leader_of(&http, &replicas[0].base).await;
-        let b = leader_of(&http, &replicas[1].base).await;
-        if let (Some(a), Some(b)) = (a, b) {
-            if a.0 == b.0 && a.1 == b.1 && (a.2 ^ b.2) {
-                break (usize::from(b.2), a.1);
+    loop {
+        let mut seen = vec![];
+        for &i in among {
+            seen.push((i, leader_of(http, &fleet.base(i)).await));
+        }
+        let views: Vec<_> = seen
+            .iter()
+            .filter_map(|(i, v)| Some((*i, v.clone()?)))
+            .collect();
+        if views.len() == among.len() {
+            let (holder, term) = (&views[0].1 .1, views[0].1 .2);
+            let agree = views.iter().all(|(_, v)| &v.1 == holder && v.2 == term);
+            let leaders: Vec<_> = views.iter().filter(|(_, v)| v.3).collect();
+            if agree && term > after && leaders.len() == 1 && &leaders[0].1 .0 == holder {
+                return (leaders[0].0, holder.clone(), term);
             }
         }
         assert!(
             start.elapsed() < Duration::from_secs(60),
-            "no single leader"
+            "no single leader among {among:?}: {seen:?}"
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
-    };
-    let follower = 1 - leader;
+    }
+}
 
-    use reqwest::Method;
-    // Set up through the leader (a provider added on a follower reaches the leader's watchers
-    // at its next relist).
-    let base = replicas[leader].base.clone();
-    let admin = token(&http, &base).await;
-    onboard_acme_web(&http, &base, &admin, &sim.kubeconfig_yaml).await;
-    let runs = |name: &'static str, base: String| {
-        let (http, admin, path) = (
-            http.clone(),
-            admin.clone(),
-            format!("{base}/api/v1/domain/acme/project/web/databases"),
+const DBS: &str = "/api/v1/domain/acme/project/web/databases";
+
+/// Creates a PostgreSQL through `base`; its id.
+async fn create_pg(http: &reqwest::Client, base: &str, admin: &str, name: &str) -> String {
+    let (s, d) = call(
+        http,
+        reqwest::Method::POST,
+        format!("{base}{DBS}"),
+        admin,
+        Some(json!({"name": name, "engine": "postgres", "version": "16.10"})),
+    )
+    .await;
+    assert_eq!(s, 202, "{d}");
+    d["id"].as_str().unwrap().to_string()
+}
+
+/// Waits until `url` answers a document whose `field` is `want`.
+async fn wait_for(
+    http: &reqwest::Client,
+    url: &str,
+    admin: &str,
+    field: &str,
+    want: &str,
+) -> Value {
+    let start = Instant::now();
+    loop {
+        let (_, d) = call(http, reqwest::Method::GET, url.to_string(), admin, None).await;
+        if d[field] == want {
+            return d;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(180),
+            "{url}: {field} never became {want}: {d}"
         );
-        async move {
-            let (s, d) = call(
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// How many OpsRequests of PostgreSQL databases exist in a namespace, read from the cluster.
+async fn count_ops_requests(sim: &sim::SimHandle, namespace: &str) -> usize {
+    let meta = provider::kubedb::names::engine("postgres").expect("known engine");
+    let ar = kube::api::ApiResource {
+        group: "ops.kubedb.com".into(),
+        version: "v1alpha1".into(),
+        api_version: "ops.kubedb.com/v1alpha1".into(),
+        kind: meta.ops_kind.into(),
+        plural: meta.ops_plural.into(),
+    };
+    let api: kube::Api<kube::api::DynamicObject> =
+        kube::Api::namespaced_with(sim.client(), namespace, &ar);
+    api.list(&Default::default()).await.unwrap().items.len()
+}
+
+/// The replicas whose clients opened watches on the cluster.
+fn watching_replicas(sim: &sim::SimHandle) -> Vec<String> {
+    sim.request_counts()
+        .watches_by_agent
+        .keys()
+        .filter_map(|agent| {
+            let id = agent.split("(replica ").nth(1)?;
+            Some(id.trim_end_matches(')').to_string())
+        })
+        .collect()
+}
+
+const REPLICA_ENV: [(&str, &str); 3] = [
+    (
+        "DBAAS_SECRET_KEY",
+        "replica-test-secret-key-0123456789abcdef",
+    ),
+    ("DBAAS_LEADER_LEASE_SECS", "3"),
+    // Parked operations are not re-checked on their own: only a leader's watcher wakes them.
+    ("DBAAS_PARK_RECHECK_SECS", "600"),
+];
+
+fn redis_url() -> String {
+    std::env::var("DBAAS_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
+}
+
+/// Three replicas: one leader, the only one watching; killed in the middle of 50 creates and 20
+/// restarts, another takes over, status following resumes, every operation completes exactly
+/// once with exactly one KubeDB object per database and one OpsRequest per restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_replicas_survive_the_leaders_sigkill_postgres() {
+    let url = store::testing::fresh_postgres_url().await;
+    let sim = start_sim(Duration::from_millis(1500)).await;
+    let http = reqwest::Client::new();
+    let redis = redis_url();
+    let mut env = REPLICA_ENV.to_vec();
+    env.push(("DBAAS_REDIS_URL", &redis));
+    let mut fleet = Fleet::start(3, &url, &env);
+    for i in 0..3 {
+        wait_ready(&http, &fleet.base(i)).await;
+    }
+    let (leader, leader_id, term) = agreed_leader(&http, &fleet, &[0, 1, 2], 0).await;
+    let admin = token(&http, &fleet.base(leader)).await;
+    onboard_acme_web(&http, &fleet.base(leader), &admin, &sim.kubeconfig_yaml).await;
+
+    // 20 databases to restart later, created through every replica.
+    let mut running = vec![];
+    for i in 0..20 {
+        running.push(create_pg(&http, &fleet.base(i % 3), &admin, &format!("day2-{i:02}")).await);
+    }
+    for id in &running {
+        wait_for(
+            &http,
+            &format!("{}{DBS}/{id}", fleet.base(leader)),
+            &admin,
+            "status",
+            "running",
+        )
+        .await;
+    }
+    assert_eq!(
+        watching_replicas(&sim),
+        vec![leader_id.clone()],
+        "only the leader watches the cluster"
+    );
+
+    // 50 creates and 20 restarts through the followers, then the leader dies.
+    let followers: Vec<usize> = (0..3).filter(|i| *i != leader).collect();
+    let mut created = vec![];
+    for i in 0..50 {
+        created.push(
+            create_pg(
                 &http,
-                Method::POST,
-                path.clone(),
+                &fleet.base(followers[i % 2]),
                 &admin,
-                Some(json!({"name": name, "engine": "postgres", "version": "16.10"})),
+                &format!("load-{i:02}"),
+            )
+            .await,
+        );
+    }
+    let mut restarts = vec![];
+    for (i, id) in running.iter().enumerate() {
+        let (s, d) = call(
+            &http,
+            reqwest::Method::POST,
+            format!("{}{DBS}/{id}/restart", fleet.base(followers[i % 2])),
+            &admin,
+            None,
+        )
+        .await;
+        assert_eq!(s, 202, "{d}");
+        restarts.push(d["operations"][0]["id"].as_str().unwrap().to_string());
+    }
+    fleet.servers[leader].child.kill().unwrap();
+    fleet.servers[leader].child.wait().unwrap();
+    let killed = Instant::now();
+    let (new_leader, new_id, new_term) = agreed_leader(&http, &fleet, &followers, term).await;
+    assert!(new_term > term);
+    println!(
+        "takeover {:.1} s after the kill",
+        killed.elapsed().as_secs_f64()
+    );
+
+    let base = fleet.base(new_leader);
+    for id in &created {
+        wait_for(
+            &http,
+            &format!("{base}{DBS}/{id}"),
+            &admin,
+            "status",
+            "running",
+        )
+        .await;
+    }
+    for op in &restarts {
+        let d = wait_for(
+            &http,
+            &format!("{base}/api/v1/operations/{op}"),
+            &admin,
+            "status",
+            "completed",
+        )
+        .await;
+        assert_eq!(d["progress"], 100, "{d}");
+    }
+    let ns = provider::translate::namespace_name("acme", "web");
+    assert_eq!(
+        count_objects(&sim, "postgreses", &ns).await,
+        70,
+        "one KubeDB object per database"
+    );
+    assert_eq!(
+        count_ops_requests(&sim, &ns).await,
+        20,
+        "one OpsRequest per restart"
+    );
+    let mut watching = watching_replicas(&sim);
+    watching.sort();
+    let mut expected = vec![leader_id, new_id];
+    expected.sort();
+    assert_eq!(watching, expected, "only leaders watched");
+    drop(fleet);
+    sim.shutdown().await;
+}
+
+/// A leader frozen (SIGSTOP) past its lease, while the cluster changes and another replica
+/// leads, writes nothing of what it saw when it wakes up (SIGCONT): its writes carry its term.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paused_leader_writes_nothing_when_it_wakes_postgres() {
+    let url = store::testing::fresh_postgres_url().await;
+    let sim = start_sim(Duration::ZERO).await;
+    let http = reqwest::Client::new();
+    let fleet = Fleet::start(2, &url, &REPLICA_ENV);
+    for i in 0..2 {
+        wait_ready(&http, &fleet.base(i)).await;
+    }
+    let (leader, _, term) = agreed_leader(&http, &fleet, &[0, 1], 0).await;
+    let other = 1 - leader;
+    let admin = token(&http, &fleet.base(leader)).await;
+    onboard_acme_web(&http, &fleet.base(leader), &admin, &sim.kubeconfig_yaml).await;
+    let id = create_pg(&http, &fleet.base(leader), &admin, "fenced").await;
+    let db_url = |i: usize| format!("{}{DBS}/{id}", fleet.base(i));
+    wait_for(&http, &db_url(other), &admin, "status", "running").await;
+
+    fleet.signal(leader, "STOP");
+    agreed_leader(&http, &fleet, &[other], term).await;
+    // The cluster changes while the old leader sleeps: its watches queue what the new leader
+    // records – the database failing, then running again.
+    let ns = provider::translate::namespace_name("acme", "web");
+    let key = format!("{ns}/fenced");
+    sim.faults.update(|f| {
+        f.force_db_phase.insert(key.clone(), "NotReady".into());
+    });
+    wait_for(&http, &db_url(other), &admin, "status", "failed").await;
+    sim.faults.update(|f| {
+        f.force_db_phase.remove(&key);
+    });
+    wait_for(&http, &db_url(other), &admin, "status", "running").await;
+    let timeline = |i: usize| {
+        let (http, admin, url) = (http.clone(), admin.clone(), db_url(i));
+        async move {
+            let (_, t) = call(
+                &http,
+                reqwest::Method::GET,
+                format!("{url}/events?page_size=100"),
+                &admin,
+                None,
             )
             .await;
-            assert_eq!(s, 202, "{d}");
-            let id = d["id"].as_str().unwrap().to_string();
-            let start = Instant::now();
-            loop {
-                let (_, d) = call(&http, Method::GET, format!("{path}/{id}"), &admin, None).await;
-                if d["status"] == "running" {
-                    return;
-                }
-                assert!(
-                    start.elapsed() < Duration::from_secs(60),
-                    "{name} never ran: {d}"
-                );
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
+            t["events"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|e| e["kind"] == "status")
+                .map(|e| e["message"].as_str().unwrap().to_string())
+                .collect::<Vec<_>>()
         }
     };
-    runs("before", base.clone()).await;
+    let before = timeline(other).await;
+    assert!(before.iter().any(|m| m.contains("failed")), "{before:?}");
 
-    // The leader dies without handing over; the other replica leads once the lease ran out.
-    replicas[leader].child.kill().unwrap();
-    replicas[leader].child.wait().unwrap();
-    let base = replicas[follower].base.clone();
-    let killed = Instant::now();
-    loop {
-        if let Some((_, t, true)) = leader_of(&http, &base).await {
-            assert!(t > term, "a new term: {t} after {term}");
-            break;
-        }
-        assert!(killed.elapsed() < Duration::from_secs(60), "no takeover");
+    // It wakes up: it finds out it no longer leads, and whatever its watches delivered meanwhile
+    // (unfenced: `running → failed → running` once more) is refused.
+    fleet.signal(leader, "CONT");
+    let start = Instant::now();
+    while leader_of(&http, &fleet.base(leader))
+        .await
+        .is_none_or(|l| l.3)
+    {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "the old leader still leads"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    // Status following resumed on the new leader: a create completes without re-checks.
-    runs("after", base.clone()).await;
-    for r in &mut replicas {
-        let _ = r.child.kill();
-        let _ = r.child.wait();
+    // Nothing can prove an absence at one instant: look again over a few renewal periods.
+    for _ in 0..5 {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        assert_eq!(
+            timeline(other).await,
+            before,
+            "the old leader wrote after waking up"
+        );
     }
+    drop(fleet);
     sim.shutdown().await;
 }

@@ -708,7 +708,7 @@ both_stores!(
             .unwrap();
         for outside in [before, after, monday] {
             assert_eq!(
-                server::workflows::maintenance::tick(state, outside).await,
+                server::workflows::maintenance::tick(state, outside, None).await,
                 0,
                 "never outside the window ({outside})"
             );
@@ -716,9 +716,12 @@ both_stores!(
         let inside = chrono::Utc
             .with_ymd_and_hms(2026, 11, 29, 3, 10, 0)
             .unwrap();
-        assert_eq!(server::workflows::maintenance::tick(state, inside).await, 1);
         assert_eq!(
-            server::workflows::maintenance::tick(state, inside).await,
+            server::workflows::maintenance::tick(state, inside, None).await,
+            1
+        );
+        assert_eq!(
+            server::workflows::maintenance::tick(state, inside, None).await,
             0,
             "one at a time"
         );

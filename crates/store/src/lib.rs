@@ -116,15 +116,19 @@ pub struct DatabasePatch {
     pub kubedb_resource_name: Option<Option<String>>,
     pub current: Option<domain::model::CurrentState>,
     pub conditions: Option<serde_json::Value>,
+    /// Written by the leader's loops: applies only while their term lasts.
+    pub fence: Option<Fence>,
 }
 
 impl DatabasePatch {
+    /// Whether the patch writes nothing (its conditions – expected status, fence – aside).
     pub fn is_empty(&self) -> bool {
-        let only_cas = DatabasePatch {
+        let only_conditions = DatabasePatch {
             expect_status: self.expect_status.clone(),
+            fence: self.fence.clone(),
             ..Default::default()
         };
-        *self == only_cas
+        *self == only_conditions
     }
 }
 
@@ -184,6 +188,16 @@ pub struct Lease {
     /// Grows by one whenever the holder changes: the fencing token of the holder's work.
     pub term: i64,
     pub expires_at: DateTime<Utc>,
+}
+
+/// A fencing token: a write that carries it applies only while `holder` still holds the lease
+/// `lease` in `term` and it has not expired, checked in the write's own statement – so a leader
+/// that was paused past its lease and wakes up late changes nothing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fence {
+    pub lease: String,
+    pub holder: String,
+    pub term: i64,
 }
 
 /// A status a database moved into (recorded by the store itself on every status write).
@@ -317,13 +331,15 @@ pub trait Store: Send + Sync + 'static {
     /// Conflict while databases that are not deleted live on it; audit entries commit with it.
     async fn delete_provider(&self, id: &str, audit: &[AuditEntry]) -> Result<bool>;
     async fn provider_kubeconfig(&self, id: &str) -> Result<Option<String>>;
-    /// Stores what the last health check found (touches nothing else, so it never races a PATCH).
+    /// Stores what the last health check found (touches nothing else, so it never races a PATCH);
+    /// false when `fence` no longer holds.
     async fn set_provider_health(
         &self,
         id: &str,
         kubedb: &serde_json::Value,
         connection: &serde_json::Value,
-    ) -> Result<()>;
+        fence: Option<&Fence>,
+    ) -> Result<bool>;
 
     // ---- databases, with quota and capacity reservation
     /// In one transaction: checks the project's and the domain's quota against `db.reserved`
@@ -376,8 +392,9 @@ pub trait Store: Send + Sync + 'static {
     async fn list_provider_databases(&self, provider_id: &str) -> Result<Vec<Database>>;
     /// Changes what a database holds (grow/shrink) under the same quota and capacity checks as create.
     async fn resize_reservation(&self, db_id: &str, new_reserved: Usage) -> Result<()>;
-    /// Gives back everything the database holds to its project, domain and provider (idempotent).
-    async fn release_reservation(&self, db_id: &str) -> Result<()>;
+    /// Gives back everything the database holds to its project, domain and provider (idempotent;
+    /// nothing when `fence` no longer holds).
+    async fn release_reservation(&self, db_id: &str, fence: Option<&Fence>) -> Result<()>;
 
     // ---- the durable operation queue
     /// Inserts a queued operation; a parked operation of the same database becomes due, so that
@@ -469,7 +486,9 @@ pub trait Store: Send + Sync + 'static {
         filter: &AuditFilter,
         page: PageRequest,
     ) -> Result<AuditPageJson>;
-    async fn purge_audit_before(&self, before: DateTime<Utc>) -> Result<u64>;
+    /// Removes entries older than `before` (none when `fence` no longer holds).
+    async fn purge_audit_before(&self, before: DateTime<Utc>, fence: Option<&Fence>)
+        -> Result<u64>;
 
     // ---- leases (leader election)
     /// Takes the lease `name` for `holder` until `now + ttl` when it is free, expired or already

@@ -310,7 +310,7 @@ async fn total_follows_writes_at_once(env: Env) {
 
     // Purges show at once too.
     let purged = s
-        .purge_audit_before(base() + chrono::Duration::seconds(2))
+        .purge_audit_before(base() + chrono::Duration::seconds(2), None)
         .await
         .unwrap();
     assert_eq!(purged, 6);

@@ -111,6 +111,7 @@ both_backends!(
     claims_prefer_the_least_busy_domain,
     nothing_runs_without_a_reservation,
     one_lease_holder_and_its_term_fences,
+    fenced_writes_apply_only_in_their_term,
 );
 
 // ---------------------------------------------------------------- fixtures
@@ -340,7 +341,7 @@ async fn write_generation_moves_with_every_write(env: Env) {
     assert!(s.patch_database(&db.id, &patch, now()).await.unwrap());
     let g3 = s.databases_generation().unwrap();
     assert!(g3 > g2, "a patch moved nothing");
-    s.release_reservation(&db.id).await.unwrap();
+    s.release_reservation(&db.id, None).await.unwrap();
     assert!(
         s.databases_generation().unwrap() > g3,
         "a release moved nothing"
@@ -982,7 +983,7 @@ async fn providers_keep_kubeconfig_encrypted(env: Env) {
             .await,
         Err(StoreError::Conflict(_))
     ));
-    s.release_reservation(&db.id).await.unwrap();
+    s.release_reservation(&db.id, None).await.unwrap();
     db.status = DatabaseStatus::Deleted;
     s.update_database(&db).await.unwrap();
     let done = audit("provider.delete", None, None, now(), true);
@@ -1422,8 +1423,8 @@ async fn quotas_resize_and_release(env: Env) {
 
     // Release gives everything back, once.
     let before = s.get_provider(&p.id).await.unwrap().unwrap().allocated;
-    s.release_reservation(&b.id).await.unwrap();
-    s.release_reservation(&b.id).await.unwrap();
+    s.release_reservation(&b.id, None).await.unwrap();
+    s.release_reservation(&b.id, None).await.unwrap();
     let after = s.get_provider(&p.id).await.unwrap().unwrap().allocated;
     assert_eq!(after.cpu_cores, before.cpu_cores - 1.5);
     assert_eq!(after.databases, before.databases - 1);
@@ -1479,7 +1480,7 @@ async fn hundred_concurrent_creates_admit_exactly_ten(env: Env) {
 
     // Releasing three makes room for exactly three more.
     for db in &won[..3] {
-        s.release_reservation(&db.id).await.unwrap();
+        s.release_reservation(&db.id, None).await.unwrap();
     }
     let handles: Vec<_> = (0..20).map(|i| attempt(format!("again-{i:03}"))).collect();
     let mut ok = 0;
@@ -2169,13 +2170,13 @@ async fn audit_filters_scopes_and_purge(env: Env) {
     assert_eq!(count(both).await, 5);
 
     assert_eq!(
-        s.purge_audit_before(base + chrono::Duration::minutes(10))
+        s.purge_audit_before(base + chrono::Duration::minutes(10), None)
             .await
             .unwrap(),
         10
     );
     assert_eq!(
-        s.purge_audit_before(base + chrono::Duration::minutes(10))
+        s.purge_audit_before(base + chrono::Duration::minutes(10), None)
             .await
             .unwrap(),
         0
@@ -2738,7 +2739,7 @@ async fn nothing_runs_without_a_reservation(env: Env) {
         )
         .await
         .unwrap());
-    s.release_reservation(&a.id).await.unwrap();
+    s.release_reservation(&a.id, None).await.unwrap();
     assert!(
         !s.patch_database(
             &a.id,
@@ -2826,4 +2827,124 @@ async fn one_lease_holder_and_its_term_fences(env: Env) {
         holders.insert(t.await.unwrap().holder);
     }
     assert_eq!(holders.len(), 1, "{holders:?}");
+}
+
+/// A leader's writes carry its term: once another replica took the lease over (or the lease ran
+/// out), every fenced write – database patch, day-2 change, provider health, reservation release,
+/// audit purge – changes nothing.
+async fn fenced_writes_apply_only_in_their_term(env: Env) {
+    let s = env.store.as_ref();
+    tenancy(s, "fence", "p", big_quota()).await;
+    let db = add_db(s, "fence", "p", "one").await;
+    let p = provider("fenced", 8.0, 1);
+    s.create_provider(&p, "kubeconfig", &[]).await.unwrap();
+    let ttl = Duration::from_secs(60);
+    let a = s.acquire_lease("fence", "a", ttl, now()).await.unwrap();
+    let fence_a = store::Fence {
+        lease: "fence".into(),
+        holder: "a".into(),
+        term: a.term,
+    };
+    let patch = |ready: i64, fence: &store::Fence| store::DatabasePatch {
+        ready_replicas: Some(ready),
+        fence: Some(fence.clone()),
+        ..Default::default()
+    };
+    assert!(s
+        .patch_database(&db.id, &patch(1, &fence_a), now())
+        .await
+        .unwrap());
+    assert!(s
+        .set_provider_health(
+            &p.id,
+            &serde_json::json!({"v": 1}),
+            &serde_json::json!({"status": "connected"}),
+            Some(&fence_a)
+        )
+        .await
+        .unwrap());
+    // a's lease runs out unrenewed (a was paused) and b takes over
+    let late = now() + chrono::Duration::seconds(61);
+    let b = s.acquire_lease("fence", "b", ttl, late).await.unwrap();
+    assert_eq!((b.holder.as_str(), b.term), ("b", a.term + 1));
+    // a wakes up and writes as if it still led: nothing applies
+    assert!(!s
+        .patch_database(&db.id, &patch(2, &fence_a), now())
+        .await
+        .unwrap());
+    let change = store::DatabaseChange {
+        patch: patch(3, &fence_a),
+        settings: store::DatabaseSettings {
+            replicas: Some(5),
+            ..Default::default()
+        },
+        enqueue: vec![operation(&db, OperationType::ScaleHorizontal)],
+        ..Default::default()
+    };
+    assert!(!s.apply_change(&db.id, &change, now()).await.unwrap());
+    assert!(!s
+        .set_provider_health(
+            &p.id,
+            &serde_json::json!({"v": 2}),
+            &serde_json::json!({"status": "unreachable"}),
+            Some(&fence_a)
+        )
+        .await
+        .unwrap());
+    s.release_reservation(&db.id, Some(&fence_a)).await.unwrap();
+    s.insert_audit(&audit(
+        "database.get",
+        Some("fence"),
+        Some("p"),
+        now() - chrono::Duration::days(400),
+        true,
+    ))
+    .await
+    .unwrap();
+    assert_eq!(
+        s.purge_audit_before(now(), Some(&fence_a)).await.unwrap(),
+        0
+    );
+    let stored = s.get_database(&db.id).await.unwrap().unwrap();
+    assert_eq!(stored.ready_replicas, 1, "the stale leader's patch applied");
+    assert_eq!(
+        stored.replicas, db.replicas,
+        "the stale leader's change applied"
+    );
+    assert_ne!(
+        stored.reserved,
+        Usage::default(),
+        "the stale leader released"
+    );
+    let ops = s
+        .list_operations(&OperationFilter::default(), page(1, 50))
+        .await
+        .unwrap();
+    assert!(
+        ops.items
+            .iter()
+            .all(|o| o.op_type != OperationType::ScaleHorizontal),
+        "the stale leader queued an operation"
+    );
+    let health = s.get_provider(&p.id).await.unwrap().unwrap();
+    assert_eq!(health.connection["status"], "connected");
+    // the same writes under the current term apply
+    let fence_b = store::Fence {
+        lease: "fence".into(),
+        holder: "b".into(),
+        term: b.term,
+    };
+    // b's lease was taken at `late`: its writes are checked at that instant
+    assert!(s
+        .patch_database(&db.id, &patch(2, &fence_b), late)
+        .await
+        .unwrap());
+    assert_eq!(
+        s.get_database(&db.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .ready_replicas,
+        2
+    );
 }

@@ -444,7 +444,7 @@ pub(super) async fn owned<T>(
 
 /// Gives a failed database's reservation back (idempotent).
 pub async fn release_failed(state: &AppState, db: &Database) -> Result<(), StepError> {
-    state.store.release_reservation(&db.id).await?;
+    state.store.release_reservation(&db.id, None).await?;
     state.invalidate_quota(&db.domain, Some(&db.project)).await;
     Ok(())
 }

@@ -91,7 +91,7 @@ pub(super) async fn run(ctx: &mut OpCtx) -> Result<Step, StepError> {
         .await?;
     }
 
-    state.store.release_reservation(&db.id).await?;
+    state.store.release_reservation(&db.id, None).await?;
     state
         .store
         .patch_database(

@@ -165,6 +165,7 @@ async fn try_submit(
     let change = DatabaseChange {
         patch: DatabasePatch {
             expect_status: vec![db.status],
+            fence: caller.fence.cloned(),
             ..Default::default()
         },
         settings: req.settings.clone(),

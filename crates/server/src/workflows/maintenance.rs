@@ -9,6 +9,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use domain::day2::{self, UpgradePolicy};
 use domain::status::{DatabaseStatus, OperationType};
+use store::Fence;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -20,8 +21,9 @@ use crate::state::{AppState, RequestCtx};
 /// Who the audit log names for what the scheduler queues.
 pub const SCHEDULER: &str = "system:maintenance";
 
-/// One pass at `now`; returns how many upgrades it queued.
-pub async fn tick(state: &AppState, now: DateTime<Utc>) -> usize {
+/// One pass at `now`; returns how many upgrades it queued. `fence`: the leader's term, outside
+/// which nothing is queued.
+pub async fn tick(state: &AppState, now: DateTime<Utc>, fence: Option<&Fence>) -> usize {
     let dbs = match state.store.list_policy_databases().await {
         Ok(d) => d,
         Err(e) => {
@@ -84,6 +86,7 @@ pub async fn tick(state: &AppState, now: DateTime<Utc>) -> usize {
             user_id: SCHEDULER,
             email: SCHEDULER,
             ctx: &ctx,
+            fence,
         };
         match submit(&state.workflows(), actor, db.clone(), req, false).await {
             Ok(_) => {
@@ -111,7 +114,12 @@ async fn provider_catalog(
 }
 
 /// Ticks every `every` until `stop` turns true.
-pub fn spawn(state: &AppState, every: Duration, mut stop: watch::Receiver<bool>) -> JoinHandle<()> {
+pub fn spawn(
+    state: &AppState,
+    every: Duration,
+    fence: Fence,
+    mut stop: watch::Receiver<bool>,
+) -> JoinHandle<()> {
     let state = state.clone();
     tokio::spawn(async move {
         loop {
@@ -119,7 +127,7 @@ pub fn spawn(state: &AppState, every: Duration, mut stop: watch::Receiver<bool>)
                 _ = tokio::time::sleep(every) => {}
                 _ = stop.changed() => return,
             }
-            tick(&state, Utc::now()).await;
+            tick(&state, Utc::now(), Some(&fence)).await;
         }
     })
 }

@@ -19,6 +19,8 @@ pub struct Actor<'a> {
     pub user_id: &'a str,
     pub email: &'a str,
     pub ctx: &'a RequestCtx,
+    /// A leader's loop acting for the platform: its change applies only while its term lasts.
+    pub fence: Option<&'a store::Fence>,
 }
 
 impl<'a> From<&'a Caller> for Actor<'a> {
@@ -27,6 +29,7 @@ impl<'a> From<&'a Caller> for Actor<'a> {
             user_id: &c.user_id,
             email: &c.email,
             ctx: &c.ctx,
+            fence: None,
         }
     }
 }

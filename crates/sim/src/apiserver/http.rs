@@ -271,6 +271,14 @@ async fn handle(State(app): State<AppState>, req: Request) -> Response {
         ),
     };
     srv.metrics.record(verb, &resource, &client);
+    if verb == "watch" {
+        let agent = parts
+            .headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("unknown");
+        srv.metrics.record_watch(agent);
+    }
     if !matches!(route, Route::Faults | Route::Metrics) {
         let settings = srv.faults.get();
         if !settings.api.is_empty() {

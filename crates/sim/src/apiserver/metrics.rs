@@ -20,6 +20,9 @@ pub struct RequestKey {
 #[derive(Default)]
 pub struct Metrics {
     counts: Mutex<BTreeMap<RequestKey, u64>>,
+    /// Watch requests by full User-Agent: tells apart processes of one client (the replicas of
+    /// one platform name themselves in it).
+    watches_by_agent: Mutex<BTreeMap<String, u64>>,
     writes: AtomicU64,
 }
 
@@ -27,6 +30,7 @@ pub struct Metrics {
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct RequestCounts {
     pub by_key: BTreeMap<RequestKey, u64>,
+    pub watches_by_agent: BTreeMap<String, u64>,
 }
 
 impl RequestCounts {
@@ -75,14 +79,24 @@ impl Metrics {
         *self.counts.lock().entry(key).or_insert(0) += 1;
     }
 
+    pub fn record_watch(&self, user_agent: &str) {
+        *self
+            .watches_by_agent
+            .lock()
+            .entry(user_agent.to_string())
+            .or_insert(0) += 1;
+    }
+
     pub fn snapshot(&self) -> RequestCounts {
         RequestCounts {
             by_key: self.counts.lock().clone(),
+            watches_by_agent: self.watches_by_agent.lock().clone(),
         }
     }
 
     pub fn reset(&self) {
         self.counts.lock().clear();
+        self.watches_by_agent.lock().clear();
     }
 
     pub fn objects_changed(&self) {

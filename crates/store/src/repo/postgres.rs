@@ -19,6 +19,11 @@ macro_rules! for_update {
         " FOR UPDATE"
     };
 }
+macro_rules! for_share {
+    () => {
+        " FOR SHARE"
+    };
+}
 macro_rules! skip_locked {
     () => {
         " FOR UPDATE SKIP LOCKED"

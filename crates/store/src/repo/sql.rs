@@ -31,9 +31,9 @@ use crate::repo::{
     check_capacity, db_err, is_fk_violation, like_pattern, limits, non_negative, parse, unique_or,
 };
 use crate::{
-    AuditPageJson, Cipher, DatabaseChange, DatabaseFilter, DatabasePatch, DatabaseSettings, Lease,
-    OperationFilter, OperationOutcome, ProviderChooser, ProviderFilter, QueueStats, Reservation,
-    Result, StatusEvent, Store, StoreError,
+    AuditPageJson, Cipher, DatabaseChange, DatabaseFilter, DatabasePatch, DatabaseSettings, Fence,
+    Lease, OperationFilter, OperationOutcome, ProviderChooser, ProviderFilter, QueueStats,
+    Reservation, Result, StatusEvent, Store, StoreError,
 };
 
 type DbRow = <Db as sqlx::Database>::Row;
@@ -1023,7 +1023,38 @@ fn patch_statement(id: &str, p: &DatabasePatch, now: DateTime<Utc>) -> Qb {
     if p.status.is_some_and(DatabaseStatus::requires_reservation) {
         qb.push(" AND res_databases > 0");
     }
+    if let Some(f) = &p.fence {
+        qb.push(" AND ");
+        push_fence(&mut qb, f, now);
+    }
     qb
+}
+
+/// `EXISTS (…)`: true while `f`'s holder still holds its lease in its term at `now`. The lease row
+/// is share-locked, so a takeover waits for the fenced write to commit or sees it refused.
+fn push_fence(qb: &mut Qb, f: &Fence, now: DateTime<Utc>) {
+    qb.push("EXISTS (SELECT 1 FROM leases WHERE name = ")
+        .push_bind(f.lease.clone())
+        .push(" AND holder = ")
+        .push_bind(f.holder.clone())
+        .push(" AND term = ")
+        .push_bind(f.term)
+        .push(" AND expires_at > ")
+        .push_bind(now)
+        .push(concat!(for_share!(), ")"));
+}
+
+/// Whether `fence` (if any) still holds, checked inside `tx` (see [`push_fence`]).
+async fn fence_holds(tx: &mut Tx, fence: Option<&Fence>) -> Result<bool> {
+    let Some(f) = fence else { return Ok(true) };
+    let mut qb = Qb::new("SELECT ");
+    push_fence(&mut qb, f, Utc::now());
+    let holds: bool = qb
+        .build_query_scalar()
+        .fetch_one(&mut **tx)
+        .await
+        .map_err(db_err)?;
+    Ok(holds)
 }
 
 /// The UPDATE of a database's desired settings, or None when nothing changes.
@@ -2154,15 +2185,25 @@ impl Store for SqlStore {
         id: &str,
         kubedb: &serde_json::Value,
         connection: &serde_json::Value,
-    ) -> Result<()> {
-        sqlx::query("UPDATE providers SET kubedb = $2, connection = $3 WHERE id = $1")
-            .bind(id)
-            .bind(Json(kubedb))
-            .bind(Json(connection))
+        fence: Option<&Fence>,
+    ) -> Result<bool> {
+        let mut qb = Qb::new("UPDATE providers SET kubedb = ");
+        qb.push_bind(Json(kubedb.clone()))
+            .push(", connection = ")
+            .push_bind(Json(connection.clone()))
+            .push(" WHERE id = ")
+            .push_bind(id.to_string());
+        if let Some(f) = fence {
+            qb.push(" AND ");
+            push_fence(&mut qb, f, Utc::now());
+        }
+        let n = qb
+            .build()
             .execute(&*self.writing_outside_databases())
             .await
-            .map_err(db_err)?;
-        Ok(())
+            .map_err(db_err)?
+            .rows_affected();
+        Ok(n > 0)
     }
 
     // ---- databases
@@ -2570,8 +2611,11 @@ impl Store for SqlStore {
         self.commit(tx).await
     }
 
-    async fn release_reservation(&self, db_id: &str) -> Result<()> {
+    async fn release_reservation(&self, db_id: &str, fence: Option<&Fence>) -> Result<()> {
         let mut tx = self.begin().await?;
+        if !fence_holds(&mut tx, fence).await? {
+            return Ok(());
+        }
         let r = sqlx::query(concat!(
             "SELECT provider_id, res_cpu, res_memory, res_storage, res_databases, res_backups FROM databases \
              WHERE id = $1",
@@ -2957,11 +3001,18 @@ impl Store for SqlStore {
         })
     }
 
-    async fn purge_audit_before(&self, before: DateTime<Utc>) -> Result<u64> {
-        let r = sqlx::query("DELETE FROM audit_logs WHERE timestamp < $1")
-            .bind(before)
-            .execute(&*self.writing_outside_databases())
-            .await;
+    async fn purge_audit_before(
+        &self,
+        before: DateTime<Utc>,
+        fence: Option<&Fence>,
+    ) -> Result<u64> {
+        let mut qb = Qb::new("DELETE FROM audit_logs WHERE timestamp < ");
+        qb.push_bind(before);
+        if let Some(f) = fence {
+            qb.push(" AND ");
+            push_fence(&mut qb, f, Utc::now());
+        }
+        let r = qb.build().execute(&*self.writing_outside_databases()).await;
         Ok(r.map_err(db_err)?.rows_affected())
     }
 

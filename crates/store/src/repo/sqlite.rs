@@ -23,6 +23,11 @@ macro_rules! for_update {
         ""
     };
 }
+macro_rules! for_share {
+    () => {
+        ""
+    };
+}
 macro_rules! skip_locked {
     () => {
         ""
