@@ -1,10 +1,14 @@
-//! API benchmark: `cargo bench -p server --bench api` (add `-- --quick` for a shorter run).
+//! API benchmark: `cargo bench -p server --bench api` (add `-- --quick` for a shorter run,
+//! `-- --only postgres` or `-- --only sqlite` for one store).
 //!
 //! For each store (SQLite; PostgreSQL at DBAAS_TEST_POSTGRES_URL, default 127.0.0.1:5432) it seeds
 //! 10,000 databases across 100 projects and 10,000 audit entries, starts the real `dbaas serve`
 //! binary, and measures from a separate process: time until ready, resident memory idle and after
 //! load, and requests/s with p50/p99 latency for an authenticated project-quota read, a 100-row
-//! audit page, and `/health` — at peak (closed loop) and at half of peak (open loop).
+//! audit page, one database by id, a 100-row database page, and `/health` — at peak (closed loop)
+//! and at half of peak (open loop). On PostgreSQL a second replica runs on the same store and the
+//! database reads are measured on it too, after checking that a write made through the first
+//! shows in the second's next read.
 
 mod support;
 
@@ -33,7 +37,13 @@ struct Args {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let quick = std::env::args().any(|a| a == "--quick");
+    let argv: Vec<String> = std::env::args().collect();
+    let quick = argv.iter().any(|a| a == "--quick");
+    let only = argv
+        .iter()
+        .position(|a| a == "--only")
+        .and_then(|i| argv.get(i + 1).cloned());
+    let runs = |store: &str| only.as_deref().is_none_or(|o| o == store);
     let args = Args {
         secs: if quick { 2.0 } else { 5.0 },
         concurrency: 32,
@@ -53,10 +63,14 @@ async fn main() -> anyhow::Result<()> {
         "sqlite://{}?mode=rwc",
         dir.path().join("dbaas.db").display()
     );
-    report.push(run_store("sqlite", &sqlite_url, dir.path(), bin, &args).await?);
-    let pg_dir = tempfile::tempdir()?;
-    let pg_url = store::testing::fresh_postgres_url().await;
-    report.push(run_store("postgres", &pg_url, pg_dir.path(), bin, &args).await?);
+    if runs("sqlite") {
+        report.push(run_store("sqlite", &sqlite_url, dir.path(), bin, &args).await?);
+    }
+    if runs("postgres") {
+        let pg_dir = tempfile::tempdir()?;
+        let pg_url = store::testing::fresh_postgres_url().await;
+        report.push(run_store("postgres", &pg_url, pg_dir.path(), bin, &args).await?);
+    }
     println!("\n{}", report.join("\n"));
     Ok(())
 }
@@ -87,6 +101,11 @@ async fn run_store(
 
     let token = login(addr).await?;
     let auth = format!("Bearer {token}");
+    let page_path = "/api/v1/domain/bench/project/p-7/databases?page_size=100";
+    let one_path = format!(
+        "/api/v1/domain/bench/project/p-7/databases/{}",
+        first_id(addr, &auth, page_path).await?
+    );
     let targets = [
         (
             "GET project quota (auth)",
@@ -98,6 +117,16 @@ async fn run_store(
             "/api/v1/audit-logs?page_size=100".to_string(),
             Some(auth.clone()),
         ),
+        (
+            "GET database by id (auth)",
+            one_path.clone(),
+            Some(auth.clone()),
+        ),
+        (
+            "GET databases page_size=100 (auth)",
+            page_path.to_string(),
+            Some(auth.clone()),
+        ),
         ("GET /health", "/health".to_string(), None),
     ];
     check_audit_page(addr, &auth, args.databases).await?;
@@ -105,6 +134,44 @@ async fn run_store(
         "{name}: ready {ready_ms:.0} ms after start, RSS idle {rss_idle:.1} MB"
     )];
     for (label, path, auth) in &targets {
+        lines.push(measure(name, label, addr, path, auth.as_deref(), args).await?);
+    }
+    let rss_after = rss_mb(child.id());
+    lines.push(format!("{name}: RSS after load {rss_after:.1} MB"));
+    println!("   RSS after load {rss_after:.1} MB");
+    if name == "postgres" {
+        // A second replica on the same store: a write through the first shows in its next read;
+        // then its own read rates.
+        let addr2: SocketAddr = format!("127.0.0.1:{}", free_port()).parse()?;
+        let dir2 = tempfile::tempdir()?;
+        let mut second = spawn_server(bin, url, dir2.path(), addr2, &[])?;
+        wait_ready(addr2).await?;
+        let auth2 = format!("Bearer {}", login(addr2).await?);
+        check_cross_replica(addr, &auth, addr2, &auth2, &one_path).await?;
+        for (label, path) in [
+            ("replica 2: GET database by id (auth)", one_path.as_str()),
+            ("replica 2: GET databases page_size=100", page_path),
+        ] {
+            lines.push(measure(name, label, addr2, path, Some(&auth2), args).await?);
+        }
+        let _ = second.kill();
+        let _ = second.wait();
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    Ok(lines.join("\n"))
+}
+
+/// Warm-up, then peak (closed loop), then half of peak (open loop): one report line.
+async fn measure(
+    name: &str,
+    label: &str,
+    addr: SocketAddr,
+    path: &str,
+    auth: Option<&str>,
+    args: &Args,
+) -> anyhow::Result<String> {
+    {
         // Warm up, then peak (closed loop), then half of peak (open loop).
         load(
             addr,
@@ -144,14 +211,74 @@ async fn run_store(
             peak.errors + half.errors
         );
         println!("   {line}");
-        lines.push(line);
+        Ok(line)
     }
-    let rss_after = rss_mb(child.id());
-    lines.push(format!("{name}: RSS after load {rss_after:.1} MB"));
-    println!("   RSS after load {rss_after:.1} MB");
-    let _ = child.kill();
-    let _ = child.wait();
-    Ok(lines.join("\n"))
+}
+
+async fn send(
+    addr: SocketAddr,
+    req: hyper::Request<http_body_util::Full<Bytes>>,
+) -> anyhow::Result<(u16, serde_json::Value)> {
+    let stream = tokio::net::TcpStream::connect(addr).await?;
+    let (mut tx, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+    tokio::spawn(conn);
+    let resp = tx.send_request(req).await?;
+    let status = resp.status().as_u16();
+    let bytes = resp.into_body().collect().await?.to_bytes();
+    Ok((status, serde_json::from_slice(&bytes).unwrap_or_default()))
+}
+
+async fn get_json(addr: SocketAddr, path: &str, auth: &str) -> anyhow::Result<serde_json::Value> {
+    let req = hyper::Request::get(path)
+        .header("host", "localhost")
+        .header("authorization", auth)
+        .body(http_body_util::Full::new(Bytes::new()))?;
+    Ok(send(addr, req).await?.1)
+}
+
+/// The id of the first database of a full page.
+async fn first_id(addr: SocketAddr, auth: &str, page: &str) -> anyhow::Result<String> {
+    let v = get_json(addr, page, auth).await?;
+    if v["databases"].as_array().map(Vec::len) != Some(100) {
+        anyhow::bail!("not a full database page: {v}");
+    }
+    Ok(v["databases"][0]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string())
+}
+
+/// A PATCH through replica 1 shows in the very next read on replica 2 (warm before each write).
+async fn check_cross_replica(
+    a: SocketAddr,
+    auth_a: &str,
+    b: SocketAddr,
+    auth_b: &str,
+    one: &str,
+) -> anyhow::Result<()> {
+    const ROUNDS: usize = 50;
+    for round in 0..ROUNDS {
+        get_json(b, one, auth_b).await?;
+        get_json(b, one, auth_b).await?;
+        let body = format!(r#"{{"labels": {{"round": "r{round}"}}}}"#);
+        let req = hyper::Request::patch(one)
+            .header("host", "localhost")
+            .header("authorization", auth_a)
+            .header("content-type", "application/json")
+            .body(http_body_util::Full::new(Bytes::from(body)))?;
+        let (status, answer) = send(a, req).await?;
+        if status != 200 {
+            anyhow::bail!("PATCH answered {status}: {answer}");
+        }
+        let seen = get_json(b, one, auth_b).await?;
+        if seen["labels"]["round"] != format!("r{round}") {
+            anyhow::bail!("replica 2 answered a stale read after a write on replica 1: {seen}");
+        }
+    }
+    println!(
+        "   a write on replica 1 showed in the next read on replica 2, {ROUNDS} of {ROUNDS} times"
+    );
+    Ok(())
 }
 
 /// The measured audit page must be a real one: a full page of the seeded entries, newest first.

@@ -222,10 +222,11 @@ pub trait Store: Send + Sync + 'static {
     fn backend(&self) -> &'static str;
     /// Cheap liveness query, for `/health/ready`.
     async fn ping(&self) -> Result<()>;
-    /// A number that changes after every write that may change a database record, when this
-    /// process makes all of them (SQLite: one serving process owns the file). Two reads of
-    /// database records taken under the same value saw the same data, so a caller may cache what
-    /// it read under it. `None` on PostgreSQL, where other replicas write too.
+    /// A number that changes after every write that may change a database record, whoever makes
+    /// it: this process (at once) or, on PostgreSQL, another replica (when its commit's
+    /// notification arrives). Two reads of database records taken under the same value saw the
+    /// same data, so a caller may cache what it read under it. `None` while other writers'
+    /// writes cannot be seen (PostgreSQL notifications not being heard).
     fn databases_generation(&self) -> Option<u64>;
 
     // ---- users and bindings

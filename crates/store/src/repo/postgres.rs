@@ -2,6 +2,8 @@
 //! depend on (`FOR UPDATE`), and queue claims skip rows another worker holds (`SKIP LOCKED`).
 
 use std::str::FromStr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::migrate::Migrator;
@@ -52,6 +54,47 @@ const POOL_SIZE: u32 = 10;
 
 /// The channel operation wake-ups travel on between replicas.
 const QUEUE_CHANNEL: &str = "dbaas_operations";
+
+/// The channel every committed change of database records is announced on (a trigger, see
+/// migration 0008).
+const DATABASES_CHANNEL: &str = "dbaas_databases";
+
+/// Counts every replica's database writes into `writes` by listening to their notifications;
+/// `following` is true only while listening, since a write made while the connection was down
+/// went unheard (the reconnect counts as one, which retires whatever was read before it).
+fn follow_database_writes(
+    pool: &Pool<Db>,
+    writes: Arc<AtomicU64>,
+    following: Arc<AtomicBool>,
+) -> Option<tokio::task::JoinHandle<()>> {
+    let pool = pool.clone();
+    Some(tokio::spawn(async move {
+        loop {
+            let listener = async {
+                let mut l = sqlx::postgres::PgListener::connect_with(&pool).await?;
+                l.listen(DATABASES_CHANNEL).await?;
+                Ok::<_, sqlx::Error>(l)
+            };
+            match listener.await {
+                Ok(mut l) => {
+                    writes.fetch_add(1, Ordering::SeqCst);
+                    following.store(true, Ordering::SeqCst);
+                    // `None`: the connection dropped; listen again on a new one.
+                    while let Ok(Some(_)) = l.try_recv().await {
+                        writes.fetch_add(1, Ordering::SeqCst);
+                    }
+                    following.store(false, Ordering::SeqCst);
+                    tracing::warn!("lost the database-change notifications; cached reads are off until they are back");
+                }
+                Err(e) => {
+                    following.store(false, Ordering::SeqCst);
+                    tracing::warn!(error = %e, "cannot listen to database-change notifications");
+                }
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    }))
+}
 
 async fn notify_queue(pool: &Pool<Db>) -> Result<()> {
     sqlx::query("SELECT pg_notify($1, '')")

@@ -2,8 +2,8 @@
 //! module provides `Db`, `BACKEND`, `begin_write` and the `for_update!`/`skip_locked!` clauses.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
@@ -26,7 +26,7 @@ use domain::quota::{self, QuotaLimits, Usage};
 use domain::status::{DatabaseStatus, OperationStatus, OperationType};
 use domain::DomainError;
 
-use super::{begin_write, Db, BACKEND, JSON_PAGES, SOLE_WRITER};
+use super::{begin_write, follow_database_writes, Db, BACKEND, JSON_PAGES, SOLE_WRITER};
 use crate::repo::{
     check_capacity, db_err, is_fk_violation, like_pattern, limits, non_negative, parse, unique_or,
 };
@@ -124,9 +124,23 @@ pub(crate) struct SqlStore {
     writes: AtomicU64,
     /// Bumped with `writes` by every write that may change a database record: what cached
     /// database reads key on, so that the steady stream of audit, token and operation-progress
-    /// writes does not retire them.
-    database_writes: AtomicU64,
+    /// writes does not retire them. On PostgreSQL also by every other replica's such write, as
+    /// its notification arrives.
+    database_writes: Arc<AtomicU64>,
+    /// Whether `database_writes` counts every writer's writes: always on SQLite (this process is
+    /// the only writer); on PostgreSQL while the notifications are heard.
+    sees_every_write: Arc<AtomicBool>,
+    /// The task listening to other replicas' writes, stopped with the store.
+    follower: Option<tokio::task::JoinHandle<()>>,
     audit_counts: AuditCounts,
+}
+
+impl Drop for SqlStore {
+    fn drop(&mut self) {
+        if let Some(f) = &self.follower {
+            f.abort();
+        }
+    }
 }
 
 /// Held across one write; bumps the store's write generation when dropped, i.e. after the write
@@ -135,7 +149,7 @@ struct Writing<'a> {
     pool: &'a Pool<Db>,
     writes: &'a AtomicU64,
     /// `None` for a write that leaves the `databases` table alone.
-    database_writes: Option<&'a AtomicU64>,
+    database_writes: Option<&'a Arc<AtomicU64>>,
 }
 
 impl std::ops::Deref for Writing<'_> {
@@ -156,12 +170,18 @@ impl Drop for Writing<'_> {
 
 impl SqlStore {
     pub(crate) fn new(r: Pool<Db>, w: Pool<Db>, cipher: Cipher) -> Self {
+        let database_writes = Arc::new(AtomicU64::new(0));
+        let sees_every_write = Arc::new(AtomicBool::new(SOLE_WRITER));
+        let follower =
+            follow_database_writes(&w, database_writes.clone(), sees_every_write.clone());
         SqlStore {
             r,
             w,
             cipher,
             writes: AtomicU64::new(0),
-            database_writes: AtomicU64::new(0),
+            database_writes,
+            sees_every_write,
+            follower,
             audit_counts: AuditCounts::default(),
         }
     }
@@ -1491,7 +1511,9 @@ impl Store for SqlStore {
     }
 
     fn databases_generation(&self) -> Option<u64> {
-        SOLE_WRITER.then(|| self.database_writes.load(Ordering::SeqCst))
+        self.sees_every_write
+            .load(Ordering::SeqCst)
+            .then(|| self.database_writes.load(Ordering::SeqCst))
     }
 
     async fn ping(&self) -> Result<()> {

@@ -17,6 +17,15 @@ use crate::{Cipher, Result, StoreError};
 pub(crate) type Db = sqlx::Sqlite;
 const BACKEND: &str = "sqlite";
 
+/// The one writer is this process: its own writes are all there are to count.
+fn follow_database_writes(
+    _: &Pool<Db>,
+    _: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    _: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> Option<tokio::task::JoinHandle<()>> {
+    None
+}
+
 // SQLite has no row locks: the write transaction itself serialises.
 macro_rules! for_update {
     () => {
