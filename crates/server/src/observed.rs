@@ -89,12 +89,6 @@ impl WatchCache {
             .insert(provider_id.to_string(), ProviderView::default());
     }
 
-    /// Forgets every provider (a new term of leadership starts from what its watchers see).
-    pub fn clear(&self) {
-        self.providers.lock().clear();
-        self.dirty.lock().clear();
-    }
-
     /// Records one watch event of a provider.
     pub fn apply(&self, provider_id: &str, event: &ClusterEvent) {
         let mut marked = None;
