@@ -7,6 +7,7 @@ pub mod access;
 pub mod audit;
 pub mod constraints;
 pub mod day2;
+pub mod drift;
 pub mod engine;
 pub mod error;
 pub mod ids;

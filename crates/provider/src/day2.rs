@@ -123,6 +123,16 @@ pub fn rotated_auth_secret_name(op_id: &str) -> String {
     format!("dbaas-{}-auth", op_token(op_id))
 }
 
+/// Whether a Secret name is one [`rotated_auth_secret_name`] makes: never a `<database>-auth`
+/// (database names are at most 40 characters, these bases at least 41).
+pub fn is_rotated_auth_secret_name(name: &str) -> bool {
+    name.strip_suffix("-auth")
+        .and_then(|base| base.strip_prefix("dbaas-"))
+        .is_some_and(|token| {
+            (token.starts_with("op-") || token.starts_with("opx-")) && token.len() + 6 > 40
+        })
+}
+
 /// The database's labels plus the operation's id.
 fn operation_labels(db: &Database, op_id: &str) -> Map<String, Value> {
     let mut labels = database_labels(db);
@@ -483,6 +493,17 @@ mod tests {
         // database names are 3..40 characters: `<db>-auth`/`<db>-config` never reach these
         assert!(rotated_auth_secret_name(&id).len() - "-auth".len() > 40);
         assert!(config_secret_name(&id).len() - "-config".len() > 40);
+        assert!(is_rotated_auth_secret_name(&rotated_auth_secret_name(&id)));
+        assert!(is_rotated_auth_secret_name(&rotated_auth_secret_name(
+            "odd"
+        )));
+        for kubedb_made in [
+            "orders-auth",
+            "dbaas-op-auth",
+            &format!("{}-auth", "d".repeat(40)),
+        ] {
+            assert!(!is_rotated_auth_secret_name(kubedb_made), "{kubedb_made}");
+        }
     }
 
     #[test]

@@ -27,4 +27,4 @@ pub use observe::{
 };
 pub use probe::{CatalogEntry, NodeCapacity, ProbeReport};
 pub use translate::CreatePlan;
-pub use watch::{watch_cluster, ClusterEvent};
+pub use watch::{watch_cluster, ChildKind, ClusterEvent};

@@ -1,13 +1,25 @@
 //! KubeDB database objects → what the platform records about them; Kubernetes Events about them
 //! → timeline entries.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Utc};
 use domain::engine::{Engine, Size};
 use kube::api::DynamicObject;
 use serde_json::Value;
 
 use crate::kubedb::quantity::parse_quantity;
-use crate::translate::{meta, LABEL_DATABASE_ID, LABEL_OPERATION_ID};
+use crate::translate::{
+    meta, LABEL_DATABASE_ID, LABEL_DOMAIN, LABEL_MANAGED_BY, LABEL_OPERATION_ID, LABEL_PROJECT,
+};
+
+/// The labels that say whose an object is.
+pub const OWNER_LABELS: [&str; 4] = [
+    LABEL_MANAGED_BY,
+    LABEL_DOMAIN,
+    LABEL_PROJECT,
+    LABEL_DATABASE_ID,
+];
 
 const GIB: f64 = 1073741824.0;
 
@@ -32,6 +44,12 @@ pub struct ObservedDatabase {
     pub size: Option<Size>,
     /// spec.authSecret.name
     pub auth_secret: Option<String>,
+    /// spec.authSecret.externallyManaged: the Secret was handed in (by the platform), not made by
+    /// KubeDB, which would make it again if it went missing.
+    pub auth_secret_external: bool,
+    /// The platform's ownership labels on the object (`managed-by`, domain, project, database
+    /// id), as found; what orphan reports and ownership checks read.
+    pub owner_labels: BTreeMap<String, String>,
     pub deletion_policy: Option<String>,
     pub halted: bool,
     /// metadata.deletionTimestamp set.
@@ -116,6 +134,15 @@ pub fn observe_database(engine: Engine, obj: &DynamicObject) -> ObservedDatabase
         storage_gb,
         size,
         auth_secret: text(&spec["authSecret"]["name"]),
+        auth_secret_external: spec["authSecret"]["externallyManaged"] == true,
+        owner_labels: obj
+            .metadata
+            .labels
+            .iter()
+            .flatten()
+            .filter(|(k, _)| OWNER_LABELS.contains(&k.as_str()))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
         deletion_policy: text(&spec["deletionPolicy"]),
         halted: spec["halted"] == true,
         being_deleted: obj.metadata.deletion_timestamp.is_some(),
@@ -285,6 +312,11 @@ mod tests {
         assert_eq!(o.storage_gb, Some(20));
         assert_eq!(o.size, Some(Size::Large));
         assert_eq!(o.auth_secret.as_deref(), Some("pg-auth"));
+        assert!(!o.auth_secret_external);
+        assert_eq!(
+            o.owner_labels,
+            BTreeMap::from([("dbaas.io/database-id".to_string(), "id-1".to_string())])
+        );
         assert!(o.being_deleted);
         assert_eq!(o.condition("Ready").unwrap()["status"], "False");
         assert_eq!(o.resource_version.as_deref(), Some("7"));

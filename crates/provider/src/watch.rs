@@ -1,6 +1,7 @@
 //! One merged event stream per cluster: the six database kinds the platform manages, their
-//! OpsRequests, and the Services KubeDB creates for them. One watch per kind in steady state, no
-//! polling.
+//! OpsRequests, the Services KubeDB creates for them, and the NetworkPolicies and Secrets the
+//! platform makes (so that drift in them is seen without reading per database). One watch per
+//! kind in steady state, no polling.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -50,6 +51,53 @@ pub enum ClusterEvent {
     /// A (re)list finished for that stream (`None` = the Services stream). Deletions that
     /// happened while disconnected have already been reported as `DatabaseGone`.
     Resynced { engine: Option<Engine> },
+    /// One of the platform's NetworkPolicies or Secrets appeared (`present`) or went away
+    /// (also what vanished while disconnected, reported after a relist).
+    Child {
+        kind: ChildKind,
+        namespace: String,
+        name: String,
+        /// Our `dbaas.io/database-id` label.
+        database_id: Option<String>,
+        present: bool,
+    },
+    /// A (re)list of that child kind finished: from now on, what was not reported present is
+    /// not there.
+    ChildrenResynced { kind: ChildKind },
+}
+
+/// The children of a database the platform creates and watches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ChildKind {
+    NetworkPolicy,
+    Secret,
+}
+
+impl ChildKind {
+    pub const ALL: [ChildKind; 2] = [ChildKind::NetworkPolicy, ChildKind::Secret];
+
+    fn resource(self) -> kube::api::ApiResource {
+        let (group, version, kind, plural) = match self {
+            ChildKind::NetworkPolicy => (
+                "networking.k8s.io",
+                "v1",
+                "NetworkPolicy",
+                "networkpolicies",
+            ),
+            ChildKind::Secret => ("", "v1", "Secret", "secrets"),
+        };
+        kube::api::ApiResource {
+            group: group.into(),
+            version: version.into(),
+            api_version: if group.is_empty() {
+                version.into()
+            } else {
+                format!("{group}/{version}")
+            },
+            kind: kind.into(),
+            plural: plural.into(),
+        }
+    }
 }
 
 /// Label selector of the database watches.
@@ -144,6 +192,54 @@ fn database_events(engine: Engine, seen: &mut Seen, ev: Event<DynamicObject>) ->
             out.push(ClusterEvent::Resynced {
                 engine: Some(engine),
             });
+            out
+        }
+    }
+}
+
+fn child_events(kind: ChildKind, seen: &mut Seen, ev: Event<DynamicObject>) -> Vec<ClusterEvent> {
+    let event = |key: Key, database_id, present| ClusterEvent::Child {
+        kind,
+        namespace: key.0,
+        name: key.1,
+        database_id,
+        present,
+    };
+    match ev {
+        Event::Init => {
+            seen.relisting = Some(HashSet::new());
+            vec![]
+        }
+        Event::InitApply(obj) | Event::Apply(obj) => {
+            let key = key_of(&obj);
+            let id = label(&obj, LABEL_DATABASE_ID);
+            if let Some(r) = seen.relisting.as_mut() {
+                r.insert(key.clone());
+            }
+            seen.live.insert(key.clone(), id.clone());
+            vec![event(key, id, true)]
+        }
+        Event::Delete(obj) => {
+            let key = key_of(&obj);
+            seen.live.remove(&key);
+            vec![event(key, label(&obj, LABEL_DATABASE_ID), false)]
+        }
+        Event::InitDone => {
+            let listed = seen.relisting.take().unwrap_or_default();
+            let gone: Vec<Key> = seen
+                .live
+                .keys()
+                .filter(|k| !listed.contains(*k))
+                .cloned()
+                .collect();
+            let mut out: Vec<ClusterEvent> = gone
+                .into_iter()
+                .map(|k| {
+                    let id = seen.live.remove(&k).flatten();
+                    event(k, id, false)
+                })
+                .collect();
+            out.push(ClusterEvent::ChildrenResynced { kind });
             out
         }
     }
@@ -294,10 +390,34 @@ fn service_stream(cluster: &Cluster) -> BoxStream<'static, ClusterEvent> {
         .boxed()
 }
 
+/// The platform's NetworkPolicies or Secrets (label-selected like the databases: Secrets of
+/// others are never listed).
+fn child_stream(cluster: &Cluster, kind: ChildKind) -> BoxStream<'static, ClusterEvent> {
+    let api: Api<DynamicObject> = Api::all_with(cluster.watch_client().clone(), &kind.resource());
+    let config = watcher::Config::default().labels(&database_selector());
+    let mut seen = Seen::default();
+    watcher::watcher(api, config)
+        .default_backoff()
+        .filter_map(move |r| {
+            let out = match r {
+                Ok(ev) => child_events(kind, &mut seen, ev),
+                Err(e) => {
+                    tracing::warn!(kind = ?kind, error = %e, "child watch failed; retrying");
+                    vec![]
+                }
+            };
+            futures::future::ready(Some(stream::iter(out)))
+        })
+        .flatten()
+        .boxed()
+}
+
 /// One merged stream over the six database kinds and their OpsRequest kinds (both
 /// `app.kubernetes.io/managed-by=kubedb-dbaas`) and KubeDB's Services, on kube-runtime's watcher (resume from the last resourceVersion,
-/// default backoff). Never ends; watch errors are logged and retried. After every relist the
-/// stream itself reports databases that vanished meanwhile as `DatabaseGone`, then `Resynced`.
+/// default backoff), and the platform's NetworkPolicies and Secrets. Never ends; watch errors are
+/// logged and retried. After every relist the stream itself reports databases that vanished
+/// meanwhile as `DatabaseGone`, then `Resynced` (children: `Child` not present, then
+/// `ChildrenResynced`).
 pub fn watch_cluster(cluster: &Cluster) -> impl Stream<Item = ClusterEvent> + Send + 'static {
     let mut streams: Vec<BoxStream<'static, ClusterEvent>> = Engine::ALL
         .iter()
@@ -305,6 +425,7 @@ pub fn watch_cluster(cluster: &Cluster) -> impl Stream<Item = ClusterEvent> + Se
         .collect();
     streams.extend(Engine::ALL.iter().map(|e| ops_stream(cluster, *e)));
     streams.push(service_stream(cluster));
+    streams.extend(ChildKind::ALL.iter().map(|k| child_stream(cluster, *k)));
     stream::select_all(streams)
 }
 
@@ -415,6 +536,31 @@ mod tests {
         );
         assert!(ops_events(e, &mut seen, Event::Delete(op("op-a", None))).is_empty());
         assert!(seen.phase.is_empty());
+    }
+
+    #[test]
+    fn children_relist_reports_what_vanished() {
+        let mut seen = Seen::default();
+        let k = ChildKind::NetworkPolicy;
+        let np = |name: &str| db(name, "7");
+        child_events(k, &mut seen, Event::Init);
+        let ev = child_events(k, &mut seen, Event::InitApply(np("a")));
+        assert!(
+            matches!(&ev[0], ClusterEvent::Child { present: true, database_id: Some(id), .. } if id == "7")
+        );
+        child_events(k, &mut seen, Event::InitApply(np("b")));
+        assert_eq!(
+            child_events(k, &mut seen, Event::InitDone),
+            vec![ClusterEvent::ChildrenResynced { kind: k }]
+        );
+        let ev = child_events(k, &mut seen, Event::Delete(np("a")));
+        assert!(matches!(&ev[0], ClusterEvent::Child { present: false, name, .. } if name == "a"));
+        // disconnected; "b" deleted meanwhile
+        child_events(k, &mut seen, Event::Init);
+        let ev = child_events(k, &mut seen, Event::InitDone);
+        assert!(matches!(&ev[0], ClusterEvent::Child { present: false, name, .. } if name == "b"));
+        assert_eq!(ev[1], ClusterEvent::ChildrenResynced { kind: k });
+        assert!(seen.live.is_empty());
     }
 
     #[test]

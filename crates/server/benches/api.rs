@@ -171,36 +171,34 @@ async fn measure(
     auth: Option<&str>,
     args: &Args,
 ) -> anyhow::Result<String> {
-    {
-        // Warm up, then peak (closed loop), then half of peak (open loop).
-        load(
-            addr,
-            path,
-            auth.as_deref(),
-            args.concurrency,
-            Duration::from_millis(500),
-            None,
-        )
-        .await?;
-        let peak = load(
-            addr,
-            path,
-            auth.as_deref(),
-            args.concurrency,
-            Duration::from_secs_f64(args.secs),
-            None,
-        )
-        .await?;
-        let half = load(
-            addr,
-            path,
-            auth.as_deref(),
-            args.concurrency,
-            Duration::from_secs_f64(args.secs),
-            Some(peak.rps / 2.0),
-        )
-        .await?;
-        let line = format!(
+    load(
+        addr,
+        path,
+        auth,
+        args.concurrency,
+        Duration::from_millis(500),
+        None,
+    )
+    .await?;
+    let peak = load(
+        addr,
+        path,
+        auth,
+        args.concurrency,
+        Duration::from_secs_f64(args.secs),
+        None,
+    )
+    .await?;
+    let half = load(
+        addr,
+        path,
+        auth,
+        args.concurrency,
+        Duration::from_secs_f64(args.secs),
+        Some(peak.rps / 2.0),
+    )
+    .await?;
+    let line = format!(
             "{name}: {label:<38} peak {:>8.0} req/s  p50 {:>6.2} ms  p99 {:>6.2} ms | at {:>6.0} req/s: p50 {:>5.2} ms  p99 {:>5.2} ms  (errors {})",
             peak.rps,
             peak.p50_ms,
@@ -210,9 +208,8 @@ async fn measure(
             half.p99_ms,
             peak.errors + half.errors
         );
-        println!("   {line}");
-        Ok(line)
-    }
+    println!("   {line}");
+    Ok(line)
 }
 
 async fn send(

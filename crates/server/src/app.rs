@@ -21,8 +21,8 @@ use crate::auth;
 use crate::error::ApiError;
 use crate::metrics;
 use crate::routes::{
-    account, audit_logs, auth as auth_routes, databases, day2, docs, events, health, operations,
-    providers, tenants, users, versions,
+    account, admin, audit_logs, auth as auth_routes, databases, day2, docs, events, health,
+    operations, providers, tenants, users, versions,
 };
 use crate::state::AppState;
 
@@ -209,6 +209,7 @@ pub fn app(state: AppState) -> NormalizePath<Router> {
         .route("/operations/queue/stats", get(operations::queue_stats))
         .route("/operations/{id}", get(operations::get))
         .route("/operations/{id}/cancel", post(operations::cancel))
+        .route("/admin/orphans", get(admin::orphans))
         .route_layer(from_fn_with_state(state.clone(), auth::authenticate));
 
     let router = Router::new()

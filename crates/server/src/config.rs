@@ -136,6 +136,15 @@ pub struct Config {
     /// How often the maintenance scheduler looks for automatic upgrades due in a window.
     #[arg(long, env = "DBAAS_MAINTENANCE_TICK_SECS", default_value_t = 60)]
     pub maintenance_tick_secs: u64,
+    /// How often the drift reconciler compares every database with what the cluster runs (it
+    /// also looks at once when a watch shows a change); drift is acted on once it has lasted
+    /// half of this.
+    #[arg(long, env = "DBAAS_RECONCILE_SECS", default_value_t = 60)]
+    pub reconcile_secs: u64,
+    /// What the drift reconciler does about drift: `heal` (put it back) or `report` (audit it
+    /// and show it in the database's events, change nothing).
+    #[arg(long, env = "DBAAS_DRIFT_POLICY", default_value = "heal", value_parser = parse_drift_policy)]
+    pub drift_policy: domain::drift::Policy,
     /// Retries of transient failures before an operation fails.
     #[arg(long, env = "DBAAS_OPERATION_MAX_RETRIES", default_value_t = 3)]
     pub operation_max_retries: i32,
@@ -270,6 +279,10 @@ fn parse_proxy(s: &str) -> Result<ipnet::IpNet, String> {
     s.parse::<ipnet::IpNet>()
         .or_else(|_| s.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
         .map_err(|_| format!("`{s}` is neither an IP address nor a CIDR"))
+}
+
+fn parse_drift_policy(s: &str) -> Result<domain::drift::Policy, String> {
+    domain::drift::Policy::parse(s).ok_or_else(|| format!("'{s}' is neither heal nor report"))
 }
 
 /// Deadlines by operation type, in seconds.

@@ -1,6 +1,7 @@
 //! Leader election: replicas on one store hold one lease (`leases` row `leader`, see the store);
 //! the holder runs what must run once per platform – the status watchers, the provider health
-//! checks, the maintenance scheduler and audit retention – while workers run on every replica.
+//! checks, the maintenance scheduler, audit retention and the drift reconciler – while workers
+//! run on every replica.
 //! The lease lives in the store rather than in Redis because the store is always there (Redis is
 //! optional) and its term can fence the leader's writes in the same transaction. On SQLite the
 //! one serving process always wins it.
@@ -40,6 +41,7 @@ impl Term {
             fence.clone(),
             stop.subscribe(),
         );
+        crate::reconciler::spawn(state, fence.clone(), stop.subscribe());
         spawn_audit_retention(state, fence, stop.subscribe());
         tracing::info!(term, replica = %state.ops.replica_id, "leading");
         Term { term, stop }

@@ -14,9 +14,11 @@ pub mod keys;
 pub mod leader;
 pub mod listener;
 pub mod metrics;
+pub mod observed;
 pub mod ops;
 pub mod ratelimit;
 pub mod read_cache;
+pub mod reconciler;
 pub mod routes;
 pub mod serve;
 pub mod signals;
@@ -41,6 +43,7 @@ mod layering {
             "crate::app",
             "crate::clusters",
             "crate::watchers",
+            "crate::reconciler",
             "crate::catalog",
             "crate::serve",
         ];
@@ -51,6 +54,7 @@ mod layering {
             "config.rs",
             "ratelimit.rs",
             "read_cache.rs",
+            "observed.rs",
             "keys.rs",
             "error.rs",
             "auth/tokens.rs",

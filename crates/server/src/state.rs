@@ -123,6 +123,8 @@ pub struct Inner {
     pub passwords: crate::auth::password::Passwords,
     /// Which peers' `X-Forwarded-For` is believed, and how far.
     pub proxies: crate::auth::client_ip::ProxyTrust,
+    /// What the leader's watchers last saw of every provider (the drift reconciler reads it).
+    pub watch_cache: crate::observed::WatchCache,
 }
 
 #[derive(Clone)]
@@ -204,6 +206,7 @@ impl AppState {
             reads,
             passwords,
             proxies,
+            watch_cache: Default::default(),
         }))
     }
 

@@ -3,7 +3,7 @@
 //! state machine. A watcher never overrides a state an operation owns; a resource that vanishes
 //! behind the platform's back marks its database `failed` with the reason, never deletes the record.
 //! Steady-state Kubernetes traffic is a handful of long-lived watches per provider, whatever the
-//! number of databases.
+//! number of databases. Every event also goes into the watch cache the drift reconciler reads.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -91,8 +91,11 @@ async fn watch_provider(state: AppState, provider_id: String, fence: Fence) {
         };
         tracing::info!(provider = %provider_id, "watching the cluster");
         let mut names: HashMap<(String, String), String> = HashMap::new();
+        // A new stream lists everything again: what the cache held of the old one is forgotten.
+        state.watch_cache.reset(&provider_id);
         let mut events = Box::pin(watch_cluster(&cluster));
         while let Some(event) = events.next().await {
+            state.watch_cache.apply(&provider_id, &event);
             if let Err(e) = apply(&state, &cluster, &fence, &mut names, event).await {
                 tracing::warn!(provider = %provider_id, error = %e, "applying a watch event failed");
             }
@@ -247,7 +250,9 @@ async fn apply(
         }
         ClusterEvent::OpsRequest { .. }
         | ClusterEvent::Service { .. }
-        | ClusterEvent::Resynced { .. } => {}
+        | ClusterEvent::Resynced { .. }
+        | ClusterEvent::Child { .. }
+        | ClusterEvent::ChildrenResynced { .. } => {}
     }
     Ok(())
 }
@@ -365,6 +370,8 @@ mod tests {
             storage_gb: Some(10),
             size: Some(Size::Micro),
             auth_secret: Some("orders-auth".into()),
+            auth_secret_external: false,
+            owner_labels: Default::default(),
             deletion_policy: Some("Delete".into()),
             halted: false,
             being_deleted: false,

@@ -913,3 +913,357 @@ both_stores!(events_stream_and_timeline, |backend| async move {
     sim.shutdown().await;
     srv.running.shutdown().await;
 });
+
+// ---- the drift reconciler
+
+/// The reconciler's period in these tests.
+const RECONCILE_SECS: u64 = 2;
+
+/// A KubeDB database kind's API in the simulated cluster.
+fn kubedb_api(sim: &sim::SimHandle, engine: &str, ns: &str) -> kube::Api<DynamicObject> {
+    let meta = provider::kubedb::names::engine(engine).expect("known engine");
+    let ar = ApiResource {
+        group: "kubedb.com".into(),
+        version: "v1".into(),
+        api_version: "kubedb.com/v1".into(),
+        kind: meta.kind.into(),
+        plural: meta.plural.into(),
+    };
+    kube::Api::namespaced_with(sim.client(), ns, &ar)
+}
+
+fn network_policies(sim: &sim::SimHandle, ns: &str) -> kube::Api<DynamicObject> {
+    let ar = ApiResource {
+        group: "networking.k8s.io".into(),
+        version: "v1".into(),
+        api_version: "networking.k8s.io/v1".into(),
+        kind: "NetworkPolicy".into(),
+        plural: "networkpolicies".into(),
+    };
+    kube::Api::namespaced_with(sim.client(), ns, &ar)
+}
+
+/// What `kubectl patch --type merge` does.
+async fn kubectl_patch(api: &kube::Api<DynamicObject>, name: &str, patch: Value) {
+    api.patch(
+        name,
+        &kube::api::PatchParams::default(),
+        &kube::api::Patch::Merge(&patch),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("patching {name}: {e}"));
+}
+
+/// Polls `probe` until it returns Some (panics with `what` after `within`).
+async fn eventually<T, F, Fut>(what: &str, within: Duration, mut probe: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let start = std::time::Instant::now();
+    loop {
+        if let Some(v) = probe().await {
+            return v;
+        }
+        assert!(start.elapsed() < within, "{what}: not within {within:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The drift reports of a database, oldest first.
+async fn drift_reports(srv: &TestServer, admin: &str, id: &str) -> Vec<Value> {
+    let (s, a) = srv
+        .get(
+            &format!(
+                "/api/v1/audit-logs?action=database.drift_detected&resource_id={id}&page_size=100"
+            ),
+            admin,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{a}");
+    let mut items = a["audit_logs"].as_array().cloned().unwrap_or_default();
+    items.reverse();
+    items
+}
+
+/// Waits for a drift report of `field` beyond the first `after` reports; returns it.
+async fn drift_report(srv: &TestServer, admin: &str, id: &str, field: &str, after: usize) -> Value {
+    eventually(&format!("a drift report of {field}"), WITHIN, || async {
+        drift_reports(srv, admin, id)
+            .await
+            .into_iter()
+            .skip(after)
+            .find(|r| {
+                r["details"]["drift"]
+                    .as_array()
+                    .is_some_and(|d| d.iter().any(|d| d["field"] == field))
+            })
+    })
+    .await
+}
+
+/// When the reconciler's full pass last checked every provider (orphans route).
+async fn checked_at(srv: &TestServer, admin: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+    let (s, o) = srv.get("/api/v1/admin/orphans", admin).await;
+    assert_eq!(s, StatusCode::OK, "{o}");
+    o["checked_at"]
+        .as_str()
+        .map(|t| chrono::DateTime::parse_from_rfc3339(t).unwrap().to_utc())
+}
+
+/// Waits until two more full passes have run after now.
+async fn two_passes(srv: &TestServer, admin: &str) {
+    let now = chrono::Utc::now();
+    eventually("two more full passes", WITHIN, || async {
+        checked_at(srv, admin)
+            .await
+            .filter(|t| *t > now + chrono::Duration::seconds(RECONCILE_SECS as i64))
+    })
+    .await;
+}
+
+// Out-of-band changes – `spec.replicas`, `spec.halted`, a deleted NetworkPolicy – are put back
+// (through an operation, or re-applied), each audited and shown in the database's events; an
+// object with the platform's labels and no record is reported as an orphan and left alone.
+both_stores!(drift_is_healed_and_orphans_reported, |backend| async move {
+    let sim = start_sim(Duration::ZERO).await;
+    let srv = TestServer::start_with(backend, |c| c.reconcile_secs = RECONCILE_SECS).await;
+    let admin = srv.admin_token().await;
+    onboard(&srv, &admin, &sim, "sim-1", json!({})).await;
+    tenant(&srv, &admin, "acme", "web", 50).await;
+    let path = create(&srv, &admin, "postgres", "drifty", true, json!({})).await;
+    let (_, d) = srv.get(&path, &admin).await;
+    let id = d["id"].as_str().unwrap().to_string();
+    let ns = d["namespace"].as_str().unwrap().to_string();
+    let dbs = kubedb_api(&sim, "postgres", &ns);
+
+    // kubectl patch spec.replicas → a scale_horizontal by the reconciler puts 3 back.
+    kubectl_patch(&dbs, "drifty", json!({"spec": {"replicas": 5}})).await;
+    let report = drift_report(&srv, &admin, &id, "replicas", 0).await;
+    assert_eq!(report["user_email"], "system:reconciler", "{report}");
+    let drift = &report["details"]["drift"][0];
+    assert_eq!(
+        (&drift["desired"], &drift["observed"], &drift["action"]),
+        (&json!("3"), &json!("5"), &json!("queued scale_horizontal")),
+        "{report}"
+    );
+    let op = report["details"]["operation_ids"][0]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let o = wait_operation(&srv, &admin, &op, WITHIN).await;
+    assert_eq!(
+        (&o["status"], &o["type"]),
+        (&json!("completed"), &json!("scale_horizontal")),
+        "{o}"
+    );
+    assert_eq!(dbs.get("drifty").await.unwrap().data["spec"]["replicas"], 3);
+    let d = wait_status(&srv, &admin, &path, "running", WITHIN).await;
+    assert_eq!(
+        (&d["replicas"], &d["current"]["replicas"]),
+        (&json!(3), &json!(3)),
+        "{d}"
+    );
+
+    // kubectl patch spec.halted → re-applied: running again, with the policy the record names.
+    kubectl_patch(&dbs, "drifty", json!({"spec": {"halted": true}})).await;
+    let report = drift_report(&srv, &admin, &id, "halted", 1).await;
+    assert_eq!(
+        report["details"]["drift"][0]["action"], "re-applied",
+        "{report}"
+    );
+    eventually("the database runs again", WITHIN, || async {
+        let o = dbs.get("drifty").await.unwrap();
+        let s = &o.data["spec"];
+        (s["halted"] != true
+            && s["deletionPolicy"] == "Delete"
+            && o.data["status"]["phase"] == "Ready")
+            .then_some(())
+    })
+    .await;
+    wait_status(&srv, &admin, &path, "running", WITHIN).await;
+
+    // A deleted NetworkPolicy is made again.
+    let policies = network_policies(&sim, &ns);
+    let np = provider::translate::network_policy_name("drifty");
+    policies
+        .delete(&np, &Default::default())
+        .await
+        .expect("deleting the policy");
+    let report = drift_report(&srv, &admin, &id, "network_policy", 2).await;
+    assert_eq!(
+        report["details"]["drift"][0]["action"], "re-applied",
+        "{report}"
+    );
+    let back = policies.get(&np).await.expect("the policy is back");
+    assert_eq!(back.metadata.labels.unwrap()["dbaas.io/database-id"], id);
+
+    // Each drift is in the database's events.
+    let (s, t) = srv
+        .get(&format!("{path}/events?page_size=100"), &admin)
+        .await;
+    assert_eq!(s, StatusCode::OK, "{t}");
+    let drifts: Vec<&str> = t["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "drift")
+        .map(|e| e["message"].as_str().unwrap())
+        .collect();
+    assert_eq!(drifts.len(), 3, "{drifts:?}");
+    assert!(
+        drifts
+            .iter()
+            .any(|m| m.contains("replicas is 5 (desired 3)")),
+        "{drifts:?}"
+    );
+
+    // An orphan: a Postgres with the platform's labels that no record accounts for.
+    let ghost = "4b8a2a0e-0c4e-4b8e-9a55-2f1d8c7e6a01";
+    let version = d["version"].as_str().unwrap();
+    let orphan: DynamicObject = serde_json::from_value(json!({
+        "apiVersion": "kubedb.com/v1", "kind": "Postgres",
+        "metadata": {"name": "ghost", "namespace": ns, "labels": {
+            "app.kubernetes.io/managed-by": "kubedb-dbaas", "dbaas.io/domain": "acme",
+            "dbaas.io/project": "web", "dbaas.io/database-id": ghost}},
+        "spec": {"version": version, "storageType": "Durable", "deletionPolicy": "Delete",
+            "storage": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}},
+    }))
+    .unwrap();
+    dbs.create(&Default::default(), &orphan)
+        .await
+        .expect("the orphan is created");
+    let listed = eventually("the orphan is reported", WITHIN, || async {
+        let (_, o) = srv.get("/api/v1/admin/orphans", &admin).await;
+        o["orphans"]
+            .as_array()
+            .and_then(|l| l.iter().find(|o| o["name"] == "ghost").cloned())
+    })
+    .await;
+    assert_eq!(
+        (
+            &listed["reason"],
+            &listed["database_id"],
+            &listed["kind"],
+            &listed["provider_name"]
+        ),
+        (
+            &json!("no_record"),
+            &json!(ghost),
+            &json!("Postgres"),
+            &json!("sim-1")
+        ),
+        "{listed}"
+    );
+    assert_eq!(
+        (&listed["domain"], &listed["project"], &listed["namespace"]),
+        (&json!("acme"), &json!("web"), &json!(ns))
+    );
+    assert!(listed["first_seen_at"].is_string(), "{listed}");
+    two_passes(&srv, &admin).await;
+    assert!(
+        dbs.get_opt("ghost").await.unwrap().is_some(),
+        "orphans are never deleted"
+    );
+    let (_, o) = srv.get("/api/v1/admin/orphans", &admin).await;
+    assert_eq!(
+        o["orphans"].as_array().unwrap().len(),
+        1,
+        "only the ghost: {o}"
+    );
+    assert_eq!(
+        o["orphans"][0]["first_seen_at"], listed["first_seen_at"],
+        "first seen stays"
+    );
+    // Only a platform admin may look.
+    let (user, _) = srv.user(&admin, "someone@example.com").await;
+    let (s, e) = srv.get("/api/v1/admin/orphans", &user).await;
+    assert_eq!(
+        (s, &e["error"]["code"]),
+        (StatusCode::FORBIDDEN, &json!("forbidden")),
+        "{e}"
+    );
+    let (s, _) = srv
+        .call(reqwest::Method::GET, "/api/v1/admin/orphans", None, None)
+        .await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    // Nothing drifts any more: no new report.
+    assert_eq!(drift_reports(&srv, &admin, &id).await.len(), 3);
+    sim.shutdown().await;
+    srv.running.shutdown().await;
+});
+
+// With the policy `report`, drift is audited and shown once, and nothing is changed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn drift_is_only_reported_under_the_report_policy() {
+    let sim = start_sim(Duration::ZERO).await;
+    let srv = TestServer::start_with(Backend::Sqlite, |c| {
+        c.reconcile_secs = RECONCILE_SECS;
+        c.drift_policy = domain::drift::Policy::Report;
+    })
+    .await;
+    let admin = srv.admin_token().await;
+    onboard(&srv, &admin, &sim, "sim-1", json!({})).await;
+    tenant(&srv, &admin, "acme", "web", 50).await;
+    let path = create(&srv, &admin, "postgres", "watched", true, json!({})).await;
+    let (_, d) = srv.get(&path, &admin).await;
+    let id = d["id"].as_str().unwrap().to_string();
+    let ns = d["namespace"].as_str().unwrap().to_string();
+    let dbs = kubedb_api(&sim, "postgres", &ns);
+
+    kubectl_patch(&dbs, "watched", json!({"spec": {"replicas": 5}})).await;
+    let policies = network_policies(&sim, &ns);
+    let np = provider::translate::network_policy_name("watched");
+    policies.delete(&np, &Default::default()).await.unwrap();
+    let report = drift_report(&srv, &admin, &id, "replicas", 0).await;
+    let report = if report["details"]["drift"].as_array().unwrap().len() == 2 {
+        report
+    } else {
+        drift_report(&srv, &admin, &id, "network_policy", 0).await
+    };
+    assert_eq!(report["details"]["policy"], "report", "{report}");
+    for d in report["details"]["drift"].as_array().unwrap() {
+        assert_eq!(d["action"], "reported only (policy report)", "{report}");
+    }
+    let (s, t) = srv
+        .get(&format!("{path}/events?page_size=100"), &admin)
+        .await;
+    assert_eq!(s, StatusCode::OK, "{t}");
+    assert!(
+        t["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["kind"] == "drift"
+                && e["message"]
+                    .as_str()
+                    .unwrap()
+                    .contains("replicas is 5 (desired 3)")),
+        "{t}"
+    );
+    two_passes(&srv, &admin).await;
+    // Nothing changed, nothing queued, and reported once, not on every pass.
+    assert_eq!(
+        dbs.get("watched").await.unwrap().data["spec"]["replicas"],
+        5
+    );
+    assert!(policies.get_opt(&np).await.unwrap().is_none());
+    let (_, ops) = srv
+        .get(&format!("/api/v1/operations?database_id={id}"), &admin)
+        .await;
+    let types: Vec<&str> = ops["operations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(types, vec!["create"], "{ops}");
+    let fields: usize = drift_reports(&srv, &admin, &id)
+        .await
+        .iter()
+        .map(|r| r["details"]["drift"].as_array().unwrap().len())
+        .sum();
+    assert_eq!(fields, 2, "each drift reported once");
+    sim.shutdown().await;
+    srv.running.shutdown().await;
+}

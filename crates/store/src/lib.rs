@@ -504,6 +504,26 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Lease>;
     /// Ends `holder`'s lease `name` at once (a graceful shutdown hands it over); no-op otherwise.
     async fn release_lease(&self, name: &str, holder: &str, now: DateTime<Utc>) -> Result<()>;
+    /// Whether `fence` still holds: for what cannot be fenced in the store's own statement (a
+    /// write to a cluster), checked just before it.
+    async fn fence_holds(&self, fence: &Fence) -> Result<bool>;
+
+    // ---- orphans (the drift reconciler's findings)
+    /// Replaces what is recorded as orphaned on the provider with `found`, in one transaction:
+    /// an orphan already recorded keeps its `first_seen_at`; the provider counts as checked at
+    /// `checked_at`.
+    async fn sync_orphans(
+        &self,
+        provider_id: &str,
+        found: &[domain::drift::Orphan],
+        checked_at: DateTime<Utc>,
+        fence: Option<&Fence>,
+    ) -> Result<()>;
+    /// Every recorded orphan (by provider, kind, namespace, name) and when each provider was
+    /// last checked.
+    async fn list_orphans(
+        &self,
+    ) -> Result<(Vec<domain::drift::Orphan>, Vec<(String, DateTime<Utc>)>)>;
 
     // ---- accounts: suspensions, revocation, tenant deletion, invitations
     /// Suspended tenants among `domains`, and the suspended projects of those domains.

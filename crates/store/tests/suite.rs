@@ -391,7 +391,10 @@ async fn other_replicas_writes_move_the_generation(env: Env) {
     };
     assert!(other.patch_database(&db.id, &real, now()).await.unwrap());
     while s.databases_generation().unwrap_or(g1) == g1 {
-        assert!(std::time::Instant::now() < deadline, "the patch was never heard");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the patch was never heard"
+        );
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     assert_eq!(

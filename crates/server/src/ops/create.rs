@@ -476,7 +476,7 @@ pub(super) async fn cluster_of(
 
 /// Namespaces (by label) a tenant lets reach its databases, from the tenant's metadata
 /// `allowed_namespace_labels: {key: value}`.
-async fn allowed_namespace_labels(
+pub(crate) async fn allowed_namespace_labels(
     state: &AppState,
     domain: &str,
 ) -> Result<BTreeMap<String, String>, StepError> {

@@ -6,8 +6,8 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
 use utoipa::{Modify, OpenApi};
 
 use super::{
-    account, audit_logs, auth, databases, day2, events, health, operations, providers, tenants,
-    users, versions,
+    account, admin, audit_logs, auth, databases, day2, events, health, operations, providers,
+    tenants, users, versions,
 };
 
 struct Security;
@@ -60,11 +60,12 @@ impl Modify for Security {
         day2::available_upgrades, day2::upgrade, day2::upgrade_policy, day2::reconfigure,
         day2::rotate_credentials, events::timeline, events::stream,
         operations::list, operations::get, operations::cancel, operations::queue_stats,
+        admin::orphans,
     ),
     tags(
         (name = "health"), (name = "auth"), (name = "tenants"), (name = "projects"), (name = "members"),
         (name = "users"), (name = "audit"), (name = "providers"), (name = "versions"), (name = "databases"),
-        (name = "operations"),
+        (name = "operations"), (name = "admin"),
     )
 )]
 pub struct ApiDoc;

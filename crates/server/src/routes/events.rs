@@ -11,6 +11,7 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::Json;
 use chrono::{DateTime, Utc};
 use domain::access::Action;
+use domain::audit::AuditFilter;
 use domain::model::{Database, Operation, PageRequest};
 use domain::status::DatabaseStatus;
 use futures::Stream;
@@ -37,8 +38,10 @@ const HISTORY: i64 = 1000;
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TimelineEvent {
     pub at: DateTime<Utc>,
-    /// `status` (the database moved), `operation` (queued, started, ended) or `kubernetes` (an
-    /// Event the cluster recorded on the database's KubeDB object or its OpsRequests).
+    /// `status` (the database moved), `operation` (queued, started, ended), `drift` (the
+    /// reconciler found the cluster differing from what the platform set, and what it did) or
+    /// `kubernetes` (an Event the cluster recorded on the database's KubeDB object or its
+    /// OpsRequests).
     pub kind: &'static str,
     pub message: String,
     #[schema(value_type = Object)]
@@ -137,6 +140,30 @@ pub async fn timeline(
     for o in &ops.items {
         operation_events(o, &mut events);
     }
+    let drift = state
+        .store
+        .list_audit(
+            &AuditFilter {
+                action: Some(crate::reconciler::DRIFT_DETECTED.into()),
+                resource_type: Some("database".into()),
+                resource_id: Some(db.id.clone()),
+                ..Default::default()
+            },
+            PageRequest {
+                page: 1,
+                page_size: 100,
+            },
+        )
+        .await?;
+    events.extend(drift.items.into_iter().map(|a| TimelineEvent {
+        at: a.timestamp,
+        kind: "drift",
+        message: format!(
+            "drift: {}",
+            a.details["summary"].as_str().unwrap_or("the cluster differed")
+        ),
+        details: a.details,
+    }));
     // The cluster's own record. Another owner's object is refused (409, audited) as on every
     // read; an unreachable cluster leaves the platform's part of the timeline, saying why.
     let mut kubernetes_events_unavailable = None;

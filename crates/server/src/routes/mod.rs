@@ -1,6 +1,7 @@
 //! HTTP routes, one module per part of the contract.
 
 pub mod account;
+pub mod admin;
 pub mod audit_logs;
 pub mod auth;
 pub mod databases;

@@ -3040,6 +3040,17 @@ impl Store for SqlStore {
 
     // ---- leases
 
+    async fn fence_holds(&self, fence: &Fence) -> Result<bool> {
+        let mut qb = Qb::new("SELECT ");
+        push_fence(&mut qb, fence, Utc::now());
+        let holds: bool = qb
+            .build_query_scalar()
+            .fetch_one(&self.r)
+            .await
+            .map_err(db_err)?;
+        Ok(holds)
+    }
+
     async fn acquire_lease(
         &self,
         name: &str,
@@ -3084,6 +3095,111 @@ impl Store for SqlStore {
             .await
             .map_err(db_err)?;
         Ok(())
+    }
+
+    // ---- orphans
+
+    async fn sync_orphans(
+        &self,
+        provider_id: &str,
+        found: &[domain::drift::Orphan],
+        checked_at: DateTime<Utc>,
+        fence: Option<&Fence>,
+    ) -> Result<()> {
+        let mut tx = self.begin().await?;
+        if !fence_holds(&mut tx, fence).await? {
+            return Ok(());
+        }
+        let known: Vec<(String, String, String)> =
+            sqlx::query_as("SELECT kind, namespace, name FROM orphans WHERE provider_id = $1")
+                .bind(provider_id)
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(db_err)?;
+        for (kind, namespace, name) in known {
+            let still = found
+                .iter()
+                .any(|o| o.kind == kind && o.namespace == namespace && o.name == name);
+            if !still {
+                sqlx::query(
+                    "DELETE FROM orphans WHERE provider_id = $1 AND kind = $2 AND namespace = $3 AND name = $4",
+                )
+                .bind(provider_id)
+                .bind(&kind)
+                .bind(&namespace)
+                .bind(&name)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
+            }
+        }
+        for o in found {
+            sqlx::query(
+                "INSERT INTO orphans (provider_id, kind, namespace, name, database_id, domain, project, reason, first_seen_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+                 ON CONFLICT (provider_id, kind, namespace, name) DO UPDATE SET \
+                 database_id = excluded.database_id, domain = excluded.domain, \
+                 project = excluded.project, reason = excluded.reason",
+            )
+            .bind(provider_id)
+            .bind(&o.kind)
+            .bind(&o.namespace)
+            .bind(&o.name)
+            .bind(&o.database_id)
+            .bind(&o.domain)
+            .bind(&o.project)
+            .bind(&o.reason)
+            .bind(o.first_seen_at)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        }
+        sqlx::query(
+            "INSERT INTO orphan_checks (provider_id, checked_at) VALUES ($1, $2) \
+             ON CONFLICT (provider_id) DO UPDATE SET checked_at = excluded.checked_at",
+        )
+        .bind(provider_id)
+        .bind(checked_at)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        self.commit_outside_databases(tx).await
+    }
+
+    async fn list_orphans(
+        &self,
+    ) -> Result<(Vec<domain::drift::Orphan>, Vec<(String, DateTime<Utc>)>)> {
+        let rows = sqlx::query(
+            "SELECT provider_id, kind, namespace, name, database_id, domain, project, reason, first_seen_at \
+             FROM orphans ORDER BY provider_id, kind, namespace, name",
+        )
+        .fetch_all(&self.r)
+        .await
+        .map_err(db_err)?;
+        let orphans = rows
+            .iter()
+            .map(|r| {
+                Ok(domain::drift::Orphan {
+                    provider_id: get(r, "provider_id")?,
+                    kind: get(r, "kind")?,
+                    namespace: get(r, "namespace")?,
+                    name: get(r, "name")?,
+                    database_id: get(r, "database_id")?,
+                    domain: get(r, "domain")?,
+                    project: get(r, "project")?,
+                    reason: get(r, "reason")?,
+                    first_seen_at: get(r, "first_seen_at")?,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let checks = sqlx::query("SELECT provider_id, checked_at FROM orphan_checks")
+            .fetch_all(&self.r)
+            .await
+            .map_err(db_err)?
+            .iter()
+            .map(|r| Ok((get(r, "provider_id")?, get(r, "checked_at")?)))
+            .collect::<Result<Vec<_>>>()?;
+        Ok((orphans, checks))
     }
 
     // ---- accounts: suspensions, revocation, tenant deletion, invitations
