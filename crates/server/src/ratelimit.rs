@@ -1,5 +1,6 @@
 //! Fixed-window rate limits: in process by default, shared through Redis across replicas.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -114,7 +115,13 @@ pub struct RedisLimiter {
     conn: redis::aio::ConnectionManager,
     script: redis::Script,
     fallback: Arc<LocalLimiter>,
+    /// After a failure Redis is left alone until then (ms since the epoch): during an outage a
+    /// request pays no timeout and the log says it once, not per request.
+    skip_until_ms: AtomicU64,
 }
+
+/// How long an unreachable Redis is left alone before it is asked again.
+const REDIS_RETRY_MS: u64 = 2_000;
 
 impl RedisLimiter {
     pub fn new(conn: redis::aio::ConnectionManager, fallback: Arc<LocalLimiter>) -> Self {
@@ -130,6 +137,7 @@ impl RedisLimiter {
             conn,
             script,
             fallback,
+            skip_until_ms: AtomicU64::new(0),
         }
     }
 
@@ -144,6 +152,9 @@ impl RateLimiter for RedisLimiter {
     async fn hit(&self, key: &str, limit: u64, window: Duration) -> RateDecision {
         let window_ms = window.as_millis().max(1) as u64;
         let now = now_ms();
+        if now < self.skip_until_ms.load(Ordering::Relaxed) {
+            return self.fallback.hit(key, limit, window).await;
+        }
         let index = now / window_ms;
         let mut conn = self.conn.clone();
         let res: redis::RedisResult<(u64, u64)> = self
@@ -154,9 +165,19 @@ impl RateLimiter for RedisLimiter {
             .invoke_async(&mut conn)
             .await;
         match res {
-            Ok((count, previous)) => decide(count, previous, limit, window_ms, now),
+            Ok((count, previous)) => {
+                if self.skip_until_ms.swap(0, Ordering::Relaxed) != 0 {
+                    tracing::info!("redis rate limiter is back");
+                }
+                decide(count, previous, limit, window_ms, now)
+            }
             Err(e) => {
-                tracing::warn!(error = %e, "redis rate limiter unavailable; counting in process");
+                let was = self
+                    .skip_until_ms
+                    .swap(now + REDIS_RETRY_MS, Ordering::Relaxed);
+                if was == 0 {
+                    tracing::warn!(error = %e, "redis rate limiter unavailable; counting in process until it is back");
+                }
                 self.fallback.hit(key, limit, window).await
             }
         }

@@ -41,9 +41,16 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
     let (limiter, redis): (Arc<dyn RateLimiter>, _) = match &config.redis_url {
         Some(url) => {
             let client = redis::Client::open(url.as_str()).context("parsing DBAAS_REDIS_URL")?;
+            // Short timeouts: a Redis that hangs must cost a request little (the limiter then
+            // counts in process for a while); reconnects go on in the background.
+            let redis_config = redis::aio::ConnectionManagerConfig::new()
+                .set_connection_timeout(Duration::from_secs(1))
+                .set_response_timeout(Duration::from_millis(500))
+                .set_number_of_retries(2)
+                .set_max_delay(1000);
             let conn = tokio::time::timeout(
                 Duration::from_secs(5),
-                redis::aio::ConnectionManager::new(client),
+                redis::aio::ConnectionManager::new_with_config(client, redis_config),
             )
             .await
             .context("connecting to Redis timed out")?

@@ -37,7 +37,6 @@ fn spawn_with(
     env: &[(&str, &str)],
 ) -> Server {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_dbaas"));
-    cmd.envs(env.iter().copied());
     cmd.arg("serve")
         .env("DBAAS_DATA_DIR", data_dir)
         .env("DBAAS_LISTEN", format!("127.0.0.1:{port}"))
@@ -53,6 +52,8 @@ fn spawn_with(
     if let Some(url) = database_url {
         cmd.env("DBAAS_DATABASE_URL", url);
     }
+    // Last: a test's own settings win over the defaults above.
+    cmd.envs(env.iter().copied());
     Server {
         child: cmd.spawn().expect("dbaas starts"),
         base: format!("http://127.0.0.1:{port}"),
@@ -590,5 +591,254 @@ async fn a_paused_leader_writes_nothing_when_it_wakes_postgres() {
         );
     }
     drop(fleet);
+    sim.shutdown().await;
+}
+
+/// A TCP forwarder standing between the replicas and PostgreSQL: `cut` drops every connection and
+/// refuses new ones (what a replica sees when its database restarts), `restore` lets them through.
+struct Cable {
+    port: u16,
+    up: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    cut: tokio::sync::watch::Sender<u64>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Cable {
+    async fn to(upstream: std::net::SocketAddr) -> Cable {
+        use std::sync::atomic::Ordering;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let up = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let (cut, cuts) = tokio::sync::watch::channel(0u64);
+        let flag = up.clone();
+        let task = tokio::spawn(async move {
+            loop {
+                let Ok((mut inbound, _)) = listener.accept().await else {
+                    continue;
+                };
+                if !flag.load(Ordering::SeqCst) {
+                    continue; // dropped: refused
+                }
+                let mut cuts = cuts.clone();
+                // Only a cut after this connection came in ends it.
+                cuts.borrow_and_update();
+                tokio::spawn(async move {
+                    let Ok(mut outbound) = tokio::net::TcpStream::connect(upstream).await else {
+                        return;
+                    };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+                        _ = cuts.changed() => {}
+                    }
+                });
+            }
+        });
+        Cable {
+            port,
+            up,
+            cut,
+            task,
+        }
+    }
+
+    fn cut(&self) {
+        self.up.store(false, std::sync::atomic::Ordering::SeqCst);
+        self.cut.send_modify(|n| *n += 1);
+    }
+
+    fn restore(&self) {
+        self.up.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+impl Drop for Cable {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// A Redis of the test's own, so stopping it disturbs no other test.
+fn start_redis(port: u16) -> Child {
+    let child = Command::new("redis-server")
+        .args([
+            "--port",
+            &port.to_string(),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("redis-server runs (the CI installs it)");
+    let start = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "redis-server never listened"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child
+}
+
+/// `/health/ready` of a replica: (HTTP status, `status` field).
+async fn readiness(http: &reqwest::Client, base: &str) -> (u16, String) {
+    match http.get(format!("{base}/health/ready")).send().await {
+        Ok(r) => {
+            let code = r.status().as_u16();
+            let v: Value = r.json().await.unwrap_or(Value::Null);
+            (code, v["status"].as_str().unwrap_or("").to_string())
+        }
+        Err(_) => (0, String::new()),
+    }
+}
+
+async fn wait_readiness(http: &reqwest::Client, base: &str, want: &str) {
+    let start = Instant::now();
+    loop {
+        let (_, said) = readiness(http, base).await;
+        if said == want {
+            return;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(90),
+            "{base} never said {want}: {said}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Two replicas through Redis stopped and started and PostgreSQL cut off and back: they keep
+/// serving without Redis (degraded, not unready), answer 503 `unavailable` – never another 5xx –
+/// while the store is away, write nothing half, lose nothing they accepted, and recover alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_and_postgres_outages_cost_no_write_postgres() {
+    let direct = store::testing::fresh_postgres_url().await;
+    let mut url = reqwest::Url::parse(&direct).unwrap();
+    let upstream = format!("{}:{}", url.host_str().unwrap(), url.port().unwrap_or(5432));
+    let upstream = tokio::net::lookup_host(upstream)
+        .await
+        .unwrap()
+        .next()
+        .unwrap();
+    let cable = Cable::to(upstream).await;
+    url.set_port(Some(cable.port)).unwrap();
+    let url = url.to_string();
+    let redis_port = free_port();
+    let mut redis = start_redis(redis_port);
+    let redis_url = format!("redis://127.0.0.1:{redis_port}");
+    let sim = start_sim(Duration::from_millis(300)).await;
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(60))
+        .build()
+        .unwrap();
+    let mut env = REPLICA_ENV.to_vec();
+    env.push(("DBAAS_REDIS_URL", &redis_url));
+    let fleet = Fleet::start(2, &url, &env);
+    for i in 0..2 {
+        wait_ready(&http, &fleet.base(i)).await;
+    }
+    let (leader, _, _) = agreed_leader(&http, &fleet, &[0, 1], 0).await;
+    let admin = token(&http, &fleet.base(leader)).await;
+    onboard_acme_web(&http, &fleet.base(leader), &admin, &sim.kubeconfig_yaml).await;
+    let mut accepted = vec![create_pg(&http, &fleet.base(0), &admin, "before").await];
+
+    // Redis goes away: both replicas keep serving, say so, and count rate limits in process.
+    redis.kill().unwrap();
+    redis.wait().unwrap();
+    for i in 0..2 {
+        wait_readiness(&http, &fleet.base(i), "degraded").await;
+        let (code, _) = readiness(&http, &fleet.base(i)).await;
+        assert_eq!(code, 200, "a replica without Redis still serves");
+        let (s, d) = call(
+            &http,
+            reqwest::Method::GET,
+            format!("{}{DBS}", fleet.base(i)),
+            &admin,
+            None,
+        )
+        .await;
+        assert_eq!(s, 200, "{d}");
+    }
+    accepted.push(create_pg(&http, &fleet.base(1), &admin, "no-redis").await);
+    let mut redis = start_redis(redis_port);
+    for i in 0..2 {
+        wait_readiness(&http, &fleet.base(i), "ready").await;
+    }
+
+    // PostgreSQL goes away: 503 `unavailable`, nothing else; nothing written.
+    cable.cut();
+    for i in 0..2 {
+        wait_readiness(&http, &fleet.base(i), "not_ready").await;
+    }
+    for (i, name) in ["cut-a", "cut-b", "cut-c"].into_iter().enumerate() {
+        let base = fleet.base(i % 2);
+        let (s, d) = call(
+            &http,
+            reqwest::Method::POST,
+            format!("{base}{DBS}"),
+            &admin,
+            Some(json!({"name": name, "engine": "postgres", "version": "16.10"})),
+        )
+        .await;
+        assert_eq!(s, 503, "a write while the store is away: {d}");
+        assert_eq!(d["error"]["code"], "unavailable", "{d}");
+        let (s, d) = call(
+            &http,
+            reqwest::Method::GET,
+            format!("{base}{DBS}"),
+            &admin,
+            None,
+        )
+        .await;
+        assert!(
+            s == 503 || s == 200,
+            "a read while the store is away: {s} {d}"
+        );
+    }
+
+    // It comes back: both replicas recover alone, everything accepted completes, nothing of
+    // what was refused exists, and new writes go through.
+    cable.restore();
+    for i in 0..2 {
+        wait_readiness(&http, &fleet.base(i), "ready").await;
+    }
+    accepted.push(create_pg(&http, &fleet.base(0), &admin, "after").await);
+    for id in &accepted {
+        for i in 0..2 {
+            wait_for(
+                &http,
+                &format!("{}{DBS}/{id}", fleet.base(i)),
+                &admin,
+                "status",
+                "running",
+            )
+            .await;
+        }
+    }
+    let (s, list) = call(
+        &http,
+        reqwest::Method::GET,
+        format!("{}{DBS}?page_size=100", fleet.base(1)),
+        &admin,
+        None,
+    )
+    .await;
+    assert_eq!(s, 200);
+    let mut names: Vec<&str> = list["databases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["name"].as_str().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["after", "before", "no-redis"], "{list}");
+    let ns = provider::translate::namespace_name("acme", "web");
+    assert_eq!(count_objects(&sim, "postgreses", &ns).await, 3);
+    drop(fleet);
+    let _ = redis.kill();
+    let _ = redis.wait();
     sim.shutdown().await;
 }

@@ -46,11 +46,14 @@ pub async fn startup(State(state): State<AppState>) -> Json<Value> {
     )
 }
 
-/// Ready when the store answers and, when configured, Redis does; 503 names what failed.
+/// Ready when the store answers: 503 names what failed. Redis is shared state this replica can
+/// serve without (rate limits count in process meanwhile), so a Redis that does not answer
+/// makes the replica `degraded`, still ready.
 #[utoipa::path(get, path = "/health/ready", tag = "health", responses((status = 200), (status = 503)))]
 pub async fn ready(State(state): State<AppState>) -> impl IntoResponse {
     let mut checks = serde_json::Map::new();
     let mut ok = true;
+    let mut degraded = false;
     match state.store.ping().await {
         Ok(()) => {
             checks.insert(
@@ -75,14 +78,14 @@ pub async fn ready(State(state): State<AppState>) -> impl IntoResponse {
                 checks.insert("redis".into(), json!({"status": "ok"}));
             }
             Ok(Err(e)) => {
-                ok = false;
+                degraded = true;
                 checks.insert(
                     "redis".into(),
                     json!({"status": "error", "error": e.to_string()}),
                 );
             }
             Err(_) => {
-                ok = false;
+                degraded = true;
                 checks.insert(
                     "redis".into(),
                     json!({"status": "error", "error": "timed out"}),
@@ -95,7 +98,12 @@ pub async fn ready(State(state): State<AppState>) -> impl IntoResponse {
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
-    let body = json!({"status": if ok { "ready" } else { "not_ready" }, "checks": checks, "timestamp": Utc::now()});
+    let said = match (ok, degraded) {
+        (false, _) => "not_ready",
+        (true, true) => "degraded",
+        (true, false) => "ready",
+    };
+    let body = json!({"status": said, "checks": checks, "timestamp": Utc::now()});
     (status, Json(body))
 }
 
