@@ -13,6 +13,11 @@
 //!
 //! `BENCH_HOLD=1` stops after the creates and keeps the loaded server up (its address, a token and
 //! the measured paths are printed) for wrk or perf.
+//!
+//! `BENCH_STORE=postgres` runs it on a fresh PostgreSQL database (DBAAS_TEST_POSTGRES_URL) with
+//! `BENCH_REPLICAS` replicas (default 2; the steady-state count is then every replica's traffic),
+//! and adds the leader failover: the time until another replica leads after the leader is killed
+//! (SIGKILL: the lease must run out) and after it shuts down (SIGTERM: it hands the lease over).
 
 mod support;
 
@@ -51,15 +56,48 @@ async fn main() -> anyhow::Result<()> {
     })
     .await?;
     let dir = tempfile::tempdir()?;
+    let postgres = std::env::var("BENCH_STORE").is_ok_and(|s| s == "postgres");
+    let store_url = if postgres {
+        store::testing::fresh_postgres_url().await
+    } else {
+        "sqlite".to_string()
+    };
+    let replicas: usize = if postgres {
+        std::env::var("BENCH_REPLICAS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(2)
+    } else {
+        1
+    };
+    println!(
+        "store: {}, {replicas} replica(s)",
+        if postgres { "PostgreSQL" } else { "SQLite" }
+    );
     let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse()?;
     let mut child = spawn_server(
         env!("CARGO_BIN_EXE_dbaas"),
-        "sqlite",
+        &store_url,
         dir.path(),
         addr,
         &[("DBAAS_PROVIDER_RATE_LIMIT", "1000")],
     )?;
     wait_ready(addr).await?;
+    // The other replicas, each with its own data directory, on the same store.
+    let mut others = vec![];
+    for _ in 1..replicas {
+        let d = tempfile::tempdir()?;
+        let a: SocketAddr = format!("127.0.0.1:{}", free_port()).parse()?;
+        let c = spawn_server(
+            env!("CARGO_BIN_EXE_dbaas"),
+            &store_url,
+            d.path(),
+            a,
+            &[("DBAAS_PROVIDER_RATE_LIMIT", "1000")],
+        )?;
+        wait_ready(a).await?;
+        others.push((a, c, d));
+    }
     let token = login(addr).await?;
     let auth = format!("Bearer {token}");
     let base = format!("http://{addr}");
@@ -321,11 +359,41 @@ async fn main() -> anyhow::Result<()> {
     ));
     println!("   {}", report.last().unwrap());
 
+    // 6. Leader failover, with the default lease.
+    if !others.is_empty() {
+        let mut all: Vec<(SocketAddr, std::process::Child)> = vec![];
+        let spare = tempfile::tempdir()?;
+        for (a, c, _) in others.drain(..) {
+            all.push((a, c));
+        }
+        let killed = failover(&http, &mut all, "KILL").await?;
+        // The killed one comes back (as a follower), then the leader shuts down gracefully.
+        let a: SocketAddr = format!("127.0.0.1:{}", free_port()).parse()?;
+        let c = spawn_server(
+            env!("CARGO_BIN_EXE_dbaas"),
+            &store_url,
+            spare.path(),
+            a,
+            &[("DBAAS_PROVIDER_RATE_LIMIT", "1000")],
+        )?;
+        wait_ready(a).await?;
+        all.push((a, c));
+        let handed = failover(&http, &mut all, "TERM").await?;
+        report.push(format!(
+            "leader failover (lease 10 s): {killed:.1} s after SIGKILL of the leader, {handed:.1} s after its SIGTERM (handover)"
+        ));
+        println!("   {}", report.last().unwrap());
+        for (_, mut c) in all {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
     let _ = child.kill();
     let _ = child.wait();
     let mut child = spawn_server(
         env!("CARGO_BIN_EXE_dbaas"),
-        "sqlite",
+        &store_url,
         dir.path(),
         addr,
         &[
@@ -347,6 +415,68 @@ async fn main() -> anyhow::Result<()> {
     let _ = child.wait();
     sim.shutdown().await;
     Ok(())
+}
+
+/// Who leads, as `/health` at `addr` says: (leader's replica id, this replica's id).
+async fn leader_at(http: &reqwest::Client, addr: SocketAddr) -> Option<(String, String)> {
+    let h: Value = http
+        .get(format!("http://{addr}/health"))
+        .send()
+        .await
+        .ok()?
+        .json()
+        .await
+        .ok()?;
+    Some((
+        h["leader"]["holder"].as_str()?.to_string(),
+        h["replica"].as_str()?.to_string(),
+    ))
+}
+
+/// Signals the leader among `replicas` (removing it) and measures the seconds until another one
+/// says it leads.
+async fn failover(
+    http: &reqwest::Client,
+    replicas: &mut Vec<(SocketAddr, std::process::Child)>,
+    signal: &str,
+) -> anyhow::Result<f64> {
+    let start = Instant::now();
+    let leader = loop {
+        let mut found = None;
+        for (i, (a, _)) in replicas.iter().enumerate() {
+            if let Some((holder, me)) = leader_at(http, *a).await {
+                if holder == me {
+                    found = Some(i);
+                }
+            }
+        }
+        if let Some(i) = found {
+            break i;
+        }
+        anyhow::ensure!(start.elapsed() < Duration::from_secs(60), "no leader");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let (_, mut old) = replicas.remove(leader);
+    std::process::Command::new("kill")
+        .arg(format!("-{signal}"))
+        .arg(old.id().to_string())
+        .status()?;
+    let gone = Instant::now();
+    let took = loop {
+        let mut leads = false;
+        for (a, _) in replicas.iter() {
+            if let Some((holder, me)) = leader_at(http, *a).await {
+                leads |= holder == me;
+            }
+        }
+        if leads {
+            break gone.elapsed().as_secs_f64();
+        }
+        anyhow::ensure!(gone.elapsed() < Duration::from_secs(120), "no takeover");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let _ = old.wait();
+    Ok(took)
 }
 
 /// Peak closed-loop throughput, then p99 at half that rate (open loop).

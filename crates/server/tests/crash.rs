@@ -408,8 +408,19 @@ async fn three_replicas_survive_the_leaders_sigkill_postgres() {
         wait_ready(&http, &fleet.base(i)).await;
     }
     let (leader, leader_id, term) = agreed_leader(&http, &fleet, &[0, 1, 2], 0).await;
-    let admin = token(&http, &fleet.base(leader)).await;
-    onboard_acme_web(&http, &fleet.base(leader), &admin, &sim.kubeconfig_yaml).await;
+    let follower = (leader + 1) % 3;
+    let admin = token(&http, &fleet.base(follower)).await;
+    // Onboarded through a follower: the leader hears of it (PostgreSQL NOTIFY) and starts
+    // watching at once, not at its next relist of the providers (every 30 s).
+    let onboarded = Instant::now();
+    onboard_acme_web(&http, &fleet.base(follower), &admin, &sim.kubeconfig_yaml).await;
+    while watching_replicas(&sim).is_empty() {
+        assert!(
+            onboarded.elapsed() < Duration::from_secs(20),
+            "the leader did not hear of the new provider"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 
     // 20 databases to restart later, created through every replica.
     let mut running = vec![];

@@ -181,6 +181,17 @@ pub struct DatabaseChange {
     pub audit: Vec<AuditEntry>,
 }
 
+/// An announcement from another replica.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Notice {
+    /// An operation was queued.
+    Queued,
+    /// A provider was added, removed or reconfigured.
+    ProvidersChanged,
+    /// The channel was lost and is back: anything may have been missed meanwhile.
+    Reconnected,
+}
+
 /// A platform-wide lease as it stands: who holds it, in which term, until when.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Lease {
@@ -470,9 +481,9 @@ pub trait Store: Send + Sync + 'static {
     /// Tells workers on every replica that an operation is queued (PostgreSQL `NOTIFY`; a no-op on
     /// SQLite, whose single process is woken in memory).
     async fn notify_queue(&self) -> Result<()>;
-    /// A stream of wake-ups sent by `notify_queue` from any replica (PostgreSQL `LISTEN`); `None`
-    /// when the backend has no such channel.
-    async fn queue_wakeups(&self) -> Result<Option<futures::stream::BoxStream<'static, ()>>>;
+    /// What other replicas announce (PostgreSQL `LISTEN`): operations queued by `notify_queue`,
+    /// providers changed; `None` when the backend has no such channel (one process).
+    async fn replica_notices(&self) -> Result<Option<futures::stream::BoxStream<'static, Notice>>>;
 
     // ---- audit
     async fn insert_audit(&self, entry: &AuditEntry) -> Result<()>;

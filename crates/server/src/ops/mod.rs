@@ -114,10 +114,12 @@ pub fn spawn_workers(state: &AppState, stop: watch::Receiver<bool>) -> Vec<JoinH
     handles
 }
 
-/// Forwards PostgreSQL notifications (other replicas queued something) to the local workers.
+/// Forwards PostgreSQL notifications from other replicas: a queued operation wakes the local
+/// workers, a provider change the watchers' supervisor (on the leader).
 async fn listen_across_replicas(state: AppState, mut stop: watch::Receiver<bool>) {
     use futures::StreamExt;
-    let mut stream = match state.store.queue_wakeups().await {
+    use store::Notice;
+    let mut stream = match state.store.replica_notices().await {
         Ok(Some(s)) => s,
         Ok(None) => return,
         Err(e) => {
@@ -128,7 +130,12 @@ async fn listen_across_replicas(state: AppState, mut stop: watch::Receiver<bool>
     loop {
         tokio::select! {
             n = stream.next() => match n {
-                Some(()) => state.ops.wake_local(),
+                Some(Notice::Queued) => state.ops.wake_local(),
+                Some(Notice::ProvidersChanged) => state.ops.provider_changed(),
+                Some(Notice::Reconnected) => {
+                    state.ops.wake_local();
+                    state.ops.provider_changed();
+                }
                 None => return,
             },
             _ = stop.changed() => return,

@@ -11,7 +11,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{Pool, Transaction};
 
 use super::{db_err, migrate_err};
-use crate::{Cipher, Result, StoreError};
+use crate::{Cipher, Notice, Result, StoreError};
 
 pub(crate) type Db = sqlx::Postgres;
 const BACKEND: &str = "postgres";
@@ -105,23 +105,35 @@ async fn notify_queue(pool: &Pool<Db>) -> Result<()> {
     Ok(())
 }
 
-/// `LISTEN` on a dedicated connection; sqlx's listener reconnects by itself, and a reconnect also
-/// yields a wake-up so that nothing queued meanwhile waits for the next notification.
-async fn queue_wakeups(pool: &Pool<Db>) -> Result<Option<futures::stream::BoxStream<'static, ()>>> {
+/// The channel provider changes are announced on (a trigger, see migration 0009).
+const PROVIDERS_CHANNEL: &str = "dbaas_providers";
+
+/// `LISTEN` on a dedicated connection; sqlx's listener reconnects by itself (`Ok(None)` says the
+/// connection was lost), and a reconnect yields `Reconnected` so that nothing announced meanwhile
+/// waits for the next notification.
+async fn replica_notices(
+    pool: &Pool<Db>,
+) -> Result<Option<futures::stream::BoxStream<'static, Notice>>> {
     use futures::StreamExt;
     let mut listener = sqlx::postgres::PgListener::connect_with(pool)
         .await
         .map_err(db_err)?;
-    listener.listen(QUEUE_CHANNEL).await.map_err(db_err)?;
+    listener
+        .listen_all([QUEUE_CHANNEL, PROVIDERS_CHANNEL])
+        .await
+        .map_err(db_err)?;
     let stream = futures::stream::unfold(listener, |mut l| async move {
-        match l.try_recv().await {
-            Ok(_) => Some(((), l)),
+        let notice = match l.try_recv().await {
+            Ok(Some(n)) if n.channel() == PROVIDERS_CHANNEL => Notice::ProvidersChanged,
+            Ok(Some(_)) => Notice::Queued,
+            Ok(None) => Notice::Reconnected,
             Err(e) => {
-                tracing::warn!(error = %e, "queue listener lost its connection; reconnecting");
+                tracing::warn!(error = %e, "replica notices: lost the connection; reconnecting");
                 tokio::time::sleep(Duration::from_secs(1)).await;
-                Some(((), l))
+                Notice::Reconnected
             }
-        }
+        };
+        Some((notice, l))
     });
     Ok(Some(stream.boxed()))
 }

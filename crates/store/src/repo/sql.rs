@@ -32,7 +32,7 @@ use crate::repo::{
 };
 use crate::{
     AuditPageJson, Cipher, DatabaseChange, DatabaseFilter, DatabasePatch, DatabaseSettings, Fence,
-    Lease, OperationFilter, OperationOutcome, ProviderChooser, ProviderFilter, QueueStats,
+    Lease, Notice, OperationFilter, OperationOutcome, ProviderChooser, ProviderFilter, QueueStats,
     Reservation, Result, StatusEvent, Store, StoreError,
 };
 
@@ -2925,8 +2925,8 @@ impl Store for SqlStore {
         super::notify_queue(&self.w).await
     }
 
-    async fn queue_wakeups(&self) -> Result<Option<futures::stream::BoxStream<'static, ()>>> {
-        super::queue_wakeups(&self.w).await
+    async fn replica_notices(&self) -> Result<Option<futures::stream::BoxStream<'static, Notice>>> {
+        super::replica_notices(&self.w).await
     }
 
     async fn queue_stats(&self, now: DateTime<Utc>) -> Result<QueueStats> {

@@ -68,9 +68,9 @@ async fn notify_queue(_pool: &Pool<Db>) -> Result<()> {
     Ok(())
 }
 
-async fn queue_wakeups(
+async fn replica_notices(
     _pool: &Pool<Db>,
-) -> Result<Option<futures::stream::BoxStream<'static, ()>>> {
+) -> Result<Option<futures::stream::BoxStream<'static, crate::Notice>>> {
     Ok(None)
 }
 
