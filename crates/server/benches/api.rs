@@ -421,7 +421,7 @@ fn bench_database(project: &str, i: usize) -> Database {
         labels: Default::default(),
         annotations: Default::default(),
         provider_id: None,
-        namespace: Some(format!("dbaas-bench-{project}")),
+        namespace: Some(provider::translate::namespace_name("bench", project)),
         kubedb_resource_name: Some(format!("db-{i}")),
         current: Default::default(),
         upgrade_policy: None,

@@ -255,7 +255,7 @@ async fn main() -> anyhow::Result<()> {
         plural: "postgreses".into(),
     };
     for (project, id, name) in ids.iter().take(samples) {
-        let ns = format!("dbaas-bench-{project}");
+        let ns = provider::translate::namespace_name("bench", project);
         let api: Api<DynamicObject> = Api::namespaced_with(sim.client(), &ns, &ar);
         let mut events = Box::pin(watcher(
             api,
@@ -359,9 +359,33 @@ async fn main() -> anyhow::Result<()> {
     ));
     println!("   {}", report.last().unwrap());
 
-    // 6. Leader failover, with the default lease.
-    if !others.is_empty() {
-        let mut all: Vec<(SocketAddr, std::process::Child)> = vec![];
+    let _ = child.kill();
+    let _ = child.wait();
+    let mut child = spawn_server(
+        env!("CARGO_BIN_EXE_dbaas"),
+        &store_url,
+        dir.path(),
+        addr,
+        &[
+            ("DBAAS_PROVIDER_RATE_LIMIT", "1000"),
+            ("DBAAS_READ_CACHE_MB", "0"),
+        ],
+    )?;
+    wait_ready(addr).await?;
+    for (label, path) in &reads {
+        let label = format!("{label}, no read cache");
+        report.push(format!(
+            "{label:<38} {}",
+            measure_reads(addr, path, &auth, secs).await?
+        ));
+        println!("   {}", report.last().unwrap());
+    }
+    // 7. Leader failover, with the default lease.
+    if others.is_empty() {
+        let _ = child.kill();
+        let _ = child.wait();
+    } else {
+        let mut all: Vec<(SocketAddr, std::process::Child)> = vec![(addr, child)];
         let spare = tempfile::tempdir()?;
         for (a, c, _) in others.drain(..) {
             all.push((a, c));
@@ -389,30 +413,7 @@ async fn main() -> anyhow::Result<()> {
         }
     }
 
-    let _ = child.kill();
-    let _ = child.wait();
-    let mut child = spawn_server(
-        env!("CARGO_BIN_EXE_dbaas"),
-        &store_url,
-        dir.path(),
-        addr,
-        &[
-            ("DBAAS_PROVIDER_RATE_LIMIT", "1000"),
-            ("DBAAS_READ_CACHE_MB", "0"),
-        ],
-    )?;
-    wait_ready(addr).await?;
-    for (label, path) in &reads {
-        let label = format!("{label}, no read cache");
-        report.push(format!(
-            "{label:<38} {}",
-            measure_reads(addr, path, &auth, secs).await?
-        ));
-        println!("   {}", report.last().unwrap());
-    }
     println!("\n{}", report.join("\n"));
-    let _ = child.kill();
-    let _ = child.wait();
     sim.shutdown().await;
     Ok(())
 }
