@@ -61,6 +61,7 @@ pub fn spawn(state: &AppState, mut stop: watch::Receiver<bool>) -> JoinHandle<()
         let ttl = Duration::from_secs(state.config.leader_lease_secs.max(1));
         let me = state.ops.replica_id.clone();
         let mut leading: Option<Term> = None;
+        let mut released = state.ops.lease_releases();
         // Until when the last successful renewal holds: past it, a replica that cannot reach the
         // store must assume another took over.
         let mut held_until = tokio::time::Instant::now();
@@ -127,6 +128,8 @@ pub fn spawn(state: &AppState, mut stop: watch::Receiver<bool>) -> JoinHandle<()
             }
             tokio::select! {
                 _ = tokio::time::sleep(ttl / 3) => {}
+                // The leader handed the lease over (it is shutting down): take it now.
+                _ = released.changed() => {}
                 _ = stop.changed() => break,
             }
         }

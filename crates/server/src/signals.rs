@@ -18,6 +18,8 @@ pub struct Signals {
     shutting_down: watch::Sender<bool>,
     /// The leader lease as this replica last saw it (None before the first look).
     leader: watch::Sender<Option<LeaderView>>,
+    /// Bumped when another replica handed a lease over: campaign at once.
+    lease_released: watch::Sender<u64>,
 }
 
 /// Who leads the platform, as one replica sees it.
@@ -44,6 +46,7 @@ impl Signals {
         let (providers, _) = watch::channel(0);
         let (shutting_down, _) = watch::channel(false);
         let (leader, _) = watch::channel(None);
+        let (lease_released, _) = watch::channel(0);
         Signals {
             replica_id: format!("r{}", &uuid::Uuid::new_v4().simple().to_string()[..8]),
             wake,
@@ -51,6 +54,7 @@ impl Signals {
             providers,
             shutting_down,
             leader,
+            lease_released,
         }
     }
 
@@ -73,6 +77,14 @@ impl Signals {
 
     pub fn subscribe(&self) -> watch::Receiver<u64> {
         self.wake.subscribe()
+    }
+
+    pub fn lease_released(&self) {
+        self.lease_released.send_modify(|n| *n = n.wrapping_add(1));
+    }
+
+    pub fn lease_releases(&self) -> watch::Receiver<u64> {
+        self.lease_released.subscribe()
     }
 
     pub fn providers_changed(&self) -> watch::Receiver<u64> {

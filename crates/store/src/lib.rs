@@ -188,6 +188,8 @@ pub enum Notice {
     Queued,
     /// A provider was added, removed or reconfigured.
     ProvidersChanged,
+    /// A lease was handed over (its holder shut down): campaign now.
+    LeaseReleased,
     /// The channel was lost and is back: anything may have been missed meanwhile.
     Reconnected,
 }

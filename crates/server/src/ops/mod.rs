@@ -132,6 +132,7 @@ async fn listen_across_replicas(state: AppState, mut stop: watch::Receiver<bool>
             n = stream.next() => match n {
                 Some(Notice::Queued) => state.ops.wake_local(),
                 Some(Notice::ProvidersChanged) => state.ops.provider_changed(),
+                Some(Notice::LeaseReleased) => state.ops.lease_released(),
                 Some(Notice::Reconnected) => {
                     state.ops.wake_local();
                     state.ops.provider_changed();

@@ -105,8 +105,10 @@ async fn notify_queue(pool: &Pool<Db>) -> Result<()> {
     Ok(())
 }
 
-/// The channel provider changes are announced on (a trigger, see migration 0009).
+/// The channels provider changes and handed-over leases are announced on (triggers, see
+/// migration 0009).
 const PROVIDERS_CHANNEL: &str = "dbaas_providers";
+const LEASES_CHANNEL: &str = "dbaas_leases";
 
 /// `LISTEN` on a dedicated connection; sqlx's listener reconnects by itself (`Ok(None)` says the
 /// connection was lost), and a reconnect yields `Reconnected` so that nothing announced meanwhile
@@ -119,12 +121,13 @@ async fn replica_notices(
         .await
         .map_err(db_err)?;
     listener
-        .listen_all([QUEUE_CHANNEL, PROVIDERS_CHANNEL])
+        .listen_all([QUEUE_CHANNEL, PROVIDERS_CHANNEL, LEASES_CHANNEL])
         .await
         .map_err(db_err)?;
     let stream = futures::stream::unfold(listener, |mut l| async move {
         let notice = match l.try_recv().await {
             Ok(Some(n)) if n.channel() == PROVIDERS_CHANNEL => Notice::ProvidersChanged,
+            Ok(Some(n)) if n.channel() == LEASES_CHANNEL => Notice::LeaseReleased,
             Ok(Some(_)) => Notice::Queued,
             Ok(None) => Notice::Reconnected,
             Err(e) => {
