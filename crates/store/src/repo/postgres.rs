@@ -26,9 +26,10 @@ macro_rules! for_share {
         " FOR SHARE"
     };
 }
+// A claim locks the operation row it picks (`o`), not the rows its counts were read from.
 macro_rules! skip_locked {
     () => {
-        " FOR UPDATE SKIP LOCKED"
+        " FOR UPDATE OF o SKIP LOCKED"
     };
 }
 
