@@ -133,6 +133,38 @@ struct Seen {
     relisting: Option<HashSet<Key>>,
 }
 
+impl Seen {
+    fn relist_started(&mut self) {
+        self.relisting = Some(HashSet::new());
+    }
+
+    /// Records `key` as present (and as listed, during a relist).
+    fn present(&mut self, key: &Key, database_id: Option<String>) {
+        if let Some(r) = self.relisting.as_mut() {
+            r.insert(key.clone());
+        }
+        self.live.insert(key.clone(), database_id);
+    }
+
+    /// Ends a relist: what was present before but not listed again vanished meanwhile; those
+    /// keys (with their database ids) are forgotten and returned.
+    fn relist_done(&mut self) -> Vec<(Key, Option<String>)> {
+        let listed = self.relisting.take().unwrap_or_default();
+        let gone: Vec<Key> = self
+            .live
+            .keys()
+            .filter(|k| !listed.contains(*k))
+            .cloned()
+            .collect();
+        gone.into_iter()
+            .map(|k| {
+                let id = self.live.remove(&k).flatten();
+                (k, id)
+            })
+            .collect()
+    }
+}
+
 fn key_of(obj: &DynamicObject) -> Key {
     (
         obj.metadata.namespace.clone().unwrap_or_default(),
@@ -143,27 +175,18 @@ fn key_of(obj: &DynamicObject) -> Key {
 fn database_events(engine: Engine, seen: &mut Seen, ev: Event<DynamicObject>) -> Vec<ClusterEvent> {
     match ev {
         Event::Init => {
-            seen.relisting = Some(HashSet::new());
+            seen.relist_started();
             vec![]
         }
         Event::InitApply(obj) | Event::Apply(obj) => {
             let o = observe_database(engine, &obj);
-            let key = key_of(&obj);
-            if let Some(r) = seen.relisting.as_mut() {
-                r.insert(key.clone());
-            }
-            seen.live.insert(key, o.database_id.clone());
+            seen.present(&key_of(&obj), o.database_id.clone());
             vec![ClusterEvent::Database(o)]
         }
         Event::Delete(obj) => {
             let key = key_of(&obj);
             seen.live.remove(&key);
-            let id = obj
-                .metadata
-                .labels
-                .as_ref()
-                .and_then(|l| l.get(LABEL_DATABASE_ID))
-                .cloned();
+            let id = label(&obj, LABEL_DATABASE_ID);
             vec![ClusterEvent::DatabaseGone {
                 engine,
                 namespace: key.0,
@@ -172,23 +195,16 @@ fn database_events(engine: Engine, seen: &mut Seen, ev: Event<DynamicObject>) ->
             }]
         }
         Event::InitDone => {
-            let listed = seen.relisting.take().unwrap_or_default();
-            let gone: Vec<Key> = seen
-                .live
-                .keys()
-                .filter(|k| !listed.contains(*k))
-                .cloned()
-                .collect();
-            let mut out = Vec::with_capacity(gone.len() + 1);
-            for k in gone {
-                let id = seen.live.remove(&k).flatten();
-                out.push(ClusterEvent::DatabaseGone {
+            let mut out: Vec<ClusterEvent> = seen
+                .relist_done()
+                .into_iter()
+                .map(|(k, id)| ClusterEvent::DatabaseGone {
                     engine,
                     namespace: k.0,
                     name: k.1,
                     database_id: id,
-                });
-            }
+                })
+                .collect();
             out.push(ClusterEvent::Resynced {
                 engine: Some(engine),
             });
@@ -207,16 +223,13 @@ fn child_events(kind: ChildKind, seen: &mut Seen, ev: Event<DynamicObject>) -> V
     };
     match ev {
         Event::Init => {
-            seen.relisting = Some(HashSet::new());
+            seen.relist_started();
             vec![]
         }
         Event::InitApply(obj) | Event::Apply(obj) => {
             let key = key_of(&obj);
             let id = label(&obj, LABEL_DATABASE_ID);
-            if let Some(r) = seen.relisting.as_mut() {
-                r.insert(key.clone());
-            }
-            seen.live.insert(key.clone(), id.clone());
+            seen.present(&key, id.clone());
             vec![event(key, id, true)]
         }
         Event::Delete(obj) => {
@@ -225,19 +238,10 @@ fn child_events(kind: ChildKind, seen: &mut Seen, ev: Event<DynamicObject>) -> V
             vec![event(key, label(&obj, LABEL_DATABASE_ID), false)]
         }
         Event::InitDone => {
-            let listed = seen.relisting.take().unwrap_or_default();
-            let gone: Vec<Key> = seen
-                .live
-                .keys()
-                .filter(|k| !listed.contains(*k))
-                .cloned()
-                .collect();
-            let mut out: Vec<ClusterEvent> = gone
+            let mut out: Vec<ClusterEvent> = seen
+                .relist_done()
                 .into_iter()
-                .map(|k| {
-                    let id = seen.live.remove(&k).flatten();
-                    event(k, id, false)
-                })
+                .map(|(k, id)| event(k, id, false))
                 .collect();
             out.push(ClusterEvent::ChildrenResynced { kind });
             out

@@ -23,7 +23,7 @@ use domain::ids::{new_id, IdKind};
 use domain::model::{Database, Operation, Project, Tenant};
 use domain::quota::{QuotaLimits, Usage};
 use domain::status::{DatabaseStatus, OperationStatus, OperationType};
-use http_body_util::{BodyExt, Empty};
+use http_body_util::BodyExt;
 use hyper_util::rt::TokioIo;
 use serde_json::json;
 use support::*;
@@ -280,16 +280,7 @@ async fn check_cross_replica(
 
 /// The measured audit page must be a real one: a full page of the seeded entries, newest first.
 async fn check_audit_page(addr: SocketAddr, auth: &str, seeded: usize) -> anyhow::Result<()> {
-    let stream = tokio::net::TcpStream::connect(addr).await?;
-    let (mut send, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
-    tokio::spawn(conn);
-    let req = hyper::Request::get("/api/v1/audit-logs?page_size=100")
-        .header("host", "localhost")
-        .header("authorization", auth)
-        .body(Empty::<Bytes>::new())?;
-    let resp = send.send_request(req).await?;
-    let bytes = resp.into_body().collect().await?.to_bytes();
-    let v: serde_json::Value = serde_json::from_slice(&bytes)?;
+    let v = get_json(addr, "/api/v1/audit-logs?page_size=100", auth).await?;
     let entries = v["audit_logs"].as_array().map(Vec::len).unwrap_or(0);
     let total = v["total"].as_u64().unwrap_or(0) as usize;
     let newest_first = v["audit_logs"]

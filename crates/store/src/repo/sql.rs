@@ -1064,17 +1064,25 @@ fn push_fence(qb: &mut Qb, f: &Fence, now: DateTime<Utc>) {
         .push(concat!(for_share!(), ")"));
 }
 
-/// Whether `fence` (if any) still holds, checked inside `tx` (see [`push_fence`]).
-async fn fence_holds(tx: &mut Tx, fence: Option<&Fence>) -> Result<bool> {
-    let Some(f) = fence else { return Ok(true) };
+/// Whether `f` still holds now, asked through `exec` (see [`push_fence`]).
+async fn fence_holds_on<'c>(
+    exec: impl sqlx::Executor<'c, Database = Db>,
+    f: &Fence,
+) -> Result<bool> {
     let mut qb = Qb::new("SELECT ");
     push_fence(&mut qb, f, Utc::now());
-    let holds: bool = qb
-        .build_query_scalar()
-        .fetch_one(&mut **tx)
+    qb.build_query_scalar()
+        .fetch_one(exec)
         .await
-        .map_err(db_err)?;
-    Ok(holds)
+        .map_err(db_err)
+}
+
+/// Whether `fence` (if any) still holds, checked inside `tx`.
+async fn fence_holds(tx: &mut Tx, fence: Option<&Fence>) -> Result<bool> {
+    match fence {
+        Some(f) => fence_holds_on(&mut **tx, f).await,
+        None => Ok(true),
+    }
 }
 
 /// The UPDATE of a database's desired settings, or None when nothing changes.
@@ -3045,14 +3053,7 @@ impl Store for SqlStore {
     // ---- leases
 
     async fn fence_holds(&self, fence: &Fence) -> Result<bool> {
-        let mut qb = Qb::new("SELECT ");
-        push_fence(&mut qb, fence, Utc::now());
-        let holds: bool = qb
-            .build_query_scalar()
-            .fetch_one(&self.r)
-            .await
-            .map_err(db_err)?;
-        Ok(holds)
+        fence_holds_on(&self.r, fence).await
     }
 
     async fn acquire_lease(
