@@ -13,6 +13,7 @@ pub enum IdKind {
     Audit,
     Project,
     Invitation,
+    Backup,
 }
 
 impl IdKind {
@@ -27,6 +28,7 @@ impl IdKind {
             IdKind::Audit => "audit",
             IdKind::Project => "prj",
             IdKind::Invitation => "inv",
+            IdKind::Backup => "bk",
         }
     }
 }

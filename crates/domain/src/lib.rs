@@ -5,6 +5,7 @@
 
 pub mod access;
 pub mod audit;
+pub mod backup;
 pub mod constraints;
 pub mod day2;
 pub mod drift;

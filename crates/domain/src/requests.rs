@@ -116,13 +116,10 @@ impl DatabaseCreate {
 }
 
 pub fn backup_schedule(s: &str) -> Result<(), DomainError> {
-    if !BACKUP_SCHEDULES.contains(&s) {
-        return Err(DomainError::validation(
-            "backup_schedule",
-            "must be one of hourly, daily, weekly",
-        ));
+    if BACKUP_SCHEDULES.contains(&s) {
+        return Ok(());
     }
-    Ok(())
+    crate::backup::cron_line(s)
 }
 
 pub fn backup_retention_days(days: i64) -> Result<(), DomainError> {

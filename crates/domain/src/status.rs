@@ -28,6 +28,7 @@ string_enum!(DatabaseStatus {
     Pausing => "pausing",
     Paused => "paused",
     Resuming => "resuming",
+    Restoring => "restoring",
     Failed => "failed",
     Deleting => "deleting",
     Deleted => "deleted",
@@ -39,7 +40,7 @@ impl DatabaseStatus {
         use DatabaseStatus::*;
         matches!(
             self,
-            Pending | Provisioning | Updating | Scaling | Pausing | Resuming | Deleting
+            Pending | Provisioning | Updating | Scaling | Pausing | Resuming | Restoring | Deleting
         )
     }
 
@@ -50,7 +51,7 @@ impl DatabaseStatus {
         use DatabaseStatus::*;
         matches!(
             self,
-            Running | Updating | Scaling | Pausing | Paused | Resuming
+            Running | Updating | Scaling | Pausing | Paused | Resuming | Restoring
         )
     }
 
@@ -70,8 +71,11 @@ impl DatabaseStatus {
             Deleted => false,
             Pending => matches!(to, Provisioning | Failed | Deleting),
             Provisioning => matches!(to, Running | Failed | Deleting),
-            Running => matches!(to, Updating | Scaling | Pausing | Failed | Deleting),
-            Updating | Scaling => matches!(to, Running | Failed | Deleting),
+            Running => matches!(
+                to,
+                Updating | Scaling | Pausing | Restoring | Failed | Deleting
+            ),
+            Updating | Scaling | Restoring => matches!(to, Running | Failed | Deleting),
             Pausing => matches!(to, Paused | Failed | Running | Deleting),
             Paused => matches!(to, Resuming | Deleting | Failed),
             Resuming => matches!(to, Running | Failed | Paused | Deleting),
@@ -151,6 +155,19 @@ string_enum!(OperationType {
     Restart => "restart",
     Reconfigure => "reconfigure",
     RotateAuth => "rotate_auth",
+});
+
+// How a backup came to be.
+string_enum!(BackupKind {
+    Scheduled => "scheduled",
+    Manual => "manual",
+});
+
+string_enum!(BackupStatus {
+    Pending => "pending",
+    Running => "running",
+    Succeeded => "succeeded",
+    Failed => "failed",
 });
 
 #[cfg(test)]

@@ -75,6 +75,12 @@ fn known_plural(api_version: &str, kind: &str) -> Option<&'static str> {
         ("v1", "Service") => "services",
         ("v1", "ConfigMap") => "configmaps",
         ("networking.k8s.io/v1", "NetworkPolicy") => "networkpolicies",
+        (crate::backup::STORAGE_API, "BackupStorage") => "backupstorages",
+        (crate::backup::STORAGE_API, "RetentionPolicy") => "retentionpolicies",
+        (crate::backup::STORAGE_API, "Snapshot") => "snapshots",
+        (crate::backup::CORE_API, "BackupConfiguration") => "backupconfigurations",
+        (crate::backup::CORE_API, "BackupSession") => "backupsessions",
+        (crate::backup::CORE_API, "RestoreSession") => "restoresessions",
         _ => return None,
     })
 }
@@ -861,5 +867,77 @@ impl Cluster {
                 .ok_or_else(missing)
         };
         Ok(Some((field("username")?, field("password")?)))
+    }
+
+    /// Creates the object, or brings one that exists and carries every label we would put on it
+    /// to the wanted content (a merge patch of everything but its metadata, with the read
+    /// resourceVersion). One with other labels is a Conflict, untouched.
+    pub async fn apply_object(&self, obj: &Value) -> Result<(), ProviderError> {
+        let api_version = str_at(obj, "/apiVersion").unwrap_or_default();
+        let kind = str_at(obj, "/kind").unwrap_or_default();
+        let name = str_at(obj, "/metadata/name").unwrap_or_default();
+        let ns = str_at(obj, "/metadata/namespace");
+        let ar = self.resource_for(api_version, kind).await?;
+        let api = self.api(&ar, ns);
+        let at = format!("{kind} {}/{name}", ns.unwrap_or_default());
+        for _ in 0..5 {
+            let Some(existing) = api.get_opt(name).await? else {
+                match api.create(&PostParams::default(), &to_dynamic(obj)?).await {
+                    Ok(_) => return Ok(()),
+                    Err(e) => match ProviderError::from(e) {
+                        ProviderError::Conflict(_) => continue,
+                        other => return Err(other.context(&format!("creating {at}"))),
+                    },
+                }
+            };
+            if !carries(&existing, &wanted_labels(obj)) {
+                return Err(not_owned(kind, ns.unwrap_or_default(), name, &existing));
+            }
+            let mut body = obj.clone();
+            if let Some(m) = body.as_object_mut() {
+                m.remove("apiVersion");
+                m.remove("kind");
+            }
+            body["metadata"] = json!({"resourceVersion": existing.metadata.resource_version});
+            match api
+                .patch(name, &PatchParams::default(), &Patch::Merge(&body))
+                .await
+                .map_err(ProviderError::from)
+            {
+                Ok(_) => return Ok(()),
+                Err(ProviderError::Conflict(_)) => continue,
+                Err(other) => return Err(other.context(&format!("updating {at}"))),
+            }
+        }
+        Err(ProviderError::Transient(format!(
+            "{at} kept changing while it was being updated"
+        )))
+    }
+
+    /// Reads an object the platform made for this database; another owner's is a Conflict.
+    pub async fn get_owned_object(
+        &self,
+        api_version: &str,
+        kind: &str,
+        ns: &str,
+        name: &str,
+        owner: &Owner<'_>,
+    ) -> Result<Option<DynamicObject>, ProviderError> {
+        let ar = self.resource_for(api_version, kind).await?;
+        match self.api(&ar, Some(ns)).get_opt(name).await? {
+            Some(o) if !owner.owns_object(&labels_of(&o)) => Err(not_owned(kind, ns, name, &o)),
+            other => Ok(other),
+        }
+    }
+
+    /// Reads an object KubeStash made (it carries no labels of ours) in a namespace of this
+    /// database's project, which the caller has checked is ours.
+    pub async fn get_object_in(
+        &self,
+        ar: &ApiResource,
+        ns: &str,
+        name: &str,
+    ) -> Result<Option<DynamicObject>, ProviderError> {
+        Ok(self.api(ar, Some(ns)).get_opt(name).await?)
     }
 }

@@ -7,6 +7,7 @@
 //! - [`day2`]: OpsRequests and their Secrets for day-2 operations (pure);
 //! - [`observe`] and [`watch`]: KubeDB status → what the store records, from watches.
 
+pub mod backup;
 pub mod cluster;
 pub mod connect;
 pub mod day2;
@@ -14,6 +15,7 @@ pub mod error;
 pub mod kubedb;
 pub mod observe;
 pub mod probe;
+pub mod s3;
 pub mod translate;
 pub mod watch;
 

@@ -433,6 +433,63 @@ pub fn watch_cluster(cluster: &Cluster) -> impl Stream<Item = ClusterEvent> + Se
     stream::select_all(streams)
 }
 
+/// What the backup watch sees of KubeStash's Snapshots.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SnapshotEvent {
+    /// A (re)list begins: what follows as `Listed` is everything there is.
+    Relisting,
+    Listed(crate::backup::ObservedSnapshot),
+    /// The (re)list is complete.
+    RelistDone,
+    Changed(crate::backup::ObservedSnapshot),
+    Gone(crate::backup::ObservedSnapshot),
+}
+
+/// Every Snapshot in the cluster (KubeStash makes them without the platform's labels; which
+/// database one belongs to is told by its namespace and repository). Never ends; errors are
+/// retried with backoff (a cluster without KubeStash just yields nothing).
+pub fn watch_snapshots(cluster: &Cluster) -> impl Stream<Item = SnapshotEvent> + Send + 'static {
+    let api: Api<DynamicObject> = Api::all_with(
+        cluster.client().clone(),
+        &crate::backup::snapshot_resource(),
+    );
+    watcher::watcher(api, watcher::Config::default())
+        .default_backoff()
+        .filter_map(|e| async move {
+            use crate::backup::observe_snapshot;
+            match e {
+                Ok(Event::Init) => Some(SnapshotEvent::Relisting),
+                Ok(Event::InitApply(o)) => Some(SnapshotEvent::Listed(observe_snapshot(&o))),
+                Ok(Event::InitDone) => Some(SnapshotEvent::RelistDone),
+                Ok(Event::Apply(o)) => Some(SnapshotEvent::Changed(observe_snapshot(&o))),
+                Ok(Event::Delete(o)) => Some(SnapshotEvent::Gone(observe_snapshot(&o))),
+                Err(e) => {
+                    tracing::debug!(error = %e, "watching Snapshots");
+                    None
+                }
+            }
+        })
+}
+
+/// The database ids of BackupSessions and RestoreSessions the platform made, as they change:
+/// what wakes an operation parked on one.
+pub fn watch_backup_sessions(cluster: &Cluster) -> impl Stream<Item = String> + Send + 'static {
+    let selector = format!("{LABEL_MANAGED_BY}={LABEL_MANAGED_BY_VALUE}");
+    let streams = [
+        crate::backup::backup_session_resource(),
+        crate::backup::restore_session_resource(),
+    ]
+    .map(|ar| {
+        let api: Api<DynamicObject> = Api::all_with(cluster.client().clone(), &ar);
+        watcher::watcher(api, watcher::Config::default().labels(&selector))
+            .default_backoff()
+            .applied_objects()
+            .filter_map(|o| async move { o.ok()?.metadata.labels?.get(LABEL_DATABASE_ID).cloned() })
+            .boxed()
+    });
+    stream::select_all(streams)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -21,8 +21,8 @@ use crate::auth;
 use crate::error::ApiError;
 use crate::metrics;
 use crate::routes::{
-    account, admin, audit_logs, auth as auth_routes, databases, day2, docs, events, health,
-    operations, providers, tenants, users, versions,
+    account, admin, audit_logs, auth as auth_routes, backups, databases, day2, docs, events,
+    health, operations, providers, tenants, users, versions,
 };
 use crate::state::AppState;
 
@@ -141,6 +141,14 @@ pub fn app(state: AppState) -> NormalizePath<Router> {
                 .patch(providers::update_provider)
                 .delete(providers::delete_provider),
         )
+        .route(
+            "/providers/{id}/backup-storage",
+            get(backups::get_provider_storage).put(backups::put_provider_storage),
+        )
+        .route(
+            "/tenants/{domain}/backup-storage",
+            get(backups::get_tenant_storage).put(backups::put_tenant_storage),
+        )
         .route("/versions", get(versions::list_versions))
         .route(
             "/domain/{domain}/project/{project}/databases",
@@ -192,6 +200,22 @@ pub fn app(state: AppState) -> NormalizePath<Router> {
         .route(
             "/domain/{domain}/project/{project}/databases/{id}/rotate-credentials",
             post(day2::rotate_credentials),
+        )
+        .route(
+            "/domain/{domain}/project/{project}/databases/{id}/backup",
+            post(backups::trigger_backup),
+        )
+        .route(
+            "/domain/{domain}/project/{project}/databases/{id}/backups",
+            get(backups::list_backups),
+        )
+        .route(
+            "/domain/{domain}/project/{project}/databases/{id}/backups/{backup_id}",
+            get(backups::get_backup),
+        )
+        .route(
+            "/domain/{domain}/project/{project}/databases/{id}/restore",
+            post(backups::restore),
         )
         .route(
             "/domain/{domain}/project/{project}/databases/{id}/status",

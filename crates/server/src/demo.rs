@@ -16,24 +16,58 @@ pub const DEMO_PROJECT: &str = "default";
 
 /// Starts the simulated cluster and makes sure the platform knows it.
 pub async fn start(state: &AppState) -> anyhow::Result<sim::SimHandle> {
+    // The buckets hold the demo databases' backups: owner-only, like the rest of the data.
+    let s3_root = state.config.data_dir.join("s3");
+    crate::keys::private_dir(&s3_root)?;
     let handle = sim::start(sim::SimConfig {
         state_file: Some(state.config.data_dir.join("demo-cluster.json")),
         operator: sim::OperatorConfig {
             provisioning_delay: std::time::Duration::from_secs(state.config.demo_provisioning_secs),
             ..Default::default()
         },
+        // Backups go to an S3 server of its own, its buckets under the data directory.
+        s3: Some(sim::S3ServerConfig::new(s3_root)),
         ..Default::default()
     })
     .await
     .context("starting the simulated demo cluster")?;
-    onboard(state, &handle.kubeconfig_yaml).await?;
+    let provider_id = onboard(state, &handle.kubeconfig_yaml).await?;
     ensure_tenant(state).await?;
+    if let Some(s3) = &handle.s3 {
+        backup_storage(state, &provider_id, s3).await?;
+    }
     Ok(handle)
+}
+
+/// Points the demo provider's backups at the embedded S3 server (a fresh port each start).
+async fn backup_storage(
+    state: &AppState,
+    provider_id: &str,
+    s3: &sim::S3Server,
+) -> anyhow::Result<()> {
+    let req = domain::backup::BackupStorageRequest {
+        endpoint: s3.url.clone(),
+        bucket: sim::s3::DEFAULT_BUCKET.into(),
+        prefix: "demo".into(),
+        region: s3.region.clone(),
+        access_key_id: s3.access_key.clone(),
+        secret_access_key: s3.secret_key.clone(),
+        insecure_tls: false,
+    };
+    let ctx = state.workflows();
+    let scope = domain::backup::BackupScope::Provider(provider_id.to_string());
+    crate::workflows::backups::save_storage(&ctx, scope, &req, "demo")
+        .await
+        .context("configuring the demo backup storage")?;
+    crate::workflows::backups::publish_provider_storage(&ctx, provider_id)
+        .await
+        .context("publishing the demo backup storage")?;
+    Ok(())
 }
 
 /// Creates the demo provider on first start; later starts hand it the new kubeconfig (the
 /// simulated cluster listens on a fresh port each time).
-async fn onboard(state: &AppState, kubeconfig: &str) -> anyhow::Result<()> {
+async fn onboard(state: &AppState, kubeconfig: &str) -> anyhow::Result<String> {
     let cluster = provider::Cluster::connect(kubeconfig, true)
         .await
         .context("connecting to the demo cluster")?;
@@ -57,6 +91,7 @@ async fn onboard(state: &AppState, kubeconfig: &str) -> anyhow::Result<()> {
                 .update_provider(&p, Some(kubeconfig), &[])
                 .await?;
             state.provider_written(&p.id).await;
+            Ok(p.id)
         }
         None => {
             let p = Provider {
@@ -89,9 +124,9 @@ async fn onboard(state: &AppState, kubeconfig: &str) -> anyhow::Result<()> {
             };
             state.store.create_provider(&p, kubeconfig, &[]).await?;
             state.provider_written(&p.id).await;
+            Ok(p.id)
         }
     }
-    Ok(())
 }
 
 async fn ensure_tenant(state: &AppState) -> anyhow::Result<()> {

@@ -2,6 +2,7 @@
 
 pub mod app;
 pub mod auth;
+pub mod backup_watch;
 pub mod catalog;
 pub mod clusters;
 pub mod config;

@@ -94,11 +94,24 @@ async fn watch_provider(state: AppState, provider_id: String, fence: Fence) {
         // A new stream lists everything again: what the cache held of the old one is forgotten.
         state.watch_cache.reset(&provider_id);
         let mut events = Box::pin(watch_cluster(&cluster));
-        while let Some(event) = events.next().await {
-            state.watch_cache.apply(&provider_id, &event);
-            if let Err(e) = apply(&state, &cluster, &fence, &mut names, event).await {
-                tracing::warn!(provider = %provider_id, error = %e, "applying a watch event failed");
+        let status = async {
+            while let Some(event) = events.next().await {
+                state.watch_cache.apply(&provider_id, &event);
+                if let Err(e) = apply(&state, &cluster, &fence, &mut names, event).await {
+                    tracing::warn!(provider = %provider_id, error = %e, "applying a watch event failed");
+                }
             }
+        };
+        // Backups are followed beside the status, on the same client, for as long as it lasts.
+        let backups = crate::backup_watch::follow_provider(
+            state.clone(),
+            provider_id.clone(),
+            cluster.clone(),
+            fence.clone(),
+        );
+        tokio::select! {
+            _ = status => {}
+            _ = backups => {}
         }
         tokio::time::sleep(Duration::from_secs(1)).await;
     }

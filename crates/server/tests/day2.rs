@@ -1267,3 +1267,5 @@ async fn drift_is_only_reported_under_the_report_policy() {
     sim.shutdown().await;
     srv.running.shutdown().await;
 }
+#[path = "backups/mod.rs"]
+mod backups;

@@ -54,7 +54,7 @@ fn readme_demo_session_works() {
         std::thread::sleep(Duration::from_millis(50));
     }
     let out = Command::new("timeout")
-        .args(["120", "bash", "-euo", "pipefail", "-c", &script])
+        .args(["180", "bash", "-euo", "pipefail", "-c", &script])
         .env("BASE", &base)
         .env("DBAAS_ADMIN_PASSWORD", PASSWORD)
         .output()
@@ -77,6 +77,8 @@ fn readme_demo_session_works() {
         "pause",
         "resume",
         "paused → resuming",
+        "manual succeeded",
+        "cloned",
     ] {
         assert!(stdout.contains(day2), "{day2} in: {stdout}");
     }

@@ -10,7 +10,8 @@ use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 
 use crate::faults::{ApiFault, FaultKind, FaultSettings, Faults};
-use crate::{NodeConfig, OperatorConfig, SimConfig};
+use crate::s3::{DEFAULT_ACCESS_KEY, DEFAULT_BUCKET, DEFAULT_REGION, DEFAULT_SECRET_KEY};
+use crate::{KubeStashConfig, NodeConfig, OperatorConfig, S3ServerConfig, SimClock, SimConfig};
 
 /// "3s", "500ms", "2m", or plain seconds.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
@@ -124,6 +125,33 @@ pub struct SimArgs {
     /// Fail an OpsRequest: `namespace/name=reason` or `*=reason` (repeatable).
     #[arg(long = "fail-ops-request", value_parser = parse_pair)]
     pub fail_ops_request: Vec<(String, String)>,
+    /// Run an embedded S3 server keeping its buckets in this directory.
+    #[arg(long)]
+    pub s3_dir: Option<PathBuf>,
+    /// Address of the embedded S3 server.
+    #[arg(long, default_value = "127.0.0.1:9000")]
+    pub s3_listen: SocketAddr,
+    /// Access key of the embedded S3 server.
+    #[arg(long, default_value = DEFAULT_ACCESS_KEY)]
+    pub s3_access_key: String,
+    /// Secret key of the embedded S3 server.
+    #[arg(long, env = "DBAAS_SIM_S3_SECRET_KEY", default_value = DEFAULT_SECRET_KEY, hide_env_values = true)]
+    pub s3_secret_key: String,
+    /// A bucket to create at start (repeatable).
+    #[arg(long = "s3-bucket", default_values_t = [DEFAULT_BUCKET.to_string()])]
+    pub s3_bucket: Vec<String>,
+    /// How long each step of a simulated backup or restore takes.
+    #[arg(long, default_value = "1s", value_parser = parse_duration)]
+    pub backup_step_delay: Duration,
+    /// Trigger one backup right after a BackupConfiguration becomes Ready.
+    #[arg(long)]
+    pub backup_on_ready: bool,
+    /// Fail the backups of a BackupConfiguration: `namespace/name=reason` or `*=reason` (repeatable).
+    #[arg(long = "fail-backup", value_parser = parse_pair)]
+    pub fail_backup: Vec<(String, String)>,
+    /// The embedded S3 server answers 503 to everything.
+    #[arg(long)]
+    pub s3_unavailable: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -140,6 +168,8 @@ pub struct OperatorArgs {
     pub provisioning_delay: Duration,
     #[arg(long, default_value = "2s", value_parser = parse_duration)]
     pub step_delay: Duration,
+    #[arg(long, default_value = "1s", value_parser = parse_duration)]
+    pub backup_step_delay: Duration,
 }
 
 impl SimArgs {
@@ -157,7 +187,20 @@ impl SimArgs {
         s.cut_watches_after_secs = self.cut_watches_after_secs;
         s.force_db_phase = self.force_db_phase.iter().cloned().collect();
         s.fail_ops_requests = self.fail_ops_request.iter().cloned().collect();
+        s.fail_backups = self.fail_backup.iter().cloned().collect();
+        s.s3_unavailable = self.s3_unavailable;
         s
+    }
+
+    pub fn s3_config(&self) -> Option<S3ServerConfig> {
+        self.s3_dir.as_ref().map(|dir| S3ServerConfig {
+            root: dir.clone(),
+            listen: self.s3_listen,
+            access_key: self.s3_access_key.clone(),
+            secret_key: self.s3_secret_key.clone(),
+            region: DEFAULT_REGION.into(),
+            buckets: self.s3_bucket.clone(),
+        })
     }
 
     pub fn sim_config(&self) -> SimConfig {
@@ -179,6 +222,12 @@ impl SimArgs {
                 memory: self.node_memory.clone(),
                 ..NodeConfig::default()
             },
+            s3: self.s3_config(),
+            kubestash: KubeStashConfig {
+                backup_step_delay: self.backup_step_delay,
+                backup_on_ready: self.backup_on_ready,
+                ..KubeStashConfig::default()
+            },
             ..SimConfig::default()
         }
     }
@@ -193,12 +242,17 @@ pub async fn run(args: SimArgs) -> anyhow::Result<()> {
             provisioning_delay: op.provisioning_delay,
             step_delay: op.step_delay,
         };
-        return crate::operator::run(
-            client,
-            config,
-            Arc::new(Faults::new(FaultSettings::default())),
+        let faults = Arc::new(Faults::new(FaultSettings::default()));
+        let kubestash = KubeStashConfig {
+            backup_step_delay: op.backup_step_delay,
+            ..KubeStashConfig::default()
+        };
+        let (op, ks) = futures::future::join(
+            crate::operator::run(client.clone(), config, faults.clone()),
+            crate::kubestash::run(client, kubestash, faults, SimClock::new()),
         )
         .await;
+        return op.and(ks);
     }
     let handle = crate::start(args.sim_config()).await?;
     if let Some(path) = &args.kubeconfig_out {
@@ -208,6 +262,17 @@ pub async fn run(args: SimArgs) -> anyhow::Result<()> {
         println!("kubeconfig written to {}", path.display());
     }
     println!("simulated cluster serving at {}", handle.url);
+    if let Some(s3) = &handle.s3 {
+        // the operator of a local simulated cluster needs these to create the backup secret
+        println!(
+            "embedded S3 serving at {} (region {}, access key {}, secret key {}, data in {})",
+            s3.url,
+            s3.region,
+            s3.access_key,
+            s3.secret_key,
+            s3.root.display()
+        );
+    }
     tokio::signal::ctrl_c()
         .await
         .context("waiting for Ctrl-C")?;
@@ -241,6 +306,25 @@ mod tests {
         assert_eq!(cfg.operator.provisioning_delay, Duration::from_millis(500));
         assert_eq!(cfg.faults.api[0].error, Some(FaultKind::TooManyRequests));
         assert_eq!(cfg.faults.force_db_phase["demo/pg"], "Critical");
+        assert!(cfg.s3.is_none());
+        let s3 = SimArgs::try_parse_from([
+            "sim",
+            "--s3-dir",
+            "/tmp/s3",
+            "--s3-bucket",
+            "a-bucket",
+            "--s3-bucket",
+            "b-bucket",
+            "--fail-backup",
+            "*=disk full",
+        ])
+        .unwrap()
+        .sim_config();
+        let s3c = s3.s3.expect("s3 on");
+        assert_eq!(s3c.listen, "127.0.0.1:9000".parse().unwrap());
+        assert_eq!(s3c.buckets, vec!["a-bucket", "b-bucket"]);
+        assert_eq!(s3c.access_key, DEFAULT_ACCESS_KEY);
+        assert_eq!(s3.faults.fail_backups["*"], "disk full");
         let op = SimArgs::try_parse_from(["sim", "operator", "--kubeconfig", "/tmp/k"]).unwrap();
         assert!(matches!(op.command, Some(SimCommand::Operator(_))));
         assert!(parse_duration("2x").is_err());

@@ -52,6 +52,12 @@ pub struct FaultSettings {
     /// steps, a benchmark keeps operations running as long as it needs.
     #[serde(default)]
     pub hold_ops_requests: std::collections::HashSet<String>,
+    /// The embedded S3 server answers 503 to everything while set (a failing bucket).
+    #[serde(default)]
+    pub s3_unavailable: bool,
+    /// `"namespace/name"` of a BackupConfiguration, or `"*"` for all → reason its backups fail.
+    #[serde(default)]
+    pub fail_backups: HashMap<String, String>,
 }
 
 #[derive(Debug, Default)]
@@ -92,6 +98,16 @@ impl Faults {
         let s = self.settings.read();
         s.hold_ops_requests.contains("*")
             || s.hold_ops_requests.contains(&format!("{namespace}/{name}"))
+    }
+    pub fn s3_unavailable(&self) -> bool {
+        self.settings.read().s3_unavailable
+    }
+    pub fn backup_failure(&self, namespace: &str, backup_configuration: &str) -> Option<String> {
+        let s = self.settings.read();
+        s.fail_backups
+            .get(&format!("{namespace}/{backup_configuration}"))
+            .or_else(|| s.fail_backups.get("*"))
+            .cloned()
     }
     pub fn watch_cut(&self) -> Option<Duration> {
         self.settings

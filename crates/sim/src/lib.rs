@@ -14,8 +14,10 @@ pub mod catalog;
 pub mod cli;
 pub mod exporters;
 pub mod faults;
+pub mod kubestash;
 pub mod operator;
 pub mod proxy;
+pub mod s3;
 pub mod webhooks;
 
 use std::collections::HashMap;
@@ -33,7 +35,9 @@ pub use apiserver::metrics::{RequestCounts, RequestKey};
 pub use apiserver::server::ApiServer;
 pub use apiserver::state::ClusterState;
 pub use faults::{FaultSettings, Faults};
+pub use kubestash::{KubeStashConfig, SimClock};
 pub use operator::OperatorConfig;
+pub use s3::{S3Server, S3ServerConfig};
 
 /// The Nodes the cluster reports, so capacity can be discovered.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -76,6 +80,12 @@ pub struct SimConfig {
     pub watch_history: usize,
     /// How often watches that asked for bookmarks get one.
     pub bookmark_interval: Duration,
+    /// Run an embedded S3 server (the buckets KubeStash backs up to).
+    pub s3: Option<S3ServerConfig>,
+    /// The simulated KubeStash (runs beside the operator when the KubeStash CRDs are served).
+    pub kubestash: KubeStashConfig,
+    /// The clock of backup schedules and snapshot ages; a fresh one when `None`.
+    pub clock: Option<SimClock>,
 }
 
 impl Default for SimConfig {
@@ -92,6 +102,9 @@ impl Default for SimConfig {
             nodes: NodeConfig::default(),
             watch_history: apiserver::store::DEFAULT_HISTORY,
             bookmark_interval: Duration::from_secs(5),
+            s3: None,
+            kubestash: KubeStashConfig::default(),
+            clock: None,
         }
     }
 }
@@ -105,6 +118,10 @@ pub struct SimHandle {
     pub faults: Arc<Faults>,
     /// Catalog objects the served CRD schemas rejected at start (empty when all is well).
     pub bootstrap_warnings: Vec<String>,
+    /// The embedded S3 server, when [`SimConfig::s3`] asked for one.
+    pub s3: Option<S3Server>,
+    /// The simulated KubeStash's clock: `advance` it to fire schedules and age snapshots.
+    pub clock: SimClock,
     server: Arc<ApiServer>,
     client: kube::Client,
     shutdown_tx: watch::Sender<bool>,
@@ -144,6 +161,9 @@ impl SimHandle {
     /// Stops serving, stops the operator and writes the state file one last time.
     pub async fn shutdown(self) {
         let _ = self.shutdown_tx.send(true);
+        if let Some(s3) = self.s3 {
+            s3.stop().await;
+        }
         for t in self.tasks {
             let aborter = t.abort_handle();
             if tokio::time::timeout(Duration::from_secs(5), t)
@@ -460,6 +480,28 @@ pub async fn start(config: SimConfig) -> anyhow::Result<SimHandle> {
         ));
     }
     let client = client_from_kubeconfig(&kubeconfig_yaml).await?;
+    let s3 = match config.s3.clone() {
+        Some(c) => Some(s3::start_with_faults(c, Some(faults.clone())).await?),
+        None => None,
+    };
+    let clock = config.clock.clone().unwrap_or_default();
+    if config.run_operator && config.kubestash.enabled {
+        let ks_client = client_from_kubeconfig(&operator_kubeconfig).await?;
+        let ks_config = config.kubestash.clone();
+        let ks_faults = faults.clone();
+        let ks_clock = clock.clone();
+        let mut stop = shutdown_rx.clone();
+        tasks.push(tokio::spawn(async move {
+            tokio::select! {
+                r = kubestash::run(ks_client, ks_config, ks_faults, ks_clock) => {
+                    if let Err(e) = r {
+                        tracing::error!(error = %e, "simulated KubeStash stopped");
+                    }
+                }
+                _ = stop.changed() => {}
+            }
+        }));
+    }
     if config.run_operator {
         let op_client = client_from_kubeconfig(&operator_kubeconfig).await?;
         let op_config = config.operator;
@@ -483,6 +525,8 @@ pub async fn start(config: SimConfig) -> anyhow::Result<SimHandle> {
         state: server.state(),
         faults,
         bootstrap_warnings,
+        s3,
+        clock,
         server,
         client,
         shutdown_tx,

@@ -11,6 +11,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use domain::access::{Binding, Suspensions};
 use domain::audit::{AuditEntry, AuditFilter};
+use domain::backup::{Backup, BackupScope, BackupStorage};
 use domain::engine::Engine;
 use domain::invitation::{Invitation, InvitationStatus};
 use domain::model::{
@@ -537,6 +538,36 @@ pub trait Store: Send + Sync + 'static {
     async fn list_orphans(
         &self,
     ) -> Result<(Vec<domain::drift::Orphan>, Vec<(String, DateTime<Utc>)>)>;
+
+    // ---- backups
+    /// Saves the scope's storage (replacing what was there); the secret is sealed here.
+    async fn put_backup_storage(
+        &self,
+        storage: &BackupStorage,
+        secret_access_key: &str,
+    ) -> Result<()>;
+    async fn get_backup_storage(&self, scope: &BackupScope) -> Result<Option<BackupStorage>>;
+    /// The scope's secret access key, unsealed.
+    async fn backup_storage_secret(&self, scope: &BackupScope) -> Result<Option<String>>;
+    /// Records one Snapshot as seen (insert or update by id). With a fence, only in its term.
+    async fn upsert_backup(&self, backup: &Backup, fence: Option<&Fence>) -> Result<bool>;
+    /// Replaces what is recorded for the provider's Snapshots with `found` (a full relist):
+    /// rows whose Snapshot is gone (retention, deletion) are removed. With a fence, only in its term.
+    async fn sync_backups(
+        &self,
+        provider_id: &str,
+        found: &[Backup],
+        fence: Option<&Fence>,
+    ) -> Result<bool>;
+    /// Removes one backup row (its Snapshot was deleted).
+    async fn remove_backup(&self, id: &str, fence: Option<&Fence>) -> Result<bool>;
+    async fn get_backup(&self, database_id: &str, id: &str) -> Result<Option<Backup>>;
+    /// The database's newest succeeded backup.
+    async fn latest_backup(&self, database_id: &str) -> Result<Option<Backup>>;
+    /// The database's backups, newest first.
+    async fn list_backups(&self, database_id: &str, page: PageRequest) -> Result<Page<Backup>>;
+    /// Retained (succeeded) backups of a project: what `max_backups` limits.
+    async fn count_backups(&self, domain: &str, project: &str) -> Result<i64>;
 
     // ---- accounts: suspensions, revocation, tenant deletion, invitations
     /// Suspended tenants among `domains`, and the suspended projects of those domains.

@@ -113,6 +113,7 @@ both_backends!(
     nothing_runs_without_a_reservation,
     one_lease_holder_and_its_term_fences,
     fenced_writes_apply_only_in_their_term,
+    backup_storage_and_records,
 );
 
 // ---------------------------------------------------------------- fixtures
@@ -3003,4 +3004,103 @@ async fn fenced_writes_apply_only_in_their_term(env: Env) {
             .ready_replicas,
         2
     );
+}
+
+/// Backup storage keeps its secret sealed and apart; backup records are upserted by id, listed
+/// newest first, counted per project when succeeded, and a relist replaces a provider's set.
+async fn backup_storage_and_records(env: Env) {
+    use domain::backup::{backup_id, Backup, BackupKind, BackupScope, BackupStatus, BackupStorage};
+    let s = env.store.as_ref();
+    tenancy(s, "bk", "p", big_quota()).await;
+    let db = add_db(s, "bk", "p", "one").await;
+    let t = now();
+    let scope = BackupScope::Provider("prov-1".into());
+    assert!(s.get_backup_storage(&scope).await.unwrap().is_none());
+    let storage = BackupStorage {
+        scope: scope.clone(),
+        endpoint: "http://127.0.0.1:9000".into(),
+        bucket: "dbaas-backups".into(),
+        prefix: "prod".into(),
+        region: "us-east-1".into(),
+        access_key_id: "AKIA".into(),
+        insecure_tls: false,
+        created_at: t,
+        updated_at: t,
+        updated_by: Some("admin".into()),
+    };
+    s.put_backup_storage(&storage, "very-secret").await.unwrap();
+    assert_eq!(
+        s.get_backup_storage(&scope).await.unwrap(),
+        Some(storage.clone())
+    );
+    assert_eq!(
+        s.backup_storage_secret(&scope).await.unwrap().as_deref(),
+        Some("very-secret")
+    );
+    // the tenant scope of the same name is another storage
+    assert!(s
+        .get_backup_storage(&BackupScope::Tenant("prov-1".into()))
+        .await
+        .unwrap()
+        .is_none());
+
+    let record = |name: &str, status: BackupStatus, minutes: i64| Backup {
+        id: backup_id(&db.id, name),
+        database_id: db.id.clone(),
+        domain: "bk".into(),
+        project: "p".into(),
+        provider_id: "prov-1".into(),
+        snapshot_name: name.into(),
+        kind: BackupKind::Scheduled,
+        status,
+        snapshot_time: Some(t),
+        size_bytes: Some(1024),
+        duration_seconds: Some(1.5),
+        integrity: Some(true),
+        repository: "one-repo".into(),
+        expires_at: None,
+        error: None,
+        created_at: t + chrono::Duration::minutes(minutes),
+        updated_at: t,
+    };
+    let a = record("snap-a", BackupStatus::Running, 0);
+    assert!(s.upsert_backup(&a, None).await.unwrap());
+    let a_done = Backup {
+        status: BackupStatus::Succeeded,
+        ..a.clone()
+    };
+    assert!(s.upsert_backup(&a_done, None).await.unwrap());
+    let b = record("snap-b", BackupStatus::Failed, 1);
+    s.upsert_backup(&b, None).await.unwrap();
+    let listed = s.list_backups(&db.id, page(1, 10)).await.unwrap();
+    assert_eq!(listed.total, 2);
+    assert_eq!(listed.items[0].id, b.id, "newest first");
+    assert_eq!(listed.items[1].status, BackupStatus::Succeeded);
+    assert_eq!(
+        s.count_backups("bk", "p").await.unwrap(),
+        1,
+        "only succeeded count"
+    );
+    assert_eq!(s.latest_backup(&db.id).await.unwrap().unwrap().id, a.id);
+    assert_eq!(
+        s.get_backup(&db.id, &a.id).await.unwrap(),
+        Some(a_done.clone())
+    );
+    assert!(s.get_backup("db-other", &a.id).await.unwrap().is_none());
+    // a relist that no longer has snap-a removes it
+    let c = record("snap-c", BackupStatus::Succeeded, 2);
+    s.sync_backups("prov-1", &[b.clone(), c.clone()], None)
+        .await
+        .unwrap();
+    let ids: Vec<String> = s
+        .list_backups(&db.id, page(1, 10))
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .map(|x| x.id)
+        .collect();
+    assert_eq!(ids, vec![c.id.clone(), b.id.clone()]);
+    s.remove_backup(&c.id, None).await.unwrap();
+    assert_eq!(s.count_backups("bk", "p").await.unwrap(), 0);
 }

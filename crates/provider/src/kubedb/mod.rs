@@ -40,6 +40,9 @@ pub fn crds() -> Vec<CustomResourceDefinition> {
         RedisVersion::crd(),
         ElasticsearchVersion::crd(),
     ]
+    .into_iter()
+    .chain(crate::backup::kubestash_crds())
+    .collect()
 }
 
 #[cfg(test)]

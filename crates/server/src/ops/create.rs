@@ -25,6 +25,9 @@ pub struct CreateDesired {
     /// User-supplied credentials, encrypted with the platform key; never returned by the API.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub credentials: Option<String>,
+    /// A clone: the backup the new database starts from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restore: Option<super::backup::RestoreFrom>,
 }
 
 /// The name of the key of `desired_state` that holds sealed credentials (hidden from responses).
@@ -64,6 +67,9 @@ pub(super) async fn run(ctx: &mut OpCtx) -> Result<Step, StepError> {
     // left to see, unless the resource vanished meanwhile, which makes it again below.
     if db.status == DatabaseStatus::Provisioning && ctx.op.progress >= SUBMITTED {
         if let Some(namespace) = db.namespace.clone() {
+            if let Some(from) = &desired.restore {
+                follow_restore(ctx, &cluster, &db, &namespace, from).await?;
+            }
             match readiness(ctx, &cluster, &db, &namespace).await? {
                 Readiness::Ready => return finish(ctx, &cluster, &db, &namespace).await,
                 Readiness::Waiting(note) => return Ok(Step::Park { waiting_for: note }),
@@ -125,7 +131,7 @@ pub(super) async fn run(ctx: &mut OpCtx) -> Result<Step, StepError> {
     } else {
         "ClusterIP"
     };
-    let object = translate::database_object(&CreatePlan {
+    let mut object = translate::database_object(&CreatePlan {
         db: &db,
         namespace: &namespace,
         version_name: &db.version,
@@ -133,11 +139,18 @@ pub(super) async fn run(ctx: &mut OpCtx) -> Result<Step, StepError> {
         storage_class: None,
         service_type,
     });
+    if desired.restore.is_some() {
+        provider::backup::wait_for_initial_restore(&mut object);
+    }
     owned(
         ctx,
         in_place(|| cluster.create_database(db.engine, &object)).await,
     )
     .await?;
+    configure_backups(ctx, &cluster, &db, &namespace).await?;
+    if let Some(from) = &desired.restore {
+        follow_restore(ctx, &cluster, &db, &namespace, from).await?;
+    }
 
     ctx.progress(SUBMITTED, "waiting for KubeDB to report the database Ready")
         .await?;
@@ -149,6 +162,56 @@ pub(super) async fn run(ctx: &mut OpCtx) -> Result<Step, StepError> {
             db.name
         ))),
     }
+}
+
+/// The database's backups, set up beside it. Backups are not what the create is for: a cluster
+/// that cannot take them (no KubeStash, no storage) leaves a note, not a failed database.
+async fn configure_backups(
+    ctx: &mut OpCtx,
+    cluster: &Cluster,
+    db: &Database,
+    namespace: &str,
+) -> Result<(), StepError> {
+    use crate::workflows::backups::{configure, ConfigureError, Configured};
+    let outcome = configure(
+        &ctx.state.workflows(),
+        cluster,
+        db,
+        namespace,
+        &db.name,
+        None,
+    )
+    .await;
+    let note = match outcome {
+        Ok(Configured::Applied) => return Ok(()),
+        Ok(Configured::NoStorage) if !db.backup_enabled => return Ok(()),
+        Ok(Configured::NoStorage) => super::backup::NO_STORAGE.to_string(),
+        Err(ConfigureError::Cluster(e @ provider::ProviderError::Conflict(_))) => {
+            return owned(ctx, Err(e)).await
+        }
+        Err(ConfigureError::Store(e)) => return Err(e.into()),
+        Err(ConfigureError::Cluster(e)) => format!("backups could not be set up: {e}"),
+    };
+    tracing::warn!(database = %db.id, "{note}");
+    ctx.progress(ctx.op.progress, &note).await
+}
+
+/// A clone's restore: submitted once, then followed; its failure fails the create (the new
+/// database would otherwise wait for data that never comes).
+async fn follow_restore(
+    ctx: &mut OpCtx,
+    cluster: &Cluster,
+    db: &Database,
+    namespace: &str,
+    from: &super::backup::RestoreFrom,
+) -> Result<(), StepError> {
+    let at = super::backup::At {
+        cluster,
+        db,
+        ns: namespace,
+        name: &db.name,
+    };
+    super::backup::restore(ctx, &at, from).await.map(|_| ())
 }
 
 /// Progress recorded just before the KubeDB resource is sent: below it, none can exist.

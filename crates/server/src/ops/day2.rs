@@ -45,6 +45,9 @@ pub struct Day2Desired {
     /// from responses like a create's credentials.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub credentials: Option<String>,
+    /// Restore in place: which backup.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restore: Option<super::backup::RestoreFrom>,
 }
 
 impl Day2Desired {
@@ -115,7 +118,43 @@ pub(super) async fn run(ctx: &mut OpCtx) -> Result<Step, StepError> {
         name: &name,
     };
     match kind {
-        OperationType::Pause | OperationType::Resume => halt(ctx, &at, t).await,
+        OperationType::Pause | OperationType::Resume => {
+            let step = halt(ctx, &at, t).await?;
+            if matches!(step, Step::Done(_)) {
+                // Scheduled backups hold while the database is paused, and go on after.
+                let mut now = db.clone();
+                now.status = t.after;
+                let configured = crate::workflows::backups::configure(
+                    &state.workflows(),
+                    &cluster,
+                    &now,
+                    &ns,
+                    &name,
+                    None,
+                )
+                .await;
+                if let Err(e) = configured {
+                    tracing::warn!(database = %db.id, error = %e, "the backup schedule could not follow the pause or resume");
+                }
+            }
+            Ok(step)
+        }
+        OperationType::Backup | OperationType::Restore => {
+            let at = super::backup::At {
+                cluster: &cluster,
+                db: &db,
+                ns: &ns,
+                name: &name,
+            };
+            let from =
+                match kind {
+                    OperationType::Restore => Some(desired.restore.as_ref().ok_or_else(|| {
+                        StepError::Permanent("the restore names no backup".into())
+                    })?),
+                    _ => None,
+                };
+            super::backup::run(ctx, &at, t, from).await
+        }
         _ => through_ops_request(ctx, &at, t, &desired).await,
     }
 }
@@ -460,6 +499,17 @@ async fn finish(
     } else {
         "done; the database changed state meanwhile".into()
     }))
+}
+
+/// [`finish`], telling how it ended in its own words.
+pub(super) async fn finish_with(
+    ctx: &mut OpCtx,
+    db: &Database,
+    t: Transition,
+    message: String,
+) -> Result<Step, StepError> {
+    finish(ctx, db, t, None).await?;
+    Ok(Step::Done(message))
 }
 
 /// A failed or timed-out change: the record goes back as it was, with KubeDB's reason.

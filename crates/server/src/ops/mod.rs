@@ -11,6 +11,7 @@
 //! failure is retried with capped exponential backoff and jitter up to `max_retries`; a permanent
 //! one (or a panic in a step) fails with a message a human can act on.
 
+pub mod backup;
 pub mod create;
 pub mod day2;
 mod delete;
@@ -427,10 +428,6 @@ async fn execute(ctx: &mut OpCtx) -> Result<Step, StepError> {
     match ctx.op.op_type {
         OperationType::Create => create::run(ctx).await,
         OperationType::Delete => delete::run(ctx).await,
-        OperationType::Backup | OperationType::Restore => Err(StepError::Permanent(format!(
-            "operations of type '{}' are not carried out by this version of the platform",
-            ctx.op.op_type
-        ))),
         _ => day2::run(ctx).await,
     }
 }
@@ -441,7 +438,6 @@ async fn on_failure(ctx: &OpCtx, error: &str) -> Result<(), StepError> {
     match ctx.op.op_type {
         OperationType::Create => create::on_failure(ctx, error).await,
         OperationType::Delete => delete::on_failure(ctx, error).await,
-        OperationType::Backup | OperationType::Restore => Ok(()),
         _ => day2::on_failure(ctx, error).await,
     }
 }

@@ -249,6 +249,10 @@ pub async fn update(
             )
         });
         push_to_cluster(&state, &caller, &db, protection, metadata).await?;
+        let backups_changed = req.changed.iter().any(|c| c.starts_with("backup_"));
+        if backups_changed {
+            push_backup_schedule(&state, &db, &req.settings).await?;
+        }
     }
     answer(&state, &caller, db, req, q.dry_run).await
 }
@@ -302,6 +306,50 @@ async fn push_to_cluster(
         owned_read(&ctx, &actor, db, done).await?;
     }
     Ok(())
+}
+
+/// Queues one operation of `kind` on the database (the backup routes' way in).
+pub(crate) async fn answer_single(
+    state: &AppState,
+    caller: &Caller,
+    db: Database,
+    action: &str,
+    kind: OperationType,
+    desired: Day2Desired,
+    dry_run: bool,
+) -> ApiResult<Response> {
+    answer(state, caller, db, single(action, kind, desired), dry_run).await
+}
+
+/// A PATCH of `backup_*` reaches the database's BackupConfiguration before the record says so
+/// (schedule, retention, on/off). A database without an object yet gets it at create; one
+/// without backup storage has nothing to change.
+async fn push_backup_schedule(
+    state: &AppState,
+    db: &Database,
+    settings: &DatabaseSettings,
+) -> ApiResult<()> {
+    use crate::workflows::backups::{configure, ConfigureError};
+    use domain::status::DatabaseStatus::*;
+    let (Some(ns), Some(name), Some(pid)) = (
+        db.namespace.as_deref(),
+        db.kubedb_resource_name.as_deref(),
+        db.provider_id.as_deref(),
+    ) else {
+        return Ok(());
+    };
+    if matches!(db.status, Pending | Deleting | Deleted) {
+        return Ok(());
+    }
+    let mut after = db.clone();
+    crate::workflows::day2::apply_settings(&mut after, settings);
+    let ctx = state.workflows();
+    let cluster = provider_cluster(&ctx, pid).await?;
+    match configure(&ctx, &cluster, &after, ns, name, None).await {
+        Ok(_) => Ok(()),
+        Err(ConfigureError::Store(e)) => Err(e.into()),
+        Err(ConfigureError::Cluster(e)) => Err(crate::clusters::api_error(e)),
+    }
 }
 
 fn single(action: &str, kind: OperationType, desired: Day2Desired) -> Request<'_> {

@@ -6,8 +6,8 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
 use utoipa::{Modify, OpenApi};
 
 use super::{
-    account, admin, audit_logs, auth, databases, day2, events, health, operations, providers,
-    tenants, users, versions,
+    account, admin, audit_logs, auth, backups, databases, day2, events, health, operations,
+    providers, tenants, users, versions,
 };
 
 struct Security;
@@ -61,6 +61,9 @@ impl Modify for Security {
         day2::rotate_credentials, events::timeline, events::stream,
         operations::list, operations::get, operations::cancel, operations::queue_stats,
         admin::orphans,
+        backups::put_provider_storage, backups::get_provider_storage,
+        backups::put_tenant_storage, backups::get_tenant_storage,
+        backups::trigger_backup, backups::list_backups, backups::get_backup, backups::restore,
     ),
     tags(
         (name = "health"), (name = "auth"), (name = "tenants"), (name = "projects"), (name = "members"),

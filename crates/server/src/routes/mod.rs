@@ -4,6 +4,7 @@ pub mod account;
 pub mod admin;
 pub mod audit_logs;
 pub mod auth;
+pub mod backups;
 pub mod databases;
 pub mod day2;
 pub mod docs;

@@ -51,6 +51,21 @@ pub async fn create(
     preference: Preference,
     dry_run: bool,
 ) -> ApiResult<Outcome> {
+    create_restored(ctx, actor, domain, project, req, preference, dry_run, None).await
+}
+
+/// Queues a new database that starts from a backup (`restore`), or an empty one.
+#[allow(clippy::too_many_arguments)]
+pub async fn create_restored(
+    ctx: &Ctx<'_>,
+    actor: &Actor<'_>,
+    domain: &str,
+    project: &str,
+    req: DatabaseCreate,
+    preference: Preference,
+    dry_run: bool,
+    restore: Option<crate::ops::backup::RestoreFrom>,
+) -> ApiResult<Outcome> {
     req.validate()?;
     if ctx.store.get_project(domain, project).await?.is_none() {
         return Err(ApiError::not_found("Project", project));
@@ -81,6 +96,7 @@ pub async fn create(
     );
     let desired = CreateDesired {
         credentials: sealed_credentials(ctx, &req),
+        restore,
     };
     op.desired_state = json!({ "version": req.version, "size": req.size, "storage_gb": req.storage_gb,
         "replicas": req.replicas, "high_availability": req.high_availability });

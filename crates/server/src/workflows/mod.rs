@@ -5,6 +5,7 @@
 //! audit entry of a change commits in the same store transaction as the change; what is left to
 //! do after the commit (wake workers, forget cached views) goes through [`Ctx::committed`].
 
+pub mod backups;
 pub mod databases;
 pub mod day2;
 pub mod maintenance;

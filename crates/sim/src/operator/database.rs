@@ -469,18 +469,10 @@ async fn apply(
     let restoring =
         spec["init"]["waitForInitialRestore"] == true && spec["init"]["initialized"] != true;
     if !halted {
-        if restoring && conds.is("DataRestored").is_none() {
-            if conds.is("DataRestoreStarted") != Some(true) {
-                conds.set(
-                    "DataRestoreStarted",
-                    true,
-                    "DataRestoreStarted",
-                    "waiting for the initial restore",
-                    generation,
-                    now,
-                );
-            }
-        } else {
+        // waitForInitialRestore: provisioned first, then DataRestoring until KubeStash sets
+        // DataRestored (True → Ready, False → NotReady)
+        let waiting_restore = restoring && conds.is("DataRestored").is_none();
+        {
             let started = [
                 conds.since("ProvisioningStarted"),
                 conds
@@ -559,6 +551,16 @@ async fn apply(
                         true,
                         "DatabaseSuccessfullyProvisioned",
                         "the database is provisioned",
+                        generation,
+                        now,
+                    );
+                }
+                if waiting_restore && conds.is("DataRestoreStarted") != Some(true) {
+                    conds.set(
+                        "DataRestoreStarted",
+                        true,
+                        "DataRestoreStarted",
+                        "waiting for the initial restore",
                         generation,
                         now,
                     );

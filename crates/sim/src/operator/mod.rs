@@ -8,8 +8,8 @@
 //! Transitions (a database's phase, an OpsRequest's phase and steps) are told as core/v1 Events,
 //! one per transition, best effort.
 
-mod children;
-mod conditions;
+pub(crate) mod children;
+pub(crate) mod conditions;
 mod database;
 mod events;
 mod ops;

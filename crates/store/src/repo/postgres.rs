@@ -26,12 +26,32 @@ macro_rules! for_share {
         " FOR SHARE"
     };
 }
-// A claim locks the operation row it picks (`o`), not the rows its counts were read from.
-macro_rules! skip_locked {
-    () => {
-        " FOR UPDATE OF o SKIP LOCKED"
-    };
-}
+// How a worker finds its next operation (tried in order, the first hit wins). Both queries walk
+// partial indexes (migration 0010) and lock the row they pick, skipping rows other claims hold, so
+// a claim costs the same with 10 or 10,000 operations queued or parked: counting every candidate's
+// domain load and sorting them all took 48 ms per claim with 10,000 queued.
+const CLAIM_QUERIES: &[&str] = &[
+    // A worker that died mid-operation: its lease ran out.
+    "SELECT o.id FROM operations o \
+     WHERE o.status = 'in_progress' AND o.lease_owner IS NOT NULL AND o.lease_expires_at <= $1 \
+       AND NOT EXISTS (SELECT 1 FROM operations p WHERE p.database_id = o.database_id AND p.id < o.id \
+                       AND p.status IN ('queued', 'in_progress')) \
+     ORDER BY o.lease_expires_at LIMIT 1 FOR UPDATE SKIP LOCKED",
+    // Each domain's operation due first (queued, or parked and due), one index probe per domain;
+    // the least busy domain's wins, so one tenant's many operations never hold every worker.
+    "SELECT c.id FROM tenants t \
+     LEFT JOIN (SELECT domain, COUNT(*) AS busy FROM operations \
+                WHERE status = 'in_progress' AND lease_expires_at > $1 GROUP BY domain) b \
+       ON b.domain = t.name \
+     CROSS JOIN LATERAL ( \
+       SELECT o.id, o.run_after FROM operations o \
+       WHERE o.domain = t.name AND o.lease_owner IS NULL AND o.status IN ('queued', 'in_progress') \
+         AND o.run_after <= $1 \
+         AND NOT EXISTS (SELECT 1 FROM operations p WHERE p.database_id = o.database_id AND p.id < o.id \
+                         AND p.status IN ('queued', 'in_progress')) \
+       ORDER BY o.run_after, o.id LIMIT 1 FOR UPDATE SKIP LOCKED) c \
+     ORDER BY COALESCE(b.busy, 0), c.run_after, c.id LIMIT 1",
+];
 
 // Rows stream cheaply off the wire: pages are read row by row.
 const JSON_PAGES: bool = false;

@@ -1,5 +1,5 @@
 //! The store over SQL. This file is compiled once per backend (see `repo/mod.rs`): the including
-//! module provides `Db`, `BACKEND`, `begin_write` and the `for_update!`/`skip_locked!` clauses.
+//! module provides `Db`, `BACKEND`, `begin_write`, `CLAIM_QUERIES` and the `for_update!` clauses.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -14,6 +14,7 @@ use sqlx::{Pool, QueryBuilder, Row, Transaction};
 use domain::access::Suspensions;
 use domain::access::{Binding, Role};
 use domain::audit::{AuditEntry, AuditFilter, AuditOutcome};
+use domain::backup::{Backup, BackupKind, BackupScope, BackupStatus, BackupStorage};
 use domain::day2::{covering, Shape};
 use domain::engine::{Engine, Size};
 use domain::invitation::{Invitation, InvitationStatus};
@@ -26,7 +27,9 @@ use domain::quota::{self, QuotaLimits, Usage};
 use domain::status::{DatabaseStatus, OperationStatus, OperationType};
 use domain::DomainError;
 
-use super::{begin_write, follow_database_writes, Db, BACKEND, JSON_PAGES, SOLE_WRITER};
+use super::{
+    begin_write, follow_database_writes, Db, BACKEND, CLAIM_QUERIES, JSON_PAGES, SOLE_WRITER,
+};
 use crate::repo::{
     check_capacity, db_err, is_fk_violation, like_pattern, limits, non_negative, parse, unique_or,
 };
@@ -234,6 +237,86 @@ fn get<'r, T: sqlx::Decode<'r, Db> + sqlx::Type<Db>>(r: &'r DbRow, col: &str) ->
 
 fn json<T: serde::de::DeserializeOwned>(r: &DbRow, col: &str) -> Result<T> {
     Ok(get::<Json<T>>(r, col)?.0)
+}
+
+macro_rules! backup_cols {
+    () => {
+        "id, database_id, domain, project, provider_id, snapshot_name, kind, status, snapshot_time, \
+         size_bytes, duration_seconds, integrity, repository, expires_at, error, created_at, updated_at"
+    };
+}
+
+fn backup_row(r: &DbRow) -> Result<Backup> {
+    let kind: String = get(r, "kind")?;
+    let status: String = get(r, "status")?;
+    Ok(Backup {
+        id: get(r, "id")?,
+        database_id: get(r, "database_id")?,
+        domain: get(r, "domain")?,
+        project: get(r, "project")?,
+        provider_id: get(r, "provider_id")?,
+        snapshot_name: get(r, "snapshot_name")?,
+        kind: parse(&kind, BackupKind::parse, "backup kind")?,
+        status: parse(&status, BackupStatus::parse, "backup status")?,
+        snapshot_time: get(r, "snapshot_time")?,
+        size_bytes: get(r, "size_bytes")?,
+        duration_seconds: get(r, "duration_seconds")?,
+        integrity: get(r, "integrity")?,
+        repository: get(r, "repository")?,
+        expires_at: get(r, "expires_at")?,
+        error: get(r, "error")?,
+        created_at: get(r, "created_at")?,
+        updated_at: get(r, "updated_at")?,
+    })
+}
+
+fn backup_storage_row(scope: &BackupScope, r: &DbRow) -> Result<BackupStorage> {
+    Ok(BackupStorage {
+        scope: scope.clone(),
+        endpoint: get(r, "endpoint")?,
+        bucket: get(r, "bucket")?,
+        prefix: get(r, "prefix")?,
+        region: get(r, "region")?,
+        access_key_id: get(r, "access_key_id")?,
+        insecure_tls: get(r, "insecure_tls")?,
+        created_at: get(r, "created_at")?,
+        updated_at: get(r, "updated_at")?,
+        updated_by: get(r, "updated_by")?,
+    })
+}
+
+async fn upsert_backup_in(tx: &mut Tx, b: &Backup) -> Result<()> {
+    // A row keeps when it was first seen and how it came to be.
+    sqlx::query(concat!(
+        "INSERT INTO backups (",
+        backup_cols!(),
+        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) \
+         ON CONFLICT (id) DO UPDATE SET status = excluded.status, snapshot_time = excluded.snapshot_time, \
+         size_bytes = excluded.size_bytes, duration_seconds = excluded.duration_seconds, \
+         integrity = excluded.integrity, expires_at = excluded.expires_at, error = excluded.error, \
+         updated_at = excluded.updated_at"
+    ))
+    .bind(&b.id)
+    .bind(&b.database_id)
+    .bind(&b.domain)
+    .bind(&b.project)
+    .bind(&b.provider_id)
+    .bind(&b.snapshot_name)
+    .bind(b.kind.as_str())
+    .bind(b.status.as_str())
+    .bind(b.snapshot_time)
+    .bind(b.size_bytes)
+    .bind(b.duration_seconds)
+    .bind(b.integrity)
+    .bind(&b.repository)
+    .bind(b.expires_at)
+    .bind(&b.error)
+    .bind(b.created_at)
+    .bind(b.updated_at)
+    .execute(&mut **tx)
+    .await
+    .map_err(db_err)?;
+    Ok(())
 }
 
 fn user_row(r: &DbRow) -> Result<User> {
@@ -2729,27 +2812,20 @@ impl Store for SqlStore {
     ) -> Result<Option<Operation>> {
         let until = lease_end(now, lease)?;
         let mut tx = self.begin().await?;
-        // Fairness: the domain with the fewest operations held by live leases goes first, so one
-        // tenant's many operations never occupy every worker while another's wait; then the oldest.
-        // The busy counts are taken once per claim: counted per candidate, a claim took 266 ms
-        // with 10,000 operations queued on PostgreSQL; counted once, 48 ms.
-        let id: Option<String> = sqlx::query_scalar(concat!(
-            "SELECT o.id FROM operations o \
-             LEFT JOIN (SELECT domain, COUNT(*) AS busy FROM operations \
-                        WHERE status = 'in_progress' AND lease_expires_at > $1 GROUP BY domain) b \
-               ON b.domain = o.domain \
-             WHERE ((o.status = 'queued' AND o.run_after <= $1) \
-                 OR (o.status = 'in_progress' AND o.lease_expires_at <= $1) \
-                 OR (o.status = 'in_progress' AND o.lease_owner IS NULL AND o.run_after <= $1)) \
-               AND NOT EXISTS (SELECT 1 FROM operations p WHERE p.database_id = o.database_id AND p.id < o.id \
-                               AND p.status IN ('queued', 'in_progress')) \
-             ORDER BY COALESCE(b.busy, 0), o.id LIMIT 1",
-            skip_locked!()
-        ))
-        .bind(now)
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(db_err)?;
+        // Each backend lists its claim queries (see `CLAIM_QUERIES`): the first that finds an
+        // operation wins. All share one order: expired leases first, then the domain with the
+        // fewest operations held by live leases (fairness), then the operation due first.
+        let mut id: Option<String> = None;
+        for query in CLAIM_QUERIES {
+            id = sqlx::query_scalar(query)
+                .bind(now)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db_err)?;
+            if id.is_some() {
+                break;
+            }
+        }
         let Some(id) = id else {
             tx.rollback().await.map_err(db_err)?;
             return Ok(None);
@@ -3205,6 +3281,168 @@ impl Store for SqlStore {
             .map(|r| Ok((get(r, "provider_id")?, get(r, "checked_at")?)))
             .collect::<Result<Vec<_>>>()?;
         Ok((orphans, checks))
+    }
+
+    // ---- backups
+
+    async fn put_backup_storage(&self, st: &BackupStorage, secret_access_key: &str) -> Result<()> {
+        let sealed = self.cipher.encrypt(secret_access_key);
+        sqlx::query(
+            "INSERT INTO backup_storages (scope, endpoint, bucket, prefix, region, access_key_id, \
+             secret_sealed, insecure_tls, created_at, updated_at, updated_by) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+             ON CONFLICT (scope) DO UPDATE SET endpoint = excluded.endpoint, bucket = excluded.bucket, \
+             prefix = excluded.prefix, region = excluded.region, access_key_id = excluded.access_key_id, \
+             secret_sealed = excluded.secret_sealed, insecure_tls = excluded.insecure_tls, \
+             updated_at = excluded.updated_at, updated_by = excluded.updated_by",
+        )
+        .bind(st.scope.key())
+        .bind(&st.endpoint)
+        .bind(&st.bucket)
+        .bind(&st.prefix)
+        .bind(&st.region)
+        .bind(&st.access_key_id)
+        .bind(&sealed)
+        .bind(st.insecure_tls)
+        .bind(st.created_at)
+        .bind(st.updated_at)
+        .bind(&st.updated_by)
+        .execute(&*self.writing_outside_databases())
+        .await
+        .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn get_backup_storage(&self, scope: &BackupScope) -> Result<Option<BackupStorage>> {
+        let r = sqlx::query(
+            "SELECT endpoint, bucket, prefix, region, access_key_id, insecure_tls, created_at, \
+             updated_at, updated_by FROM backup_storages WHERE scope = $1",
+        )
+        .bind(scope.key())
+        .fetch_optional(&self.r)
+        .await
+        .map_err(db_err)?;
+        r.as_ref().map(|r| backup_storage_row(scope, r)).transpose()
+    }
+
+    async fn backup_storage_secret(&self, scope: &BackupScope) -> Result<Option<String>> {
+        let sealed: Option<String> =
+            sqlx::query_scalar("SELECT secret_sealed FROM backup_storages WHERE scope = $1")
+                .bind(scope.key())
+                .fetch_optional(&self.r)
+                .await
+                .map_err(db_err)?;
+        sealed.map(|s| self.cipher.decrypt(&s)).transpose()
+    }
+
+    async fn upsert_backup(&self, backup: &Backup, fence: Option<&Fence>) -> Result<bool> {
+        let mut tx = self.begin().await?;
+        if !fence_holds(&mut tx, fence).await? {
+            return Ok(false);
+        }
+        upsert_backup_in(&mut tx, backup).await?;
+        self.commit_outside_databases(tx).await?;
+        Ok(true)
+    }
+
+    async fn sync_backups(
+        &self,
+        provider_id: &str,
+        found: &[Backup],
+        fence: Option<&Fence>,
+    ) -> Result<bool> {
+        let mut tx = self.begin().await?;
+        if !fence_holds(&mut tx, fence).await? {
+            return Ok(false);
+        }
+        let known: Vec<String> =
+            sqlx::query_scalar("SELECT id FROM backups WHERE provider_id = $1")
+                .bind(provider_id)
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(db_err)?;
+        let keep: std::collections::HashSet<&str> = found.iter().map(|b| b.id.as_str()).collect();
+        for id in known.iter().filter(|id| !keep.contains(id.as_str())) {
+            sqlx::query("DELETE FROM backups WHERE id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
+        }
+        for b in found {
+            upsert_backup_in(&mut tx, b).await?;
+        }
+        self.commit_outside_databases(tx).await?;
+        Ok(true)
+    }
+
+    async fn remove_backup(&self, id: &str, fence: Option<&Fence>) -> Result<bool> {
+        let mut tx = self.begin().await?;
+        if !fence_holds(&mut tx, fence).await? {
+            return Ok(false);
+        }
+        sqlx::query("DELETE FROM backups WHERE id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        self.commit_outside_databases(tx).await?;
+        Ok(true)
+    }
+
+    async fn get_backup(&self, database_id: &str, id: &str) -> Result<Option<Backup>> {
+        let r = sqlx::query(concat!(
+            "SELECT ",
+            backup_cols!(),
+            " FROM backups WHERE database_id = $1 AND id = $2"
+        ))
+        .bind(database_id)
+        .bind(id)
+        .fetch_optional(&self.r)
+        .await
+        .map_err(db_err)?;
+        r.as_ref().map(backup_row).transpose()
+    }
+
+    async fn latest_backup(&self, database_id: &str) -> Result<Option<Backup>> {
+        let r = sqlx::query(concat!(
+            "SELECT ",
+            backup_cols!(),
+            " FROM backups WHERE database_id = $1 AND status = 'succeeded' \
+              ORDER BY created_at DESC, id DESC LIMIT 1"
+        ))
+        .bind(database_id)
+        .fetch_optional(&self.r)
+        .await
+        .map_err(db_err)?;
+        r.as_ref().map(backup_row).transpose()
+    }
+
+    async fn list_backups(&self, database_id: &str, page: PageRequest) -> Result<Page<Backup>> {
+        let database_id = database_id.to_string();
+        self.paged(
+            concat!("SELECT ", backup_cols!()),
+            "backups",
+            move |qb| {
+                qb.push(" WHERE database_id = ")
+                    .push_bind(database_id.clone());
+            },
+            " ORDER BY created_at DESC, id DESC",
+            page,
+            backup_row,
+        )
+        .await
+    }
+
+    async fn count_backups(&self, domain: &str, project: &str) -> Result<i64> {
+        sqlx::query_scalar(
+            "SELECT COUNT(*) FROM backups WHERE domain = $1 AND project = $2 AND status = 'succeeded'",
+        )
+        .bind(domain)
+        .bind(project)
+        .fetch_one(&self.r)
+        .await
+        .map_err(db_err)
     }
 
     // ---- accounts: suspensions, revocation, tenant deletion, invitations

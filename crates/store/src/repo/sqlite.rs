@@ -37,11 +37,20 @@ macro_rules! for_share {
         ""
     };
 }
-macro_rules! skip_locked {
-    () => {
-        ""
-    };
-}
+// How a worker finds its next operation. One process writes SQLite, so a claim needs no row
+// locks: expired leases first, then the least busy domain (fairness), then the operation due first.
+const CLAIM_QUERIES: &[&str] = &[
+    "SELECT o.id FROM operations o \
+     LEFT JOIN (SELECT domain, COUNT(*) AS busy FROM operations \
+                WHERE status = 'in_progress' AND lease_expires_at > $1 GROUP BY domain) b \
+       ON b.domain = o.domain \
+     WHERE ((o.status = 'queued' AND o.run_after <= $1) \
+         OR (o.status = 'in_progress' AND o.lease_owner IS NOT NULL AND o.lease_expires_at <= $1) \
+         OR (o.status = 'in_progress' AND o.lease_owner IS NULL AND o.run_after <= $1)) \
+       AND NOT EXISTS (SELECT 1 FROM operations p WHERE p.database_id = o.database_id AND p.id < o.id \
+                       AND p.status IN ('queued', 'in_progress')) \
+     ORDER BY o.lease_owner IS NULL, COALESCE(b.busy, 0), o.run_after, o.id LIMIT 1",
+];
 
 // sqlx-sqlite hands each row across a thread channel: a page comes back cheaper as one JSON value.
 const JSON_PAGES: bool = true;
