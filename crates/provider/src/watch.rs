@@ -471,11 +471,12 @@ pub fn watch_snapshots(cluster: &Cluster) -> impl Stream<Item = SnapshotEvent> +
         })
 }
 
-/// The database ids of BackupSessions and RestoreSessions the platform made, as they change:
-/// what wakes an operation parked on one.
+/// The database ids of BackupConfigurations, BackupSessions and RestoreSessions the platform made,
+/// as they change: what wakes an operation parked on one.
 pub fn watch_backup_sessions(cluster: &Cluster) -> impl Stream<Item = String> + Send + 'static {
     let selector = format!("{LABEL_MANAGED_BY}={LABEL_MANAGED_BY_VALUE}");
     let streams = [
+        crate::backup::backup_configuration_resource(),
         crate::backup::backup_session_resource(),
         crate::backup::restore_session_resource(),
     ]

@@ -66,6 +66,50 @@ pub(super) async fn backup(ctx: &mut OpCtx, at: &At<'_>) -> Result<BackupProgres
         if configured == Configured::NoStorage {
             return Err(StepError::Permanent(NO_STORAGE.into()));
         }
+        // KubeStash skips a session of a configuration that is not Ready yet (just made or
+        // changed): wait for it; its watch event wakes the operation.
+        let bc_name = kubestash::configuration_name(at.name);
+        let bc = owned(
+            ctx,
+            in_place(|| {
+                at.cluster.get_owned_object(
+                    kubestash::CORE_API,
+                    "BackupConfiguration",
+                    at.ns,
+                    &bc_name,
+                    &owner,
+                )
+            })
+            .await,
+        )
+        .await?;
+        let phase = bc
+            .as_ref()
+            .and_then(|o| o.data.pointer("/status/phase"))
+            .and_then(|p| p.as_str())
+            .unwrap_or("Pending")
+            .to_string();
+        match phase.as_str() {
+            "Ready" => {}
+            "Invalid" => {
+                let why = bc
+                    .as_ref()
+                    .map(kubestash::observe_session)
+                    .and_then(|s| s.reason)
+                    .unwrap_or_else(|| "no reason given".into());
+                return Err(StepError::Permanent(format!(
+                    "KubeStash finds the BackupConfiguration {}/{bc_name} invalid: {why}",
+                    at.ns
+                )));
+            }
+            _ => {
+                note_phase(ctx, &phase).await?;
+                return Ok(BackupProgress::Park(format!(
+                    "BackupConfiguration {}/{bc_name} to become Ready (phase {phase})",
+                    at.ns
+                )));
+            }
+        }
         let session = kubestash::backup_session(db, at.ns, at.name, &ctx.op.id);
         owned(ctx, in_place(|| at.cluster.ensure_object(&session)).await).await?;
         ctx.op.ops_request_name = Some(session_name.clone());
