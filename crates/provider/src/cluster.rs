@@ -940,4 +940,17 @@ impl Cluster {
     ) -> Result<Option<DynamicObject>, ProviderError> {
         Ok(self.api(ar, Some(ns)).get_opt(name).await?)
     }
+
+    /// Lists the objects KubeStash made in such a namespace (see [`Self::get_object_in`]).
+    pub async fn list_objects_in(
+        &self,
+        ar: &ApiResource,
+        ns: &str,
+    ) -> Result<Vec<DynamicObject>, ProviderError> {
+        Ok(self
+            .api(ar, Some(ns))
+            .list(&Default::default())
+            .await?
+            .items)
+    }
 }

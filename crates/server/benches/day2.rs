@@ -31,6 +31,7 @@ const CONCURRENCY: usize = 32;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    init_bench_log()?;
     let quick = std::env::args().any(|a| a == "--quick");
     let n: usize = std::env::var("BENCH_DATABASES")
         .ok()
@@ -318,7 +319,7 @@ async fn main() -> anyhow::Result<()> {
     let r = load(
         addr,
         &format!("{one}/backups?page_size=100"),
-        Some(&token),
+        Some(&format!("Bearer {token}")),
         8,
         Duration::from_secs(5),
         None,

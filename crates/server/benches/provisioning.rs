@@ -11,6 +11,8 @@
 //!   and again with it off;
 //! - the server's resident memory with every database watched.
 //!
+//! `BENCH_LOG=DIR` keeps the servers' and the simulated cluster's logs in DIR.
+//!
 //! `BENCH_HOLD=1` stops after the creates and keeps the loaded server up (its address, a token and
 //! the measured paths are printed) for wrk or perf.
 //!
@@ -35,6 +37,7 @@ const CONCURRENCY: usize = 32;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    init_bench_log()?;
     let quick = std::env::args().any(|a| a == "--quick");
     let n: usize = std::env::var("BENCH_DATABASES")
         .ok()
@@ -174,6 +177,7 @@ async fn main() -> anyhow::Result<()> {
     }
     lat.sort_by(f64::total_cmp);
     let pct = |v: &[f64], p: f64| v[((v.len() as f64 * p) as usize).min(v.len() - 1)];
+    let mut next_progress = Duration::from_secs(30);
     loop {
         let mut running = 0;
         for p in 0..PROJECTS {
@@ -190,6 +194,15 @@ async fn main() -> anyhow::Result<()> {
         }
         if running == n {
             break;
+        }
+        if started.elapsed() >= next_progress || started.elapsed() >= Duration::from_secs(600) {
+            // Where the rest are: the cluster's view beside the platform's.
+            next_progress += Duration::from_secs(30);
+            println!(
+                "   {:.0} s: {running}/{n} running; the cluster's phases: {:?}",
+                started.elapsed().as_secs_f64(),
+                cluster_phases(&sim).await?
+            );
         }
         anyhow::ensure!(
             started.elapsed() < Duration::from_secs(600),
@@ -247,13 +260,7 @@ async fn main() -> anyhow::Result<()> {
     // 2. Phase change in the cluster → visible through the API.
     let samples = if quick { 30 } else { 100 };
     let mut delays = vec![];
-    let ar = ApiResource {
-        group: "kubedb.com".into(),
-        version: "v1".into(),
-        api_version: "kubedb.com/v1".into(),
-        kind: "Postgres".into(),
-        plural: "postgreses".into(),
-    };
+    let ar = postgres_resource();
     for (project, id, name) in ids.iter().take(samples) {
         let ns = provider::translate::namespace_name("bench", project);
         let api: Api<DynamicObject> = Api::namespaced_with(sim.client(), &ns, &ar);
@@ -509,4 +516,30 @@ async fn measure_reads(
         half.p99_ms,
         peak.errors + half.errors
     ))
+}
+
+/// How many Postgres objects the simulated cluster holds in each phase.
+async fn cluster_phases(
+    sim: &sim::SimHandle,
+) -> anyhow::Result<std::collections::BTreeMap<String, usize>> {
+    let api: Api<DynamicObject> = Api::all_with(sim.client(), &postgres_resource());
+    let mut phases = std::collections::BTreeMap::new();
+    for o in api.list(&Default::default()).await?.items {
+        let phase = o.data["status"]["phase"]
+            .as_str()
+            .unwrap_or("none")
+            .to_string();
+        *phases.entry(phase).or_insert(0) += 1;
+    }
+    Ok(phases)
+}
+
+fn postgres_resource() -> ApiResource {
+    ApiResource {
+        group: "kubedb.com".into(),
+        version: "v1".into(),
+        api_version: "kubedb.com/v1".into(),
+        kind: "Postgres".into(),
+        plural: "postgreses".into(),
+    }
 }

@@ -194,10 +194,19 @@ pub fn spawn_server(
         .env("DBAAS_ADMIN_EMAIL", ADMIN.0)
         .env("DBAAS_ADMIN_PASSWORD", ADMIN.1)
         .env("DBAAS_RATE_LIMIT_PER_MINUTE", "1000000000")
-        .env("DBAAS_LOG", "warn")
         .env_remove("DBAAS_REDIS_URL")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
+        .stdout(Stdio::null());
+    // `BENCH_LOG=DIR`: each server's log (info) in DIR, for a run that needs explaining.
+    match std::env::var_os("BENCH_LOG") {
+        Some(dir) => {
+            let file =
+                std::fs::File::create(Path::new(&dir).join(format!("server-{}.log", addr.port())))?;
+            cmd.env("DBAAS_LOG", "info").stderr(file);
+        }
+        None => {
+            cmd.env("DBAAS_LOG", "warn").stderr(Stdio::null());
+        }
+    }
     if url.starts_with("postgres") {
         cmd.env("DBAAS_DATABASE_URL", url);
     } else {
@@ -205,4 +214,22 @@ pub fn spawn_server(
     }
     cmd.envs(extra.iter().copied());
     Ok(cmd.spawn()?)
+}
+
+/// With `BENCH_LOG=DIR`, the in-process simulated cluster logs (info, or `RUST_LOG`) to
+/// DIR/sim.log.
+pub fn init_bench_log() -> anyhow::Result<()> {
+    let Some(dir) = std::env::var_os("BENCH_LOG") else {
+        return Ok(());
+    };
+    std::fs::create_dir_all(&dir)?;
+    let file = std::fs::File::create(Path::new(&dir).join("sim.log"))?;
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(false)
+        .with_writer(std::sync::Mutex::new(file))
+        .init();
+    Ok(())
 }

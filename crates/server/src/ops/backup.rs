@@ -3,6 +3,7 @@
 //! then parks until KubeStash reports the outcome: the backup watcher's event wakes it.
 
 use chrono::Utc;
+use domain::backup::BackupStatus;
 use domain::lifecycle::Transition;
 use domain::model::Database;
 use provider::backup::{self as kubestash, ObservedSession, RestoreSource};
@@ -58,31 +59,53 @@ pub(super) async fn backup(ctx: &mut OpCtx, at: &At<'_>) -> Result<BackupProgres
     if ctx.op.progress < SUBMITTED {
         ctx.progress(20, "making sure the backup configuration is in place")
             .await?;
-        let configured =
-            match configure(&ctx.state.workflows(), at.cluster, db, at.ns, at.name, None).await {
-                Err(ConfigureError::Cluster(e)) => owned(ctx, Err(e)).await?,
-                other => other.map_err(configure_error)?,
-            };
-        if configured == Configured::NoStorage {
-            return Err(StepError::Permanent(NO_STORAGE.into()));
+        // The configuration as the cluster has it; written again (with its storage objects)
+        // only when it is missing or says something else than the record.
+        let bc_name = kubestash::configuration_name(at.name);
+        let read_configuration = || async {
+            owned(
+                ctx,
+                in_place(|| {
+                    at.cluster.get_owned_object(
+                        kubestash::CORE_API,
+                        "BackupConfiguration",
+                        at.ns,
+                        &bc_name,
+                        &owner,
+                    )
+                })
+                .await,
+            )
+            .await
+        };
+        let mut bc = read_configuration().await?;
+        let current = match &bc {
+            Some(o) => {
+                crate::workflows::backups::configuration_current(
+                    &ctx.state.workflows(),
+                    db,
+                    at.ns,
+                    at.name,
+                    &o.data,
+                )
+                .await?
+            }
+            None => false,
+        };
+        if !current {
+            let configured =
+                match configure(&ctx.state.workflows(), at.cluster, db, at.ns, at.name, None).await
+                {
+                    Err(ConfigureError::Cluster(e)) => owned(ctx, Err(e)).await?,
+                    other => other.map_err(configure_error)?,
+                };
+            if configured == Configured::NoStorage {
+                return Err(StepError::Permanent(NO_STORAGE.into()));
+            }
+            bc = read_configuration().await?;
         }
         // KubeStash skips a session of a configuration that is not Ready yet (just made or
         // changed): wait for it; its watch event wakes the operation.
-        let bc_name = kubestash::configuration_name(at.name);
-        let bc = owned(
-            ctx,
-            in_place(|| {
-                at.cluster.get_owned_object(
-                    kubestash::CORE_API,
-                    "BackupConfiguration",
-                    at.ns,
-                    &bc_name,
-                    &owner,
-                )
-            })
-            .await,
-        )
-        .await?;
         let phase = bc
             .as_ref()
             .and_then(|o| o.data.pointer("/status/phase"))
@@ -116,7 +139,7 @@ pub(super) async fn backup(ctx: &mut OpCtx, at: &At<'_>) -> Result<BackupProgres
         ctx.progress(SUBMITTED, "BackupSession submitted; waiting for KubeStash")
             .await?;
     }
-    let seen = session(
+    let seen = match observe(
         ctx,
         at,
         kubestash::CORE_API,
@@ -124,7 +147,18 @@ pub(super) async fn backup(ctx: &mut OpCtx, at: &At<'_>) -> Result<BackupProgres
         &session_name,
         &owner,
     )
-    .await?;
+    .await?
+    {
+        Some(seen) => seen,
+        // KubeStash keeps few finished sessions (sessionHistoryLimit): one that ended and was
+        // cleaned up before this look is known by the Snapshots it left.
+        None => left_behind(at, &session_name).await?.ok_or_else(|| {
+            StepError::Permanent(format!(
+                "the BackupSession {}/{session_name} disappeared before it finished",
+                at.ns
+            ))
+        })?,
+    };
     match seen.phase.as_str() {
         "Succeeded" => {
             let mut ids = Vec::new();
@@ -182,6 +216,24 @@ async fn session(
     name: &str,
     owner: &Owner<'_>,
 ) -> Result<ObservedSession, StepError> {
+    observe(ctx, at, api_version, kind, name, owner)
+        .await?
+        .ok_or_else(|| {
+            StepError::Permanent(format!(
+                "the {kind} {}/{name} disappeared before it finished",
+                at.ns
+            ))
+        })
+}
+
+async fn observe(
+    ctx: &OpCtx,
+    at: &At<'_>,
+    api_version: &str,
+    kind: &str,
+    name: &str,
+    owner: &Owner<'_>,
+) -> Result<Option<ObservedSession>, StepError> {
     let obj = owned(
         ctx,
         in_place(|| {
@@ -190,14 +242,39 @@ async fn session(
         })
         .await,
     )
-    .await?
-    .ok_or_else(|| {
-        StepError::Permanent(format!(
-            "the {kind} {}/{name} disappeared before it finished",
-            at.ns
-        ))
-    })?;
-    Ok(kubestash::observe_session(&obj))
+    .await?;
+    Ok(obj.as_ref().map(kubestash::observe_session))
+}
+
+/// What a finished BackupSession that is gone left: its Snapshots in the database's repository,
+/// read as the session would have read (none: it left nothing to go by).
+async fn left_behind(at: &At<'_>, session: &str) -> Result<Option<ObservedSession>, StepError> {
+    let repository = kubestash::repository_name(at.name);
+    let resource = kubestash::snapshot_resource();
+    let snapshots: Vec<_> = in_place(|| at.cluster.list_objects_in(&resource, at.ns))
+        .await?
+        .iter()
+        .map(kubestash::observe_snapshot)
+        .filter(|s| s.backup_session == session && s.repository == repository)
+        .collect();
+    if snapshots.is_empty()
+        || snapshots
+            .iter()
+            .any(|s| !matches!(s.status, BackupStatus::Succeeded | BackupStatus::Failed))
+    {
+        return Ok(None);
+    }
+    let failed = snapshots.iter().find(|s| s.status == BackupStatus::Failed);
+    Ok(Some(ObservedSession {
+        phase: if failed.is_some() {
+            "Failed"
+        } else {
+            "Succeeded"
+        }
+        .into(),
+        snapshots: snapshots.iter().map(|s| s.name.clone()).collect(),
+        reason: failed.and_then(|s| s.error.clone()),
+    }))
 }
 
 /// A restore into `at` (the database itself in place, or a new database made for it): one

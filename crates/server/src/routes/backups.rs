@@ -211,7 +211,7 @@ pub async fn trigger_backup(
     if held >= limit {
         return Err(DomainError::QuotaExceeded {
             message: format!(
-                "the project keeps {held} backups and may keep {limit}; delete old ones or raise max_backups"
+                "the project keeps {held} backups and may keep {limit}; wait for retention to drop old ones, shorten backup_retention_days, or raise max_backups"
             ),
             resource: "backups".into(),
         }

@@ -177,6 +177,45 @@ pub fn schedule_paused(db: &Database) -> bool {
     !db.backup_enabled || matches!(db.status, Pausing | Paused | Resuming | Deleting | Deleted)
 }
 
+/// Whether `existing` (the database's BackupConfiguration in the cluster) already holds everything
+/// [`configure`] would write into it, for the storage that serves the database now: then its
+/// storage objects are in place too and a backup need not write them again.
+pub async fn configuration_current(
+    ctx: &Ctx<'_>,
+    db: &Database,
+    namespace: &str,
+    name: &str,
+    existing: &serde_json::Value,
+) -> Result<bool, StoreError> {
+    let Some(storage) = storage_for(ctx, db).await? else {
+        return Ok(false);
+    };
+    let wanted = kubestash::backup_configuration(
+        db,
+        namespace,
+        name,
+        &storage.scope,
+        &schedule_cron(&db.backup_schedule, &db.id),
+        schedule_paused(db),
+    );
+    Ok(holds(&existing["spec"], &wanted["spec"]))
+}
+
+/// Whether `have` holds every field of `want` with the same value (the API server may add
+/// defaults of its own: extra fields do not count).
+fn holds(have: &serde_json::Value, want: &serde_json::Value) -> bool {
+    use serde_json::Value;
+    match (have, want) {
+        (Value::Object(h), Value::Object(w)) => w
+            .iter()
+            .all(|(k, v)| h.get(k).is_some_and(|hv| holds(hv, v))),
+        (Value::Array(h), Value::Array(w)) => {
+            h.len() == w.len() && h.iter().zip(w).all(|(a, b)| holds(a, b))
+        }
+        _ => have == want,
+    }
+}
+
 /// Brings the cluster to what the database's backups need (see the module doc). `paused`
 /// overrides [`schedule_paused`] (a restore in place holds the schedule).
 pub async fn configure(
@@ -228,4 +267,23 @@ pub async fn configure(
         ))
         .await?;
     Ok(Configured::Applied)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::holds;
+    use serde_json::json;
+
+    #[test]
+    fn defaults_added_by_the_server_do_not_count_but_changes_do() {
+        let want = json!({"paused": false, "sessions": [{"name": "s", "scheduler": {"schedule": "1 2 * * *"}}]});
+        let have = json!({"paused": false, "sessions": [{"name": "s", "sessionHistoryLimit": 1,
+            "scheduler": {"schedule": "1 2 * * *", "jobTemplate": {}}}]});
+        assert!(holds(&have, &want));
+        let changed = json!({"paused": true, "sessions": have["sessions"].clone()});
+        assert!(!holds(&changed, &want));
+        let rescheduled = json!({"paused": false, "sessions": [{"name": "s", "scheduler": {"schedule": "5 2 * * *"}}]});
+        assert!(!holds(&rescheduled, &want));
+        assert!(!holds(&json!({"paused": false, "sessions": []}), &want));
+    }
 }

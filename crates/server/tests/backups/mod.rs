@@ -94,7 +94,12 @@ async fn operation_of(srv: &TestServer, token: &str, answer: &Value) -> Value {
 
 async fn backup_lifecycle(backend: Backend) {
     let s3_dir = tempfile::tempdir().unwrap();
-    let sim = start_sim_with(|c| c.s3 = Some(sim::S3ServerConfig::new(s3_dir.path()))).await;
+    let sim = start_sim_with(|c| {
+        let mut s3 = sim::S3ServerConfig::new(s3_dir.path());
+        s3.buckets.push("other-backups".into());
+        c.s3 = Some(s3);
+    })
+    .await;
     let s3 = sim.s3.as_ref().expect("embedded S3");
     let srv = TestServer::start(backend).await;
     let admin = srv.admin_token().await;
@@ -268,15 +273,19 @@ async fn backup_lifecycle(backend: Backend) {
     assert_eq!(op["status"], "completed", "{op}");
 
     // another tenant sees none of it
-    let (other, _) = srv.user(&admin, "owner@other.io").await;
-    let (st, b) = srv
+    let (st, u) = srv
         .post(
-            "/api/v1/tenants/other/members",
+            "/api/v1/users",
             &admin,
-            json!({"email": "owner@other.io", "role": "domain_admin"}),
+            json!({"email": "owner@other.io", "password": "user-password-123", "full_name": "Other Owner",
+                   "bindings": [{"role": "domain_admin", "domain": "other"}]}),
         )
         .await;
-    assert!(st.is_success(), "{b}");
+    assert_eq!(st, StatusCode::CREATED, "{u}");
+    let other = srv.login("owner@other.io", "user-password-123").await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
     for p in [
         format!("{path}/backups"),
         format!("{path}/backups/{}", manual["id"].as_str().unwrap()),
@@ -304,6 +313,18 @@ async fn backup_lifecycle(backend: Backend) {
         "{st}"
     );
 
+    // nor can a restore reach into another tenant: the new database's project is the source's tenant's
+    let (st, e) = srv
+        .post(
+            &format!("{path}/restore"),
+            &admin,
+            json!({"backup_id": "latest", "target": {"new_database": {"name": "stolen", "project": "app"}}}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::NOT_FOUND, "{e}");
+    let (_, listed) = srv.get(&dbs_path("other", "app"), &admin).await;
+    assert!(!listed.to_string().contains("stolen"), "{listed}");
+
     // a failing backup says why
     let mut f = sim.faults.get();
     f.fail_backups
@@ -321,6 +342,106 @@ async fn backup_lifecycle(backend: Backend) {
     f.fail_backups.clear();
     sim.faults.set(f);
     wait_status(&srv, &admin, &path, "running", WITHIN).await;
+
+    // a tenant with storage of its own backs up there, not in the provider's bucket
+    let mut own = storage_body(s3, "other-backups", &s3.secret_key);
+    own["prefix"] = json!("other");
+    let (st, b) = srv
+        .call(
+            reqwest::Method::PUT,
+            "/api/v1/tenants/other/backup-storage",
+            Some(&admin),
+            Some(own),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{b}");
+    let (st, d) = srv
+        .post(
+            &dbs_path("other", "app"),
+            &admin,
+            json!({"name": "ledger", "engine": "postgres", "version": version}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::ACCEPTED, "{d}");
+    let ledger_id = d["id"].as_str().unwrap().to_string();
+    let ledger = format!("{}/{ledger_id}", dbs_path("other", "app"));
+    let d = wait_status(&srv, &admin, &ledger, "running", WITHIN).await;
+    let bc = get_obj(
+        &sim,
+        &bc_ar,
+        d["namespace"].as_str().unwrap(),
+        "ledger-backup",
+    )
+    .await
+    .expect("BackupConfiguration");
+    assert!(
+        bc["spec"]["backends"][0]["storageRef"]["name"]
+            .as_str()
+            .unwrap()
+            .starts_with("dbaas-tenant-"),
+        "{bc}"
+    );
+    let (st, answer) = srv
+        .post(&format!("{ledger}/backup"), &other, json!({}))
+        .await;
+    assert_eq!(st, StatusCode::ACCEPTED, "{answer}");
+    assert_eq!(
+        operation_of(&srv, &other, &answer).await["status"],
+        "completed"
+    );
+    let in_bucket = |bucket: &'static str, prefix: &'static str| {
+        let loc = s3.location(bucket, "");
+        let id = ledger_id.clone();
+        async move {
+            loc.list(prefix)
+                .await
+                .unwrap()
+                .iter()
+                .filter(|(key, _)| key.contains(&id))
+                .count()
+        }
+    };
+    assert!(in_bucket("other-backups", "other/").await > 0);
+    assert_eq!(in_bucket("dbaas-backups", "").await, 0);
+
+    // retention: a week on, the scheduled run drops every snapshot older than the 7 days kept,
+    // and its object in the bucket with it
+    let db_id = path.rsplit('/').next().unwrap().to_string();
+    let bucket = s3.location("dbaas-backups", "");
+    let objects_of_db = || async {
+        bucket
+            .list("platform/")
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|(key, _)| key.contains(&db_id))
+            .count()
+    };
+    assert!(objects_of_db().await >= 2, "the manual and scheduled dumps");
+    sim.clock.advance(Duration::from_secs(8 * 24 * 3600));
+    let manual_id = manual["id"].as_str().unwrap().to_string();
+    wait_until("retention to drop the week-old snapshots", || async {
+        let listed = backups(&srv, &admin, &path).await;
+        !listed.iter().any(|b| b["id"] == manual_id.as_str())
+            && listed
+                .iter()
+                .any(|b| b["kind"] == "scheduled" && b["status"] == "succeeded")
+    })
+    .await;
+    let kept = backups(&srv, &admin, &path).await;
+    assert!(
+        kept.iter().all(|b| b["status"] != "failed"),
+        "the failed one is older than the period too: {kept:?}"
+    );
+    let (st, _) = srv
+        .get(&format!("{path}/backups/{manual_id}"), &admin)
+        .await;
+    assert_eq!(st, StatusCode::NOT_FOUND);
+    wait_until(
+        "the dropped snapshots' objects to leave the bucket",
+        || async { objects_of_db().await == kept.len() },
+    )
+    .await;
 
     // max_backups: a project that keeps as many as it may takes no more
     let held = backups(&srv, &admin, &path)
