@@ -8,6 +8,8 @@
 //! `BackupSession`s and `RestoreSession`s named after their operation. KubeStash makes the
 //! `Repository` and one `Snapshot` per run, which the platform records as the database's backups.
 
+use base64::engine::general_purpose::STANDARD as BASE64;
+use base64::Engine as _;
 use chrono::{DateTime, Utc};
 use domain::backup::{BackupKind, BackupScope, BackupStatus, BackupStorage};
 use domain::engine::Engine;
@@ -108,7 +110,10 @@ pub fn storage_secret(scope: &BackupScope, access_key_id: &str, secret_access_ke
         "metadata": {"name": storage_secret_name(scope), "namespace": PLATFORM_NAMESPACE,
                      "labels": platform_labels(scope)},
         "type": "Opaque",
-        "stringData": {"AWS_ACCESS_KEY_ID": access_key_id, "AWS_SECRET_ACCESS_KEY": secret_access_key},
+        // `data`, not `stringData`: what the API server keeps, so an unchanged Secret is seen
+        // as unchanged and not written again
+        "data": {"AWS_ACCESS_KEY_ID": BASE64.encode(access_key_id),
+                 "AWS_SECRET_ACCESS_KEY": BASE64.encode(secret_access_key)},
     })
 }
 

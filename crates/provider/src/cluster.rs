@@ -109,6 +109,20 @@ fn carries(existing: &DynamicObject, want: &BTreeMap<String, String>) -> bool {
     want.iter().all(|(k, v)| have.get(k) == Some(v))
 }
 
+/// Whether `have` holds every field of `want` with the same value (the API server adds defaults
+/// and bookkeeping of its own: extra fields do not count).
+pub fn holds(have: &Value, want: &Value) -> bool {
+    match (have, want) {
+        (Value::Object(h), Value::Object(w)) => w
+            .iter()
+            .all(|(k, v)| h.get(k).is_some_and(|hv| holds(hv, v))),
+        (Value::Array(h), Value::Array(w)) => {
+            h.len() == w.len() && h.iter().zip(w).all(|(a, b)| holds(a, b))
+        }
+        _ => have == want,
+    }
+}
+
 /// The refusal to touch an object that is not this database's.
 fn not_owned(kind: &str, ns: &str, name: &str, existing: &DynamicObject) -> ProviderError {
     let whose = Owner::describe(&labels_of(existing));
@@ -897,6 +911,11 @@ impl Cluster {
             if let Some(m) = body.as_object_mut() {
                 m.remove("apiVersion");
                 m.remove("kind");
+                m.remove("metadata");
+            }
+            // Already so: no write (objects many databases share would otherwise conflict).
+            if holds(&existing.data, &body) {
+                return Ok(());
             }
             body["metadata"] = json!({"resourceVersion": existing.metadata.resource_version});
             match api
@@ -952,5 +971,26 @@ impl Cluster {
             .list(&Default::default())
             .await?
             .items)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::holds;
+    use serde_json::json;
+
+    #[test]
+    fn holds_ignores_what_the_server_added_but_not_changes() {
+        let want = json!({"paused": false, "sessions": [{"name": "s", "scheduler": {"schedule": "1 2 * * *"}}]});
+        let have = json!({"paused": false, "status": {}, "sessions": [{"name": "s", "sessionHistoryLimit": 1,
+            "scheduler": {"schedule": "1 2 * * *", "jobTemplate": {}}}]});
+        assert!(holds(&have, &want));
+        assert!(!holds(
+            &json!({"paused": true, "sessions": have["sessions"].clone()}),
+            &want
+        ));
+        let rescheduled = json!({"paused": false, "sessions": [{"name": "s", "scheduler": {"schedule": "5 2 * * *"}}]});
+        assert!(!holds(&rescheduled, &want));
+        assert!(!holds(&json!({"paused": false, "sessions": []}), &want));
     }
 }

@@ -15,7 +15,7 @@ use super::create::owned;
 use super::{in_place, OpCtx, Step, StepError};
 use crate::workflows::backups::{configure, ConfigureError, Configured};
 
-/// Progress at which the session has been sent: a later run only follows it.
+/// Progress once the session has been sent (its name is noted with it: a later run only follows it).
 const SUBMITTED: i32 = 50;
 
 /// What a restore reads from (carried in the operation's `desired_state`).
@@ -56,7 +56,9 @@ pub(super) async fn backup(ctx: &mut OpCtx, at: &At<'_>) -> Result<BackupProgres
     let db = at.db;
     let owner = Owner::of(db);
     let session_name = kubestash::manual_session_name(at.name, &ctx.op.id);
-    if ctx.op.progress < SUBMITTED {
+    // Submitted once: the session's name is noted with it (progress alone also moves while the
+    // operation waits for the configuration).
+    if ctx.op.ops_request_name.as_deref() != Some(session_name.as_str()) {
         ctx.progress(20, "making sure the backup configuration is in place")
             .await?;
         // The configuration as the cluster has it; written again (with its storage objects)
@@ -126,7 +128,11 @@ pub(super) async fn backup(ctx: &mut OpCtx, at: &At<'_>) -> Result<BackupProgres
                 )));
             }
             _ => {
-                note_phase(ctx, &phase).await?;
+                ctx.progress(
+                    30,
+                    &format!("KubeStash: BackupConfiguration {phase}; waiting for Ready"),
+                )
+                .await?;
                 return Ok(BackupProgress::Park(format!(
                     "BackupConfiguration {}/{bc_name} to become Ready (phase {phase})",
                     at.ns

@@ -198,22 +198,7 @@ pub async fn configuration_current(
         &schedule_cron(&db.backup_schedule, &db.id),
         schedule_paused(db),
     );
-    Ok(holds(&existing["spec"], &wanted["spec"]))
-}
-
-/// Whether `have` holds every field of `want` with the same value (the API server may add
-/// defaults of its own: extra fields do not count).
-fn holds(have: &serde_json::Value, want: &serde_json::Value) -> bool {
-    use serde_json::Value;
-    match (have, want) {
-        (Value::Object(h), Value::Object(w)) => w
-            .iter()
-            .all(|(k, v)| h.get(k).is_some_and(|hv| holds(hv, v))),
-        (Value::Array(h), Value::Array(w)) => {
-            h.len() == w.len() && h.iter().zip(w).all(|(a, b)| holds(a, b))
-        }
-        _ => have == want,
-    }
+    Ok(provider::cluster::holds(&existing["spec"], &wanted["spec"]))
 }
 
 /// Brings the cluster to what the database's backups need (see the module doc). `paused`
@@ -267,23 +252,4 @@ pub async fn configure(
         ))
         .await?;
     Ok(Configured::Applied)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::holds;
-    use serde_json::json;
-
-    #[test]
-    fn defaults_added_by_the_server_do_not_count_but_changes_do() {
-        let want = json!({"paused": false, "sessions": [{"name": "s", "scheduler": {"schedule": "1 2 * * *"}}]});
-        let have = json!({"paused": false, "sessions": [{"name": "s", "sessionHistoryLimit": 1,
-            "scheduler": {"schedule": "1 2 * * *", "jobTemplate": {}}}]});
-        assert!(holds(&have, &want));
-        let changed = json!({"paused": true, "sessions": have["sessions"].clone()});
-        assert!(!holds(&changed, &want));
-        let rescheduled = json!({"paused": false, "sessions": [{"name": "s", "scheduler": {"schedule": "5 2 * * *"}}]});
-        assert!(!holds(&rescheduled, &want));
-        assert!(!holds(&json!({"paused": false, "sessions": []}), &want));
-    }
 }

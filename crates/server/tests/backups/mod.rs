@@ -481,6 +481,47 @@ async fn backup_lifecycle(backend: Backend) {
     sim.shutdown().await;
 }
 
+/// A database made before any storage existed has no BackupConfiguration: its first backup
+/// makes one and waits for it.
+async fn first_backup_configures(backend: Backend) {
+    let s3_dir = tempfile::tempdir().unwrap();
+    let sim = start_sim_with(|c| c.s3 = Some(sim::S3ServerConfig::new(s3_dir.path()))).await;
+    let s3 = sim.s3.as_ref().expect("embedded S3");
+    let srv = TestServer::start(backend).await;
+    let admin = srv.admin_token().await;
+    let pid = onboard(&srv, &admin, &sim, "sim-1", json!({})).await;
+    tenant(&srv, &admin, "acme", "web", 10).await;
+    let version = newest_version(&srv, &admin, "postgres").await;
+    let (st, d) = srv
+        .post(
+            &dbs_path("acme", "web"),
+            &admin,
+            json!({"name": "early", "engine": "postgres", "version": version}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::ACCEPTED, "{d}");
+    let path = format!("{}/{}", dbs_path("acme", "web"), d["id"].as_str().unwrap());
+    wait_status(&srv, &admin, &path, "running", WITHIN).await;
+    let (st, saved) = srv
+        .call(
+            reqwest::Method::PUT,
+            &format!("/api/v1/providers/{pid}/backup-storage"),
+            Some(&admin),
+            Some(storage_body(s3, "dbaas-backups", &s3.secret_key)),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{saved}");
+    for _ in 0..3 {
+        let (st, answer) = srv.post(&format!("{path}/backup"), &admin, json!({})).await;
+        assert_eq!(st, StatusCode::ACCEPTED, "{answer}");
+        let op = operation_of(&srv, &admin, &answer).await;
+        assert_eq!(op["status"], "completed", "{op}");
+    }
+    assert_eq!(backups(&srv, &admin, &path).await.len(), 3);
+    srv.running.shutdown().await;
+    sim.shutdown().await;
+}
+
 mod backups_end_to_end {
     use super::*;
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -490,5 +531,9 @@ mod backups_end_to_end {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn postgres() {
         backup_lifecycle(Backend::Postgres).await
+    }
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn first_backup_configures_sqlite() {
+        first_backup_configures(Backend::Sqlite).await
     }
 }
