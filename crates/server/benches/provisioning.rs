@@ -535,11 +535,5 @@ async fn cluster_phases(
 }
 
 fn postgres_resource() -> ApiResource {
-    ApiResource {
-        group: "kubedb.com".into(),
-        version: "v1".into(),
-        api_version: "kubedb.com/v1".into(),
-        kind: "Postgres".into(),
-        plural: "postgreses".into(),
-    }
+    provider::cluster::database_resource(domain::engine::Engine::Postgres)
 }

@@ -785,16 +785,5 @@ both_stores!(database_routes_by_role, |backend| async move {
 
 /// Creates a user holding `bindings` (as the platform admin) and returns their access token.
 async fn user_with(s: &TestServer, admin: &str, email: &str, bindings: Vec<Value>) -> String {
-    let (st, u) = s
-        .post(
-            "/api/v1/users",
-            admin,
-            json!({"email": email, "password": "user-password-123", "full_name": "Test User", "bindings": bindings}),
-        )
-        .await;
-    assert_eq!(st, StatusCode::CREATED, "{u}");
-    s.login(email, "user-password-123").await["access_token"]
-        .as_str()
-        .unwrap()
-        .to_string()
+    s.user_bound(admin, email, Value::Array(bindings)).await.0
 }

@@ -158,12 +158,9 @@ pub(super) async fn backup(ctx: &mut OpCtx, at: &At<'_>) -> Result<BackupProgres
         Some(seen) => seen,
         // KubeStash keeps few finished sessions (sessionHistoryLimit): one that ended and was
         // cleaned up before this look is known by the Snapshots it left.
-        None => left_behind(at, &session_name).await?.ok_or_else(|| {
-            StepError::Permanent(format!(
-                "the BackupSession {}/{session_name} disappeared before it finished",
-                at.ns
-            ))
-        })?,
+        None => left_behind(at, &session_name)
+            .await?
+            .ok_or_else(|| disappeared("BackupSession", at.ns, &session_name))?,
     };
     match seen.phase.as_str() {
         "Succeeded" => {
@@ -214,22 +211,11 @@ async fn note_phase(ctx: &mut OpCtx, phase: &str) -> Result<(), StepError> {
     Ok(())
 }
 
-async fn session(
-    ctx: &OpCtx,
-    at: &At<'_>,
-    api_version: &str,
-    kind: &str,
-    name: &str,
-    owner: &Owner<'_>,
-) -> Result<ObservedSession, StepError> {
-    observe(ctx, at, api_version, kind, name, owner)
-        .await?
-        .ok_or_else(|| {
-            StepError::Permanent(format!(
-                "the {kind} {}/{name} disappeared before it finished",
-                at.ns
-            ))
-        })
+/// The failure of a session that is gone without an outcome to go by.
+fn disappeared(kind: &str, ns: &str, name: &str) -> StepError {
+    StepError::Permanent(format!(
+        "the {kind} {ns}/{name} disappeared before it finished"
+    ))
 }
 
 async fn observe(
@@ -313,7 +299,7 @@ pub(super) async fn restore(
         )
         .await?;
     }
-    let seen = session(
+    let seen = observe(
         ctx,
         at,
         kubestash::CORE_API,
@@ -321,7 +307,8 @@ pub(super) async fn restore(
         &name,
         &owner,
     )
-    .await?;
+    .await?
+    .ok_or_else(|| disappeared("RestoreSession", at.ns, &name))?;
     match seen.phase.as_str() {
         "Succeeded" => Ok(BackupProgress::Done(format!(
             "restored {} from {}",

@@ -190,15 +190,20 @@ pub async fn configuration_current(
     let Some(storage) = storage_for(ctx, db).await? else {
         return Ok(false);
     };
-    let wanted = kubestash::backup_configuration(
-        db,
-        namespace,
-        name,
-        &storage.scope,
-        &schedule_cron(&db.backup_schedule, &db.id),
-        schedule_paused(db),
-    );
+    let wanted = configuration(db, namespace, name, &storage.scope, schedule_paused(db));
     Ok(provider::cluster::holds(&existing["spec"], &wanted["spec"]))
+}
+
+/// The database's BackupConfiguration as the record asks for it.
+fn configuration(
+    db: &Database,
+    namespace: &str,
+    name: &str,
+    scope: &BackupScope,
+    paused: bool,
+) -> serde_json::Value {
+    let cron = schedule_cron(&db.backup_schedule, &db.id);
+    kubestash::backup_configuration(db, namespace, name, scope, &cron, paused)
 }
 
 /// Brings the cluster to what the database's backups need (see the module doc). `paused`
@@ -239,17 +244,9 @@ pub async fn configure(
             db, namespace, name, &password,
         ))
         .await?;
-    let cron = schedule_cron(&db.backup_schedule, &db.id);
     let paused = paused.unwrap_or_else(|| schedule_paused(db));
     cluster
-        .apply_object(&kubestash::backup_configuration(
-            db,
-            namespace,
-            name,
-            &storage.scope,
-            &cron,
-            paused,
-        ))
+        .apply_object(&configuration(db, namespace, name, &storage.scope, paused))
         .await?;
     Ok(Configured::Applied)
 }

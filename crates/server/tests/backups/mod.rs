@@ -84,6 +84,31 @@ async fn backups(srv: &TestServer, token: &str, path: &str) -> Vec<Value> {
     v["backups"].as_array().unwrap().clone()
 }
 
+/// Creates a PostgreSQL database (`fields` added to the request) and waits until it runs: its
+/// path and record.
+async fn running_postgres(
+    srv: &TestServer,
+    token: &str,
+    (domain, project): (&str, &str),
+    name: &str,
+    fields: Value,
+) -> (String, Value) {
+    let version = newest_version(srv, token, "postgres").await;
+    let mut body = json!({"name": name, "engine": "postgres", "version": version});
+    body.as_object_mut()
+        .unwrap()
+        .extend(fields.as_object().cloned().unwrap_or_default());
+    let (st, d) = srv.post(&dbs_path(domain, project), token, body).await;
+    assert_eq!(st, StatusCode::ACCEPTED, "{d}");
+    let path = format!(
+        "{}/{}",
+        dbs_path(domain, project),
+        d["id"].as_str().unwrap()
+    );
+    let d = wait_status(srv, token, &path, "running", WITHIN).await;
+    (path, d)
+}
+
 async fn operation_of(srv: &TestServer, token: &str, answer: &Value) -> Value {
     let id = answer["operations"][0]["id"]
         .as_str()
@@ -156,14 +181,14 @@ async fn backup_lifecycle(backend: Backend) {
     assert_eq!(shown["bucket"], "dbaas-backups");
 
     // a database with backups gets its BackupConfiguration (validated by the upstream schema)
-    let version = newest_version(&srv, &admin, "postgres").await;
-    let (st, d) = srv
-        .post(&dbs_path("acme", "web"), &admin,
-              json!({"name": "orders", "engine": "postgres", "version": version, "backup_schedule": "daily", "backup_retention_days": 7}))
-        .await;
-    assert_eq!(st, StatusCode::ACCEPTED, "{d}");
-    let path = format!("{}/{}", dbs_path("acme", "web"), d["id"].as_str().unwrap());
-    let d = wait_status(&srv, &admin, &path, "running", WITHIN).await;
+    let (path, d) = running_postgres(
+        &srv,
+        &admin,
+        ("acme", "web"),
+        "orders",
+        json!({"backup_schedule": "daily", "backup_retention_days": 7}),
+    )
+    .await;
     let ns = d["namespace"].as_str().unwrap().to_string();
     let bc_ar = ar(
         "core.kubestash.com/v1alpha1",
@@ -273,19 +298,13 @@ async fn backup_lifecycle(backend: Backend) {
     assert_eq!(op["status"], "completed", "{op}");
 
     // another tenant sees none of it
-    let (st, u) = srv
-        .post(
-            "/api/v1/users",
+    let (other, _) = srv
+        .user_bound(
             &admin,
-            json!({"email": "owner@other.io", "password": "user-password-123", "full_name": "Other Owner",
-                   "bindings": [{"role": "domain_admin", "domain": "other"}]}),
+            "owner@other.io",
+            json!([{"role": "domain_admin", "domain": "other"}]),
         )
         .await;
-    assert_eq!(st, StatusCode::CREATED, "{u}");
-    let other = srv.login("owner@other.io", "user-password-123").await["access_token"]
-        .as_str()
-        .unwrap()
-        .to_string();
     for p in [
         format!("{path}/backups"),
         format!("{path}/backups/{}", manual["id"].as_str().unwrap()),
@@ -355,17 +374,8 @@ async fn backup_lifecycle(backend: Backend) {
         )
         .await;
     assert_eq!(st, StatusCode::OK, "{b}");
-    let (st, d) = srv
-        .post(
-            &dbs_path("other", "app"),
-            &admin,
-            json!({"name": "ledger", "engine": "postgres", "version": version}),
-        )
-        .await;
-    assert_eq!(st, StatusCode::ACCEPTED, "{d}");
+    let (ledger, d) = running_postgres(&srv, &admin, ("other", "app"), "ledger", json!({})).await;
     let ledger_id = d["id"].as_str().unwrap().to_string();
-    let ledger = format!("{}/{ledger_id}", dbs_path("other", "app"));
-    let d = wait_status(&srv, &admin, &ledger, "running", WITHIN).await;
     let bc = get_obj(
         &sim,
         &bc_ar,
@@ -491,17 +501,7 @@ async fn first_backup_configures(backend: Backend) {
     let admin = srv.admin_token().await;
     let pid = onboard(&srv, &admin, &sim, "sim-1", json!({})).await;
     tenant(&srv, &admin, "acme", "web", 10).await;
-    let version = newest_version(&srv, &admin, "postgres").await;
-    let (st, d) = srv
-        .post(
-            &dbs_path("acme", "web"),
-            &admin,
-            json!({"name": "early", "engine": "postgres", "version": version}),
-        )
-        .await;
-    assert_eq!(st, StatusCode::ACCEPTED, "{d}");
-    let path = format!("{}/{}", dbs_path("acme", "web"), d["id"].as_str().unwrap());
-    wait_status(&srv, &admin, &path, "running", WITHIN).await;
+    let (path, _) = running_postgres(&srv, &admin, ("acme", "web"), "early", json!({})).await;
     let (st, saved) = srv
         .call(
             reqwest::Method::PUT,

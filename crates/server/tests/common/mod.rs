@@ -139,11 +139,17 @@ impl TestServer {
 
     /// Creates a user (as the admin) and returns their access token and id.
     pub async fn user(&self, admin: &str, email: &str) -> (String, String) {
+        self.user_bound(admin, email, json!([])).await
+    }
+
+    /// Creates a user holding `bindings` (roles) and returns their access token and id.
+    pub async fn user_bound(&self, admin: &str, email: &str, bindings: Value) -> (String, String) {
         let (s, u) = self
             .post(
                 "/api/v1/users",
                 admin,
-                json!({"email": email, "password": "user-password-123", "full_name": "Test User"}),
+                json!({"email": email, "password": "user-password-123", "full_name": "Test User",
+                       "bindings": bindings}),
             )
             .await;
         assert_eq!(s, StatusCode::CREATED, "{u}");
