@@ -257,7 +257,13 @@ struct Noted {
     observed: String,
     first_seen: DateTime<Utc>,
     handled: bool,
+    /// Remedies tried and failed so far, and when to try again.
+    failures: u32,
+    retry_at: Option<DateTime<Utc>>,
 }
+
+/// The longest wait before a failed remedy is tried again.
+const MAX_RETRY_WAIT: Duration = Duration::minutes(15);
 
 /// What [`Tracker::assess`] found for one database.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -305,11 +311,13 @@ impl Tracker {
                 observed: d.observed.clone(),
                 first_seen: now,
                 handled: false,
+                failures: 0,
+                retry_at: None,
             });
             if n.handled {
                 continue;
             }
-            let stable_at = n.first_seen + self.grace;
+            let stable_at = n.retry_at.unwrap_or(n.first_seen + self.grace);
             if now >= stable_at {
                 out.due.push(d);
             } else {
@@ -328,6 +336,35 @@ impl Tracker {
                 }
             }
         }
+    }
+
+    /// Dealing with these failed (the cluster refused, an operation could not be queued): they
+    /// stay due, and come back after a wait that doubles with every failure (from the grace
+    /// period up to 15 minutes).
+    /// Returns when the first of them is due again.
+    pub fn failed(
+        &mut self,
+        id: &str,
+        drifts: &[Drift],
+        now: DateTime<Utc>,
+    ) -> Option<DateTime<Utc>> {
+        let mut first: Option<DateTime<Utc>> = None;
+        if let Some(noted) = self.noted.get_mut(id) {
+            for d in drifts {
+                if let Some(n) = noted.get_mut(&d.field).filter(|n| n.observed == d.observed) {
+                    let wait = self
+                        .grace
+                        .checked_mul(1 << n.failures.min(16))
+                        .unwrap_or(MAX_RETRY_WAIT)
+                        .min(MAX_RETRY_WAIT)
+                        .max(Duration::seconds(1));
+                    n.failures += 1;
+                    n.retry_at = Some(now + wait);
+                    first = Some(first.map_or(now + wait, |f| f.min(now + wait)));
+                }
+            }
+        }
+        first
     }
 
     /// Starts over for a database (an operation runs on it: what it sees now is its doing).
@@ -608,6 +645,69 @@ mod tests {
                 .due
                 .len(),
             1
+        );
+    }
+
+    #[test]
+    fn a_failed_remedy_comes_back_after_a_doubling_wait() {
+        let t0 = Utc::now();
+        let s = Duration::seconds;
+        let mut t = Tracker::new(s(2));
+        t.assess("db", vec![drift(Field::NetworkPolicy, "missing")], t0);
+        let a = t.assess(
+            "db",
+            vec![drift(Field::NetworkPolicy, "missing")],
+            t0 + s(2),
+        );
+        assert_eq!(a.due.len(), 1);
+        t.failed("db", &a.due, t0 + s(2));
+        let a = t.assess(
+            "db",
+            vec![drift(Field::NetworkPolicy, "missing")],
+            t0 + s(3),
+        );
+        assert!(a.due.is_empty());
+        assert_eq!(
+            a.recheck_at,
+            Some(t0 + s(4)),
+            "retried after the grace period"
+        );
+        let a = t.assess(
+            "db",
+            vec![drift(Field::NetworkPolicy, "missing")],
+            t0 + s(4),
+        );
+        assert_eq!(a.due.len(), 1);
+        t.failed("db", &a.due, t0 + s(4));
+        let a = t.assess(
+            "db",
+            vec![drift(Field::NetworkPolicy, "missing")],
+            t0 + s(5),
+        );
+        assert_eq!(a.recheck_at, Some(t0 + s(8)), "then after twice that");
+        for _ in 0..20 {
+            t.failed("db", &[drift(Field::NetworkPolicy, "missing")], t0);
+        }
+        let a = t.assess("db", vec![drift(Field::NetworkPolicy, "missing")], t0);
+        assert_eq!(
+            a.recheck_at,
+            Some(t0 + MAX_RETRY_WAIT),
+            "never longer than the cap"
+        );
+        // a success ends it
+        let a = t.assess(
+            "db",
+            vec![drift(Field::NetworkPolicy, "missing")],
+            t0 + MAX_RETRY_WAIT,
+        );
+        t.handled("db", &a.due);
+        assert_eq!(
+            t.assess(
+                "db",
+                vec![drift(Field::NetworkPolicy, "missing")],
+                t0 + s(3600)
+            ),
+            Assessment::default()
         );
     }
 

@@ -14,6 +14,7 @@ pub mod error;
 pub mod ids;
 pub mod invitation;
 pub mod lifecycle;
+pub mod metrics;
 pub mod model;
 pub mod placement;
 pub mod quota;

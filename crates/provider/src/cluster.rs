@@ -779,6 +779,71 @@ impl Cluster {
         }
     }
 
+    /// The exporter port of the database's `<name>-stats` Service, if it has one. The platform
+    /// reads nothing that is not its record's: the KubeDB object must carry the database's
+    /// ownership labels, and the Service must be that object's offshoot (its controller owner
+    /// reference names the object's uid, as KubeDB sets it). `None`: no such Service (monitoring
+    /// off, or not made yet).
+    pub async fn stats_port(
+        &self,
+        engine: Engine,
+        ns: &str,
+        name: &str,
+        owner: &Owner<'_>,
+    ) -> Result<Option<u16>, ProviderError> {
+        let db = self.api(&database_resource(engine), Some(ns));
+        let Some(object) = db.get_opt(name).await? else {
+            return Ok(None);
+        };
+        if !owner.owns_object(&labels_of(&object)) {
+            return Err(not_owned(meta(engine).kind, ns, name, &object));
+        }
+        let service = crate::kubedb::names::stats_service(name);
+        let api = self.api(&core("Service", "services"), Some(ns));
+        let Some(svc) = api.get_opt(&service).await? else {
+            return Ok(None);
+        };
+        let offshoot = object.metadata.uid.is_some()
+            && svc.metadata.owner_references.iter().flatten().any(|r| {
+                r.controller == Some(true) && Some(&r.uid) == object.metadata.uid.as_ref()
+            });
+        if !offshoot {
+            return Err(ProviderError::Conflict(format!(
+                "Service {ns}/{service} is not an offshoot of this database's KubeDB object; the platform does not read it"
+            )));
+        }
+        let ports = svc.data["spec"]["ports"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        let port = ports
+            .iter()
+            .find(|p| p["name"] == crate::kubedb::names::EXPORTER_PORT_NAME)
+            .or(ports.first())
+            .and_then(|p| p["port"].as_u64())
+            .and_then(|p| u16::try_from(p).ok());
+        Ok(port)
+    }
+
+    /// The exporter's page (Prometheus text format) of the database's stats Service, through the
+    /// API server's service proxy: the platform needs no network path into the cluster.
+    pub async fn scrape_exporter(
+        &self,
+        ns: &str,
+        name: &str,
+        port: u16,
+    ) -> Result<String, ProviderError> {
+        let path = format!(
+            "/api/v1/namespaces/{ns}/services/{}:{port}/proxy/metrics",
+            crate::kubedb::names::stats_service(name)
+        );
+        let req = http::Request::get(path)
+            .header(http::header::ACCEPT, "text/plain")
+            .body(Vec::new())
+            .map_err(|e| ProviderError::Permanent(format!("building the scrape request: {e}")))?;
+        Ok(self.client().request_text(req).await?)
+    }
+
     /// The primary Service `<name>` (same name for every engine). ClusterIP → host
     /// `<svc>.<ns>.svc.cluster.local`; LoadBalancer → the ingress IP/hostname once assigned, the
     /// in-cluster name until then (`loadbalancer_ip: None`). None when the Service is not there yet.

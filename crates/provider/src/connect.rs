@@ -121,15 +121,80 @@ async fn config_from(
 fn build(
     cfg: kube::Config,
     limiter: Option<Arc<RateLimiter>>,
+    observe: Option<ObserveLayer>,
 ) -> Result<kube::Client, ProviderError> {
     let builder = ClientBuilder::try_from(cfg).map_err(|e| match ProviderError::from(e) {
         ProviderError::InvalidKubeconfig(m) => ProviderError::InvalidKubeconfig(m),
         other => ProviderError::InvalidKubeconfig(other.to_string()),
     })?;
-    Ok(match limiter {
-        Some(l) => builder.with_layer(&RateLimitLayer(l)).build(),
-        None => builder.build(),
+    Ok(match (limiter, observe) {
+        (Some(l), Some(o)) => builder
+            .with_layer(&RateLimitLayer(l))
+            .with_layer(&o)
+            .build(),
+        (Some(l), None) => builder.with_layer(&RateLimitLayer(l)).build(),
+        (None, Some(o)) => builder.with_layer(&o).build(),
+        (None, None) => builder.build(),
     })
+}
+
+/// Told of every request a provider's clients make: for the platform's own metrics.
+pub trait RequestObserver: Send + Sync + 'static {
+    /// `ok`: an answer that is not a server error or a throttle (4xx are the caller's business).
+    fn observed(&self, provider_id: &str, ok: bool, took: Duration);
+}
+
+/// Tower layer that reports each request's outcome and time to a [`RequestObserver`].
+#[derive(Clone)]
+pub struct ObserveLayer {
+    provider_id: Arc<str>,
+    observer: Arc<dyn RequestObserver>,
+}
+
+impl<S> tower::Layer<S> for ObserveLayer {
+    type Service = Observed<S>;
+    fn layer(&self, inner: S) -> Observed<S> {
+        Observed {
+            inner,
+            layer: self.clone(),
+        }
+    }
+}
+
+pub struct Observed<S> {
+    inner: S,
+    layer: ObserveLayer,
+}
+
+impl<S, B, RB> tower::Service<http::Request<B>> for Observed<S>
+where
+    S: tower::Service<http::Request<B>, Response = http::Response<RB>>,
+    S::Future: Send + 'static,
+    S::Error: 'static,
+    RB: 'static,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<S::Response, S::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: http::Request<B>) -> Self::Future {
+        let started = Instant::now();
+        let answer = self.inner.call(req);
+        let layer = self.layer.clone();
+        Box::pin(async move {
+            let r = answer.await;
+            let ok = matches!(&r, Ok(resp) if !resp.status().is_server_error()
+                && resp.status() != http::StatusCode::TOO_MANY_REQUESTS);
+            layer
+                .observer
+                .observed(&layer.provider_id, ok, started.elapsed());
+            r
+        })
+    }
 }
 
 /// Builds a client in memory; `verify_ssl=false` sets accept_invalid_certs explicitly.
@@ -137,7 +202,11 @@ pub async fn client_from_kubeconfig(
     content: &str,
     verify_ssl: bool,
 ) -> Result<kube::Client, ProviderError> {
-    build(config_from(content, verify_ssl, USER_AGENT).await?, None)
+    build(
+        config_from(content, verify_ssl, USER_AGENT).await?,
+        None,
+        None,
+    )
 }
 
 /// A token bucket shared by every request to one cluster: callers wait, they never fail.
@@ -267,6 +336,17 @@ impl Cluster {
         limiter: Arc<RateLimiter>,
         agent: &str,
     ) -> Result<Cluster, ProviderError> {
+        Self::connect_observed(content, verify_ssl, limiter, agent, None).await
+    }
+
+    /// [`Cluster::connect_with`], with every request reported through `observe`.
+    async fn connect_observed(
+        content: &str,
+        verify_ssl: bool,
+        limiter: Arc<RateLimiter>,
+        agent: &str,
+        observe: Option<ObserveLayer>,
+    ) -> Result<Cluster, ProviderError> {
         let cfg = config_from(content, verify_ssl, agent).await?;
         let url = cfg
             .cluster_url
@@ -276,8 +356,8 @@ impl Cluster {
         let mut watch_cfg = cfg.clone();
         watch_cfg.read_timeout = None;
         Ok(Cluster {
-            client: build(cfg, Some(limiter.clone()))?,
-            watch_client: build(watch_cfg, Some(limiter.clone()))?,
+            client: build(cfg, Some(limiter.clone()), observe.clone())?,
+            watch_client: build(watch_cfg, Some(limiter.clone()), observe)?,
             url,
             limiter,
         })
@@ -320,6 +400,7 @@ pub struct ClientCache {
     rate_per_sec: u32,
     burst: u32,
     agent: String,
+    observer: Option<Arc<dyn RequestObserver>>,
 }
 
 impl Default for ClientCache {
@@ -336,7 +417,14 @@ impl ClientCache {
             rate_per_sec,
             burst,
             agent: USER_AGENT.to_string(),
+            observer: None,
         }
+    }
+
+    /// Reports every request of the clients this cache builds to `observer`.
+    pub fn observed_by(mut self, observer: Arc<dyn RequestObserver>) -> Self {
+        self.observer = Some(observer);
+        self
     }
 
     /// Names the replica in the User-Agent of its clients, so a cluster's audit log (and the
@@ -368,9 +456,18 @@ impl ClientCache {
             }
         }
         let content = kubeconfig().await?;
-        let cluster =
-            Cluster::connect_with(&content, verify_ssl, self.limiter(provider_id), &self.agent)
-                .await?;
+        let observe = self.observer.clone().map(|observer| ObserveLayer {
+            provider_id: Arc::from(provider_id),
+            observer,
+        });
+        let cluster = Cluster::connect_observed(
+            &content,
+            verify_ssl,
+            self.limiter(provider_id),
+            &self.agent,
+            observe,
+        )
+        .await?;
         self.entries
             .insert(
                 provider_id.to_string(),

@@ -5,6 +5,7 @@
 //! - [`translate`]: domain records → Kubernetes objects (pure);
 //! - [`cluster`]: idempotent create/read/delete steps for the operation workers;
 //! - [`day2`]: OpsRequests and their Secrets for day-2 operations (pure);
+//! - [`exporter`]: a database exporter's page → samples;
 //! - [`observe`] and [`watch`]: KubeDB status → what the store records, from watches.
 
 pub mod backup;
@@ -12,6 +13,7 @@ pub mod cluster;
 pub mod connect;
 pub mod day2;
 pub mod error;
+pub mod exporter;
 pub mod kubedb;
 pub mod observe;
 pub mod probe;

@@ -224,6 +224,43 @@ pub struct CreatePlan<'a> {
     pub storage_class: Option<&'a str>,
     /// `ClusterIP` or `LoadBalancer`.
     pub service_type: &'a str,
+    /// How a Prometheus is to find the database's exporter (with monitoring on).
+    pub monitor: &'a MonitorAgent,
+}
+
+/// How a Prometheus finds the databases' exporters (`spec.monitor.agent`).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub enum MonitorAgent {
+    /// `prometheus.io/builtin`: the stats Service carries `prometheus.io/scrape` annotations for a
+    /// Prometheus that discovers Services (the scrape config in deploy/monitoring).
+    #[default]
+    Builtin,
+    /// `prometheus.io/operator`: KubeDB makes a ServiceMonitor with these labels (they must match
+    /// the Prometheus Operator's `serviceMonitorSelector`), scraped every `interval`.
+    Operator {
+        labels: BTreeMap<String, String>,
+        interval: String,
+    },
+}
+
+impl MonitorAgent {
+    /// `spec.monitor` for a database.
+    pub fn spec(&self) -> Value {
+        let exporter = json!({ "port": names::EXPORTER_PORT });
+        match self {
+            MonitorAgent::Builtin => json!({
+                "agent": "prometheus.io/builtin",
+                "prometheus": { "exporter": exporter },
+            }),
+            MonitorAgent::Operator { labels, interval } => json!({
+                "agent": "prometheus.io/operator",
+                "prometheus": {
+                    "exporter": exporter,
+                    "serviceMonitor": { "labels": labels, "interval": interval },
+                },
+            }),
+        }
+    }
 }
 
 /// `500m`, `1`, `2`… cores as a Kubernetes quantity.
@@ -299,10 +336,16 @@ pub fn database_object(plan: &CreatePlan) -> Value {
         "serviceTemplates": [ { "alias": "primary", "spec": { "type": plan.service_type } } ],
     });
     if db.monitoring_enabled {
-        spec["monitor"] = json!({
-            "agent": "prometheus.io/builtin",
-            "prometheus": { "exporter": { "port": names::EXPORTER_PORT } },
-        });
+        spec["monitor"] = plan.monitor.spec();
+        // The stats Service carries whose database it is, so a Prometheus can label the series
+        // (`database_id`, `domain`, `project`; see deploy/monitoring). KubeDB's own
+        // `managed-by` stays: it finds its Services by it.
+        let mut labels = database_labels(db);
+        labels.remove(LABEL_MANAGED_BY);
+        spec["serviceTemplates"]
+            .as_array_mut()
+            .expect("a list")
+            .push(json!({ "alias": "stats", "metadata": { "labels": labels } }));
     }
     if let Some(secret) = plan.auth_secret {
         spec["authSecret"] = json!({ "kind": "Secret", "name": secret, "externallyManaged": true });

@@ -44,6 +44,7 @@ fn plan_object(ctx: &Ctx, db: &domain::model::Database, service_type: &str) -> s
         auth_secret: None,
         storage_class: None,
         service_type,
+        monitor: &translate::MonitorAgent::Builtin,
     })
 }
 

@@ -220,6 +220,7 @@ async fn create(ctx: &Ctx, db: &Database, version: &str) {
         auth_secret: None,
         storage_class: None,
         service_type: "ClusterIP",
+        monitor: &translate::MonitorAgent::Builtin,
     });
     ctx.cluster
         .create_database(db.engine, &obj)
@@ -1131,6 +1132,7 @@ async fn the_watch_tolerates_a_cluster_without_ops_crds() {
         auth_secret: None,
         storage_class: None,
         service_type: "ClusterIP",
+        monitor: &translate::MonitorAgent::Builtin,
     });
     cluster
         .create_database(Engine::Redis, &obj)

@@ -48,6 +48,10 @@ async fn every_variant_validates_and_is_admitted() {
         .await
         .expect("namespace");
 
+    let operator = translate::MonitorAgent::Operator {
+        labels: BTreeMap::from([("release".to_string(), "prometheus".to_string())]),
+        interval: "30s".into(),
+    };
     let mut created = 0;
     for (i, (engine, ha, monitoring, protection, user_secret)) in variants().into_iter().enumerate()
     {
@@ -78,6 +82,12 @@ async fn every_variant_validates_and_is_admitted() {
                 "LoadBalancer"
             } else {
                 "ClusterIP"
+            },
+            // Both agents, so that both shapes of spec.monitor meet the upstream schema.
+            monitor: if i % 2 == 1 {
+                &operator
+            } else {
+                &translate::MonitorAgent::Builtin
             },
         };
         let obj = translate::database_object(&plan);
@@ -121,8 +131,17 @@ async fn every_variant_validates_and_is_admitted() {
         );
         assert_eq!(spec["monitor"].is_object(), monitoring);
         if monitoring {
-            assert_eq!(spec["monitor"]["agent"], "prometheus.io/builtin");
+            assert_eq!(spec["monitor"], plan.monitor.spec());
             assert_eq!(spec["monitor"]["prometheus"]["exporter"]["port"], 56790);
+            if i % 2 == 1 {
+                assert_eq!(spec["monitor"]["agent"], "prometheus.io/operator");
+                assert_eq!(
+                    spec["monitor"]["prometheus"]["serviceMonitor"]["labels"]["release"],
+                    "prometheus"
+                );
+            } else {
+                assert_eq!(spec["monitor"]["agent"], "prometheus.io/builtin");
+            }
         }
         assert_eq!(spec["authSecret"].is_object(), user_secret);
         if user_secret {
@@ -134,6 +153,16 @@ async fn every_variant_validates_and_is_admitted() {
             spec["serviceTemplates"][0]["spec"]["type"],
             plan.service_type
         );
+        // With monitoring, the stats Service says whose database it is (not who manages it).
+        let stats = &spec["serviceTemplates"][1];
+        assert_eq!(stats.is_object(), monitoring);
+        if monitoring {
+            assert_eq!(stats["alias"], "stats");
+            let labels = &stats["metadata"]["labels"];
+            assert_eq!(labels["dbaas.io/database-id"], db.id.as_str());
+            assert_eq!(labels["dbaas.io/domain"], "acme");
+            assert!(labels.get("app.kubernetes.io/managed-by").is_none());
+        }
         match (engine, ha) {
             (Engine::Mongodb, true) => assert_eq!(spec["replicaSet"]["name"], "rs0"),
             (Engine::Postgres, true) => {

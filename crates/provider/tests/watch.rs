@@ -23,6 +23,7 @@ async fn create(cluster: &Cluster, report: &ProbeReport, ns: &str, engine: Engin
         auth_secret: None,
         storage_class: None,
         service_type: "ClusterIP",
+        monitor: &translate::MonitorAgent::Builtin,
     });
     cluster.create_database(engine, &obj).await.expect("create");
 }

@@ -13,6 +13,9 @@
 //!
 //! `BENCH_LOG=DIR` keeps the servers' and the simulated cluster's logs in DIR.
 //!
+//! `BENCH_BATCH=K` creates K databases at a time, waiting after each batch until all run (to reach
+//! a large steady state without measuring how a single burst of that size is absorbed).
+//!
 //! `BENCH_HOLD=1` stops after the creates and keeps the loaded server up (its address, a token and
 //! the measured paths are printed) for wrk or perf.
 //!
@@ -148,68 +151,87 @@ async fn main() -> anyhow::Result<()> {
         anyhow::ensure!(s == 201, "creating a project failed: {b}");
     }
 
-    // 1. Create N databases with CONCURRENCY clients; wait until all run.
-    println!("\n== creating {n} databases");
+    // 1. Create N databases with CONCURRENCY clients, BENCH_BATCH at a time (default: all at
+    // once); after each batch, wait until everything created so far runs.
+    let batch: usize = std::env::var("BENCH_BATCH")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|b| *b > 0)
+        .unwrap_or(n);
+    println!("\n== creating {n} databases, {batch} at a time");
     let started = Instant::now();
-    let results: Vec<_> = futures::stream::iter(0..n)
-        .map(|i| {
-            post(
-                format!("/api/v1/domain/bench/project/p-{}/databases", i % PROJECTS),
-                json!({"name": format!("db-{i:05}"), "engine": "postgres", "version": "16.10",
-                    "storage_gb": 10}),
-            )
-        })
-        .buffer_unordered(CONCURRENCY)
-        .collect()
-        .await;
-    let accepted_in = started.elapsed();
+    let mut accepted_in = Duration::ZERO;
     let mut lat: Vec<f64> = vec![];
     let mut ids = vec![];
-    for r in results {
-        let (s, v, t) = r?;
-        anyhow::ensure!(s == 202, "create answered {s}: {v}");
-        lat.push(t.as_secs_f64() * 1000.0);
-        ids.push((
-            v["project"].as_str().unwrap_or_default().to_string(),
-            v["id"].as_str().unwrap_or_default().to_string(),
-            v["name"].as_str().unwrap_or_default().to_string(),
-        ));
-    }
-    lat.sort_by(f64::total_cmp);
     let pct = |v: &[f64], p: f64| v[((v.len() as f64 * p) as usize).min(v.len() - 1)];
-    let mut next_progress = Duration::from_secs(30);
-    loop {
-        let mut running = 0;
-        for p in 0..PROJECTS {
-            let r: Value = http
-                .get(format!(
-                    "{base}/api/v1/domain/bench/project/p-{p}/databases?status=running&page_size=1"
-                ))
-                .bearer_auth(&token)
-                .send()
-                .await?
-                .json()
-                .await?;
-            running += r["total"].as_u64().unwrap_or(0) as usize;
+    for first in (0..n).step_by(batch) {
+        let upto = (first + batch).min(n);
+        let batch_started = Instant::now();
+        let results: Vec<_> = futures::stream::iter(first..upto)
+            .map(|i| {
+                post(
+                    format!("/api/v1/domain/bench/project/p-{}/databases", i % PROJECTS),
+                    json!({"name": format!("db-{i:05}"), "engine": "postgres", "version": "16.10",
+                        "storage_gb": 10}),
+                )
+            })
+            .buffer_unordered(CONCURRENCY)
+            .collect()
+            .await;
+        accepted_in += batch_started.elapsed();
+        for r in results {
+            let (s, v, t) = r?;
+            anyhow::ensure!(s == 202, "create answered {s}: {v}");
+            lat.push(t.as_secs_f64() * 1000.0);
+            ids.push((
+                v["project"].as_str().unwrap_or_default().to_string(),
+                v["id"].as_str().unwrap_or_default().to_string(),
+                v["name"].as_str().unwrap_or_default().to_string(),
+            ));
         }
-        if running == n {
-            break;
+        let mut next_progress = Duration::from_secs(30);
+        loop {
+            let mut running = 0;
+            for p in 0..PROJECTS {
+                let r: Value = http
+                    .get(format!(
+                        "{base}/api/v1/domain/bench/project/p-{p}/databases?status=running&page_size=1"
+                    ))
+                    .bearer_auth(&token)
+                    .send()
+                    .await?
+                    .json()
+                    .await?;
+                running += r["total"].as_u64().unwrap_or(0) as usize;
+            }
+            if running == upto {
+                break;
+            }
+            let waited = batch_started.elapsed();
+            if waited >= next_progress || waited >= Duration::from_secs(600) {
+                // Where the rest are: the cluster's view beside the platform's.
+                next_progress += Duration::from_secs(30);
+                println!(
+                    "   {:.0} s: {running}/{upto} running; the cluster's phases: {:?}",
+                    started.elapsed().as_secs_f64(),
+                    cluster_phases(&sim).await?
+                );
+            }
+            anyhow::ensure!(
+                waited < Duration::from_secs(600),
+                "only {running}/{upto} running after 10 minutes"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        if started.elapsed() >= next_progress || started.elapsed() >= Duration::from_secs(600) {
-            // Where the rest are: the cluster's view beside the platform's.
-            next_progress += Duration::from_secs(30);
+        if batch < n {
             println!(
-                "   {:.0} s: {running}/{n} running; the cluster's phases: {:?}",
+                "   {upto}/{n} running after {:.1} s (this batch: {:.1} s)",
                 started.elapsed().as_secs_f64(),
-                cluster_phases(&sim).await?
+                batch_started.elapsed().as_secs_f64()
             );
         }
-        anyhow::ensure!(
-            started.elapsed() < Duration::from_secs(600),
-            "only {running}/{n} running after 10 minutes"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    lat.sort_by(f64::total_cmp);
     let all_running = started.elapsed();
     if std::env::var_os("BENCH_HOLD").is_some() {
         // Leaves the loaded server up for an outside profiler or load generator (wrk, perf).

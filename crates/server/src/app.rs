@@ -21,8 +21,8 @@ use crate::auth;
 use crate::error::ApiError;
 use crate::metrics;
 use crate::routes::{
-    account, admin, audit_logs, auth as auth_routes, backups, databases, day2, docs, events,
-    health, operations, providers, tenants, users, versions,
+    account, admin, audit_logs, auth as auth_routes, backups, databases, day2, db_metrics, docs,
+    events, health, operations, providers, tenants, users, versions,
 };
 use crate::state::AppState;
 
@@ -220,6 +220,14 @@ pub fn app(state: AppState) -> NormalizePath<Router> {
         .route(
             "/domain/{domain}/project/{project}/databases/{id}/status",
             get(databases::status),
+        )
+        .route(
+            "/domain/{domain}/project/{project}/databases/{id}/metrics",
+            get(db_metrics::get),
+        )
+        .route(
+            "/domain/{domain}/project/{project}/databases/{id}/metrics/history",
+            get(db_metrics::history),
         )
         .route(
             "/domain/{domain}/project/{project}/databases/{id}/credentials",

@@ -134,6 +134,7 @@ async fn follow_snapshots(state: &AppState, provider_id: &str, cluster: &Cluster
             SnapshotEvent::Changed(snap) => match places.find(state, provider_id, &snap).await {
                 Some(db) => match record_of(&db, &snap, now) {
                     Some(b) => {
+                        note_backup(&state.metrics, &b);
                         let r = state.store.upsert_backup(&b, Some(fence)).await;
                         crate::ops::database_observed(state, &db.id).await;
                         r.map(|_| ())
@@ -162,5 +163,25 @@ async fn follow_sessions(state: &AppState, cluster: &Cluster) {
     let mut ids = Box::pin(watch_backup_sessions(cluster));
     while let Some(id) = ids.next().await {
         crate::ops::database_observed(state, &id).await;
+    }
+}
+
+/// Keeps the per-database backup series (newest success, whether a newer one failed) in step
+/// with what the Snapshots say, whatever order they arrive in.
+fn note_backup(metrics: &crate::metrics::Metrics, b: &domain::backup::Backup) {
+    use domain::backup::BackupStatus;
+    let Some(at) = b.snapshot_time.map(|t| t.timestamp() as f64) else {
+        return;
+    };
+    let id = b.database_id.as_str();
+    let success = metrics.backup_last_success.with_label_values(&[id]);
+    let failed = metrics.backup_last_failed.with_label_values(&[id]);
+    match b.status {
+        BackupStatus::Succeeded if at >= success.get() => {
+            success.set(at);
+            failed.set(0);
+        }
+        BackupStatus::Failed if at > success.get() => failed.set(1),
+        _ => {}
     }
 }

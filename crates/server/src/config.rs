@@ -145,6 +145,56 @@ pub struct Config {
     /// and show it in the database's events, change nothing).
     #[arg(long, env = "DBAAS_DRIFT_POLICY", default_value = "heal", value_parser = parse_drift_policy)]
     pub drift_policy: domain::drift::Policy,
+    /// Live database metrics: how long a reading is served from this process (L1), from Redis
+    /// (L2, shared by the replicas), and as a stale copy when the exporter cannot be read.
+    #[arg(long, env = "DBAAS_METRICS_L1_SECS", default_value_t = 5)]
+    pub metrics_l1_secs: u64,
+    #[arg(long, env = "DBAAS_METRICS_L2_SECS", default_value_t = 15)]
+    pub metrics_l2_secs: u64,
+    #[arg(long, env = "DBAAS_METRICS_STALE_SECS", default_value_t = 300)]
+    pub metrics_stale_secs: u64,
+    /// Metrics requests per minute allowed to one user, and to one database (all users).
+    #[arg(long, env = "DBAAS_METRICS_PER_USER_PER_MINUTE", default_value_t = 100)]
+    pub metrics_per_user_per_minute: u64,
+    #[arg(
+        long,
+        env = "DBAAS_METRICS_PER_DATABASE_PER_MINUTE",
+        default_value_t = 1000
+    )]
+    pub metrics_per_database_per_minute: u64,
+    /// Consecutive failed exporter reads that open a circuit breaker (per database and per
+    /// provider), and how long it stays open before one trial read is let through.
+    #[arg(long, env = "DBAAS_METRICS_BREAKER_FAILURES", default_value_t = 5)]
+    pub metrics_breaker_failures: u32,
+    #[arg(
+        long,
+        env = "DBAAS_METRICS_BREAKER_COOLDOWN_SECS",
+        default_value_t = 30
+    )]
+    pub metrics_breaker_cooldown_secs: u64,
+    /// How long one exporter read may take.
+    #[arg(long, env = "DBAAS_METRICS_FETCH_TIMEOUT_MS", default_value_t = 5000)]
+    pub metrics_fetch_timeout_ms: u64,
+    /// How a Prometheus finds the databases' exporters: `builtin` (annotated stats Services, for
+    /// a Prometheus that discovers Services) or `operator` (KubeDB makes a ServiceMonitor for the
+    /// Prometheus Operator).
+    #[arg(long, env = "DBAAS_MONITORING_AGENT", default_value = "builtin", value_parser = ["builtin", "operator"])]
+    pub monitoring_agent: String,
+    /// With the `operator` agent: the ServiceMonitors' labels (`key=value,…`; they must match the
+    /// Prometheus' serviceMonitorSelector) and scrape interval.
+    #[arg(
+        long,
+        env = "DBAAS_SERVICE_MONITOR_LABELS",
+        value_delimiter = ',',
+        default_value = "release=prometheus"
+    )]
+    pub service_monitor_labels: Vec<String>,
+    #[arg(long, env = "DBAAS_SERVICE_MONITOR_INTERVAL", default_value = "30s")]
+    pub service_monitor_interval: String,
+    /// A Prometheus that scrapes the databases' exporters (see deploy/monitoring): answers
+    /// `GET /{id}/metrics/history`. Unset: that route answers 503.
+    #[arg(long, env = "DBAAS_PROMETHEUS_URL")]
+    pub prometheus_url: Option<String>,
     /// Retries of transient failures before an operation fails.
     #[arg(long, env = "DBAAS_OPERATION_MAX_RETRIES", default_value_t = 3)]
     pub operation_max_retries: i32,
@@ -279,6 +329,24 @@ fn parse_proxy(s: &str) -> Result<ipnet::IpNet, String> {
     s.parse::<ipnet::IpNet>()
         .or_else(|_| s.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
         .map_err(|_| format!("`{s}` is neither an IP address nor a CIDR"))
+}
+
+impl Config {
+    /// `spec.monitor` as configured.
+    pub fn monitor_agent(&self) -> provider::translate::MonitorAgent {
+        match self.monitoring_agent.as_str() {
+            "operator" => provider::translate::MonitorAgent::Operator {
+                labels: self
+                    .service_monitor_labels
+                    .iter()
+                    .filter_map(|kv| kv.split_once('='))
+                    .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+                    .collect(),
+                interval: self.service_monitor_interval.clone(),
+            },
+            _ => provider::translate::MonitorAgent::Builtin,
+        }
+    }
 }
 
 fn parse_drift_policy(s: &str) -> Result<domain::drift::Policy, String> {

@@ -31,6 +31,8 @@ pub struct Ctx<'a> {
     /// Every provider, briefly cached for version listings.
     pub provider_list: &'a Cache<(), Arc<Vec<Provider>>>,
     pub operation_max_retries: i32,
+    /// `spec.monitor` of new databases.
+    pub monitor: &'a provider::translate::MonitorAgent,
 }
 
 /// What a committed change leaves to do outside its transaction.

@@ -151,6 +151,11 @@ async fn write(state: &AppState, p: &Provider, r: HealthResult, fence: Option<&F
             return false;
         }
     }
+    state
+        .metrics
+        .provider_up
+        .with_label_values(&[p.id.as_str()])
+        .set(i64::from(r.status == ConnectionStatus::Connected));
     let previous = p.connection.get("status").and_then(Value::as_str);
     if previous != Some(r.status.as_str()) {
         let error = r.connection.get("error").and_then(Value::as_str);

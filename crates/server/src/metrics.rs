@@ -22,6 +22,22 @@ pub struct Metrics {
     pub leader: IntGauge,
     /// The leader lease's term as this replica last saw it.
     pub leader_term: IntGauge,
+    /// Database metrics requests by where the answer came from.
+    pub db_metrics_requests: IntCounterVec,
+    pub exporter_fetches: IntCounterVec,
+    pub exporter_fetch_duration: prometheus::Histogram,
+    pub breakers_open: prometheus::IntGaugeVec,
+    pub kubernetes: KubernetesRequests,
+    /// 1 while a provider's health check passes (set by the leader's checks).
+    pub provider_up: prometheus::IntGaugeVec,
+    /// Operations by state (queued, running, parked), and the age of the oldest queued one.
+    pub operations: prometheus::IntGaugeVec,
+    pub oldest_queued: prometheus::Gauge,
+    /// Per database, as the leader's watchers see them (series go with the database).
+    pub database_ready: prometheus::IntGaugeVec,
+    pub database_storage: prometheus::GaugeVec,
+    pub backup_last_success: prometheus::GaugeVec,
+    pub backup_last_failed: prometheus::IntGaugeVec,
 }
 
 impl Metrics {
@@ -112,8 +128,115 @@ impl Metrics {
             "The leader lease's term (fencing token) as this replica last saw it",
         )
         .expect("static metric");
+        let db_metrics_requests = IntCounterVec::new(
+            Opts::new(
+                "metrics_requests_total",
+                "Database metrics requests by source (l1, l2, live, stale, unavailable, rate_limited)",
+            ),
+            &["source"],
+        )
+        .expect("static metric");
+        let exporter_fetches = IntCounterVec::new(
+            Opts::new(
+                "metrics_exporter_fetches_total",
+                "Reads of database exporters by outcome (ok, error, breaker_open)",
+            ),
+            &["outcome"],
+        )
+        .expect("static metric");
+        let exporter_fetch_duration = prometheus::Histogram::with_opts(
+            HistogramOpts::new(
+                "metrics_exporter_fetch_duration_seconds",
+                "How long one read of a database exporter took",
+            )
+            .buckets(vec![
+                0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+            ]),
+        )
+        .expect("static metric");
+        let breakers_open = prometheus::IntGaugeVec::new(
+            Opts::new(
+                "circuit_breakers_open",
+                "Circuit breakers open now in front of exporters, by scope (provider, database)",
+            ),
+            &["scope"],
+        )
+        .expect("static metric");
+        let kubernetes = KubernetesRequests {
+            requests: IntCounterVec::new(
+                Opts::new(
+                    "kubernetes_requests_total",
+                    "Requests to providers' Kubernetes API servers by provider and outcome (ok, error: 5xx, 429 or no answer)",
+                ),
+                &["provider", "outcome"],
+            )
+            .expect("static metric"),
+            duration: HistogramVec::new(
+                HistogramOpts::new(
+                    "kubernetes_request_duration_seconds",
+                    "Time to the answer's head of requests to providers' API servers (watches: until the stream opens)",
+                )
+                .buckets(vec![0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0]),
+                &["provider"],
+            )
+            .expect("static metric"),
+        };
+        let gauge_vec = |name: &str, help: &str, labels: &[&str]| {
+            prometheus::IntGaugeVec::new(Opts::new(name, help), labels).expect("static metric")
+        };
+        let float_vec = |name: &str, help: &str, labels: &[&str]| {
+            prometheus::GaugeVec::new(Opts::new(name, help), labels).expect("static metric")
+        };
+        let provider_up = gauge_vec(
+            "provider_up",
+            "1 while the provider's last health check passed, else 0",
+            &["provider"],
+        );
+        let operations = gauge_vec(
+            "operations",
+            "Operations by state (queued, running, parked)",
+            &["state"],
+        );
+        let oldest_queued = prometheus::Gauge::new(
+            "operations_oldest_queued_seconds",
+            "Age of the oldest operation waiting for a worker (0 when none waits)",
+        )
+        .expect("static metric");
+        let database_ready = gauge_vec(
+            "database_ready",
+            "1 while the database's KubeDB phase is Ready, else 0",
+            &["database_id", "engine"],
+        );
+        let database_storage = float_vec(
+            "database_storage_bytes",
+            "Storage provisioned for the database",
+            &["database_id"],
+        );
+        let backup_last_success = float_vec(
+            "database_backup_last_success_timestamp_seconds",
+            "When the database's newest succeeded backup was taken",
+            &["database_id"],
+        );
+        let backup_last_failed = gauge_vec(
+            "database_backup_last_failed",
+            "1 when the database's newest finished backup failed",
+            &["database_id"],
+        );
         for c in [
-            Box::new(http_requests.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(kubernetes.requests.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(kubernetes.duration.clone()),
+            Box::new(provider_up.clone()),
+            Box::new(operations.clone()),
+            Box::new(oldest_queued.clone()),
+            Box::new(database_ready.clone()),
+            Box::new(database_storage.clone()),
+            Box::new(backup_last_success.clone()),
+            Box::new(backup_last_failed.clone()),
+            Box::new(db_metrics_requests.clone()),
+            Box::new(exporter_fetches.clone()),
+            Box::new(exporter_fetch_duration.clone()),
+            Box::new(breakers_open.clone()),
+            Box::new(http_requests.clone()),
             Box::new(leader.clone()),
             Box::new(leader_term.clone()),
             Box::new(http_duration.clone()),
@@ -142,7 +265,31 @@ impl Metrics {
             http_connections_closed,
             leader,
             leader_term,
+            db_metrics_requests,
+            exporter_fetches,
+            exporter_fetch_duration,
+            breakers_open,
+            kubernetes,
+            provider_up,
+            operations,
+            oldest_queued,
+            database_ready,
+            database_storage,
+            backup_last_success,
+            backup_last_failed,
         }
+    }
+
+    /// Drops the per-database series of a database that is gone.
+    pub fn forget_database(&self, database_id: &str) {
+        for engine in domain::engine::Engine::ALL {
+            let _ = self
+                .database_ready
+                .remove_label_values(&[database_id, engine.as_str()]);
+        }
+        let _ = self.database_storage.remove_label_values(&[database_id]);
+        let _ = self.backup_last_success.remove_label_values(&[database_id]);
+        let _ = self.backup_last_failed.remove_label_values(&[database_id]);
     }
 
     pub fn record_operation_claimed(&self) {
@@ -175,6 +322,25 @@ impl Metrics {
             .encode(&families, &mut buf)
             .expect("text encoding of gathered metrics");
         String::from_utf8(buf).unwrap_or_default()
+    }
+}
+
+/// Requests to the providers' API servers, fed by their clients (see `provider::connect`).
+#[derive(Clone)]
+pub struct KubernetesRequests {
+    requests: IntCounterVec,
+    duration: HistogramVec,
+}
+
+impl provider::connect::RequestObserver for KubernetesRequests {
+    fn observed(&self, provider_id: &str, ok: bool, took: std::time::Duration) {
+        let outcome = if ok { "ok" } else { "error" };
+        self.requests
+            .with_label_values(&[provider_id, outcome])
+            .inc();
+        self.duration
+            .with_label_values(&[provider_id])
+            .observe(took.as_secs_f64());
     }
 }
 

@@ -28,6 +28,29 @@ pub trait RateLimiter: Send + Sync + 'static {
     async fn hit(&self, key: &str, limit: u64, window: Duration) -> RateDecision;
     /// Forgets the key's count (e.g. a successful login clears the account's failures).
     async fn reset(&self, key: &str, window: Duration);
+    /// Counts one hit against each `(key, limit)` in turn, stopping at the first over its limit
+    /// (the keys after it are not counted): that key's decision, or the last key's when all are
+    /// within. `hits` is not empty.
+    async fn hit_in_turn(&self, hits: &[(&str, u64)], window: Duration) -> RateDecision {
+        one_by_one(self, hits, window).await
+    }
+}
+
+/// [`RateLimiter::hit_in_turn`] as separate hits.
+async fn one_by_one<L: RateLimiter + ?Sized>(
+    limiter: &L,
+    hits: &[(&str, u64)],
+    window: Duration,
+) -> RateDecision {
+    let mut last = None;
+    for (key, limit) in hits {
+        let d = limiter.hit(key, *limit, window).await;
+        if !d.allowed {
+            return d;
+        }
+        last = Some(d);
+    }
+    last.expect("at least one limit")
 }
 
 fn now_ms() -> u64 {
@@ -114,6 +137,8 @@ impl RateLimiter for LocalLimiter {
 pub struct RedisLimiter {
     conn: redis::aio::ConnectionManager,
     script: redis::Script,
+    /// [`RedisLimiter::script`] for several keys in one round trip (see `hit_in_turn`).
+    in_turn: redis::Script,
     fallback: Arc<LocalLimiter>,
     /// After a failure Redis is left alone until then (ms since the epoch): during an outage a
     /// request pays no timeout and the log says it once, not per request.
@@ -133,11 +158,43 @@ impl RedisLimiter {
              local p = tonumber(redis.call('GET', KEYS[2]) or '0') \
              return {c, p}",
         );
+        // The same for each key pair in turn; stops after the first key over its limit, weighing
+        // the previous window as `decide` does (ARGV: expiry, window, elapsed, then the limits).
+        let in_turn = redis::Script::new(
+            "local out = {} \
+             local w = tonumber(ARGV[2]) local e = tonumber(ARGV[3]) \
+             for i = 1, #KEYS / 2 do \
+               local c = redis.call('INCR', KEYS[2 * i - 1]) \
+               if c == 1 then redis.call('PEXPIRE', KEYS[2 * i - 1], ARGV[1]) end \
+               local p = tonumber(redis.call('GET', KEYS[2 * i]) or '0') \
+               out[#out + 1] = c out[#out + 1] = p \
+               if p * (w - e) + c * w > tonumber(ARGV[3 + i]) * w then break end \
+             end \
+             return out",
+        );
         RedisLimiter {
             conn,
             script,
+            in_turn,
             fallback,
             skip_until_ms: AtomicU64::new(0),
+        }
+    }
+
+    /// Redis failed: left alone for a while (said once, not per request).
+    fn unavailable(&self, e: &redis::RedisError, now: u64) {
+        let was = self
+            .skip_until_ms
+            .swap(now + REDIS_RETRY_MS, Ordering::Relaxed);
+        if was == 0 {
+            tracing::warn!(error = %e, "redis rate limiter unavailable; counting in process until it is back");
+        }
+    }
+
+    /// Redis answered: asked again from now on.
+    fn answered(&self) {
+        if self.skip_until_ms.swap(0, Ordering::Relaxed) != 0 {
+            tracing::info!("redis rate limiter is back");
         }
     }
 
@@ -166,19 +223,57 @@ impl RateLimiter for RedisLimiter {
             .await;
         match res {
             Ok((count, previous)) => {
-                if self.skip_until_ms.swap(0, Ordering::Relaxed) != 0 {
-                    tracing::info!("redis rate limiter is back");
-                }
+                self.answered();
                 decide(count, previous, limit, window_ms, now)
             }
             Err(e) => {
-                let was = self
-                    .skip_until_ms
-                    .swap(now + REDIS_RETRY_MS, Ordering::Relaxed);
-                if was == 0 {
-                    tracing::warn!(error = %e, "redis rate limiter unavailable; counting in process until it is back");
-                }
+                self.unavailable(&e, now);
                 self.fallback.hit(key, limit, window).await
+            }
+        }
+    }
+
+    async fn hit_in_turn(&self, hits: &[(&str, u64)], window: Duration) -> RateDecision {
+        let window_ms = window.as_millis().max(1) as u64;
+        let now = now_ms();
+        if now < self.skip_until_ms.load(Ordering::Relaxed) {
+            return one_by_one(self.fallback.as_ref(), hits, window).await;
+        }
+        let index = now / window_ms;
+        let mut call = self.in_turn.prepare_invoke();
+        for (key, _) in hits {
+            call.key(Self::key(key, index))
+                .key(Self::key(key, index.saturating_sub(1)));
+        }
+        call.arg(window_ms * 2).arg(window_ms).arg(now % window_ms);
+        for (_, limit) in hits {
+            call.arg(*limit);
+        }
+        let mut conn = self.conn.clone();
+        let res: redis::RedisResult<Vec<u64>> = call.invoke_async(&mut conn).await;
+        match res {
+            Ok(counts) if !counts.is_empty() => {
+                self.answered();
+                let mut last = None;
+                for (pair, (_, limit)) in counts.chunks(2).zip(hits) {
+                    let d = decide(
+                        pair[0],
+                        pair.get(1).copied().unwrap_or(0),
+                        *limit,
+                        window_ms,
+                        now,
+                    );
+                    if !d.allowed {
+                        return d;
+                    }
+                    last = Some(d);
+                }
+                last.expect("at least one limit")
+            }
+            Ok(_) => one_by_one(self.fallback.as_ref(), hits, window).await,
+            Err(e) => {
+                self.unavailable(&e, now);
+                one_by_one(self.fallback.as_ref(), hits, window).await
             }
         }
     }

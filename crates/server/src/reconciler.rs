@@ -411,6 +411,8 @@ impl Reconciler {
         let heal = self.policy == Policy::Heal;
         let mut done: Vec<(Drift, String)> = Vec::new();
         let mut ops: Vec<(OperationType, Day2Desired)> = Vec::new();
+        // Remedies that did not take are tried again later (with a growing wait), not dropped.
+        let mut failed: Vec<Drift> = Vec::new();
         let reapplied = if heal {
             self.reapply(db, &due).await
         } else {
@@ -420,10 +422,13 @@ impl Reconciler {
             let action = match d.remedy {
                 Remedy::ReportOnly(why) => format!("reported only: {why}"),
                 _ if !heal => "reported only (policy report)".to_string(),
-                Remedy::Reapply => reapplied
-                    .get(&d.field)
-                    .cloned()
-                    .unwrap_or_else(|| "re-applied".into()),
+                Remedy::Reapply => match reapplied.get(&d.field) {
+                    Some(Err(e)) => {
+                        failed.push(d.clone());
+                        format!("not re-applied: {e}")
+                    }
+                    _ => "re-applied".to_string(),
+                },
                 Remedy::Operation(kind) => {
                     ops.push((kind, heal_desired(db, kind)));
                     format!("queued {kind}")
@@ -437,6 +442,7 @@ impl Reconciler {
             ctx: &self.ctx,
             fence: Some(&self.fence),
         };
+        let mut audited = false;
         if !ops.is_empty() {
             let req = Request {
                 action: DRIFT_DETECTED,
@@ -447,33 +453,38 @@ impl Reconciler {
                 details: details(self.policy, &done),
             };
             match submit(&self.state.workflows(), actor, db.clone(), req, false).await {
-                Ok(_) => {
-                    tracing::info!(database = %db.id, "drift: {}", summary(&done));
-                    self.tracker.handled(&db.id, &due);
-                    return;
-                }
+                Ok(_) => audited = true,
                 Err(e) => {
                     for (d, action) in &mut done {
                         if let Remedy::Operation(kind) = d.remedy {
                             *action = format!("{kind} not queued: {}", e.message);
+                            failed.push(d.clone());
                         }
                     }
                 }
             }
         }
         tracing::info!(database = %db.id, "drift: {}", summary(&done));
-        let entry = Audit::new(DRIFT_DETECTED, "database")
-            .id(&db.id)
-            .scope(Some(&db.domain), Some(&db.project))
-            .by(RECONCILER, RECONCILER)
-            .details(details(self.policy, &done))
-            .entry(&self.ctx);
-        self.state.workflows().audit_alone(entry).await;
-        self.tracker.handled(&db.id, &due);
+        if !audited {
+            let entry = Audit::new(DRIFT_DETECTED, "database")
+                .id(&db.id)
+                .scope(Some(&db.domain), Some(&db.project))
+                .by(RECONCILER, RECONCILER)
+                .details(details(self.policy, &done))
+                .entry(&self.ctx);
+            self.state.workflows().audit_alone(entry).await;
+        }
+        let (retry, handled): (Vec<Drift>, Vec<Drift>) =
+            due.into_iter().partition(|d| failed.contains(d));
+        self.tracker.handled(&db.id, &handled);
+        if let Some(at) = self.tracker.failed(&db.id, &retry, Utc::now()) {
+            let at = self.rechecks.get(&db.id).map_or(at, |r| (*r).min(at));
+            self.rechecks.insert(db.id.clone(), at);
+        }
     }
 
     /// Puts back what no OpsRequest restores, owner-checked; says per field how it went.
-    async fn reapply(&self, db: &Database, due: &[Drift]) -> HashMap<Field, String> {
+    async fn reapply(&self, db: &Database, due: &[Drift]) -> HashMap<Field, Result<(), String>> {
         let mut out = HashMap::new();
         let wants = |f: Field| {
             due.iter()
@@ -500,16 +511,13 @@ impl Reconciler {
             Ok(c) => c,
             Err(e) => {
                 for f in [Field::Halted, Field::DeletionPolicy, Field::NetworkPolicy] {
-                    out.insert(f, format!("not re-applied: {e}"));
+                    out.insert(f, Err(e.clone()));
                 }
                 return out;
             }
         };
         let owner = Owner::of(db);
-        let said = |r: Result<(), provider::ProviderError>| match r {
-            Ok(()) => "re-applied".to_string(),
-            Err(e) => format!("not re-applied: {e}"),
-        };
+        let said = |r: Result<(), provider::ProviderError>| r.map_err(|e| e.to_string());
         if spec {
             let paused = db.status == DatabaseStatus::Paused;
             let policy = drift::desired_deletion_policy(db);
@@ -536,7 +544,7 @@ impl Reconciler {
                             .ensure_object(&network_policy(db, ns, &allowed))
                             .await,
                     ),
-                    Err(e) => format!("not re-applied: {e}"),
+                    Err(e) => Err(e.to_string()),
                 };
             out.insert(Field::NetworkPolicy, r);
         }

@@ -384,14 +384,24 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     })
 }
 
-/// Periodic chores of every replica: forgetting finished rate-limit windows.
+/// Periodic chores of every replica: forgetting finished rate-limit windows; the queue's
+/// gauges (every replica reports the shared queue, so any one of them answers for it).
 fn spawn_background_jobs(state: &AppState, mut stop: watch::Receiver<bool>) {
     let state = state.clone();
     tokio::spawn(async move {
         let mut sweep = tokio::time::interval(Duration::from_secs(60));
+        let mut queue = tokio::time::interval(Duration::from_secs(15));
         loop {
             tokio::select! {
                 _ = sweep.tick() => state.local_limiter.sweep(),
+                _ = queue.tick() => {
+                    if let Ok(q) = state.store.queue_stats(chrono::Utc::now()).await {
+                        let m = &state.metrics;
+                        m.operations.with_label_values(&["queued"]).set(q.queued);
+                        m.operations.with_label_values(&["running"]).set(q.processing);
+                        m.oldest_queued.set(q.oldest_queued_age_seconds.unwrap_or(0.0));
+                    }
+                }
                 _ = stop.changed() => break,
             }
         }

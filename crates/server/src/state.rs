@@ -125,6 +125,12 @@ pub struct Inner {
     pub proxies: crate::auth::client_ip::ProxyTrust,
     /// What the leader's watchers last saw of every provider (the drift reconciler reads it).
     pub watch_cache: crate::observed::WatchCache,
+    /// Live database metrics and their caches (see `live_metrics`).
+    pub live_metrics: crate::live_metrics::LiveMetrics,
+    /// The Prometheus metric history is read from, when one is configured.
+    pub prometheus: Option<crate::metrics_history::Prometheus>,
+    /// `spec.monitor` of new databases, from the configuration.
+    pub monitor_agent: provider::translate::MonitorAgent,
 }
 
 #[derive(Clone)]
@@ -179,7 +185,18 @@ impl AppState {
             config.read_cache_mb * 1024 * 1024,
             metrics.read_cache_lookups.clone(),
         );
+        let metrics_kubernetes = metrics.kubernetes.clone();
+        let live_metrics = crate::live_metrics::LiveMetrics::new(&config, redis.clone())
+            .for_replica(&ops.replica_id);
+        let prometheus = config
+            .prometheus_url
+            .as_deref()
+            .map(crate::metrics_history::Prometheus::new);
+        let monitor_agent = config.monitor_agent();
         AppState(Arc::new(Inner {
+            monitor_agent,
+            live_metrics,
+            prometheus,
             config,
             store,
             tokens,
@@ -198,7 +215,8 @@ impl AppState {
                 config_rate.0,
                 config_rate.1,
             )
-            .for_replica(&ops.replica_id),
+            .for_replica(&ops.replica_id)
+            .observed_by(Arc::new(metrics_kubernetes)),
             ops,
             secrets,
             version_policy,
@@ -221,6 +239,7 @@ impl AppState {
             version_policy: &self.version_policy,
             provider_list: &self.provider_list,
             operation_max_retries: self.config.operation_max_retries,
+            monitor: &self.monitor_agent,
         }
     }
 

@@ -138,6 +138,16 @@ async fn apply(
                 tracing::warn!(database = %id, "{}/{} carries the database's id but is not its object; ignored", obs.namespace, obs.name);
                 return Ok(());
             }
+            state
+                .metrics
+                .database_ready
+                .with_label_values(&[id.as_str(), db.engine.as_str()])
+                .set(i64::from(obs.phase.as_deref() == Some("Ready")));
+            state
+                .metrics
+                .database_storage
+                .with_label_values(&[id.as_str()])
+                .set(db.storage_gb as f64 * 1024.0 * 1024.0 * 1024.0);
             let patch = DatabasePatch {
                 fence: Some(fence.clone()),
                 ..observed_patch(&db, &obs)
@@ -161,6 +171,7 @@ async fn apply(
             let id = database_id.or_else(|| names.get(&(namespace.clone(), name.clone())).cloned());
             names.remove(&(namespace.clone(), name.clone()));
             let Some(id) = id else { return Ok(()) };
+            state.metrics.forget_database(&id);
             let Some(db) = state.store.get_database(&id).await? else {
                 return Ok(());
             };

@@ -1269,3 +1269,4 @@ async fn drift_is_only_reported_under_the_report_policy() {
 }
 #[path = "backups/mod.rs"]
 mod backups;
+mod live_metrics;

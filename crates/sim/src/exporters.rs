@@ -2,6 +2,13 @@
 //! `spec.monitor` set, `/metrics` in Prometheus text format with the metric families the real
 //! exporters publish for that engine. Counters grow with the time since the database was created;
 //! gauges wander deterministically (a function of the database name and the clock).
+//!
+//! Each page also carries the series a real cluster's Prometheus gets from elsewhere for the
+//! database's pods: CPU, memory and disk I/O per container as cAdvisor publishes them
+//! (`container_*`, labelled `pod` and `container`), volume usage per PVC as the kubelet publishes it
+//! (`kubelet_volume_stats_*`, labelled `persistentvolumeclaim`), and the exporter's own `process_*`.
+//! Scraped through the stats service they get the database's target labels, so dashboards can
+//! select them by `database_id` the same way as the engine's series.
 
 use std::fmt::Write as _;
 
@@ -10,6 +17,9 @@ use chrono::{DateTime, Utc};
 use provider::kubedb::names::{self, EngineMeta, DB_API_VERSION};
 use serde_json::Value;
 
+use provider::kubedb::quantity;
+
+use crate::operator::children::pod_groups;
 use crate::proxy::{ProxyBackend, ProxyResponse};
 use crate::ClusterState;
 
@@ -77,6 +87,8 @@ impl Exporters {
             "elasticsearch" => elasticsearch(&mut g, up, replicas, phase),
             _ => {}
         }
+        exporter_process(&mut g, created);
+        kubernetes(&mut g, meta, db);
         g.out
     }
 }
@@ -167,6 +179,16 @@ impl Gen {
     fn counter(&self, key: &str, rate: f64) -> f64 {
         let r = rate * (0.5 + self.unit(key));
         (self.unit(&format!("{key}#0")) * rate * 60.0 + r * self.age).floor()
+    }
+
+    /// A counter whose rate wanders between half and one and a half times `rate` (jittered per
+    /// database) yet never decreases: the integral of `rate * (1 + sin / 2)` over the age.
+    fn wavy_counter(&self, key: &str, rate: f64) -> f64 {
+        let r = rate * (0.5 + self.unit(key));
+        let period = 120.0 + self.unit(&format!("{key}#p")) * 480.0;
+        let w = std::f64::consts::TAU / period;
+        let start = self.unit(&format!("{key}#0")) * rate * 60.0;
+        start + r * self.age + r * 0.5 * (1.0 - (w * self.age).cos()) / w
     }
 
     /// A gauge wandering around `mid` by up to `amp`.
@@ -425,6 +447,24 @@ fn mysql(g: &mut Gen, up: f64, replicas: i64) {
         let v = g.counter(&format!("cmd{cmd}"), rate);
         g.sample("mysql_global_status_commands_total", &[("command", cmd)], v);
     }
+    g.family(
+        "mysql_global_status_handlers_total",
+        "counter",
+        "Total number of executed MySQL handlers.",
+    );
+    for (handler, rate) in [
+        ("read_key", 900.0),
+        ("read_next", 2_500.0),
+        ("read_rnd_next", 400.0),
+        ("write", 30.0),
+    ] {
+        let v = g.counter(&format!("handler{handler}"), rate);
+        g.sample(
+            "mysql_global_status_handlers_total",
+            &[("handler", handler)],
+            v,
+        );
+    }
     g.single(
         "mysql_global_status_innodb_buffer_pool_pages_total",
         "gauge",
@@ -546,6 +586,43 @@ fn mongodb(g: &mut Gen, up: f64, replicas: i64) {
         &[],
         2100.0,
         100.0,
+    );
+    g.single(
+        "mongodb_ss_wt_cache_maximum_bytes_configured",
+        "untyped",
+        "serverStatus.wiredTiger.cache.maximum bytes configured",
+        268_435_456.0,
+    );
+    g.gauge_family(
+        "mongodb_ss_wt_cache_bytes_currently_in_the_cache",
+        "serverStatus.wiredTiger.cache.bytes currently in the cache",
+        &[],
+        190_000_000.0,
+        40_000_000.0,
+    );
+    g.counter_family(
+        "mongodb_ss_wt_cache_pages_requested_from_the_cache",
+        "serverStatus.wiredTiger.cache.pages requested from the cache",
+        &[],
+        3_000.0,
+    );
+    g.counter_family(
+        "mongodb_ss_wt_cache_pages_read_into_cache",
+        "serverStatus.wiredTiger.cache.pages read into cache",
+        &[],
+        40.0,
+    );
+    g.counter_family(
+        "mongodb_ss_metrics_queryExecutor_scanned",
+        "serverStatus.metrics.queryExecutor.scanned",
+        &[],
+        1_500.0,
+    );
+    g.counter_family(
+        "mongodb_ss_metrics_queryExecutor_scannedObjects",
+        "serverStatus.metrics.queryExecutor.scannedObjects",
+        &[],
+        700.0,
     );
     g.counter_family(
         "mongodb_ss_network_bytesIn",
@@ -745,6 +822,57 @@ fn redis(g: &mut Gen, up: f64, replicas: i64) {
         "connected_slaves metric",
         (replicas - 1).max(0) as f64,
     );
+    g.single(
+        "redis_config_maxclients",
+        "gauge",
+        "config_maxclients metric",
+        10_000.0,
+    );
+    for (name, rate) in [
+        ("redis_cpu_sys_seconds_total", 0.015),
+        ("redis_cpu_user_seconds_total", 0.04),
+    ] {
+        g.family(name, "counter", &format!("{} metric", &name[6..]));
+        let v = (g.wavy_counter(name, rate) * 1000.0).round() / 1000.0;
+        g.sample(name, &[], v);
+    }
+    g.gauge_family("redis_slowlog_length", "Total slowlog", &[], 4.0, 4.0);
+    g.counter_family("redis_slowlog_last_id", "Last id of slowlog", &[], 0.01);
+    g.family(
+        "redis_connected_slave_lag_seconds",
+        "gauge",
+        "Lag of connected slave",
+    );
+    for i in 1..replicas {
+        let v = g.gauge(&format!("slave_lag{i}"), 0.5, 0.5).round();
+        g.sample(
+            "redis_connected_slave_lag_seconds",
+            &[
+                ("slave_ip", &format!("10.244.0.{}", 10 + i)),
+                ("slave_port", "6379"),
+                ("slave_state", "online"),
+            ],
+            v,
+        );
+    }
+    g.family(
+        "redis_connected_slave_offset_bytes",
+        "gauge",
+        "Offset of connected slave",
+    );
+    let master_offset = g.counter("repl_offset", 40_000.0);
+    for i in 1..replicas {
+        let behind = g.gauge(&format!("slave_off{i}"), 2_000.0, 2_000.0).round();
+        g.sample(
+            "redis_connected_slave_offset_bytes",
+            &[
+                ("slave_ip", &format!("10.244.0.{}", 10 + i)),
+                ("slave_port", "6379"),
+                ("slave_state", "online"),
+            ],
+            (master_offset - behind).max(0.0),
+        );
+    }
 }
 
 fn sentinel(g: &mut Gen, up: f64, replicas: i64) {
@@ -876,6 +1004,13 @@ fn elasticsearch(g: &mut Gen, up: f64, nodes: i64, phase: &str) {
         &[("area", "heap")],
         1_073_741_824.0,
     );
+    g.gauge_family(
+        "elasticsearch_http_current_open",
+        "http current open",
+        &[("cluster", "es")],
+        14.0,
+        8.0,
+    );
     let docs = (1_000_000.0 * (0.5 + g.unit("docs")) + 40.0 * g.age).floor();
     g.single(
         "elasticsearch_indices_docs",
@@ -896,6 +1031,202 @@ fn elasticsearch(g: &mut Gen, up: f64, nodes: i64, phase: &str) {
         "Available space on block device in bytes",
         (50_000_000_000.0 - store).max(0.0),
     );
+}
+
+/// What the exporter process itself publishes (the Go and Python client libraries' `process_*`).
+fn exporter_process(g: &mut Gen, created: DateTime<Utc>) {
+    g.family(
+        "process_cpu_seconds_total",
+        "counter",
+        "Total user and system CPU time spent in seconds.",
+    );
+    let cpu = (g.counter("process_cpu", 0.002) * 100.0).round() / 100.0;
+    g.sample("process_cpu_seconds_total", &[], cpu);
+    g.gauge_family(
+        "process_resident_memory_bytes",
+        "Resident memory size in bytes.",
+        &[],
+        22_000_000.0,
+        3_000_000.0,
+    );
+    g.single(
+        "process_start_time_seconds",
+        "gauge",
+        "Start time of the process since unix epoch in seconds.",
+        created.timestamp() as f64,
+    );
+    g.gauge_family(
+        "process_open_fds",
+        "Number of open file descriptors.",
+        &[],
+        12.0,
+        3.0,
+    );
+    g.single(
+        "process_max_fds",
+        "gauge",
+        "Maximum number of open file descriptors.",
+        1_048_576.0,
+    );
+}
+
+/// One pod of the database with its containers and volume, as KubeDB names them.
+struct SimPod {
+    name: String,
+    pvc: Option<(String, f64)>,
+    memory_limit: Option<f64>,
+}
+
+fn sim_pods(meta: &EngineMeta, db: &Value) -> Vec<SimPod> {
+    let name = db["metadata"]["name"].as_str().unwrap_or_default();
+    let quantity = |v: &Value| v.as_str().and_then(quantity::parse_quantity);
+    let mut out = Vec::new();
+    for group in pod_groups(meta, name, &db["spec"]) {
+        let capacity = group
+            .storage
+            .as_ref()
+            .and_then(|s| quantity(&s["resources"]["requests"]["storage"]))
+            .unwrap_or(1_073_741_824.0);
+        let memory_limit = group
+            .pod_template
+            .as_ref()
+            .and_then(|pt| pt["spec"]["containers"].as_array())
+            .and_then(|cs| cs.iter().find(|c| c["name"] == meta.container))
+            .and_then(|c| quantity(&c["resources"]["limits"]["memory"]));
+        for i in 0..group.replicas.max(0) {
+            let pod = format!("{}-{i}", group.petset);
+            out.push(SimPod {
+                pvc: group
+                    .storage
+                    .is_some()
+                    .then(|| (format!("{}-{pod}", meta.pvc_prefix), capacity)),
+                name: pod,
+                memory_limit,
+            });
+        }
+    }
+    out
+}
+
+/// The database's pods as cAdvisor (`container_*`) and the kubelet (`kubelet_volume_stats_*`) see
+/// them. A real cluster's Prometheus scrapes those from every node, not from the exporter; the
+/// simulated cluster has no nodes to scrape, so its exporters publish them: per container CPU
+/// time and disk reads/writes that grow at a wandering rate, a working set that wanders below the
+/// memory limit, and volumes that fill quickly at first and then ever more slowly (below 70 %).
+fn kubernetes(g: &mut Gen, meta: &EngineMeta, db: &Value) {
+    let pods = sim_pods(meta, db);
+    let mut containers: Vec<(&str, f64, f64)> = vec![(meta.container, 0.12, 1.0)];
+    if let Some(c) = meta.coordinator_container {
+        containers.push((c, 0.006, 0.06));
+    }
+    containers.push((names::EXPORTER_CONTAINER, 0.003, 0.04));
+    g.family(
+        "container_cpu_usage_seconds_total",
+        "counter",
+        "Cumulative cpu time consumed in seconds.",
+    );
+    for p in &pods {
+        for (c, cores, _) in &containers {
+            let v = g.wavy_counter(&format!("cpu{}{c}", p.name), *cores);
+            let v = (v * 1000.0).round() / 1000.0;
+            g.sample(
+                "container_cpu_usage_seconds_total",
+                &[("container", c), ("pod", &p.name)],
+                v,
+            );
+        }
+    }
+    g.family(
+        "container_memory_working_set_bytes",
+        "gauge",
+        "Current working set in bytes.",
+    );
+    for p in &pods {
+        for (c, _, share) in &containers {
+            let base = p.memory_limit.unwrap_or(1_073_741_824.0) * 0.45 * share;
+            let v = g
+                .gauge(&format!("mem{}{c}", p.name), base, base * 0.25)
+                .round();
+            g.sample(
+                "container_memory_working_set_bytes",
+                &[("container", c), ("pod", &p.name)],
+                v,
+            );
+        }
+    }
+    g.family(
+        "container_spec_memory_limit_bytes",
+        "gauge",
+        "Memory limit for the container.",
+    );
+    for p in &pods {
+        g.sample(
+            "container_spec_memory_limit_bytes",
+            &[("container", meta.container), ("pod", &p.name)],
+            p.memory_limit.unwrap_or(0.0),
+        );
+    }
+    for (family, help, rate) in [
+        (
+            "container_fs_reads_bytes_total",
+            "Cumulative count of bytes read",
+            60_000.0,
+        ),
+        (
+            "container_fs_writes_bytes_total",
+            "Cumulative count of bytes written",
+            180_000.0,
+        ),
+    ] {
+        g.family(family, "counter", help);
+        for p in &pods {
+            let v = g.wavy_counter(&format!("{family}{}", p.name), rate).floor();
+            g.sample(
+                family,
+                &[
+                    ("container", meta.container),
+                    ("device", "/dev/vdb"),
+                    ("pod", &p.name),
+                ],
+                v,
+            );
+        }
+    }
+    let volumes: Vec<(&str, f64, f64)> = pods
+        .iter()
+        .filter_map(|p| {
+            let (pvc, capacity) = p.pvc.as_ref()?;
+            // a share of the volume that starts at 10–20 % and tends to 65 % over weeks
+            let start = 0.10 + 0.10 * g.unit(&format!("vol{}", p.name));
+            let filled = 1.0 - (-g.age / (14.0 * 86_400.0)).exp();
+            let used = (capacity * (start + (0.65 - start) * filled)).floor();
+            Some((pvc.as_str(), *capacity, used))
+        })
+        .collect();
+    for (family, help) in [
+        (
+            "kubelet_volume_stats_capacity_bytes",
+            "Capacity in bytes of the volume",
+        ),
+        (
+            "kubelet_volume_stats_used_bytes",
+            "Number of used bytes in the volume",
+        ),
+        (
+            "kubelet_volume_stats_available_bytes",
+            "Number of available bytes in the volume",
+        ),
+    ] {
+        g.family(family, "gauge", help);
+        for (pvc, capacity, used) in &volumes {
+            let v = match family {
+                "kubelet_volume_stats_capacity_bytes" => *capacity,
+                "kubelet_volume_stats_used_bytes" => *used,
+                _ => capacity - used,
+            };
+            g.sample(family, &[("persistentvolumeclaim", pvc)], v);
+        }
+    }
 }
 
 #[cfg(test)]
@@ -950,6 +1281,51 @@ mod tests {
                 assert!(v.is_some_and(f64::is_finite), "bad sample line {line:?}");
             }
         }
+    }
+
+    #[test]
+    fn pods_carry_cadvisor_kubelet_and_process_series() {
+        let t0 = DateTime::parse_from_rfc3339("2026-01-01T01:00:00Z")
+            .map(|d| d.with_timezone(&Utc))
+            .expect("time");
+        let mut d = db("Postgres", "pg");
+        d["spec"]["storage"] = json!({ "resources": { "requests": { "storage": "10Gi" } } });
+        d["spec"]["podTemplate"] = json!({ "spec": { "containers": [
+            { "name": "postgres", "resources": { "limits": { "memory": "2Gi" } } } ] } });
+        let a = Exporters::render(&names::POSTGRES, &d, t0);
+        let b = Exporters::render(&names::POSTGRES, &d, t0 + Duration::seconds(30));
+        for pod in ["pg-0", "pg-1", "pg-2"] {
+            let cpu = format!(
+                "container_cpu_usage_seconds_total{{container=\"postgres\",pod=\"{pod}\"}}"
+            );
+            assert!(value_of(&b, &cpu) > value_of(&a, &cpu), "{cpu} grows");
+            let used =
+                format!("kubelet_volume_stats_used_bytes{{persistentvolumeclaim=\"data-{pod}\"}}");
+            let capacity = format!(
+                "kubelet_volume_stats_capacity_bytes{{persistentvolumeclaim=\"data-{pod}\"}}"
+            );
+            assert_eq!(value_of(&a, &capacity), 10.0 * 1_073_741_824.0);
+            assert!(value_of(&b, &used) > value_of(&a, &used), "{used} grows");
+            assert!(value_of(&a, &used) < 0.7 * value_of(&a, &capacity));
+            let mem = format!(
+                "container_memory_working_set_bytes{{container=\"postgres\",pod=\"{pod}\"}}"
+            );
+            assert!(value_of(&a, &mem) > 0.0 && value_of(&a, &mem) < 2.0 * 1_073_741_824.0);
+            let writes = format!(
+                "container_fs_writes_bytes_total{{container=\"postgres\",device=\"/dev/vdb\",pod=\"{pod}\"}}"
+            );
+            assert!(value_of(&b, &writes) > value_of(&a, &writes));
+        }
+        assert!(a.contains("# TYPE process_cpu_seconds_total counter"));
+        // MongoDB volumes are KubeDB's `datadir-<pod>`
+        let mut mg = db("MongoDB", "mg");
+        mg["spec"]["storage"] = json!({ "resources": { "requests": { "storage": "1Gi" } } });
+        let m = Exporters::render(&names::MONGODB, &mg, t0);
+        assert!(m.contains("persistentvolumeclaim=\"datadir-mg-0\""), "{m}");
+        // a long-lived database's volumes level off below 70 %
+        let late = Exporters::render(&names::POSTGRES, &d, t0 + Duration::days(365));
+        let used = "kubelet_volume_stats_used_bytes{persistentvolumeclaim=\"data-pg-0\"}";
+        assert!(value_of(&late, used) < 0.7 * 10.0 * 1_073_741_824.0);
     }
 
     #[test]

@@ -228,3 +228,8 @@ pub fn elasticsearch_user(version_name: &str) -> &'static str {
 pub fn auth_secret_name(db: &str) -> String {
     format!("{db}-auth")
 }
+
+/// The Service KubeDB puts in front of a monitored database's exporter.
+pub fn stats_service(db: &str) -> String {
+    format!("{db}-stats")
+}

@@ -138,6 +138,7 @@ pub(super) async fn run(ctx: &mut OpCtx) -> Result<Step, StepError> {
         auth_secret: auth_secret.as_deref(),
         storage_class: None,
         service_type,
+        monitor: &state.monitor_agent,
     });
     if desired.restore.is_some() {
         provider::backup::wait_for_initial_restore(&mut object);

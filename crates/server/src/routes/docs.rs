@@ -6,8 +6,8 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
 use utoipa::{Modify, OpenApi};
 
 use super::{
-    account, admin, audit_logs, auth, backups, databases, day2, events, health, operations,
-    providers, tenants, users, versions,
+    account, admin, audit_logs, auth, backups, databases, day2, db_metrics, events, health,
+    operations, providers, tenants, users, versions,
 };
 
 struct Security;
@@ -54,7 +54,7 @@ impl Modify for Security {
         providers::update_provider, providers::delete_provider, providers::engines,
         providers::engine_versions, providers::select, providers::available_list,
         versions::list_versions,
-        databases::create, databases::list, databases::get, databases::delete, databases::status,
+        databases::create, databases::list, databases::get, databases::delete, databases::status, db_metrics::get, db_metrics::history,
         databases::credentials, databases::refresh_endpoint,
         day2::update, day2::scale, day2::pause, day2::resume, day2::restart,
         day2::available_upgrades, day2::upgrade, day2::upgrade_policy, day2::reconfigure,

@@ -7,6 +7,7 @@ pub mod auth;
 pub mod backups;
 pub mod databases;
 pub mod day2;
+pub mod db_metrics;
 pub mod docs;
 pub mod events;
 pub mod health;

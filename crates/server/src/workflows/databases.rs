@@ -125,6 +125,7 @@ pub async fn create_restored(
             &placed.version.name,
             provider,
             need,
+            ctx.monitor,
         ))));
     }
 
@@ -224,6 +225,7 @@ fn create_plan(
     version_name: &str,
     provider: Option<&Provider>,
     need: Usage,
+    monitor: &provider::translate::MonitorAgent,
 ) -> PlanResponse {
     let namespace = provider::translate::namespace_name(&db.domain, &db.project);
     let mut planned = db.clone();
@@ -246,6 +248,7 @@ fn create_plan(
             auth_secret: None,
             storage_class: None,
             service_type,
+            monitor,
         }),
     ];
     let mut desired = op.desired_state.clone();

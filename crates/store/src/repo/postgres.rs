@@ -80,36 +80,56 @@ const QUEUE_CHANNEL: &str = "dbaas_operations";
 /// migration 0008).
 const DATABASES_CHANNEL: &str = "dbaas_databases";
 
-/// Counts every replica's database writes into `writes` by listening to their notifications;
-/// `following` is true only while listening, since a write made while the connection was down
-/// went unheard (the reconnect counts as one, which retires whatever was read before it).
-fn follow_database_writes(
+/// The one `LISTEN` connection of a replica: counts every replica's database writes into
+/// `writes` and passes the other channels' notices to `notices`. `following` is true only while
+/// listening, since a write made while the connection was down went unheard (the reconnect counts
+/// as one, which retires whatever was read before it, and is announced as `Reconnected`).
+fn follow_notifications(
     pool: &Pool<Db>,
     writes: Arc<AtomicU64>,
     following: Arc<AtomicBool>,
+    notices: tokio::sync::broadcast::Sender<Notice>,
 ) -> Option<tokio::task::JoinHandle<()>> {
     let pool = pool.clone();
     Some(tokio::spawn(async move {
         loop {
             let listener = async {
                 let mut l = sqlx::postgres::PgListener::connect_with(&pool).await?;
-                l.listen(DATABASES_CHANNEL).await?;
+                l.listen_all([
+                    DATABASES_CHANNEL,
+                    QUEUE_CHANNEL,
+                    PROVIDERS_CHANNEL,
+                    LEASES_CHANNEL,
+                ])
+                .await?;
                 Ok::<_, sqlx::Error>(l)
             };
             match listener.await {
                 Ok(mut l) => {
                     writes.fetch_add(1, Ordering::SeqCst);
                     following.store(true, Ordering::SeqCst);
+                    let _ = notices.send(Notice::Reconnected);
                     // `None`: the connection dropped; listen again on a new one.
-                    while let Ok(Some(_)) = l.try_recv().await {
-                        writes.fetch_add(1, Ordering::SeqCst);
+                    while let Ok(Some(n)) = l.try_recv().await {
+                        let notice = match n.channel() {
+                            DATABASES_CHANNEL => {
+                                writes.fetch_add(1, Ordering::SeqCst);
+                                continue;
+                            }
+                            PROVIDERS_CHANNEL => Notice::ProvidersChanged,
+                            LEASES_CHANNEL => Notice::LeaseReleased,
+                            _ => Notice::Queued,
+                        };
+                        let _ = notices.send(notice);
                     }
                     following.store(false, Ordering::SeqCst);
-                    tracing::warn!("lost the database-change notifications; cached reads are off until they are back");
+                    tracing::warn!(
+                        "lost the store's notifications; cached reads are off until they are back"
+                    );
                 }
                 Err(e) => {
                     following.store(false, Ordering::SeqCst);
-                    tracing::warn!(error = %e, "cannot listen to database-change notifications");
+                    tracing::warn!(error = %e, "cannot listen to the store's notifications");
                 }
             }
             tokio::time::sleep(Duration::from_secs(1)).await;
@@ -131,35 +151,22 @@ async fn notify_queue(pool: &Pool<Db>) -> Result<()> {
 const PROVIDERS_CHANNEL: &str = "dbaas_providers";
 const LEASES_CHANNEL: &str = "dbaas_leases";
 
-/// `LISTEN` on a dedicated connection; sqlx's listener reconnects by itself (`Ok(None)` says the
-/// connection was lost), and a reconnect yields `Reconnected` so that nothing announced meanwhile
-/// waits for the next notification.
-async fn replica_notices(
-    pool: &Pool<Db>,
-) -> Result<Option<futures::stream::BoxStream<'static, Notice>>> {
+/// What the replica's notification connection hears besides database writes; a receiver that
+/// fell behind hears `Reconnected` (it may have missed anything).
+fn replica_notices(
+    notices: &tokio::sync::broadcast::Sender<Notice>,
+) -> Option<futures::stream::BoxStream<'static, Notice>> {
     use futures::StreamExt;
-    let mut listener = sqlx::postgres::PgListener::connect_with(pool)
-        .await
-        .map_err(db_err)?;
-    listener
-        .listen_all([QUEUE_CHANNEL, PROVIDERS_CHANNEL, LEASES_CHANNEL])
-        .await
-        .map_err(db_err)?;
-    let stream = futures::stream::unfold(listener, |mut l| async move {
-        let notice = match l.try_recv().await {
-            Ok(Some(n)) if n.channel() == PROVIDERS_CHANNEL => Notice::ProvidersChanged,
-            Ok(Some(n)) if n.channel() == LEASES_CHANNEL => Notice::LeaseReleased,
-            Ok(Some(_)) => Notice::Queued,
-            Ok(None) => Notice::Reconnected,
-            Err(e) => {
-                tracing::warn!(error = %e, "replica notices: lost the connection; reconnecting");
-                tokio::time::sleep(Duration::from_secs(1)).await;
-                Notice::Reconnected
-            }
+    use tokio::sync::broadcast::error::RecvError;
+    let stream = futures::stream::unfold(notices.subscribe(), |mut rx| async move {
+        let notice = match rx.recv().await {
+            Ok(n) => n,
+            Err(RecvError::Lagged(_)) => Notice::Reconnected,
+            Err(RecvError::Closed) => return None,
         };
-        Some((notice, l))
+        Some((notice, rx))
     });
-    Ok(Some(stream.boxed()))
+    Some(stream.boxed())
 }
 
 fn options(url: &str) -> Result<PgConnectOptions> {

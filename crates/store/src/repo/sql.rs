@@ -28,7 +28,7 @@ use domain::status::{DatabaseStatus, OperationStatus, OperationType};
 use domain::DomainError;
 
 use super::{
-    begin_write, follow_database_writes, Db, BACKEND, CLAIM_QUERIES, JSON_PAGES, SOLE_WRITER,
+    begin_write, follow_notifications, Db, BACKEND, CLAIM_QUERIES, JSON_PAGES, SOLE_WRITER,
 };
 use crate::repo::{
     check_capacity, db_err, is_fk_violation, like_pattern, limits, non_negative, parse, unique_or,
@@ -135,6 +135,8 @@ pub(crate) struct SqlStore {
     sees_every_write: Arc<AtomicBool>,
     /// The task listening to other replicas' writes, stopped with the store.
     follower: Option<tokio::task::JoinHandle<()>>,
+    /// What that task hears besides database writes (queue, providers, leases).
+    notices: tokio::sync::broadcast::Sender<Notice>,
     audit_counts: AuditCounts,
 }
 
@@ -175,8 +177,13 @@ impl SqlStore {
     pub(crate) fn new(r: Pool<Db>, w: Pool<Db>, cipher: Cipher) -> Self {
         let database_writes = Arc::new(AtomicU64::new(0));
         let sees_every_write = Arc::new(AtomicBool::new(SOLE_WRITER));
-        let follower =
-            follow_database_writes(&w, database_writes.clone(), sees_every_write.clone());
+        let (notices, _) = tokio::sync::broadcast::channel(256);
+        let follower = follow_notifications(
+            &w,
+            database_writes.clone(),
+            sees_every_write.clone(),
+            notices.clone(),
+        );
         SqlStore {
             r,
             w,
@@ -185,6 +192,7 @@ impl SqlStore {
             database_writes,
             sees_every_write,
             follower,
+            notices,
             audit_counts: AuditCounts::default(),
         }
     }
@@ -3014,7 +3022,7 @@ impl Store for SqlStore {
     }
 
     async fn replica_notices(&self) -> Result<Option<futures::stream::BoxStream<'static, Notice>>> {
-        super::replica_notices(&self.w).await
+        Ok(super::replica_notices(&self.notices))
     }
 
     async fn queue_stats(&self, now: DateTime<Utc>) -> Result<QueueStats> {

@@ -18,10 +18,11 @@ pub(crate) type Db = sqlx::Sqlite;
 const BACKEND: &str = "sqlite";
 
 /// The one writer is this process: its own writes are all there are to count.
-fn follow_database_writes(
+fn follow_notifications(
     _: &Pool<Db>,
     _: std::sync::Arc<std::sync::atomic::AtomicU64>,
     _: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    _: tokio::sync::broadcast::Sender<crate::Notice>,
 ) -> Option<tokio::task::JoinHandle<()>> {
     None
 }
@@ -77,10 +78,10 @@ async fn notify_queue(_pool: &Pool<Db>) -> Result<()> {
     Ok(())
 }
 
-async fn replica_notices(
-    _pool: &Pool<Db>,
-) -> Result<Option<futures::stream::BoxStream<'static, crate::Notice>>> {
-    Ok(None)
+fn replica_notices(
+    _: &tokio::sync::broadcast::Sender<crate::Notice>,
+) -> Option<futures::stream::BoxStream<'static, crate::Notice>> {
+    None
 }
 
 fn options(url: &str) -> Result<(SqliteConnectOptions, bool)> {
