@@ -3,8 +3,8 @@
 //!
 //! Rates (queries per second, CPU cores) need two readings of a counter: the document keeps the
 //! counters' totals, and the next reading divides the difference by the time between them. With
-//! no earlier reading, the average since the server started is used where the exporter says how
-//! long that is; otherwise the rate is left out.
+//! no earlier reading, work counters (queries, operations) give their average since the server
+//! started where the exporter says how long that is; CPU time needs two readings.
 
 use std::collections::BTreeMap;
 
@@ -145,8 +145,18 @@ struct Rates<'a> {
 }
 
 impl Rates<'_> {
-    /// Records `total` under `key` and returns its rate per second.
+    /// Records `total` under `key` and returns its rate per second: since the previous reading,
+    /// else the average since the server started (a counter of the server's own work starts
+    /// with it).
     fn rate(&mut self, key: &str, total: Option<f64>) -> Option<f64> {
+        let uptime = self.uptime;
+        self.between(key, total)
+            .or_else(|| Some(total? / uptime.filter(|u| *u >= 1.0)?))
+    }
+
+    /// Records `total` under `key` and returns its rate per second since the previous reading
+    /// only: for counters that did not start with the server (CPU time, host-wide figures).
+    fn between(&mut self, key: &str, total: Option<f64>) -> Option<f64> {
         let total = total?;
         self.totals.counters.insert(key.to_string(), total);
         let since_previous = self.previous.and_then(|p| {
@@ -155,7 +165,7 @@ impl Rates<'_> {
             // A counter that went down was reset (a restart): no rate from that pair.
             (secs >= 1.0 && total >= before).then(|| (total - before) / secs)
         });
-        since_previous.or_else(|| self.uptime.filter(|u| *u >= 1.0).map(|u| total / u))
+        since_previous
     }
 }
 
@@ -341,7 +351,7 @@ pub fn summarize(
                 .sum("mongodb_sys_cpu_user_ms")
                 .zip(page.sum("mongodb_sys_cpu_sys_ms"))
                 .map(|(u, s)| (u + s) / 1000.0);
-            doc.cpu_cores = rates.rate("cpu_seconds", cpu_ms);
+            doc.cpu_cores = rates.between("cpu_seconds", cpu_ms);
             doc.memory_bytes = page
                 .max("mongodb_ss_mem_resident")
                 .map(|mb| mb * 1024.0 * 1024.0);
@@ -377,7 +387,7 @@ pub fn summarize(
                 .sum("redis_cpu_sys_seconds_total")
                 .zip(page.sum("redis_cpu_user_seconds_total"))
                 .map(|(s, u)| s + u);
-            doc.cpu_cores = rates.rate("cpu_seconds", cpu);
+            doc.cpu_cores = rates.between("cpu_seconds", cpu);
             let hits = page.max("redis_keyspace_hits_total");
             let misses = page.max("redis_keyspace_misses_total");
             put(&mut extra, "keyspace_hits", hits);
@@ -448,7 +458,7 @@ pub fn summarize(
         }
     }
     if doc.cpu_cores.is_none() {
-        doc.cpu_cores = rates.rate("process_cpu_seconds", process_cpu);
+        doc.cpu_cores = rates.between("process_cpu_seconds", process_cpu);
     }
     doc.memory_bytes = doc.memory_bytes.or(process_memory);
     doc.storage_used_bytes = doc.storage_used_bytes.or(volume_used);
@@ -747,9 +757,12 @@ mod tests {
             ),
             Sample::new("mongodb_ss_mem_resident", &[], 2.0),
             Sample::new("mongodb_ss_uptime", &[], 10.0),
+            Sample::new("mongodb_sys_cpu_user_ms", &[], 9_000_000.0),
+            Sample::new("mongodb_sys_cpu_sys_ms", &[], 1_000_000.0),
             Sample::new("mongodb_mongod_replset_member_replication_lag", &[], 3.0),
         ];
         let r = summarize(known(Engine::Mongodb), &m, None, Utc::now());
+        assert_eq!(r.doc.cpu_cores, None, "CPU time needs two readings");
         assert_eq!(r.doc.connections, Some(12.0));
         assert_eq!(r.doc.qps, Some(100.0));
         assert_eq!(r.doc.memory_bytes, Some(2.0 * 1024.0 * 1024.0));

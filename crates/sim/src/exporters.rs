@@ -175,10 +175,11 @@ impl Gen {
         (fnv(key) ^ self.seed).wrapping_mul(0x9E37_79B9_7F4A_7C15) as f64 / u64::MAX as f64
     }
 
-    /// A counter: a fixed start plus `rate` (jittered per database) per second of age.
+    /// A counter: `rate` (jittered per database) per second of age, from 0 when the database was
+    /// created, as a server's counters start with it (so an average since start is believable).
     fn counter(&self, key: &str, rate: f64) -> f64 {
         let r = rate * (0.5 + self.unit(key));
-        (self.unit(&format!("{key}#0")) * rate * 60.0 + r * self.age).floor()
+        (r * self.age).floor()
     }
 
     /// A counter whose rate wanders between half and one and a half times `rate` (jittered per
@@ -187,8 +188,7 @@ impl Gen {
         let r = rate * (0.5 + self.unit(key));
         let period = 120.0 + self.unit(&format!("{key}#p")) * 480.0;
         let w = std::f64::consts::TAU / period;
-        let start = self.unit(&format!("{key}#0")) * rate * 60.0;
-        start + r * self.age + r * 0.5 * (1.0 - (w * self.age).cos()) / w
+        r * self.age + r * 0.5 * (1.0 - (w * self.age).cos()) / w
     }
 
     /// A gauge wandering around `mid` by up to `amp`.
