@@ -62,7 +62,8 @@ async fn metrics(srv: &TestServer, token: &str, path: &str) -> (StatusCode, Valu
 /// Every engine answers its document, first read live, then from the cache; the platform's own
 /// metrics count where answers came from.
 async fn each_engine(backend: Backend) {
-    let srv = TestServer::start(backend).await;
+    // A long L1, so that the second read is a cache hit however slow the machine is.
+    let srv = TestServer::start_with(backend, |c| c.metrics_l1_secs = 600).await;
     let sim = start_sim(Duration::ZERO).await;
     let admin = srv.admin_token().await;
     let provider = onboard(&srv, &admin, &sim, "sim", json!({})).await;
@@ -198,9 +199,11 @@ async fn every_engine_answers_its_document_sqlite() {
 /// 1,000 concurrent requests for one cold database read its exporter once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_cold_requests_read_the_exporter_once() {
+    // A long L1: however long the 1,000 take, none arrives after the reading expired.
     let srv = TestServer::start_with(Backend::Sqlite, |c| {
         c.metrics_per_user_per_minute = 100_000;
         c.metrics_per_database_per_minute = 100_000;
+        c.metrics_l1_secs = 600;
     })
     .await;
     let (sim, admin) = setup(&srv).await;
@@ -238,6 +241,9 @@ async fn two_replicas_share_l2_and_one_read() {
         c.redis_url = Some(redis_url());
         c.metrics_per_user_per_minute = 100_000;
         c.metrics_per_database_per_minute = 100_000;
+        // Long-lived layers: what is measured is sharing, not expiry.
+        c.metrics_l1_secs = 600;
+        c.metrics_l2_secs = 600;
     };
     let a = TestServer::start_with(Backend::Sqlite, config).await;
     let b = TestServer::start_with(Backend::Sqlite, config).await;
@@ -295,7 +301,8 @@ async fn failures_serve_stale_and_open_the_breaker() {
     let srv = TestServer::start_with(Backend::Sqlite, |c| {
         c.metrics_l1_secs = 1;
         c.metrics_breaker_failures = 3;
-        c.metrics_breaker_cooldown_secs = 3;
+        // Long enough that the reads asserted to stay away do so on a slow machine.
+        c.metrics_breaker_cooldown_secs = 10;
     })
     .await;
     let (sim, admin) = setup(&srv).await;
