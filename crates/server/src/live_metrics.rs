@@ -278,7 +278,8 @@ impl LiveMetrics {
                 .await;
         }
         // Across replicas: one reads, the others wait for its reading in L2.
-        if !self.redis_lock(&db.id).await {
+        let held = self.redis_lock(&db.id).await;
+        if !held {
             let until = Instant::now() + LOCK_WAIT;
             while Instant::now() < until {
                 tokio::time::sleep(Duration::from_millis(20)).await;
@@ -354,7 +355,10 @@ impl LiveMetrics {
                 .await
             }
         };
-        self.redis_unlock(&db.id).await;
+        if held {
+            // Another replica's lock (taken while this one waited in vain) is left alone.
+            self.redis_unlock(&db.id).await;
+        }
         self.update_breaker_gauges(&state.metrics);
         outcome
     }
