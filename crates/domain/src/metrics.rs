@@ -620,16 +620,25 @@ pub fn history_metrics(engine: Engine) -> impl Iterator<Item = &'static HistoryM
     own.iter().chain(COMMON_HISTORY)
 }
 
-/// The PromQL of one history series of one database, or `None` when the engine has no such series.
-/// `database_id` must be a platform-made id (it goes into the selector as it is).
-pub fn history_query(engine: Engine, metric: &str, database_id: &str) -> Option<String> {
-    let m = history_metrics(engine).find(|m| m.name == metric)?;
-    let selector = format!("database_id=\"{database_id}\"");
-    Some(
-        m.query
+/// One of the history series an engine offers, by name.
+pub fn history_metric(engine: Engine, name: &str) -> Option<&'static HistoryMetric> {
+    history_metrics(engine).find(|m| m.name == name)
+}
+
+impl HistoryMetric {
+    /// The PromQL of this series for one database. `database_id` must be a platform-made id (it
+    /// goes into the selector as it is).
+    pub fn query_for(&self, database_id: &str) -> String {
+        let selector = format!("database_id=\"{database_id}\"");
+        self.query
             .replace("{S}", &format!("{{{selector}}}"))
-            .replace("{S,", &format!("{{{selector},")),
-    )
+            .replace("{S,", &format!("{{{selector},"))
+    }
+}
+
+/// The PromQL of one history series of one database, or `None` when the engine has no such series.
+pub fn history_query(engine: Engine, metric: &str, database_id: &str) -> Option<String> {
+    history_metric(engine, metric).map(|m| m.query_for(database_id))
 }
 
 /// A duration as Prometheus writes it (`30s`, `5m`, `1h`, `7d`, `2w`), in seconds.

@@ -126,7 +126,7 @@ pub struct Unavailable(pub String);
 
 pub struct LiveMetrics {
     l1: Cache<String, Entry>,
-    /// Stale copies when there is no Redis (with Redis they live there, shared).
+    /// This replica's stale copies: all there is without Redis, the fallback while it is down.
     local_stale: Cache<String, Arc<Reading>>,
     /// The exporter port of a database whose stats Service was checked to be its own.
     ports: Cache<String, u16>,
@@ -418,12 +418,10 @@ impl LiveMetrics {
     }
 
     async fn stale(&self, id: &str) -> Option<Reading> {
-        if self.redis.is_some() {
-            if let Some(r) = self.redis_get(&stale_key(id)).await {
-                return Some(r);
-            }
+        match self.redis_get(&stale_key(id)).await {
+            Some(r) => Some(r),
+            None => self.local_stale.get(id).await.map(|r| (*r).clone()),
         }
-        self.local_stale.get(id).await.map(|r| (*r).clone())
     }
 
     /// Keeps a fresh reading in L2 and as the stale copy.

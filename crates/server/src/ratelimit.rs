@@ -136,8 +136,7 @@ impl RateLimiter for LocalLimiter {
 /// while Redis is unreachable, so an outage neither blocks everyone nor lifts the limits.
 pub struct RedisLimiter {
     conn: redis::aio::ConnectionManager,
-    script: redis::Script,
-    /// [`RedisLimiter::script`] for several keys in one round trip (see `hit_in_turn`).
+    /// Counts hits of one or more keys in one round trip (see `hit_in_turn`).
     in_turn: redis::Script,
     fallback: Arc<LocalLimiter>,
     /// After a failure Redis is left alone until then (ms since the epoch): during an outage a
@@ -150,15 +149,8 @@ const REDIS_RETRY_MS: u64 = 2_000;
 
 impl RedisLimiter {
     pub fn new(conn: redis::aio::ConnectionManager, fallback: Arc<LocalLimiter>) -> Self {
-        // Count in this window (expiring once it no longer weighs in) and read the previous one,
-        // atomically.
-        let script = redis::Script::new(
-            "local c = redis.call('INCR', KEYS[1]) \
-             if c == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end \
-             local p = tonumber(redis.call('GET', KEYS[2]) or '0') \
-             return {c, p}",
-        );
-        // The same for each key pair in turn; stops after the first key over its limit, weighing
+        // For each key in turn, atomically: count in this window (expiring once it no longer
+        // weighs in) and read the previous one; stop after the first key over its limit, weighing
         // the previous window as `decide` does (ARGV: expiry, window, elapsed, then the limits).
         let in_turn = redis::Script::new(
             "local out = {} \
@@ -174,7 +166,6 @@ impl RedisLimiter {
         );
         RedisLimiter {
             conn,
-            script,
             in_turn,
             fallback,
             skip_until_ms: AtomicU64::new(0),
@@ -207,30 +198,7 @@ impl RedisLimiter {
 #[async_trait]
 impl RateLimiter for RedisLimiter {
     async fn hit(&self, key: &str, limit: u64, window: Duration) -> RateDecision {
-        let window_ms = window.as_millis().max(1) as u64;
-        let now = now_ms();
-        if now < self.skip_until_ms.load(Ordering::Relaxed) {
-            return self.fallback.hit(key, limit, window).await;
-        }
-        let index = now / window_ms;
-        let mut conn = self.conn.clone();
-        let res: redis::RedisResult<(u64, u64)> = self
-            .script
-            .key(Self::key(key, index))
-            .key(Self::key(key, index.saturating_sub(1)))
-            .arg(window_ms * 2)
-            .invoke_async(&mut conn)
-            .await;
-        match res {
-            Ok((count, previous)) => {
-                self.answered();
-                decide(count, previous, limit, window_ms, now)
-            }
-            Err(e) => {
-                self.unavailable(&e, now);
-                self.fallback.hit(key, limit, window).await
-            }
-        }
+        self.hit_in_turn(&[(key, limit)], window).await
     }
 
     async fn hit_in_turn(&self, hits: &[(&str, u64)], window: Duration) -> RateDecision {

@@ -7,7 +7,7 @@ use axum::Json;
 use chrono::{DateTime, Utc};
 use domain::access::Action;
 use domain::engine::Engine;
-use domain::metrics::{history_metrics, history_query, parse_prom_duration, MetricsDoc};
+use domain::metrics::{history_metric, history_metrics, parse_prom_duration, MetricsDoc};
 use domain::status::DatabaseStatus;
 use domain::DomainError;
 use serde::{Deserialize, Serialize};
@@ -45,6 +45,18 @@ impl MetricsResponse {
             metrics: r.doc.clone(),
         }
     }
+}
+
+/// A database with monitoring off has no exporter to read.
+fn monitored(db: &domain::model::Database) -> ApiResult<()> {
+    if db.monitoring_enabled {
+        return Ok(());
+    }
+    Err(DomainError::InvalidState(format!(
+        "monitoring is off for database '{}'; turn it on with PATCH monitoring_enabled=true",
+        db.name
+    ))
+    .into())
 }
 
 /// The statuses in which a database's exporter runs.
@@ -100,13 +112,7 @@ pub async fn get(
         return Ok(answer(&r, source));
     }
     let db = load(&state, &domain, &project, &id).await?;
-    if !db.monitoring_enabled {
-        return Err(DomainError::InvalidState(format!(
-            "monitoring is off for database '{}'; turn it on with PATCH monitoring_enabled=true",
-            db.name
-        ))
-        .into());
-    }
+    monitored(&db)?;
     if !exporting(db.status) {
         return Err(DomainError::InvalidState(format!(
             "database '{}' is {}; metrics are read while it runs",
@@ -179,7 +185,7 @@ pub async fn history(
         return Err(rate_limited(&d));
     }
     let db = load(&state, &domain, &project, &id).await?;
-    let Some(query) = history_query(db.engine, &q.metric, &db.id) else {
+    let Some(metric) = history_metric(db.engine, &q.metric) else {
         let offered: Vec<&str> = history_metrics(db.engine).map(|m| m.name).collect();
         return Err(ApiError::validation(
             "metric",
@@ -205,13 +211,7 @@ pub async fn history(
                 )
             })?,
     };
-    if !db.monitoring_enabled {
-        return Err(DomainError::InvalidState(format!(
-            "monitoring is off for database '{}'; turn it on with PATCH monitoring_enabled=true",
-            db.name
-        ))
-        .into());
-    }
+    monitored(&db)?;
     let Some(prometheus) = state.prometheus.as_ref() else {
         return Err(ApiError::unavailable(
             "no Prometheus is configured (DBAAS_PROMETHEUS_URL); metric history needs one",
@@ -220,18 +220,14 @@ pub async fn history(
     let end = Utc::now();
     let start = end - chrono::Duration::seconds(range as i64);
     let series = prometheus
-        .range(&query, start, end, step)
+        .range(&metric.query_for(&db.id), start, end, step)
         .await
         .map_err(ApiError::unavailable)?;
-    let unit = history_metrics(db.engine)
-        .find(|m| m.name == q.metric)
-        .map(|m| m.unit)
-        .unwrap_or_default();
     Ok(Json(HistoryResponse {
         database_id: db.id,
         engine: db.engine,
         metric: q.metric,
-        unit: unit.to_string(),
+        unit: metric.unit.to_string(),
         start,
         end,
         step_seconds: step,
