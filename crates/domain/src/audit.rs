@@ -36,7 +36,7 @@ pub struct AuditEntry {
     pub request_path: Option<String>,
     pub status: AuditOutcome,
     pub status_code: Option<i32>,
-    #[schema(value_type = Object)]
+    #[schema(value_type = Option<Object>)]
     pub details: serde_json::Value,
     pub timestamp: DateTime<Utc>,
 }

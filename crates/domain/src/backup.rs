@@ -33,15 +33,45 @@ impl BackupScope {
 #[serde(deny_unknown_fields)]
 pub struct BackupStorageRequest {
     /// `https://…` (or `http://…` for a server on a private network).
+    #[schema(
+        pattern = r"^[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*https?://[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]{1,2000}[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
+    )]
     pub endpoint: String,
+    /// S3 bucket rules: 3–63 lowercase letters, digits, `.` or `-`, alphanumeric at both ends.
+    #[schema(
+        min_length = 3,
+        max_length = 63,
+        pattern = r"^[a-z0-9]([a-z0-9-]|\.(?!\.))*[a-z0-9]$"
+    )]
     pub bucket: String,
     /// Folder inside the bucket every backup of this scope goes under; may be empty.
+    #[schema(
+        max_length = 512,
+        pattern = r"^(?!/)(?!.*(^|/)\.\.?(/|$))[A-Za-z0-9._/-]*$"
+    )]
     #[serde(default)]
     pub prefix: String,
+    #[schema(
+        min_length = 1,
+        max_length = 64,
+        pattern = r"^[A-Za-z0-9_-]+$",
+        default = "us-east-1"
+    )]
     #[serde(default = "default_region")]
     pub region: String,
+    /// 1–1024 printable characters.
+    #[schema(
+        min_length = 1,
+        max_length = 1024,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*$"
+    )]
     pub access_key_id: String,
-    /// Stored encrypted, never returned.
+    /// 1–1024 printable characters. Stored encrypted, never returned.
+    #[schema(
+        min_length = 1,
+        max_length = 1024,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*$"
+    )]
     pub secret_access_key: String,
     /// Accept a self-signed certificate.
     #[serde(default)]
@@ -61,7 +91,9 @@ impl BackupStorageRequest {
             .ok_or_else(|| {
                 DomainError::validation("endpoint", "must start with https:// or http://")
             })?;
-        if rest.is_empty() || rest.len() > 2000 || rest.contains(char::is_whitespace) {
+        // What a URI may hold (RFC 3986), so any HTTP client takes it.
+        let uri_char = |c: char| c.is_ascii_alphanumeric() || "-._~:/?#[]@!$&'()*+,;=%".contains(c);
+        if rest.is_empty() || rest.len() > 2000 || !rest.chars().all(uri_char) {
             return Err(DomainError::validation("endpoint", "must name a host"));
         }
         bucket_name(&self.bucket)?;
@@ -239,7 +271,7 @@ impl BackupStatus {
 }
 
 /// One backup of a database: a KubeStash Snapshot, as the platform recorded it.
-#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Backup {
     pub id: String,
     #[serde(skip)]
@@ -302,13 +334,23 @@ pub enum RestoreTarget {
 #[derive(Debug, Clone, Deserialize, Serialize, ToSchema, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct NewDatabaseTarget {
+    /// DNS label, 3–40 characters, unique in the project.
+    #[schema(
+        min_length = 3,
+        max_length = 40,
+        pattern = r"^[a-z]([a-z0-9-]*[a-z0-9])?$"
+    )]
     pub name: String,
     /// Defaults to the source's project (the caller must be allowed to create there).
     #[serde(default)]
     pub project: Option<String>,
+    /// Defaults to the source's size.
     #[serde(default)]
+    #[schema(value_type = Option<crate::engine::Size>)]
     pub size: Option<String>,
+    /// Defaults to the source's; never less than it (400); at most 10000.
     #[serde(default)]
+    #[schema(maximum = 10000)]
     pub storage_gb: Option<i64>,
 }
 

@@ -72,11 +72,15 @@ pub fn covering(a: Usage, b: Usage) -> Usage {
 }
 
 /// A scale request: any of the three, at least one.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Resize {
+    /// 1–9; the engine and topology further constrain it (400 with the rule).
+    #[schema(minimum = 1, maximum = 9)]
     pub replicas: Option<i64>,
     pub size: Option<Size>,
+    /// At most 10000; never less than the database has (400).
+    #[schema(maximum = 10000)]
     pub storage_gb: Option<i64>,
 }
 
@@ -150,7 +154,7 @@ pub enum UpgradeKind {
 }
 
 /// A version a database may be upgraded to.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct AvailableUpgrade {
     /// The catalog name to ask for (`target_version`).
     pub version: String,
@@ -242,10 +246,13 @@ impl UpgradeMode {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MaintenanceWindow {
-    /// `mon` … `sun`.
+    /// `mon` … `sun` (any case), at least one.
+    #[schema(min_items = 1)]
     pub days: Vec<String>,
     /// `HH:MM`, UTC.
+    #[schema(pattern = r"^([01][0-9]|2[0-3]):[0-5][0-9]$")]
     pub start_utc: String,
+    #[schema(minimum = 30, maximum = 1440)]
     pub duration_minutes: i64,
 }
 

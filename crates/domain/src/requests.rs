@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::engine::{Engine, Size};
@@ -17,32 +17,53 @@ pub const BACKUP_SCHEDULES: [&str; 3] = ["hourly", "daily", "weekly"];
 const RESERVED_PREFIXES: [&str; 3] = ["dbaas.io", "kubedb.com", "app.kubernetes.io"];
 
 /// A request for a new database.
-#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DatabaseCreate {
     /// DNS label, 3–40 characters, unique in the project.
+    #[schema(
+        min_length = 3,
+        max_length = 40,
+        pattern = r"^[a-z]([a-z0-9-]*[a-z0-9])?$"
+    )]
     pub name: String,
     pub engine: Engine,
     /// A version (or catalog name) offered by the chosen provider; see `GET /api/v1/versions`.
+    #[schema(
+        pattern = r"^[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]([\s\S]{0,98}[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000])?[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
+    )]
     pub version: String,
     #[serde(default)]
     pub size: Size,
+    #[schema(minimum = 10, maximum = 10000, default = 20)]
     #[serde(default = "default_storage")]
     pub storage_gb: i64,
+    /// 1–9; the engine and `high_availability` further constrain it (400 with the rule).
+    #[schema(minimum = 1, maximum = 9, default = 1)]
     #[serde(default = "one")]
     pub replicas: i64,
     #[serde(default)]
     pub high_availability: bool,
     #[serde(default = "yes")]
     pub backup_enabled: bool,
+    /// `hourly`, `daily`, `weekly` or a five-field cron line such as `30 2 * * *`.
+    #[schema(
+        max_length = 100,
+        pattern = r"^(hourly|daily|weekly|(\*(/([1-9]|[1-5][0-9]))?|[0-9]|[1-5][0-9])(,(\*(/([1-9]|[1-5][0-9]))?|[0-9]|[1-5][0-9]))* (\*(/([1-9]|1[0-9]|2[0-3]))?|[0-9]|1[0-9]|2[0-3])(,(\*(/([1-9]|1[0-9]|2[0-3]))?|[0-9]|1[0-9]|2[0-3]))* (\*(/([1-9]|[12][0-9]|3[01]))?|[1-9]|[12][0-9]|3[01])(,(\*(/([1-9]|[12][0-9]|3[01]))?|[1-9]|[12][0-9]|3[01]))* (\*(/([1-9]|1[0-2]))?|[1-9]|1[0-2])(,(\*(/([1-9]|1[0-2]))?|[1-9]|1[0-2]))* (\*(/([1-7]))?|[0-7])(,(\*(/([1-7]))?|[0-7]))*)$",
+        default = "daily"
+    )]
     #[serde(default = "daily")]
     pub backup_schedule: String,
+    #[schema(minimum = 1, maximum = 365, default = 7)]
     #[serde(default = "seven")]
     pub backup_retention_days: i64,
     #[serde(default = "yes")]
     pub monitoring_enabled: bool,
+    /// 1–63 letters, digits, `_` or `-`, starting with a letter; needs `password`.
+    #[schema(pattern = r"^[A-Za-z][A-Za-z0-9_-]{0,62}$")]
     pub username: Option<String>,
-    /// At least 12 characters; when absent KubeDB generates one.
+    /// 12–256 characters; when absent KubeDB generates one.
+    #[schema(min_length = 12, max_length = 256)]
     pub password: Option<String>,
     /// Manual placement (platform admins only).
     pub provider_id: Option<String>,
@@ -203,28 +224,62 @@ where
 }
 
 /// A request to onboard a Kubernetes cluster as a provider.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProviderCreate {
     /// 1–100 characters, unique.
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]([\s\S]*[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000])?$"
+    )]
     pub name: String,
     /// 1–50 characters.
+    #[schema(
+        min_length = 1,
+        max_length = 50,
+        pattern = r"^[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]([\s\S]*[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000])?$"
+    )]
     pub region: String,
+    #[schema(
+        min_length = 1,
+        max_length = 50,
+        pattern = r"^[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]([\s\S]*[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000])?$"
+    )]
     pub availability_zone: Option<String>,
+    #[schema(
+        min_length = 1,
+        max_length = 50,
+        pattern = r"^[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]([\s\S]*[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000])?$"
+    )]
     pub cloud_provider: Option<String>,
     /// Dedicates the provider to one tenant; absent or null = shared.
+    #[schema(
+        min_length = 3,
+        max_length = 63,
+        pattern = r"^[a-z]([a-z0-9-]*[a-z0-9])?$"
+    )]
     pub domain: Option<String>,
+    #[schema(exclusive_minimum = 0, maximum = 10000000)]
     pub cpu_total_cores: f64,
+    #[schema(exclusive_minimum = 0, maximum = 10000000)]
     pub memory_total_gb: f64,
+    #[schema(exclusive_minimum = 0, maximum = 10000000)]
     pub storage_total_gb: f64,
     /// Share of the total that databases may use (0–100, default 80).
+    #[schema(minimum = 0, maximum = 100, default = 80)]
     #[serde(default = "default_percent")]
     pub cpu_reservation_percent: f64,
+    #[schema(minimum = 0, maximum = 100, default = 80)]
     #[serde(default = "default_percent")]
     pub memory_reservation_percent: f64,
+    #[schema(minimum = 0, maximum = 100, default = 80)]
     #[serde(default = "default_percent")]
     pub storage_reservation_percent: f64,
     /// The kubeconfig, as YAML or base64 of YAML. Stored encrypted, never returned.
+    #[schema(
+        pattern = r"[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+    )]
     pub kubeconfig_content: String,
     #[serde(default = "yes")]
     pub verify_ssl: bool,
@@ -233,8 +288,11 @@ pub struct ProviderCreate {
     #[serde(default = "yes")]
     pub is_active: bool,
     /// 0–1000, default 100; breaks placement ties.
+    #[schema(minimum = 0, maximum = 1000, default = 100)]
     #[serde(default = "default_priority")]
     pub priority: i32,
+    /// At most 50 tags of 1–64 characters.
+    #[schema(max_items = 50)]
     #[serde(default)]
     pub tags: Vec<String>,
     #[schema(value_type = Option<Object>)]
@@ -245,31 +303,53 @@ pub struct ProviderCreate {
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProviderUpdate {
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]([\s\S]*[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000])?$"
+    )]
     pub name: Option<String>,
+    #[schema(
+        min_length = 1,
+        max_length = 50,
+        pattern = r"^[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]([\s\S]*[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000])?$"
+    )]
     pub region: Option<String>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, min_length = 1, max_length = 50, pattern = r"^[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]([\s\S]*[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000])?$")]
     pub availability_zone: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, min_length = 1, max_length = 50, pattern = r"^[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]([\s\S]*[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000])?$")]
     pub cloud_provider: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, min_length = 3, max_length = 63, pattern = r"^[a-z]([a-z0-9-]*[a-z0-9])?$")]
     pub domain: Option<Option<String>>,
+    #[schema(exclusive_minimum = 0, maximum = 10000000)]
     pub cpu_total_cores: Option<f64>,
+    #[schema(exclusive_minimum = 0, maximum = 10000000)]
     pub memory_total_gb: Option<f64>,
+    #[schema(exclusive_minimum = 0, maximum = 10000000)]
     pub storage_total_gb: Option<f64>,
+    #[schema(minimum = 0, maximum = 100)]
     pub cpu_reservation_percent: Option<f64>,
+    #[schema(minimum = 0, maximum = 100)]
     pub memory_reservation_percent: Option<f64>,
+    #[schema(minimum = 0, maximum = 100)]
     pub storage_reservation_percent: Option<f64>,
     /// A new kubeconfig: probed like on create before it replaces the stored one.
+    #[schema(
+        pattern = r"[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+    )]
     pub kubeconfig_content: Option<String>,
     pub verify_ssl: Option<bool>,
     pub enable_loadbalancer: Option<bool>,
     pub is_active: Option<bool>,
     /// Stops new placements; databases already there keep running.
     pub is_maintenance: Option<bool>,
+    #[schema(minimum = 0, maximum = 1000)]
     pub priority: Option<i32>,
+    /// At most 50 tags of 1–64 characters.
+    #[schema(max_items = 50)]
     pub tags: Option<Vec<String>>,
     #[schema(value_type = Option<Object>)]
     pub metadata: Option<serde_json::Value>,

@@ -7,6 +7,9 @@ use utoipa::ToSchema;
 macro_rules! string_enum {
     ($name:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+        // Every text is the variant's snake_case name: this tells the OpenAPI derive so (it does
+        // not read the per-variant renames a macro passes it).
+        #[serde(rename_all = "snake_case")]
         pub enum $name { $( #[serde(rename = $text)] $variant ),+ }
         impl $name {
             pub const ALL: &'static [$name] = &[$($name::$variant),+];

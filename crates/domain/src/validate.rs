@@ -24,7 +24,7 @@ pub fn dns_label(field: &str, s: &str, min: usize, max: usize) -> Result<(), Dom
 
 /// A plausible e-mail address (one '@', non-empty local part, a dot in the domain, no spaces).
 pub fn email(field: &str, s: &str) -> Result<(), DomainError> {
-    let valid = s.len() <= 254
+    let valid = s.chars().count() <= 254
         && !s.chars().any(char::is_whitespace)
         && s.split_once('@').is_some_and(|(local, dom)| {
             !local.is_empty()
@@ -50,8 +50,11 @@ pub fn password(field: &str, s: &str) -> Result<(), DomainError> {
             "must be at least 12 characters",
         ));
     }
-    if s.len() > 256 {
-        return Err(DomainError::validation(field, "must be at most 256 bytes"));
+    if s.chars().count() > 256 {
+        return Err(DomainError::validation(
+            field,
+            "must be at most 256 characters",
+        ));
     }
     Ok(())
 }

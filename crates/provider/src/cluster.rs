@@ -21,7 +21,9 @@ use crate::observe::{
     observe_database, observe_event, observe_ops_request, ObservedDatabase, ObservedEvent,
     ObservedOpsRequest,
 };
-use crate::translate::{meta, Owner, LABEL_DATABASE_ID, LABEL_MANAGED_BY, LABEL_OPERATION_ID};
+use crate::translate::{
+    meta, monitoring_patch, Owner, LABEL_DATABASE_ID, LABEL_MANAGED_BY, LABEL_OPERATION_ID,
+};
 
 /// Where a database is reached.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -159,8 +161,11 @@ fn not_this_operation(
 
 /// Every key of `want` has that value in `have` (objects compared key by key, one level).
 fn spec_has(have: &Value, want: &Value) -> bool {
-    want.as_object()
-        .is_some_and(|w| w.iter().all(|(k, v)| have.get(k) == Some(v)))
+    // A field wanted null reads so when it is absent.
+    want.as_object().is_some_and(|w| {
+        w.iter()
+            .all(|(k, v)| have.get(k).unwrap_or(&Value::Null) == v)
+    })
 }
 
 /// Deletes only the object with this uid: if it was replaced meanwhile, the API answers 409.
@@ -671,7 +676,7 @@ impl Cluster {
             namespace,
             name,
             owner,
-            json!({ "metadata": metadata }),
+            |_: &DynamicObject| json!({ "metadata": metadata.clone() }),
             done,
         )
         .await
@@ -688,15 +693,26 @@ impl Cluster {
         spec: Value,
     ) -> Result<(), ProviderError> {
         let done = |o: &DynamicObject| spec_has(&o.data["spec"], &spec);
-        self.patch_owned(
-            engine,
-            ns,
-            name,
-            owner,
-            json!({ "spec": spec.clone() }),
-            done,
-        )
-        .await
+        let body = |_: &DynamicObject| json!({ "spec": spec.clone() });
+        self.patch_owned(engine, ns, name, owner, body, done).await
+    }
+
+    /// Turns KubeDB monitoring on (with `agent`) or off on an owned database object: its
+    /// `spec.monitor` and the stats Service template (KubeDB then makes or removes the stats
+    /// Service and, for the operator agent, the ServiceMonitor).
+    pub async fn set_monitoring(
+        &self,
+        db: &domain::model::Database,
+        ns: &str,
+        name: &str,
+        agent: Option<&crate::translate::MonitorAgent>,
+    ) -> Result<(), ProviderError> {
+        let owner = Owner::of(db);
+        let patch = |o: &DynamicObject| monitoring_patch(&o.data["spec"], db, agent);
+        let done = |o: &DynamicObject| spec_has(&o.data["spec"], &patch(o));
+        let body = |o: &DynamicObject| json!({ "spec": patch(o) });
+        self.patch_owned(db.engine, ns, name, &owner, body, done)
+            .await
     }
 
     /// Merge-patches the owned database object (unless `done` says it already reads so) with the
@@ -707,7 +723,7 @@ impl Cluster {
         ns: &str,
         name: &str,
         owner: &Owner<'_>,
-        body: Value,
+        body: impl Fn(&DynamicObject) -> Value,
         done: impl Fn(&DynamicObject) -> bool,
     ) -> Result<(), ProviderError> {
         let api = self.api(&database_resource(engine), Some(ns));
@@ -724,7 +740,7 @@ impl Cluster {
             if done(&existing) {
                 return Ok(());
             }
-            let mut patch = body.clone();
+            let mut patch = body(&existing);
             patch["metadata"]["resourceVersion"] = json!(existing.metadata.resource_version);
             match api
                 .patch(name, &PatchParams::default(), &Patch::Merge(&patch))

@@ -228,6 +228,11 @@ pub struct CreatePlan<'a> {
     pub monitor: &'a MonitorAgent,
 }
 
+/// The stats Service labels a ServiceMonitor turns into series labels: the names the
+/// dashboards, alert rules and the history route select by (the scrape config of the builtin
+/// agent makes the same ones from the `dbaas.io/` labels).
+const OPERATOR_TARGET_LABELS: [&str; 3] = ["database_id", "domain", "project"];
+
 /// How a Prometheus finds the databases' exporters (`spec.monitor.agent`).
 #[derive(Debug, Clone, PartialEq, Default)]
 pub enum MonitorAgent {
@@ -256,7 +261,13 @@ impl MonitorAgent {
                 "agent": "prometheus.io/operator",
                 "prometheus": {
                     "exporter": exporter,
-                    "serviceMonitor": { "labels": labels, "interval": interval },
+                    "serviceMonitor": {
+                        "labels": labels,
+                        "interval": interval,
+                        // The Prometheus Operator copies these labels of the stats Service onto
+                        // every series (see `stats_template`).
+                        "targetLabels": OPERATOR_TARGET_LABELS,
+                    },
                 },
             }),
         }
@@ -337,15 +348,10 @@ pub fn database_object(plan: &CreatePlan) -> Value {
     });
     if db.monitoring_enabled {
         spec["monitor"] = plan.monitor.spec();
-        // The stats Service carries whose database it is, so a Prometheus can label the series
-        // (`database_id`, `domain`, `project`; see deploy/monitoring). KubeDB's own
-        // `managed-by` stays: it finds its Services by it.
-        let mut labels = database_labels(db);
-        labels.remove(LABEL_MANAGED_BY);
         spec["serviceTemplates"]
             .as_array_mut()
             .expect("a list")
-            .push(json!({ "alias": "stats", "metadata": { "labels": labels } }));
+            .push(stats_template(db, plan.monitor));
     }
     if let Some(secret) = plan.auth_secret {
         spec["authSecret"] = json!({ "kind": "Secret", "name": secret, "externallyManaged": true });
@@ -407,6 +413,45 @@ pub fn database_object(plan: &CreatePlan) -> Value {
         "kind": m.kind,
         "metadata": metadata,
         "spec": spec,
+    })
+}
+
+/// The stats Service's template: it carries whose database it is, so a Prometheus can label
+/// the series (`database_id`, `domain`, `project`; see deploy/monitoring). KubeDB's own
+/// `managed-by` stays: it finds its Services by it.
+fn stats_template(db: &Database, agent: &MonitorAgent) -> Value {
+    let mut labels = database_labels(db);
+    labels.remove(LABEL_MANAGED_BY);
+    if matches!(agent, MonitorAgent::Operator { .. }) {
+        // A ServiceMonitor cannot relabel, so the Service carries the series' label names too.
+        let same = [LABEL_DATABASE_ID, LABEL_DOMAIN, LABEL_PROJECT];
+        for (plain, ours) in OPERATOR_TARGET_LABELS.into_iter().zip(same) {
+            let value = labels[ours].clone();
+            labels.insert(plain.into(), value);
+        }
+    }
+    json!({ "alias": "stats", "metadata": { "labels": labels } })
+}
+
+/// The merge patch that turns monitoring on (`agent`) or off (`None`) on an existing database
+/// object whose spec is `spec`: `spec.monitor` and the stats Service template, the other
+/// Service templates kept as they are.
+pub fn monitoring_patch(spec: &Value, db: &Database, agent: Option<&MonitorAgent>) -> Value {
+    let mut templates: Vec<Value> = spec["serviceTemplates"]
+        .as_array()
+        .map(|t| {
+            t.iter()
+                .filter(|t| t["alias"] != "stats")
+                .cloned()
+                .collect()
+        })
+        .unwrap_or_default();
+    if let Some(agent) = agent {
+        templates.push(stats_template(db, agent));
+    }
+    json!({
+        "monitor": agent.map_or(Value::Null, MonitorAgent::spec),
+        "serviceTemplates": templates,
     })
 }
 

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use domain::engine::{Engine, Size};
 use provider::translate::{self, CreatePlan};
-use serde_json::json;
+use serde_json::{json, Value};
 
 fn variants() -> Vec<(Engine, bool, bool, bool, bool)> {
     let mut v = Vec::new();
@@ -135,9 +135,12 @@ async fn every_variant_validates_and_is_admitted() {
             assert_eq!(spec["monitor"]["prometheus"]["exporter"]["port"], 56790);
             if i % 2 == 1 {
                 assert_eq!(spec["monitor"]["agent"], "prometheus.io/operator");
+                let sm = &spec["monitor"]["prometheus"]["serviceMonitor"];
+                assert_eq!(sm["labels"]["release"], "prometheus");
+                // The series get the labels the dashboards select by.
                 assert_eq!(
-                    spec["monitor"]["prometheus"]["serviceMonitor"]["labels"]["release"],
-                    "prometheus"
+                    sm["targetLabels"],
+                    json!(["database_id", "domain", "project"])
                 );
             } else {
                 assert_eq!(spec["monitor"]["agent"], "prometheus.io/builtin");
@@ -162,6 +165,24 @@ async fn every_variant_validates_and_is_admitted() {
             assert_eq!(labels["dbaas.io/database-id"], db.id.as_str());
             assert_eq!(labels["dbaas.io/domain"], "acme");
             assert!(labels.get("app.kubernetes.io/managed-by").is_none());
+            // A ServiceMonitor cannot relabel: with the operator agent the plain names are there.
+            if i % 2 == 1 {
+                assert_eq!(labels["database_id"], db.id.as_str());
+                assert_eq!(labels["domain"], "acme");
+                assert_eq!(labels["project"], "web");
+            } else {
+                assert!(labels.get("database_id").is_none());
+            }
+            // Turning monitoring off and on again on the object gives the same templates.
+            let off = translate::monitoring_patch(spec, &db, None);
+            assert_eq!(off["monitor"], Value::Null);
+            assert_eq!(
+                off["serviceTemplates"],
+                json!([spec["serviceTemplates"][0]])
+            );
+            let on = translate::monitoring_patch(&off, &db, Some(plan.monitor));
+            assert_eq!(on["monitor"], spec["monitor"]);
+            assert_eq!(on["serviceTemplates"], spec["serviceTemplates"]);
         }
         match (engine, ha) {
             (Engine::Mongodb, true) => assert_eq!(spec["replicaSet"]["name"], "rs0"),

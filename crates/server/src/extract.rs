@@ -52,23 +52,44 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
 /// Deserializes a JSON document, naming the offending field on failure.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     let de = &mut serde_json::Deserializer::from_slice(bytes);
-    serde_path_to_error::deserialize(de).map_err(|e| {
-        let path = e.path().to_string();
-        let inner = e.into_inner();
-        let field = if path == "." || path.is_empty() {
-            "body".to_string()
-        } else {
-            path
-        };
-        let message = if inner.is_syntax() || inner.is_eof() {
-            format!("malformed JSON: {inner}")
-        } else {
-            // serde's text carries "at line X column Y"; keep only the reason.
-            let text = inner.to_string();
-            text.split(" at line ").next().unwrap_or(&text).to_string()
-        };
-        ApiError::validation(&field, message)
-    })
+    let mut value: serde_json::Value = serde_path_to_error::deserialize(de).map_err(rejection)?;
+    integral_numbers(&mut value);
+    serde_path_to_error::deserialize(value).map_err(rejection)
+}
+
+/// JSON has one number type: `7.0` is the integer 7 (as JSON Schema's `integer` says), so an
+/// integral float within range is given to integer fields as one.
+fn integral_numbers(v: &mut serde_json::Value) {
+    match v {
+        serde_json::Value::Number(n) if !n.is_i64() && !n.is_u64() => {
+            if let Some(f) = n.as_f64() {
+                if f.fract() == 0.0 && f.abs() < 9.0e15 {
+                    *v = serde_json::Value::from(f as i64);
+                }
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(integral_numbers),
+        serde_json::Value::Object(map) => map.values_mut().for_each(integral_numbers),
+        _ => {}
+    }
+}
+
+fn rejection(e: serde_path_to_error::Error<serde_json::Error>) -> ApiError {
+    let path = e.path().to_string();
+    let inner = e.into_inner();
+    let field = if path == "." || path.is_empty() {
+        "body".to_string()
+    } else {
+        path
+    };
+    let message = if inner.is_syntax() || inner.is_eof() {
+        format!("malformed JSON: {inner}")
+    } else {
+        // serde's text carries "at line X column Y"; keep only the reason.
+        let text = inner.to_string();
+        text.split(" at line ").next().unwrap_or(&text).to_string()
+    };
+    ApiError::validation(&field, message)
 }
 
 /// Query string: 422 naming the parameter on a wrong type or unknown value.

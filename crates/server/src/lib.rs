@@ -4,6 +4,7 @@ pub mod app;
 pub mod auth;
 pub mod backup_watch;
 pub mod catalog;
+pub mod cli;
 pub mod clusters;
 pub mod config;
 pub mod context;

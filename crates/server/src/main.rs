@@ -1,7 +1,8 @@
-//! `dbaas`: the control plane (`serve`), the simulated cluster (`sim`), chores (`migrate`, `admin`).
+//! `dbaas`: the control plane (`serve`), the simulated cluster (`sim`), chores (`migrate`, `admin`),
+//! and the client of the REST API (`login`, `db`, `ops`, … – see `server::cli`).
 
 use anyhow::Context;
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use server::Config;
 
 // glibc malloc spent a quarter of a busy server's time in its own locks and consolidation.
@@ -38,6 +39,8 @@ enum Command {
         #[command(subcommand)]
         command: AdminCommand,
     },
+    #[command(flatten)]
+    Client(server::cli::ClientCommand),
 }
 
 #[derive(Subcommand)]
@@ -87,10 +90,24 @@ fn init_logging(format: &str) {
     }
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
+    let runtime = tokio::runtime::Runtime::new().expect("a Tokio runtime");
     match cli.command {
+        Command::Client(cmd) => runtime.block_on(server::cli::run(cmd, Cli::command)),
+        command => match runtime.block_on(run(command)) {
+            Ok(()) => std::process::ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("Error: {e:?}");
+                std::process::ExitCode::FAILURE
+            }
+        },
+    }
+}
+
+async fn run(command: Command) -> anyhow::Result<()> {
+    match command {
+        Command::Client(_) => unreachable!("dispatched in main"),
         Command::Serve { config } => {
             init_logging(&config.log_format);
             let started = std::time::Instant::now();

@@ -55,10 +55,7 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
             .await
             .context("connecting to Redis timed out")?
             .context("connecting to Redis")?;
-            (
-                Arc::new(RedisLimiter::new(conn.clone(), local.clone())),
-                Some(conn),
-            )
+            (RedisLimiter::new(conn.clone(), local.clone()), Some(conn))
         }
         None => (local.clone(), None),
     };

@@ -30,7 +30,8 @@ pub struct AcceptInvitation {
 #[serde(deny_unknown_fields)]
 pub struct PasswordChange {
     pub current_password: String,
-    /// At least 12 characters.
+    /// 12–256 characters.
+    #[schema(min_length = 12, max_length = 256)]
     pub new_password: String,
 }
 

@@ -41,7 +41,7 @@ pub struct OrphansResponse {
     pub checked_at: Option<DateTime<Utc>>,
 }
 
-#[utoipa::path(get, path = "/api/v1/admin/orphans", tag = "admin",
+#[utoipa::path(get, operation_id = "list_orphans", path = "/api/v1/admin/orphans", tag = "admin",
     responses((status = 200, body = OrphansResponse), (status = 401), (status = 403)),
     security(("bearer" = [])))]
 pub async fn orphans(

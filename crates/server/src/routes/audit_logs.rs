@@ -19,6 +19,7 @@ use crate::extract::ApiQuery;
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct AuditQuery {
     pub action: Option<String>,
@@ -30,19 +31,23 @@ pub struct AuditQuery {
     pub since: Option<DateTime<Utc>>,
     pub until: Option<DateTime<Utc>>,
     pub status: Option<AuditOutcome>,
+    /// 1-based page number.
+    #[param(minimum = 1, maximum = 1000000, default = 1)]
     pub page: Option<i64>,
+    /// Items per page.
+    #[param(minimum = 1, maximum = 100, default = 10)]
     pub page_size: Option<i64>,
 }
 
 /// The response's shape (documented in the OpenAPI schema); [`page_body`] writes exactly this.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct AuditList {
     pub audit_logs: Vec<AuditEntry>,
     #[serde(flatten)]
     pub meta: PageMeta,
 }
 
-#[utoipa::path(get, path = "/api/v1/audit-logs", tag = "audit", params(AuditQuery),
+#[utoipa::path(get, operation_id = "list_audit_logs", path = "/api/v1/audit-logs", tag = "audit", params(AuditQuery),
     responses((status = 200, body = AuditList), (status = 403)), security(("bearer" = [])))]
 pub async fn list(
     State(state): State<AppState>,
@@ -80,11 +85,7 @@ pub async fn list(
         }
         Some(s)
     };
-    if let (Some(s), Some(u)) = (q.since, q.until) {
-        if s > u {
-            return Err(ApiError::validation("since", "must not be after until"));
-        }
-    }
+    // `since` after `until` is an empty window: an empty page, like any filter nothing matches.
     let filter = AuditFilter {
         action: q.action,
         resource_type: q.resource_type,

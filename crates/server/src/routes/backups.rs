@@ -16,7 +16,7 @@ use domain::model::Database;
 use domain::requests::DatabaseCreate;
 use domain::status::OperationType;
 use domain::DomainError;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
 
@@ -58,6 +58,9 @@ async fn put_storage(
     action: &str,
     resource: (&str, &str),
 ) -> ApiResult<Json<BackupStorageView>> {
+    if req.endpoint.trim().parse::<axum::http::Uri>().is_err() {
+        return Err(ApiError::validation("endpoint", "must be a valid URL"));
+    }
     let saved = save_storage(&state.workflows(), scope, &req, &caller.user_id).await;
     let audit = |status: u16| {
         Audit::new(action, resource.0)
@@ -230,7 +233,7 @@ pub async fn trigger_backup(
 }
 
 /// A page of a database's backups.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct BackupList {
     pub backups: Vec<Backup>,
     #[serde(flatten)]
@@ -277,7 +280,7 @@ pub async fn get_backup(
 }
 
 /// `POST /restore`'s answer when it makes a new database.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct RestoreResponse {
     pub operation_id: String,
     /// The new database (a restore into a new database).
@@ -286,7 +289,7 @@ pub struct RestoreResponse {
     pub backup_id: String,
 }
 
-#[utoipa::path(post, path = "/api/v1/domain/{domain}/project/{project}/databases/{id}/restore", tag = "databases",
+#[utoipa::path(post, operation_id = "restore_database", path = "/api/v1/domain/{domain}/project/{project}/databases/{id}/restore", tag = "databases",
     params(("domain" = String, Path), ("project" = String, Path), ("id" = String, Path), DryRun),
     request_body = RestoreRequest,
     responses((status = 202, description = "in place: the day-2 answer with its operation; into a new database: RestoreResponse"),
@@ -382,10 +385,12 @@ pub async fn restore(
                 annotations: Some(db.annotations.clone()),
             };
             if target.storage_gb.is_some_and(|g| g < db.storage_gb) {
-                return Err(ApiError::validation(
-                    "target.new_database.storage_gb",
-                    format!("must be at least the source's {} GB", db.storage_gb),
-                ));
+                // Like a resize that shrinks: a rule against the stored database (400).
+                return Err(ApiError::bad_request(format!(
+                    "target.new_database.storage_gb: storage never shrinks: must be at least the \
+                     source's {} GB",
+                    db.storage_gb
+                )));
             }
             let actor = Actor::from(&caller);
             let outcome = databases::create_restored(

@@ -33,7 +33,7 @@ use provider::translate::Owner;
 
 pub use domain::requests::DatabaseCreate;
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct DatabaseResponse {
     pub id: String,
     pub name: String,
@@ -115,7 +115,7 @@ impl DatabaseResponse {
     }
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct DatabaseList {
     pub databases: Vec<DatabaseResponse>,
     #[serde(flatten)]
@@ -123,9 +123,14 @@ pub struct DatabaseList {
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct DatabaseQuery {
+    /// 1-based page number.
+    #[param(minimum = 1, maximum = 1000000, default = 1)]
     pub page: Option<i64>,
+    /// Items per page.
+    #[param(minimum = 1, maximum = 100, default = 10)]
     pub page_size: Option<i64>,
     pub engine: Option<Engine>,
     pub status: Option<DatabaseStatus>,
@@ -141,7 +146,7 @@ fn header(headers: &HeaderMap, name: &str) -> Option<String> {
         .map(str::to_string)
 }
 
-#[utoipa::path(post, path = "/api/v1/domain/{domain}/project/{project}/databases", tag = "databases",
+#[utoipa::path(post, operation_id = "create_database", path = "/api/v1/domain/{domain}/project/{project}/databases", tag = "databases",
     params(("domain" = String, Path), ("project" = String, Path), DryRun,
         ("X-Region" = Option<String>, Header), ("X-Availability-Zone" = Option<String>, Header)),
     request_body = DatabaseCreate,
@@ -211,7 +216,7 @@ pub(crate) async fn load(
     }
 }
 
-#[utoipa::path(get, path = "/api/v1/domain/{domain}/project/{project}/databases", tag = "databases",
+#[utoipa::path(get, operation_id = "list_databases", path = "/api/v1/domain/{domain}/project/{project}/databases", tag = "databases",
     params(("domain" = String, Path), ("project" = String, Path), DatabaseQuery),
     responses((status = 200, body = DatabaseList), (status = 404)), security(("bearer" = [])))]
 pub async fn list(
@@ -252,7 +257,7 @@ pub async fn list(
     state.reads.json(state.store.as_ref(), key, read).await
 }
 
-#[utoipa::path(get, path = "/api/v1/domain/{domain}/project/{project}/databases/{id}", tag = "databases",
+#[utoipa::path(get, operation_id = "get_database", path = "/api/v1/domain/{domain}/project/{project}/databases/{id}", tag = "databases",
     params(("domain" = String, Path), ("project" = String, Path), ("id" = String, Path)),
     responses((status = 200, body = DatabaseResponse), (status = 404)), security(("bearer" = [])))]
 pub async fn get(
@@ -269,7 +274,7 @@ pub async fn get(
     state.reads.json(state.store.as_ref(), key, read).await
 }
 
-#[utoipa::path(delete, path = "/api/v1/domain/{domain}/project/{project}/databases/{id}", tag = "databases",
+#[utoipa::path(delete, operation_id = "delete_database", path = "/api/v1/domain/{domain}/project/{project}/databases/{id}", tag = "databases",
     params(("domain" = String, Path), ("project" = String, Path), ("id" = String, Path), DryRun),
     responses((status = 202, body = DatabaseResponse),
         (status = 200, body = crate::workflows::day2::PlanResponse, description = "dry run; nothing written"),
@@ -287,14 +292,14 @@ pub async fn delete(
     Ok(respond(outcome))
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct ReplicaStatus {
     pub desired: i64,
     pub ready: i64,
     pub status: String,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct DatabaseStatusResponse {
     pub database_id: String,
     pub name: String,
@@ -309,7 +314,7 @@ pub struct DatabaseStatusResponse {
     pub updated_at: DateTime<Utc>,
 }
 
-#[utoipa::path(get, path = "/api/v1/domain/{domain}/project/{project}/databases/{id}/status", tag = "databases",
+#[utoipa::path(get, operation_id = "get_database_status", path = "/api/v1/domain/{domain}/project/{project}/databases/{id}/status", tag = "databases",
     params(("domain" = String, Path), ("project" = String, Path), ("id" = String, Path)),
     responses((status = 200, body = DatabaseStatusResponse), (status = 404)), security(("bearer" = [])))]
 pub async fn status(
@@ -337,7 +342,7 @@ pub async fn status(
     }))
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct Credentials {
     pub username: String,
     pub password: String,
@@ -347,7 +352,7 @@ pub struct Credentials {
     pub connection_string: String,
 }
 
-#[utoipa::path(get, path = "/api/v1/domain/{domain}/project/{project}/databases/{id}/credentials", tag = "databases",
+#[utoipa::path(get, operation_id = "get_database_credentials", path = "/api/v1/domain/{domain}/project/{project}/databases/{id}/credentials", tag = "databases",
     params(("domain" = String, Path), ("project" = String, Path), ("id" = String, Path)),
     responses((status = 200, body = Credentials), (status = 400), (status = 403), (status = 404), (status = 409), (status = 503)),
     security(("bearer" = [])))]
@@ -453,7 +458,7 @@ async fn read_credentials(
     })
 }
 
-#[utoipa::path(post, path = "/api/v1/domain/{domain}/project/{project}/databases/{id}/refresh-endpoint", tag = "databases",
+#[utoipa::path(post, operation_id = "refresh_database_endpoint", path = "/api/v1/domain/{domain}/project/{project}/databases/{id}/refresh-endpoint", tag = "databases",
     params(("domain" = String, Path), ("project" = String, Path), ("id" = String, Path)),
     responses((status = 200, body = DatabaseResponse), (status = 400), (status = 404), (status = 409), (status = 503)),
     security(("bearer" = [])))]

@@ -35,6 +35,7 @@ use crate::workflows::Actor;
 use domain::requests;
 
 #[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct DryRun {
     /// Answer 200 with the plan (operations, Kubernetes objects, quota delta); write nothing.
@@ -119,7 +120,7 @@ fn request(action: &str) -> Request<'_> {
     }
 }
 
-#[utoipa::path(post, path = "/api/v1/domain/{domain}/project/{project}/databases/{id}/scale", tag = "databases",
+#[utoipa::path(post, operation_id = "scale_database", path = "/api/v1/domain/{domain}/project/{project}/databases/{id}/scale", tag = "databases",
     params(("domain" = String, Path), ("project" = String, Path), ("id" = String, Path), DryRun),
     request_body = Resize,
     responses((status = 202, body = Day2Response), (status = 200, body = PlanResponse, description = "dry run"),
@@ -147,10 +148,20 @@ pub async fn scale(
 #[serde(deny_unknown_fields)]
 pub struct DatabaseUpdate {
     pub size: Option<Size>,
+    /// At most 10000; never less than the database has (400).
+    #[schema(maximum = 10000)]
     pub storage_gb: Option<i64>,
+    /// 1–9; the engine and topology further constrain it (400 with the rule).
+    #[schema(minimum = 1, maximum = 9)]
     pub replicas: Option<i64>,
     pub backup_enabled: Option<bool>,
+    /// `hourly`, `daily`, `weekly` or a five-field cron line such as `30 2 * * *`.
+    #[schema(
+        max_length = 100,
+        pattern = r"^(hourly|daily|weekly|(\*(/([1-9]|[1-5][0-9]))?|[0-9]|[1-5][0-9])(,(\*(/([1-9]|[1-5][0-9]))?|[0-9]|[1-5][0-9]))* (\*(/([1-9]|1[0-9]|2[0-3]))?|[0-9]|1[0-9]|2[0-3])(,(\*(/([1-9]|1[0-9]|2[0-3]))?|[0-9]|1[0-9]|2[0-3]))* (\*(/([1-9]|[12][0-9]|3[01]))?|[1-9]|[12][0-9]|3[01])(,(\*(/([1-9]|[12][0-9]|3[01]))?|[1-9]|[12][0-9]|3[01]))* (\*(/([1-9]|1[0-2]))?|[1-9]|1[0-2])(,(\*(/([1-9]|1[0-2]))?|[1-9]|1[0-2]))* (\*(/([1-7]))?|[0-7])(,(\*(/([1-7]))?|[0-7]))*)$"
+    )]
     pub backup_schedule: Option<String>,
+    #[schema(minimum = 1, maximum = 365)]
     pub backup_retention_days: Option<i64>,
     pub monitoring_enabled: Option<bool>,
     /// On: KubeDB's `deletionPolicy: DoNotTerminate`, and DELETE is refused.
@@ -160,7 +171,7 @@ pub struct DatabaseUpdate {
     pub upgrade_policy: Option<UpgradePolicy>,
 }
 
-#[utoipa::path(patch, path = "/api/v1/domain/{domain}/project/{project}/databases/{id}", tag = "databases",
+#[utoipa::path(patch, operation_id = "update_database", path = "/api/v1/domain/{domain}/project/{project}/databases/{id}", tag = "databases",
     params(("domain" = String, Path), ("project" = String, Path), ("id" = String, Path), DryRun),
     request_body = DatabaseUpdate,
     responses((status = 202, body = Day2Response, description = "operations queued"),
@@ -248,7 +259,8 @@ pub async fn update(
                     .unwrap_or_else(|| db.annotations.clone()),
             )
         });
-        push_to_cluster(&state, &caller, &db, protection, metadata).await?;
+        let monitoring = req.settings.monitoring_enabled;
+        push_to_cluster(&state, &caller, &db, protection, metadata, monitoring).await?;
         let backups_changed = req.changed.iter().any(|c| c.starts_with("backup_"));
         if backups_changed {
             push_backup_schedule(&state, &db, &req.settings).await?;
@@ -259,7 +271,8 @@ pub async fn update(
 
 /// What a PATCH changes on the KubeDB object itself, before the record says so: deletion
 /// protection (`DoNotTerminate`; a paused database keeps `Halt` until it resumes, which restores
-/// the policy the record then names) and the user's labels and annotations. A database without an
+/// the policy the record then names), the user's labels and annotations, and monitoring on or off
+/// (`spec.monitor` with the platform's agent, and the stats Service). A database without an
 /// object yet gets them at create.
 async fn push_to_cluster(
     state: &AppState,
@@ -267,6 +280,7 @@ async fn push_to_cluster(
     db: &Database,
     protection: Option<bool>,
     metadata: Option<(BTreeMap<String, String>, BTreeMap<String, String>)>,
+    monitoring: Option<bool>,
 ) -> ApiResult<()> {
     use domain::status::DatabaseStatus::*;
     let (Some(ns), Some(name), Some(pid)) = (
@@ -278,8 +292,10 @@ async fn push_to_cluster(
     };
     let protection = protection
         .filter(|_| matches!(db.status, Running | Updating | Scaling | Failed | Resuming));
-    let metadata = metadata.filter(|_| !matches!(db.status, Pending | Deleting | Deleted));
-    if protection.is_none() && metadata.is_none() {
+    let exists = !matches!(db.status, Pending | Deleting | Deleted);
+    let metadata = metadata.filter(|_| exists);
+    let monitoring = monitoring.filter(|_| exists);
+    if protection.is_none() && metadata.is_none() && monitoring.is_none() {
         return Ok(());
     }
     let (ctx, actor) = (state.workflows(), Actor::from(caller));
@@ -303,6 +319,11 @@ async fn push_to_cluster(
                 (labels, annotations),
             )
             .await;
+        owned_read(&ctx, &actor, db, done).await?;
+    }
+    if let Some(on) = monitoring {
+        let agent = on.then_some(&state.monitor_agent);
+        let done = cluster.set_monitoring(db, ns, name, agent).await;
         owned_read(&ctx, &actor, db, done).await?;
     }
     Ok(())
@@ -358,7 +379,7 @@ fn single(action: &str, kind: OperationType, desired: Day2Desired) -> Request<'_
     r
 }
 
-#[utoipa::path(post, path = "/api/v1/domain/{domain}/project/{project}/databases/{id}/pause", tag = "databases",
+#[utoipa::path(post, operation_id = "pause_database", path = "/api/v1/domain/{domain}/project/{project}/databases/{id}/pause", tag = "databases",
     params(("domain" = String, Path), ("project" = String, Path), ("id" = String, Path), DryRun),
     responses((status = 202, body = Day2Response), (status = 200, body = PlanResponse, description = "dry run"),
         (status = 400, description = "invalid_state"), (status = 404), (status = 409, description = "the database kept changing state"), (status = 422, description = "validation_error")), security(("bearer" = [])))]
@@ -377,7 +398,7 @@ pub async fn pause(
     answer(&state, &caller, db, req, q.dry_run).await
 }
 
-#[utoipa::path(post, path = "/api/v1/domain/{domain}/project/{project}/databases/{id}/resume", tag = "databases",
+#[utoipa::path(post, operation_id = "resume_database", path = "/api/v1/domain/{domain}/project/{project}/databases/{id}/resume", tag = "databases",
     params(("domain" = String, Path), ("project" = String, Path), ("id" = String, Path), DryRun),
     responses((status = 202, body = Day2Response), (status = 200, body = PlanResponse, description = "dry run"),
         (status = 400, description = "invalid_state, no_capacity"), (status = 403, description = "quota_exceeded"),
@@ -401,7 +422,7 @@ pub async fn resume(
     answer(&state, &caller, db, req, q.dry_run).await
 }
 
-#[utoipa::path(post, path = "/api/v1/domain/{domain}/project/{project}/databases/{id}/restart", tag = "databases",
+#[utoipa::path(post, operation_id = "restart_database", path = "/api/v1/domain/{domain}/project/{project}/databases/{id}/restart", tag = "databases",
     params(("domain" = String, Path), ("project" = String, Path), ("id" = String, Path), DryRun),
     responses((status = 202, body = Day2Response), (status = 200, body = PlanResponse, description = "dry run"),
         (status = 400, description = "invalid_state"), (status = 404), (status = 409, description = "the database kept changing state"), (status = 422, description = "validation_error")), security(("bearer" = [])))]
@@ -420,7 +441,7 @@ pub async fn restart(
     answer(&state, &caller, db, req, q.dry_run).await
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct UpgradesResponse {
     pub database_id: String,
     pub current_version: String,
@@ -445,7 +466,7 @@ async fn offered(state: &AppState, db: &Database) -> ApiResult<Vec<AvailableUpgr
     ))
 }
 
-#[utoipa::path(get, path = "/api/v1/domain/{domain}/project/{project}/databases/{id}/available-upgrades", tag = "databases",
+#[utoipa::path(get, operation_id = "list_available_upgrades", path = "/api/v1/domain/{domain}/project/{project}/databases/{id}/available-upgrades", tag = "databases",
     params(("domain" = String, Path), ("project" = String, Path), ("id" = String, Path)),
     responses((status = 200, body = UpgradesResponse), (status = 404)), security(("bearer" = [])))]
 pub async fn available_upgrades(
@@ -462,14 +483,14 @@ pub async fn available_upgrades(
     }))
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpgradeRequest {
     /// A catalog name (or engine version) from `available-upgrades`.
     pub target_version: String,
 }
 
-#[utoipa::path(post, path = "/api/v1/domain/{domain}/project/{project}/databases/{id}/upgrade", tag = "databases",
+#[utoipa::path(post, operation_id = "upgrade_database", path = "/api/v1/domain/{domain}/project/{project}/databases/{id}/upgrade", tag = "databases",
     params(("domain" = String, Path), ("project" = String, Path), ("id" = String, Path), DryRun),
     request_body = UpgradeRequest,
     responses((status = 202, body = Day2Response), (status = 200, body = PlanResponse, description = "dry run"),
@@ -529,7 +550,7 @@ pub struct UpgradePolicyResponse {
     pub pending_maintenance: Option<PendingMaintenance>,
 }
 
-#[utoipa::path(put, path = "/api/v1/domain/{domain}/project/{project}/databases/{id}/upgrade-policy", tag = "databases",
+#[utoipa::path(put, operation_id = "set_upgrade_policy", path = "/api/v1/domain/{domain}/project/{project}/databases/{id}/upgrade-policy", tag = "databases",
     params(("domain" = String, Path), ("project" = String, Path), ("id" = String, Path)),
     request_body = UpgradePolicy,
     responses((status = 200, body = UpgradePolicyResponse), (status = 400), (status = 404), (status = 409, description = "the database kept changing state"), (status = 422, description = "validation_error")), security(("bearer" = [])))]
@@ -564,7 +585,7 @@ pub async fn upgrade_policy(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReconfigureRequest {
-    /// Engine configuration parameters, e.g. `{"max_connections": "200"}`.
+    /// Engine configuration parameters, e.g. `{"max_connections": "200"}`: 1–100 of them.
     pub config: BTreeMap<String, String>,
 }
 
@@ -595,7 +616,7 @@ fn check_config(config: &BTreeMap<String, String>) -> ApiResult<()> {
     Ok(())
 }
 
-#[utoipa::path(post, path = "/api/v1/domain/{domain}/project/{project}/databases/{id}/reconfigure", tag = "databases",
+#[utoipa::path(post, operation_id = "reconfigure_database", path = "/api/v1/domain/{domain}/project/{project}/databases/{id}/reconfigure", tag = "databases",
     params(("domain" = String, Path), ("project" = String, Path), ("id" = String, Path), DryRun),
     request_body = ReconfigureRequest,
     responses((status = 202, body = Day2Response), (status = 200, body = PlanResponse, description = "dry run"),
@@ -624,11 +645,12 @@ pub async fn reconfigure(
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RotateRequest {
-    /// The new password (at least 12 characters); generated when absent.
+    /// The new password (12–256 characters); generated when absent.
+    #[schema(min_length = 12, max_length = 256)]
     pub password: Option<String>,
 }
 
-#[utoipa::path(post, path = "/api/v1/domain/{domain}/project/{project}/databases/{id}/rotate-credentials", tag = "databases",
+#[utoipa::path(post, operation_id = "rotate_database_credentials", path = "/api/v1/domain/{domain}/project/{project}/databases/{id}/rotate-credentials", tag = "databases",
     params(("domain" = String, Path), ("project" = String, Path), ("id" = String, Path), DryRun),
     request_body(content = RotateRequest, description = "optional"),
     responses((status = 202, body = Day2Response), (status = 200, body = PlanResponse, description = "dry run"),
@@ -645,8 +667,7 @@ pub async fn rotate_credentials(
     let body: RotateRequest = if body.iter().all(u8::is_ascii_whitespace) {
         RotateRequest::default()
     } else {
-        serde_json::from_slice(&body)
-            .map_err(|e| ApiError::bad_request(format!("invalid JSON body: {e}")))?
+        crate::extract::parse_json(&body)?
     };
     let password = match body.password {
         Some(p) => {

@@ -67,7 +67,7 @@ fn exporting(status: DatabaseStatus) -> bool {
     )
 }
 
-#[utoipa::path(get, path = "/api/v1/domain/{domain}/project/{project}/databases/{id}/metrics", tag = "databases",
+#[utoipa::path(get, operation_id = "get_database_metrics", path = "/api/v1/domain/{domain}/project/{project}/databases/{id}/metrics", tag = "databases",
     params(("domain" = String, Path), ("project" = String, Path), ("id" = String, Path)),
     responses((status = 200, body = MetricsResponse),
         (status = 400, description = "invalid_state: monitoring is off, or the database is not running"),
@@ -134,14 +134,17 @@ pub async fn get(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct HistoryQuery {
     /// One of the engine's history series (`cpu_cores`, `memory_bytes`, `qps`, `connections`, …;
     /// a wrong name answers 422 listing them).
     pub metric: String,
     /// How far back, as Prometheus writes durations: `5m` to `30d` (default `1h`).
+    #[param(pattern = r"^[0-9]+[smhdw]$", example = "1h")]
     pub range: Option<String>,
     /// Seconds between points, as a duration (`15s`, `1m`, …); default: the range / 120, at least
     /// 15 s. At most 11,000 points.
+    #[param(pattern = r"^[0-9]+[smhdw]$", example = "1m")]
     pub step: Option<String>,
 }
 
@@ -161,7 +164,7 @@ const MIN_RANGE: u64 = 300;
 const MAX_RANGE: u64 = 30 * 86_400;
 const MAX_POINTS: u64 = 11_000;
 
-#[utoipa::path(get, path = "/api/v1/domain/{domain}/project/{project}/databases/{id}/metrics/history", tag = "databases",
+#[utoipa::path(get, operation_id = "get_database_metrics_history", path = "/api/v1/domain/{domain}/project/{project}/databases/{id}/metrics/history", tag = "databases",
     params(("domain" = String, Path), ("project" = String, Path), ("id" = String, Path), HistoryQuery),
     responses((status = 200, body = HistoryResponse),
         (status = 400, description = "invalid_state: monitoring is off"),

@@ -16,7 +16,7 @@ use domain::model::{Database, Operation, PageRequest};
 use domain::status::DatabaseStatus;
 use futures::Stream;
 use provider::translate::Owner;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use store::OperationFilter;
 use tokio::sync::broadcast::error::RecvError;
@@ -35,20 +35,21 @@ use crate::workflows::Actor;
 /// At most this many status moves and operations are merged into one timeline.
 const HISTORY: i64 = 1000;
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct TimelineEvent {
     pub at: DateTime<Utc>,
     /// `status` (the database moved), `operation` (queued, started, ended), `drift` (the
     /// reconciler found the cluster differing from what the platform set, and what it did) or
     /// `kubernetes` (an Event the cluster recorded on the database's KubeDB object or its
     /// OpsRequests).
-    pub kind: &'static str,
+    #[schema(value_type = String)]
+    pub kind: std::borrow::Cow<'static, str>,
     pub message: String,
     #[schema(value_type = Object)]
     pub details: Value,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct Timeline {
     pub events: Vec<TimelineEvent>,
     /// Why the cluster's events are missing from this page (the cluster could not be reached);
@@ -69,14 +70,14 @@ fn operation_events(o: &Operation, out: &mut Vec<TimelineEvent>) {
     };
     out.push(TimelineEvent {
         at: o.created_at,
-        kind: "operation",
+        kind: "operation".into(),
         message: format!("{} queued", o.op_type),
         details: details(json!({"status": "queued"})),
     });
     if let Some(at) = o.started_at {
         out.push(TimelineEvent {
             at,
-            kind: "operation",
+            kind: "operation".into(),
             message: format!("{} started", o.op_type),
             details: details(json!({"status": "in_progress"})),
         });
@@ -89,7 +90,7 @@ fn operation_events(o: &Operation, out: &mut Vec<TimelineEvent>) {
             .unwrap_or_default();
         out.push(TimelineEvent {
             at,
-            kind: "operation",
+            kind: "operation".into(),
             message: format!("{} {}{why}", o.op_type, o.status),
             details: details(json!({"status": o.status, "error_message": o.error_message,
                 "ops_request_name": o.ops_request_name})),
@@ -97,7 +98,7 @@ fn operation_events(o: &Operation, out: &mut Vec<TimelineEvent>) {
     }
 }
 
-#[utoipa::path(get, path = "/api/v1/domain/{domain}/project/{project}/databases/{id}/events", tag = "databases",
+#[utoipa::path(get, operation_id = "list_database_events", path = "/api/v1/domain/{domain}/project/{project}/databases/{id}/events", tag = "databases",
     params(("domain" = String, Path), ("project" = String, Path), ("id" = String, Path), PageQuery),
     responses((status = 200, body = Timeline), (status = 404)), security(("bearer" = [])))]
 pub async fn timeline(
@@ -116,7 +117,7 @@ pub async fn timeline(
         .into_iter()
         .map(|e| TimelineEvent {
             at: e.at,
-            kind: "status",
+            kind: "status".into(),
             message: match e.from {
                 Some(f) => format!("{f} → {}", e.to),
                 None => format!("created as {}", e.to),
@@ -157,7 +158,7 @@ pub async fn timeline(
         .await?;
     events.extend(drift.items.into_iter().map(|a| TimelineEvent {
         at: a.timestamp,
-        kind: "drift",
+        kind: "drift".into(),
         message: format!(
             "drift: {}",
             a.details["summary"].as_str().unwrap_or("the cluster differed")
@@ -170,7 +171,7 @@ pub async fn timeline(
     match cluster_events(&state, &caller, &db).await {
         Ok(list) => events.extend(list.into_iter().map(|e| TimelineEvent {
             at: e.at,
-            kind: "kubernetes",
+            kind: "kubernetes".into(),
             message: format!(
                 "{}/{} {}: {}",
                 e.object_kind, e.object_name, e.reason, e.message
@@ -251,7 +252,7 @@ async fn change_event(state: &AppState, caller: &Caller, id: &str) -> Option<Eve
     Event::default().event("database").json_data(data).ok()
 }
 
-#[utoipa::path(get, path = "/api/v1/events/stream", tag = "databases",
+#[utoipa::path(get, operation_id = "stream_events", path = "/api/v1/events/stream", tag = "databases",
     responses((status = 200, description = "text/event-stream: `event: database` with {database_id, name, domain, project, status, health_status, kubedb_phase, ready_replicas, updated_at, operation}, for the databases the caller can see; `event: lagged` when changes were skipped (re-read the list)")),
     security(("bearer" = [])))]
 pub async fn stream(

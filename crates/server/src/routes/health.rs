@@ -34,12 +34,12 @@ pub async fn health(State(state): State<AppState>) -> Json<Health> {
     })
 }
 
-#[utoipa::path(get, path = "/health/live", tag = "health", responses((status = 200)))]
+#[utoipa::path(get, operation_id = "health_live", path = "/health/live", tag = "health", responses((status = 200)))]
 pub async fn live() -> Json<Value> {
     Json(json!({"status": "alive", "timestamp": Utc::now()}))
 }
 
-#[utoipa::path(get, path = "/health/startup", tag = "health", responses((status = 200)))]
+#[utoipa::path(get, operation_id = "health_startup", path = "/health/startup", tag = "health", responses((status = 200)))]
 pub async fn startup(State(state): State<AppState>) -> Json<Value> {
     Json(
         json!({"status": "started", "uptime_seconds": state.started_at.elapsed().as_secs_f64(), "timestamp": Utc::now()}),
@@ -49,7 +49,7 @@ pub async fn startup(State(state): State<AppState>) -> Json<Value> {
 /// Ready when the store answers: 503 names what failed. Redis is shared state this replica can
 /// serve without (rate limits count in process meanwhile), so a Redis that does not answer
 /// makes the replica `degraded`, still ready.
-#[utoipa::path(get, path = "/health/ready", tag = "health", responses((status = 200), (status = 503)))]
+#[utoipa::path(get, operation_id = "health_ready", path = "/health/ready", tag = "health", responses((status = 200), (status = 503)))]
 pub async fn ready(State(state): State<AppState>) -> impl IntoResponse {
     let mut checks = serde_json::Map::new();
     let mut ok = true;

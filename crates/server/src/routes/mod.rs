@@ -25,8 +25,13 @@ use crate::error::ApiError;
 
 /// `page` (≥ 1, default 1) and `page_size` (1–100, default 10).
 #[derive(Debug, Clone, Copy, Deserialize, IntoParams, Default)]
+#[into_params(parameter_in = Query)]
 pub struct PageQuery {
+    /// 1-based page number.
+    #[param(minimum = 1, maximum = 1000000, default = 1)]
     pub page: Option<i64>,
+    /// Items per page.
+    #[param(minimum = 1, maximum = 100, default = 10)]
     pub page_size: Option<i64>,
 }
 
@@ -48,7 +53,7 @@ impl PageQuery {
 }
 
 /// The pagination fields every listing carries beside its items.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct PageMeta {
     pub total: i64,
     pub page: i64,

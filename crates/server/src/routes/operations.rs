@@ -19,7 +19,7 @@ use crate::extract::ApiQuery;
 use crate::ops::create::SEALED_CREDENTIALS;
 use crate::state::{AppState, Audit};
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct OperationResponse {
     pub id: String,
     pub database_id: String,
@@ -78,7 +78,7 @@ impl From<Operation> for OperationResponse {
     }
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct OperationList {
     pub operations: Vec<OperationResponse>,
     #[serde(flatten)]
@@ -86,6 +86,7 @@ pub struct OperationList {
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct OperationQuery {
     pub database_id: Option<String>,
@@ -93,7 +94,11 @@ pub struct OperationQuery {
     #[serde(rename = "type")]
     #[param(rename = "type")]
     pub op_type: Option<OperationType>,
+    /// 1-based page number.
+    #[param(minimum = 1, maximum = 1000000, default = 1)]
     pub page: Option<i64>,
+    /// Items per page.
+    #[param(minimum = 1, maximum = 100, default = 10)]
     pub page_size: Option<i64>,
 }
 
@@ -114,7 +119,7 @@ fn visibility(caller: &Caller) -> Visibility {
     }
 }
 
-#[utoipa::path(get, path = "/api/v1/operations", tag = "operations", params(OperationQuery),
+#[utoipa::path(get, operation_id = "list_operations", path = "/api/v1/operations", tag = "operations", params(OperationQuery),
     responses((status = 200, body = OperationList)), security(("bearer" = [])))]
 pub async fn list(
     State(state): State<AppState>,
@@ -157,7 +162,7 @@ async fn load(state: &AppState, caller: &Caller, id: &str) -> ApiResult<Operatio
     Ok(op)
 }
 
-#[utoipa::path(get, path = "/api/v1/operations/{id}", tag = "operations", params(("id" = String, Path)),
+#[utoipa::path(get, operation_id = "get_operation", path = "/api/v1/operations/{id}", tag = "operations", params(("id" = String, Path)),
     responses((status = 200, body = OperationResponse), (status = 404)), security(("bearer" = [])))]
 pub async fn get(
     State(state): State<AppState>,
@@ -167,13 +172,13 @@ pub async fn get(
     Ok(Json(load(&state, &caller, &id).await?.into()))
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct CancelResponse {
     pub success: bool,
     pub message: String,
 }
 
-#[utoipa::path(post, path = "/api/v1/operations/{id}/cancel", tag = "operations", params(("id" = String, Path)),
+#[utoipa::path(post, operation_id = "cancel_operation", path = "/api/v1/operations/{id}/cancel", tag = "operations", params(("id" = String, Path)),
     responses((status = 200, body = CancelResponse), (status = 403), (status = 404)), security(("bearer" = [])))]
 pub async fn cancel(
     State(state): State<AppState>,
@@ -236,7 +241,7 @@ pub struct QueueStatsResponse {
     pub oldest_queued_age_seconds: Option<f64>,
 }
 
-#[utoipa::path(get, path = "/api/v1/operations/queue/stats", tag = "operations",
+#[utoipa::path(get, operation_id = "get_queue_stats", path = "/api/v1/operations/queue/stats", tag = "operations",
     responses((status = 200, body = QueueStatsResponse), (status = 403)), security(("bearer" = [])))]
 pub async fn queue_stats(
     State(state): State<AppState>,

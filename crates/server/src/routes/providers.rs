@@ -27,7 +27,7 @@ use crate::workflows::{providers, Actor};
 
 pub use domain::requests::{ProviderCreate, ProviderUpdate};
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct CpuResources {
     pub total_cores: f64,
     pub allocated_cores: f64,
@@ -36,7 +36,7 @@ pub struct CpuResources {
     pub reservation_percent: f64,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct GbResources {
     pub total_gb: f64,
     pub allocated_gb: f64,
@@ -45,7 +45,7 @@ pub struct GbResources {
     pub reservation_percent: f64,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct ProviderResources {
     pub cpu: CpuResources,
     pub memory: GbResources,
@@ -53,7 +53,7 @@ pub struct ProviderResources {
 }
 
 /// What the last probe found about KubeDB (the catalog itself is served by the version routes).
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct KubedbInfo {
     pub installed: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -61,7 +61,7 @@ pub struct KubedbInfo {
     pub engines: Vec<Engine>,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct ConnectionInfo {
     /// `connected`, `unreachable`, `error`, or `unknown` before the first check.
     pub status: String,
@@ -70,7 +70,7 @@ pub struct ConnectionInfo {
     pub error: Option<String>,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct ProviderResponse {
     pub id: String,
     pub name: String,
@@ -169,7 +169,7 @@ impl From<&Provider> for ProviderResponse {
     }
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct ProviderList {
     pub providers: Vec<ProviderResponse>,
     #[serde(flatten)]
@@ -177,12 +177,17 @@ pub struct ProviderList {
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ProviderListQuery {
     pub region: Option<String>,
     pub availability_zone: Option<String>,
     pub is_active: Option<bool>,
     pub domain: Option<String>,
+    /// 1-based page number.
+    #[param(minimum = 1, maximum = 1000000, default = 1)]
     pub page: Option<i64>,
+    /// Items per page.
+    #[param(minimum = 1, maximum = 100, default = 10)]
     pub page_size: Option<i64>,
 }
 
@@ -285,6 +290,7 @@ pub async fn delete_provider(
 // ---- engines and versions offered
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct WhereQuery {
     pub region: Option<String>,
     pub availability_zone: Option<String>,
@@ -364,7 +370,7 @@ fn engine_segment(s: &str) -> ApiResult<Engine> {
     Engine::parse(s).ok_or_else(|| ApiError::not_found("Engine", s))
 }
 
-#[utoipa::path(get, path = "/api/v1/providers/engines", tag = "providers", params(WhereQuery),
+#[utoipa::path(get, operation_id = "list_engines", path = "/api/v1/providers/engines", tag = "providers", params(WhereQuery),
     responses((status = 200, body = EnginesResponse)), security(("bearer" = [])))]
 pub async fn engines(
     State(state): State<AppState>,
@@ -395,7 +401,7 @@ pub async fn engines(
     }))
 }
 
-#[utoipa::path(get, path = "/api/v1/providers/versions/{engine}", tag = "providers",
+#[utoipa::path(get, operation_id = "list_engine_versions", path = "/api/v1/providers/versions/{engine}", tag = "providers",
     params(("engine" = String, Path), WhereQuery),
     responses((status = 200, body = EngineVersions), (status = 404, description = "unknown engine")),
     security(("bearer" = [])))]
@@ -424,12 +430,16 @@ pub async fn engine_versions(
 #[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PlacementNeed {
+    #[schema(exclusive_minimum = 0, maximum = 10000000)]
     pub cpu_cores: f64,
+    #[schema(exclusive_minimum = 0, maximum = 10000000)]
     pub memory_gb: f64,
+    #[schema(exclusive_minimum = 0, maximum = 10000000)]
     pub storage_gb: f64,
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct SelectQuery {
     /// The tenant to place for. Required for callers belonging to several domains; platform
     /// admins may name any (absent = shared providers only).
@@ -437,9 +447,13 @@ pub struct SelectQuery {
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct AvailableQuery {
+    #[param(exclusive_minimum = 0, maximum = 10000000)]
     pub cpu_cores: f64,
+    #[param(exclusive_minimum = 0, maximum = 10000000)]
     pub memory_gb: f64,
+    #[param(exclusive_minimum = 0, maximum = 10000000)]
     pub storage_gb: f64,
     pub region: Option<String>,
     pub availability_zone: Option<String>,
@@ -575,7 +589,7 @@ async fn preview(
     }))
 }
 
-#[utoipa::path(post, path = "/api/v1/providers/select", tag = "providers", request_body = PlacementNeed,
+#[utoipa::path(post, operation_id = "select_provider", path = "/api/v1/providers/select", tag = "providers", request_body = PlacementNeed,
     params(SelectQuery, ("X-Region" = Option<String>, Header), ("X-Availability-Zone" = Option<String>, Header)),
     responses((status = 200, body = PlacementPreview)), security(("bearer" = [])))]
 pub async fn select(
@@ -596,7 +610,7 @@ pub async fn select(
     .await
 }
 
-#[utoipa::path(get, path = "/api/v1/providers/available/list", tag = "providers", params(AvailableQuery),
+#[utoipa::path(get, operation_id = "list_available_providers", path = "/api/v1/providers/available/list", tag = "providers", params(AvailableQuery),
     responses((status = 200, body = PlacementPreview)), security(("bearer" = [])))]
 pub async fn available_list(
     State(state): State<AppState>,

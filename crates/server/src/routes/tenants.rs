@@ -22,13 +22,18 @@ use crate::extract::{ApiJson, ApiQuery};
 use crate::state::{AppState, Audit};
 
 /// Quota fields to set; those left out keep their default (on create) or current value (on update).
-#[derive(Debug, Clone, Copy, Deserialize, ToSchema, Default)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema, Default)]
 #[serde(deny_unknown_fields)]
 pub struct QuotaInput {
+    #[schema(minimum = 0, maximum = 1000000)]
     pub max_cpu_cores: Option<f64>,
+    #[schema(minimum = 0, maximum = 1000000)]
     pub max_memory_gb: Option<f64>,
+    #[schema(minimum = 0, maximum = 1000000)]
     pub max_storage_gb: Option<f64>,
+    #[schema(minimum = 0, maximum = 1000000)]
     pub max_databases: Option<i64>,
+    #[schema(minimum = 0, maximum = 1000000)]
     pub max_backups: Option<i64>,
 }
 
@@ -70,18 +75,42 @@ fn tenant_metadata(v: Option<Value>) -> Result<Value, ApiError> {
     Ok(m)
 }
 
+/// A project's quota over its domain's: a rule against the stored domain quota (400).
+fn over_domain(e: domain::DomainError) -> ApiError {
+    match e {
+        domain::DomainError::Validation { field, message } => {
+            ApiError::bad_request(format!("{field}: {message}"))
+                .with_details(serde_json::json!([{ "field": field, "message": message }]))
+        }
+        other => other.into(),
+    }
+}
+
 pub(crate) fn object(field: &str, v: Option<Value>) -> Result<Value, ApiError> {
     Ok(validate::json_object(field, v)?)
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TenantCreate {
     /// The tenant's slug and id: a DNS label of 3–63 characters.
+    #[schema(
+        min_length = 3,
+        max_length = 63,
+        pattern = r"^[a-z]([a-z0-9-]*[a-z0-9])?$"
+    )]
     pub name: String,
+    /// 1–100 characters (surrounding spaces are trimmed).
+    #[schema(
+        pattern = r"^[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]([\s\S]{0,98}[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000])?[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
+    )]
     pub display_name: Option<String>,
     #[serde(default)]
     pub plan: Plan,
+    #[schema(
+        max_length = 254,
+        pattern = r"^[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000@]+@[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000@.][^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000@]*\.[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000@]*[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000@.]$"
+    )]
     pub contact_email: Option<String>,
     pub quota: Option<QuotaInput>,
     #[schema(value_type = Option<Object>)]
@@ -91,7 +120,15 @@ pub struct TenantCreate {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TenantUpdate {
+    /// 1–100 characters (surrounding spaces are trimmed).
+    #[schema(
+        pattern = r"^[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]([\s\S]{0,98}[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000])?[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
+    )]
     pub display_name: Option<String>,
+    #[schema(
+        max_length = 254,
+        pattern = r"^[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000@]+@[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000@.][^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000@]*\.[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000@]*[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000@.]$"
+    )]
     pub contact_email: Option<String>,
     #[schema(value_type = Option<Object>)]
     pub metadata: Option<Value>,
@@ -103,7 +140,7 @@ pub struct TenantUpdate {
     pub is_active: Option<bool>,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct TenantResponse {
     pub id: String,
     pub name: String,
@@ -135,19 +172,32 @@ impl From<Tenant> for TenantResponse {
     }
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct TenantList {
     pub tenants: Vec<TenantResponse>,
     #[serde(flatten)]
     pub meta: PageMeta,
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProjectCreate {
     /// A DNS label of 3–63 characters, unique in the domain.
+    #[schema(
+        min_length = 3,
+        max_length = 63,
+        pattern = r"^[a-z]([a-z0-9-]*[a-z0-9])?$"
+    )]
     pub name: String,
+    /// 1–100 characters (surrounding spaces are trimmed).
+    #[schema(
+        pattern = r"^[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]([\s\S]{0,98}[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000])?[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
+    )]
     pub display_name: Option<String>,
+    /// At most 1000 characters (surrounding spaces are trimmed).
+    #[schema(
+        pattern = r"^[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*([^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]([\s\S]{0,998}[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000])?)?[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
+    )]
     pub description: Option<String>,
     pub quota: Option<QuotaInput>,
     #[schema(value_type = Option<Object>)]
@@ -157,7 +207,15 @@ pub struct ProjectCreate {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProjectUpdate {
+    /// 1–100 characters (surrounding spaces are trimmed).
+    #[schema(
+        pattern = r"^[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]([\s\S]{0,98}[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000])?[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
+    )]
     pub display_name: Option<String>,
+    /// At most 1000 characters (surrounding spaces are trimmed).
+    #[schema(
+        pattern = r"^[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*([^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]([\s\S]{0,998}[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000])?)?[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
+    )]
     pub description: Option<String>,
     pub quota: Option<QuotaInput>,
     #[schema(value_type = Option<Object>)]
@@ -166,7 +224,7 @@ pub struct ProjectUpdate {
     pub is_active: Option<bool>,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct ProjectResponse {
     pub name: String,
     pub domain: String,
@@ -196,21 +254,62 @@ impl From<Project> for ProjectResponse {
     }
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct ProjectList {
     pub projects: Vec<ProjectResponse>,
     #[serde(flatten)]
     pub meta: PageMeta,
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MemberAdd {
+    #[schema(
+        max_length = 254,
+        pattern = r"^[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000@]+@[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000@.][^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000@]*\.[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000@]*[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000@.][\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
+    )]
     pub email: String,
     pub role: Role,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+/// `MemberAdd` as a domain's members route takes it: the role is `domain_admin`.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DomainMemberAdd {
+    #[schema(
+        max_length = 254,
+        pattern = r"^[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000@]+@[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000@.][^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000@]*\.[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000@]*[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000@.][\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
+    )]
+    pub email: String,
+    pub role: DomainMemberRole,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DomainMemberRole {
+    DomainAdmin,
+}
+
+/// `MemberAdd` as a project's members route takes it: `project_admin` or `developer`.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProjectMemberAdd {
+    #[schema(
+        max_length = 254,
+        pattern = r"^[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000@]+@[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000@.][^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000@]*\.[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000@]*[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000@.][\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
+    )]
+    pub email: String,
+    pub role: ProjectMemberRole,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ProjectMemberRole {
+    ProjectAdmin,
+    Developer,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct MemberResponse {
     pub user_id: String,
     pub email: String,
@@ -220,7 +319,7 @@ pub struct MemberResponse {
     pub project: Option<String>,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct MemberList {
     pub members: Vec<MemberResponse>,
     pub total: i64,
@@ -364,7 +463,7 @@ pub async fn get_tenant(
 }
 
 #[utoipa::path(patch, path = "/api/v1/tenants/{domain}", tag = "tenants", params(("domain" = String, Path)), request_body = TenantUpdate,
-    responses((status = 200, body = TenantResponse), (status = 403), (status = 404)), security(("bearer" = [])))]
+    responses((status = 400, description = "bad_request: a quota over the domain's (or, for a domain, under one of its projects')"), (status = 200, body = TenantResponse), (status = 403), (status = 404)), security(("bearer" = [])))]
 pub async fn update_tenant(
     State(state): State<AppState>,
     caller: Caller,
@@ -401,10 +500,10 @@ pub async fn update_tenant(
             if let Err(domain::DomainError::Validation { field, message }) =
                 p.quota.within(&t.quota)
             {
-                return Err(ApiError::validation(
-                    &field,
-                    format!("project '{}' is allowed more: {message}", p.name),
-                ));
+                // Rules against stored quotas, not the request's shape: 400.
+                let message = format!("project '{}' is allowed more: {message}", p.name);
+                return Err(ApiError::bad_request(format!("{field}: {message}"))
+                    .with_details(serde_json::json!([{ "field": field, "message": message }])));
             }
         }
     }
@@ -431,7 +530,7 @@ pub async fn update_tenant(
     Ok(Json(t.into()))
 }
 
-#[utoipa::path(get, path = "/api/v1/tenants/{domain}/quota", tag = "tenants", params(("domain" = String, Path)),
+#[utoipa::path(get, operation_id = "get_tenant_quota", path = "/api/v1/tenants/{domain}/quota", tag = "tenants", params(("domain" = String, Path)),
     responses((status = 200, body = QuotaView), (status = 404)), security(("bearer" = [])))]
 pub async fn tenant_quota(
     State(state): State<AppState>,
@@ -451,7 +550,7 @@ pub async fn tenant_quota(
 }
 
 #[utoipa::path(post, path = "/api/v1/tenants/{domain}/projects", tag = "projects", params(("domain" = String, Path)), request_body = ProjectCreate,
-    responses((status = 201, body = ProjectResponse), (status = 409)), security(("bearer" = [])))]
+    responses((status = 400, description = "bad_request: a quota over the domain's (or, for a domain, under one of its projects')"), (status = 201, body = ProjectResponse), (status = 409)), security(("bearer" = [])))]
 pub async fn create_project(
     State(state): State<AppState>,
     caller: Caller,
@@ -474,7 +573,7 @@ pub async fn create_project(
             .default_project_quota()
             .capped_by(&tenant.quota),
     )?;
-    quota.within(&tenant.quota)?;
+    quota.within(&tenant.quota).map_err(over_domain)?;
     let now = Utc::now();
     let project = Project {
         domain: domain.clone(),
@@ -537,7 +636,7 @@ pub async fn get_project(
 
 #[utoipa::path(patch, path = "/api/v1/tenants/{domain}/projects/{project}", tag = "projects",
     params(("domain" = String, Path), ("project" = String, Path)), request_body = ProjectUpdate,
-    responses((status = 200, body = ProjectResponse), (status = 403), (status = 404)), security(("bearer" = [])))]
+    responses((status = 400, description = "bad_request: a quota over the domain's (or, for a domain, under one of its projects')"), (status = 200, body = ProjectResponse), (status = 403), (status = 404)), security(("bearer" = [])))]
 pub async fn update_project(
     State(state): State<AppState>,
     caller: Caller,
@@ -570,7 +669,9 @@ pub async fn update_project(
     }
     if let Some(q) = req.quota {
         p.quota = q.over(p.quota)?;
-        p.quota.within(&load_tenant(&state, &domain).await?.quota)?;
+        p.quota
+            .within(&load_tenant(&state, &domain).await?.quota)
+            .map_err(over_domain)?;
     }
     let suspension_changed = req.is_active.is_some_and(|a| a != p.is_active);
     if let Some(a) = req.is_active {
@@ -624,7 +725,7 @@ pub async fn delete_project(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[utoipa::path(get, path = "/api/v1/tenants/{domain}/projects/{project}/quota", tag = "projects",
+#[utoipa::path(get, operation_id = "get_project_quota", path = "/api/v1/tenants/{domain}/projects/{project}/quota", tag = "projects",
     params(("domain" = String, Path), ("project" = String, Path)), responses((status = 200, body = QuotaView), (status = 404)), security(("bearer" = [])))]
 pub async fn project_quota(
     State(state): State<AppState>,
@@ -667,7 +768,7 @@ async fn members(
 }
 
 /// An invitation as the inviter and the invitee see it.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct InvitationResponse {
     pub id: String,
     pub email: String,
@@ -960,7 +1061,7 @@ pub async fn list_domain_members(
     members(&state, &domain, None).await
 }
 
-#[utoipa::path(post, path = "/api/v1/tenants/{domain}/members", tag = "members", params(("domain" = String, Path)), request_body = MemberAdd,
+#[utoipa::path(post, path = "/api/v1/tenants/{domain}/members", tag = "members", params(("domain" = String, Path)), request_body = DomainMemberAdd,
     responses((status = 201, body = InvitationResponse, description = "a pending invitation: the role is granted when the invitee accepts"), (status = 409)), security(("bearer" = [])))]
 pub async fn add_domain_member(
     State(state): State<AppState>,
@@ -997,7 +1098,7 @@ pub async fn list_project_members(
 }
 
 #[utoipa::path(post, path = "/api/v1/tenants/{domain}/projects/{project}/members", tag = "members",
-    params(("domain" = String, Path), ("project" = String, Path)), request_body = MemberAdd,
+    params(("domain" = String, Path), ("project" = String, Path)), request_body = ProjectMemberAdd,
     responses((status = 201, body = InvitationResponse, description = "a pending invitation: the role is granted when the invitee accepts"), (status = 409)), security(("bearer" = [])))]
 pub async fn add_project_member(
     State(state): State<AppState>,

@@ -18,11 +18,21 @@ use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, ApiQuery};
 use crate::state::{AppState, Audit};
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UserCreate {
+    #[schema(
+        max_length = 254,
+        pattern = r"^[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000@]+@[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000@.][^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000@]*\.[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000@]*[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000@.][\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
+    )]
     pub email: String,
+    /// 12–256 characters.
+    #[schema(min_length = 12, max_length = 256)]
     pub password: String,
+    /// 2–100 characters (surrounding spaces are trimmed).
+    #[schema(
+        pattern = r"^[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][\s\S]{0,98}[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
+    )]
     pub full_name: String,
     /// Grants the global platform_admin role.
     #[serde(default)]
@@ -36,13 +46,18 @@ pub struct UserCreate {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UserUpdate {
+    /// 2–100 characters (surrounding spaces are trimmed).
+    #[schema(
+        pattern = r"^[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][\s\S]{0,98}[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
+    )]
     pub full_name: Option<String>,
-    /// Resets the password.
+    /// Resets the password (12–256 characters).
+    #[schema(min_length = 12, max_length = 256)]
     pub password: Option<String>,
     pub is_active: Option<bool>,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct UserResponse {
     pub id: String,
     pub email: String,
@@ -67,7 +82,7 @@ impl From<UserWithBindings> for UserResponse {
     }
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct UserList {
     pub users: Vec<UserResponse>,
     #[serde(flatten)]
@@ -86,7 +101,7 @@ async fn load(state: &AppState, id: &str) -> ApiResult<UserWithBindings> {
 }
 
 #[utoipa::path(post, path = "/api/v1/users", tag = "users", request_body = UserCreate,
-    responses((status = 201, body = UserResponse), (status = 409)), security(("bearer" = [])))]
+    responses((status = 201, body = UserResponse), (status = 400, description = "bad_request: a binding names a tenant or project that does not exist"), (status = 409)), security(("bearer" = [])))]
 pub async fn create_user(
     State(state): State<AppState>,
     caller: Caller,
@@ -119,10 +134,9 @@ pub async fn create_user(
     match state.store.create_user(&user, &bindings).await {
         Ok(()) => {}
         Err(store::StoreError::NotFound(what)) => {
-            return Err(ApiError::validation(
-                "bindings",
-                format!("{what} does not exist"),
-            ))
+            return Err(ApiError::bad_request(format!(
+                "bindings: {what} does not exist"
+            )))
         }
         Err(e) => return Err(e.into()),
     }
@@ -168,7 +182,7 @@ pub async fn get_user(
 }
 
 #[utoipa::path(patch, path = "/api/v1/users/{id}", tag = "users", params(("id" = String, Path)), request_body = UserUpdate,
-    responses((status = 200, body = UserResponse), (status = 404)), security(("bearer" = [])))]
+    responses((status = 200, body = UserResponse), (status = 400, description = "bad_request: you cannot deactivate yourself, nor reset your own password here"), (status = 404)), security(("bearer" = [])))]
 pub async fn update_user(
     State(state): State<AppState>,
     caller: Caller,
@@ -177,6 +191,12 @@ pub async fn update_user(
 ) -> ApiResult<Json<UserResponse>> {
     caller.require_platform_admin()?;
     let mut u = load(&state, &id).await?;
+    if req.password.is_some() && id == caller.user_id {
+        // A reset ends every session: your own goes through the route that asks the current one.
+        return Err(ApiError::bad_request(
+            "Change your own password with POST /api/v1/auth/password",
+        ));
+    }
     // A new password or a deactivation ends every session and key the user had.
     let password_reset = req.password.is_some();
     let revoke = password_reset || req.is_active == Some(false);
@@ -219,7 +239,7 @@ pub async fn update_user(
 }
 
 #[utoipa::path(delete, path = "/api/v1/users/{id}", tag = "users", params(("id" = String, Path)),
-    responses((status = 204, description = "deactivated; the record is kept for audit"), (status = 404)), security(("bearer" = [])))]
+    responses((status = 204, description = "deactivated; the record is kept for audit"), (status = 400, description = "bad_request: you cannot deactivate yourself"), (status = 404)), security(("bearer" = [])))]
 pub async fn delete_user(
     State(state): State<AppState>,
     caller: Caller,

@@ -16,6 +16,7 @@ use crate::extract::ApiQuery;
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct VersionsQuery {
     /// Only this engine.
     pub engine: Option<Engine>,

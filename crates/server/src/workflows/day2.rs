@@ -10,7 +10,7 @@ use domain::lifecycle;
 use domain::model::{Database, Operation, PageRequest};
 use domain::quota::Usage;
 use domain::status::{OperationStatus, OperationType};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use store::{DatabaseChange, DatabasePatch, DatabaseSettings, OperationFilter, Reservation};
 use utoipa::ToSchema;
@@ -38,7 +38,7 @@ pub struct Request<'a> {
 }
 
 /// An operation as a day-2 answer lists it.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct QueuedOperation {
     pub id: String,
     #[serde(rename = "type")]
@@ -48,7 +48,7 @@ pub struct QueuedOperation {
 }
 
 /// The answer to a day-2 request: the database, what changed and what was queued.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct Day2Response {
     #[serde(flatten)]
     pub database: DatabaseResponse,
@@ -57,7 +57,7 @@ pub struct Day2Response {
 }
 
 /// What a dry run would do.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct PlanResponse {
     pub dry_run: bool,
     pub database_id: String,

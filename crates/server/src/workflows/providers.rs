@@ -170,10 +170,11 @@ fn audit_of(
 async fn tenant_exists(ctx: &Ctx<'_>, domain: &Option<String>) -> ApiResult<()> {
     let Some(d) = domain else { return Ok(()) };
     if ctx.store.get_tenant(d).await?.is_none() {
-        return Err(ApiError::validation(
-            "domain",
-            format!("tenant '{d}' does not exist: create it before dedicating a provider to it"),
-        ));
+        // A rule against what is stored, not the request's shape: 400, like a missing binding scope.
+        let message =
+            format!("tenant '{d}' does not exist: create it before dedicating a provider to it");
+        return Err(ApiError::bad_request(format!("domain: {message}"))
+            .with_details(serde_json::json!([{ "field": "domain", "message": message }])));
     }
     Ok(())
 }

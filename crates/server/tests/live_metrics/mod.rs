@@ -385,6 +385,109 @@ async fn no_reading_at_all_is_unavailable() {
     sim.shutdown().await;
 }
 
+/// The database's `<name>-stats` Service, if the cluster has it.
+async fn stats_service(sim: &sim::SimHandle, ns: &str, name: &str) -> Option<Value> {
+    let ar = kube::api::ApiResource {
+        group: String::new(),
+        version: "v1".into(),
+        api_version: "v1".into(),
+        kind: "Service".into(),
+        plural: "services".into(),
+    };
+    let api: kube::Api<kube::api::DynamicObject> =
+        kube::Api::namespaced_with(sim.client(), ns, &ar);
+    let svc = api.get_opt(&format!("{name}-stats")).await.unwrap()?;
+    Some(serde_json::to_value(svc).unwrap())
+}
+
+/// PATCH `monitoring_enabled` reaches the KubeDB object: off removes `spec.monitor` and the stats
+/// Service (the route then says monitoring is off); on brings both back, labelled, and the route
+/// reads the exporter again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn monitoring_turns_off_and_on_in_the_cluster() {
+    let srv = TestServer::start(Backend::Sqlite).await;
+    let (sim, admin) = setup(&srv).await;
+    let path = running(&srv, &admin, "postgres", "toggled").await;
+    let (_, d) = srv.get(&path, &admin).await;
+    let ns = d["namespace"].as_str().unwrap().to_string();
+    let id = d["id"].as_str().unwrap().to_string();
+    assert_eq!(metrics(&srv, &admin, &path).await.0, StatusCode::OK);
+
+    let (s, v) = srv
+        .patch(&path, &admin, json!({"monitoring_enabled": false}))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let obj = super::kubedb_object(&sim, "postgres", &ns, "toggled").await;
+    assert!(obj["spec"].get("monitor").is_none(), "{}", obj["spec"]);
+    let templates = obj["spec"]["serviceTemplates"].as_array().unwrap();
+    assert!(
+        templates.iter().all(|t| t["alias"] != "stats"),
+        "{templates:?}"
+    );
+    assert!(
+        templates.iter().any(|t| t["alias"] == "primary"),
+        "{templates:?}"
+    );
+    let deadline = Instant::now() + WITHIN;
+    while stats_service(&sim, &ns, "toggled").await.is_some() {
+        assert!(Instant::now() < deadline, "the stats Service stayed");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // A reading cached before (L1 keeps one for 5 s) may still answer; then the route says no.
+    let deadline = Instant::now() + WITHIN;
+    loop {
+        let (s, e) = metrics(&srv, &admin, &path).await;
+        if s == StatusCode::BAD_REQUEST {
+            let message = e["error"]["message"].as_str().unwrap();
+            assert!(message.contains("monitoring is off"), "{e}");
+            break;
+        }
+        assert_eq!(s, StatusCode::OK, "{e}");
+        assert!(
+            Instant::now() < deadline,
+            "metrics still answered with monitoring off"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    let (s, v) = srv
+        .patch(&path, &admin, json!({"monitoring_enabled": true}))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let obj = super::kubedb_object(&sim, "postgres", &ns, "toggled").await;
+    assert_eq!(
+        obj["spec"]["monitor"]["agent"], "prometheus.io/builtin",
+        "{}",
+        obj["spec"]
+    );
+    let deadline = Instant::now() + WITHIN;
+    let svc = loop {
+        if let Some(svc) = stats_service(&sim, &ns, "toggled").await {
+            break svc;
+        }
+        assert!(Instant::now() < deadline, "no stats Service came back");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(
+        svc["metadata"]["labels"]["dbaas.io/database-id"],
+        id.as_str()
+    );
+    let deadline = Instant::now() + WITHIN;
+    loop {
+        let (s, m) = metrics(&srv, &admin, &path).await;
+        if s == StatusCode::OK {
+            assert_eq!(m["database_id"], id.as_str());
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "metrics stayed unreadable: {s} {m}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    sim.shutdown().await;
+}
+
 /// The per-user and per-database limits answer 429 with `Retry-After`, counted in process or
 /// (shared by the replicas) in Redis.
 async fn limits(redis: bool) {

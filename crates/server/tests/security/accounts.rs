@@ -913,7 +913,7 @@ both_stores!(a_project_quota_never_exceeds_its_domains, |b| async move {
         let (st, b) = s
             .post(projects, &da, json!({"name": "web", "quota": quota}))
             .await;
-        assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{quota}: {b}");
+        assert_eq!(st, StatusCode::BAD_REQUEST, "{quota}: {b}");
         assert_eq!(b["error"]["details"][0]["field"], field, "{b}");
     }
     // Without a quota the defaults are clipped to the domain's.
@@ -928,7 +928,7 @@ both_stores!(a_project_quota_never_exceeds_its_domains, |b| async move {
             json!({"quota": {"max_cpu_cores": 100}}),
         )
         .await;
-    assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+    assert_eq!(st, StatusCode::BAD_REQUEST, "{b}");
     assert_eq!(b["error"]["details"][0]["field"], "quota.max_cpu_cores");
     let (st, _) = s
         .patch(
@@ -946,7 +946,7 @@ both_stores!(a_project_quota_never_exceeds_its_domains, |b| async move {
             json!({"quota": {"max_cpu_cores": 4}}),
         )
         .await;
-    assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+    assert_eq!(st, StatusCode::BAD_REQUEST, "{b}");
     assert_eq!(b["error"]["details"][0]["field"], "quota.max_cpu_cores");
     s.running.shutdown().await;
 });
@@ -965,7 +965,7 @@ both_stores!(dedication_needs_a_tenant_that_exists, |b| async move {
                    "kubeconfig_content": sim.kubeconfig_yaml, "domain": "future-corp"}),
         )
         .await;
-    assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
+    assert_eq!(st, StatusCode::BAD_REQUEST, "{e}");
     assert_eq!(e["error"]["details"][0]["field"], "domain");
     // ...so whoever registers that name later gets no provider.
     let (squatter, _) = register(&s, "first@future.io", "Future Corp").await;
@@ -988,7 +988,7 @@ both_stores!(dedication_needs_a_tenant_that_exists, |b| async move {
             json!({"domain": "nobody-yet"}),
         )
         .await;
-    assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
+    assert_eq!(st, StatusCode::BAD_REQUEST, "{e}");
     let (st, e) = s.delete("/api/v1/tenants/acme", &admin).await;
     assert_eq!(st, StatusCode::CONFLICT, "{e}");
     assert!(

@@ -567,11 +567,12 @@ async fn serve_resource(
             let (items, rv) = srv
                 .store
                 .resource(&info.group, &info.plural)
-                .map(|r| r.list(t.namespace.as_deref()))
+                .map(|r| r.list_from(t.namespace.as_deref(), None, &label.index_terms()))
                 .unwrap_or_default();
             let mut deleted = Vec::new();
             for obj in items
                 .iter()
+                .map(|e| &e.obj)
                 .filter(|o| label.matches(o) && field.matches(o))
             {
                 let name = obj
@@ -694,16 +695,18 @@ fn list(
     as_table: bool,
 ) -> Result<Response, ApiError> {
     let (label, field) = selectors(q)?;
-    let (items, rv) = srv
-        .store
-        .resource(&info.group, &info.plural)
-        .map(|r| r.list_entries(ns))
-        .unwrap_or_else(|| (Vec::new(), srv.store.current_rv()));
     let after = q
         .get("continue")
         .filter(|c| !c.is_empty())
         .map(|c| decode_continue(c))
         .transpose()?;
+    // Starts after the continue key and, for equality and set-based label requirements, goes
+    // through the label index; the selectors below still decide.
+    let (items, rv) = srv
+        .store
+        .resource(&info.group, &info.plural)
+        .map(|r| r.list_from(ns, after.as_ref(), &label.index_terms()))
+        .unwrap_or_else(|| (Vec::new(), srv.store.current_rv()));
     let limit = q
         .get("limit")
         .and_then(|l| l.parse::<usize>().ok())

@@ -2,6 +2,8 @@
 
 use serde_json::Value;
 
+use super::store::LabelTerm;
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Op {
     Eq(String),
@@ -132,6 +134,25 @@ impl LabelSelector {
 
     pub fn is_empty(&self) -> bool {
         self.reqs.is_empty()
+    }
+
+    /// The requirements a label index can answer (`key=v`, `key==v`, `key in (…)`): every object
+    /// the selector matches carries, for each term, its key with one of its values.
+    pub fn index_terms(&self) -> Vec<LabelTerm<'_>> {
+        self.reqs
+            .iter()
+            .filter_map(|r| match &r.op {
+                Op::Eq(v) => Some(LabelTerm {
+                    key: &r.key,
+                    values: vec![v.as_str()],
+                }),
+                Op::In(vs) => Some(LabelTerm {
+                    key: &r.key,
+                    values: vs.iter().map(String::as_str).collect(),
+                }),
+                _ => None,
+            })
+            .collect()
     }
 
     /// Matches against an object's `metadata.labels`.

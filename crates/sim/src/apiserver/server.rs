@@ -105,6 +105,34 @@ fn spec_equal(a: &Value, b: &Value) -> bool {
     }
 }
 
+/// `a` and `b` hold the same keys with the same values, `skip` aside, and `same_skipped` accepts
+/// their values at `skip`.
+fn same_except(
+    a: &Map<String, Value>,
+    b: &Map<String, Value>,
+    skip: &str,
+    same_skipped: impl Fn(Option<&Value>, Option<&Value>) -> bool,
+) -> bool {
+    let count = |m: &Map<String, Value>| m.len() - usize::from(m.contains_key(skip));
+    count(a) == count(b)
+        && a.iter().all(|(k, v)| k == skip || b.get(k) == Some(v))
+        && same_skipped(a.get(skip), b.get(skip))
+}
+
+/// The write would store what is stored already (the resourceVersion aside). The API server
+/// then writes nothing: the resourceVersion stays and watchers get no event.
+fn unchanged(old: &Value, new: &Value) -> bool {
+    match (old.as_object(), new.as_object()) {
+        (Some(o), Some(n)) => same_except(o, n, "metadata", |a, b| {
+            match (a.and_then(Value::as_object), b.and_then(Value::as_object)) {
+                (Some(a), Some(b)) => same_except(a, b, "resourceVersion", |_, _| true),
+                _ => a == b,
+            }
+        }),
+        _ => old == new,
+    }
+}
+
 /// Converts a stored object to the requested version (versions differ only in apiVersion here).
 pub fn present(obj: &Arc<Value>, info: &ResourceInfo, version: &str) -> Arc<Value> {
     let want = info.api_version(version);
@@ -722,6 +750,10 @@ impl ApiServer {
         }
         let deleting_done = meta(&obj).is_some_and(|m| m.contains_key("deletionTimestamp"))
             && finalizers(&obj) == 0;
+        if !deleting_done && unchanged(old, &obj) {
+            // As etcd3's GuaranteedUpdate: a no-op write is not stored.
+            return Ok(old.clone());
+        }
         let res = self.store.ensure(&info.group, &info.plural);
         let stored = res
             .update(ns, name, expected_rv, obj)

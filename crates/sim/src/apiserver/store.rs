@@ -1,9 +1,12 @@
 //! The object store: one `ResourceStore` per served resource (keyed by group + plural), objects kept
 //! as `Arc<Value>` in a BTreeMap ordered by (namespace, name), a bounded history of recent events for
 //! watch resume, and a broadcast channel per resource for live watchers. A single global counter
-//! hands out resourceVersions, so every write in the cluster is totally ordered.
+//! hands out resourceVersions, so every write in the cluster is totally ordered. Each resource also
+//! indexes its objects by label, so a list by label selector costs what it returns, not what the
+//! namespace holds.
 
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
+use std::ops::Bound;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
@@ -63,7 +66,8 @@ pub enum StoreError {
     Expired { requested: u64, oldest: u64 },
 }
 
-type ObjKey = (String, String);
+/// (namespace, name); cluster-scoped objects have an empty namespace.
+pub type ObjKey = (String, String);
 
 /// A watch's start: the backlog to replay, the live receiver, and the resourceVersion then.
 pub type WatchStart = (Vec<Arc<Event>>, broadcast::Receiver<Arc<Event>>, u64);
@@ -90,12 +94,86 @@ impl Entry {
     }
 }
 
+/// Label key → label value → the objects carrying that label, in (namespace, name) order. Only
+/// string values are indexed (selectors treat anything else as an absent label).
+#[derive(Default)]
+struct LabelIndex(HashMap<String, HashMap<String, BTreeSet<Arc<ObjKey>>>>);
+
+fn labels_of(obj: &Value) -> Option<&serde_json::Map<String, Value>> {
+    obj.pointer("/metadata/labels").and_then(Value::as_object)
+}
+
+impl LabelIndex {
+    fn add(&mut self, key: &ObjKey, obj: &Value) {
+        let Some(labels) = labels_of(obj) else { return };
+        let key = Arc::new(key.clone());
+        for (k, v) in labels {
+            if let Some(v) = v.as_str() {
+                self.0
+                    .entry(k.clone())
+                    .or_default()
+                    .entry(v.to_string())
+                    .or_default()
+                    .insert(key.clone());
+            }
+        }
+    }
+
+    fn remove(&mut self, key: &ObjKey, obj: &Value) {
+        let Some(labels) = labels_of(obj) else { return };
+        for (k, v) in labels {
+            let Some(v) = v.as_str() else { continue };
+            let Some(values) = self.0.get_mut(k.as_str()) else {
+                continue;
+            };
+            if let Some(set) = values.get_mut(v) {
+                set.remove(key);
+                if set.is_empty() {
+                    values.remove(v);
+                }
+            }
+            if values.is_empty() {
+                self.0.remove(k.as_str());
+            }
+        }
+    }
+
+    /// The objects carrying label `key` with one of `values` (every namespace).
+    fn sets<'a>(&'a self, term: &LabelTerm<'_>) -> Vec<&'a BTreeSet<Arc<ObjKey>>> {
+        let Some(values) = self.0.get(term.key) else {
+            return Vec::new();
+        };
+        term.values.iter().filter_map(|v| values.get(*v)).collect()
+    }
+}
+
+/// A label requirement a list can be narrowed by before its selectors are applied: the object
+/// carries label `key` with one of `values` (`key=v`, `key==v`, `key in (v1,v2)`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LabelTerm<'a> {
+    pub key: &'a str,
+    pub values: Vec<&'a str>,
+}
+
 #[derive(Default)]
 struct Inner {
     objects: BTreeMap<ObjKey, Entry>,
+    labels: LabelIndex,
     history: VecDeque<Arc<Event>>,
     /// Highest resourceVersion dropped from `history`; watches must start at or after it.
     compacted: u64,
+}
+
+/// Where a list starts: the namespace's first key, or just after a continue key.
+fn lower_bound(namespace: Option<&str>, after: Option<&ObjKey>) -> Bound<ObjKey> {
+    let ns_start = namespace.map(|ns| (ns.to_string(), String::new()));
+    match (ns_start, after) {
+        (None, None) => Bound::Unbounded,
+        (Some(s), None) => Bound::Included(s),
+        (None, Some(a)) => Bound::Excluded(a.clone()),
+        (Some(s), Some(a)) if *a >= s => Bound::Excluded(a.clone()),
+        (Some(s), Some(_)) => Bound::Included(s),
+    }
 }
 
 pub struct ResourceStore {
@@ -214,16 +292,51 @@ impl ResourceStore {
 
     /// Like `list`, with each object's cached JSON encoding.
     pub fn list_entries(&self, namespace: Option<&str>) -> (Vec<Entry>, u64) {
+        self.list_from(namespace, None, &[])
+    }
+
+    /// The objects (in one namespace when given) after the `after` key, in (namespace, name)
+    /// order, with the current global resourceVersion. With `terms`, narrowed through the label
+    /// index to the objects carrying the most selective term: a superset of those that satisfy
+    /// every term, so callers still apply their selectors.
+    pub fn list_from(
+        &self,
+        namespace: Option<&str>,
+        after: Option<&ObjKey>,
+        terms: &[LabelTerm<'_>],
+    ) -> (Vec<Entry>, u64) {
         let inner = self.inner.read();
         let rv = self.store.rv.load(Ordering::SeqCst);
-        let items = match namespace {
-            Some(ns) => inner
+        let in_ns = |k: &ObjKey| namespace.is_none_or(|ns| k.0 == ns);
+        let range = (lower_bound(namespace, after), Bound::Unbounded);
+        let narrowest = terms
+            .iter()
+            .map(|t| inner.labels.sets(t))
+            .min_by_key(|sets| sets.iter().map(|s| s.len()).sum::<usize>());
+        let items = match narrowest {
+            None => inner
                 .objects
-                .range((ns.to_string(), String::new())..)
-                .take_while(|((n, _), _)| n == ns)
+                .range::<ObjKey, _>(range)
+                .take_while(|(k, _)| in_ns(k))
                 .map(|(_, v)| v.clone())
                 .collect(),
-            None => inner.objects.values().cloned().collect(),
+            Some(sets) => {
+                let mut keys: Vec<&ObjKey> = Vec::new();
+                for set in sets {
+                    keys.extend(
+                        set.range::<ObjKey, _>(range.clone())
+                            .map(|k| &**k)
+                            .take_while(|k| in_ns(k)),
+                    );
+                }
+                if keys.len() > 1 {
+                    keys.sort_unstable();
+                    keys.dedup();
+                }
+                keys.into_iter()
+                    .filter_map(|k| inner.objects.get(k).cloned())
+                    .collect()
+            }
         };
         (items, rv)
     }
@@ -275,6 +388,7 @@ impl ResourceStore {
             .owners
             .lock()
             .add(&self.obj_ref(namespace, name), &obj);
+        inner.labels.add(&key, &obj);
         inner.objects.insert(key, Entry::new(obj.clone()));
         let ev = Event {
             rv,
@@ -313,6 +427,12 @@ impl ResourceStore {
             }
             owners.add(&at, &obj);
         }
+        if let Some(old) = inner.objects.get(&key).map(|e| e.obj.clone()) {
+            if labels_of(&old) != labels_of(&obj) {
+                inner.labels.remove(&key, &old);
+                inner.labels.add(&key, &obj);
+            }
+        }
         inner.objects.insert(key, Entry::new(obj.clone()));
         let ev = Event {
             rv,
@@ -347,6 +467,7 @@ impl ResourceStore {
             .remove(&key)
             .map(|e| (*e.obj).clone())
             .unwrap_or(Value::Null);
+        inner.labels.remove(&key, &obj);
         self.store
             .owners
             .lock()
@@ -409,10 +530,13 @@ impl ResourceStore {
             .owners
             .lock()
             .add(&self.obj_ref(namespace, name), &obj);
-        self.inner.write().objects.insert(
-            (namespace.to_string(), name.to_string()),
-            Entry::new(Arc::new(obj)),
-        );
+        let key = (namespace.to_string(), name.to_string());
+        let mut inner = self.inner.write();
+        if let Some(old) = inner.objects.get(&key).map(|e| e.obj.clone()) {
+            inner.labels.remove(&key, &old);
+        }
+        inner.labels.add(&key, &obj);
+        inner.objects.insert(key, Entry::new(Arc::new(obj)));
     }
 
     fn obj_ref(&self, namespace: &str, name: &str) -> ObjRef {
@@ -536,5 +660,91 @@ mod tests {
         assert!(rv_of(&d) > rv_of(&a2));
         assert_eq!(r.list(Some("default")).0.len(), 3);
         assert_eq!(r.list(Some("other")).0.len(), 0);
+    }
+
+    fn labelled(ns: &str, name: &str, labels: Value) -> Value {
+        json!({"apiVersion": "v1", "kind": "ConfigMap",
+               "metadata": {"name": name, "namespace": ns, "labels": labels}})
+    }
+
+    fn names(entries: &[Entry]) -> Vec<String> {
+        entries
+            .iter()
+            .map(|e| {
+                format!(
+                    "{}/{}",
+                    e.obj["metadata"]["namespace"].as_str().unwrap_or(""),
+                    e.obj["metadata"]["name"].as_str().unwrap_or("")
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn label_index_follows_writes() {
+        let store = Store::default();
+        let r = store.ensure("", "configmaps");
+        r.create(
+            "a",
+            "x",
+            labelled("a", "x", json!({"app": "db", "tier": "1"})),
+        )
+        .unwrap();
+        r.create("a", "y", labelled("a", "y", json!({"app": "web"})))
+            .unwrap();
+        r.create("b", "x", labelled("b", "x", json!({"app": "db", "n": 7})))
+            .unwrap();
+        r.create("b", "z", labelled("b", "z", json!({}))).unwrap();
+        let term = |k: &'static str, vs: &[&'static str]| LabelTerm {
+            key: k,
+            values: vs.to_vec(),
+        };
+        let list = |ns: Option<&str>, after: Option<&ObjKey>, terms: &[LabelTerm<'_>]| {
+            names(&r.list_from(ns, after, terms).0)
+        };
+        assert_eq!(list(None, None, &[term("app", &["db"])]), ["a/x", "b/x"]);
+        assert_eq!(list(Some("b"), None, &[term("app", &["db"])]), ["b/x"]);
+        assert_eq!(
+            list(None, None, &[term("app", &["web", "db"])]),
+            ["a/x", "a/y", "b/x"]
+        );
+        // the narrowest term is used; the others are the caller's to check
+        assert_eq!(
+            list(None, None, &[term("app", &["db"]), term("tier", &["1"])]),
+            ["a/x"]
+        );
+        assert!(list(None, None, &[term("app", &[])]).is_empty());
+        // non-string values are not labels a selector can match
+        assert!(list(None, None, &[term("n", &["7"])]).is_empty());
+        // continue keys and namespaces bound the range
+        let ax = ("a".to_string(), "x".to_string());
+        assert_eq!(list(None, Some(&ax), &[term("app", &["db"])]), ["b/x"]);
+        assert_eq!(list(Some("a"), Some(&ax), &[]), ["a/y"]);
+        assert_eq!(list(Some("b"), Some(&ax), &[]), ["b/x", "b/z"]);
+        assert!(list(Some("a"), Some(&("b".into(), String::new())), &[]).is_empty());
+        assert_eq!(list(None, Some(&ax), &[]), ["a/y", "b/x", "b/z"]);
+        // relabelled, unlabelled, deleted, restored
+        let cur = r.get("a", "x").unwrap();
+        r.update(
+            "a",
+            "x",
+            rv_of(&cur),
+            labelled("a", "x", json!({"app": "web"})),
+        )
+        .unwrap();
+        assert_eq!(list(None, None, &[term("app", &["db"])]), ["b/x"]);
+        assert_eq!(list(None, None, &[term("app", &["web"])]), ["a/x", "a/y"]);
+        assert!(list(None, None, &[term("tier", &["1"])]).is_empty());
+        let cur = r.get("a", "y").unwrap();
+        r.update("a", "y", rv_of(&cur), labelled("a", "y", json!({})))
+            .unwrap();
+        assert_eq!(list(None, None, &[term("app", &["web"])]), ["a/x"]);
+        r.delete("b", "x", None).unwrap();
+        assert!(list(None, None, &[term("app", &["db"])]).is_empty());
+        r.restore("b", "x", labelled("b", "x", json!({"app": "db"})));
+        r.restore("b", "x", labelled("b", "x", json!({"app": "cache"})));
+        assert!(list(None, None, &[term("app", &["db"])]).is_empty());
+        assert_eq!(list(None, None, &[term("app", &["cache"])]), ["b/x"]);
+        assert_eq!(r.inner.read().labels.0.get("tier"), None);
     }
 }

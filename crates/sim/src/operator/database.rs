@@ -220,7 +220,9 @@ async fn apply(
 
     let secret = match ensure_auth(ctx, db, ns, name).await? {
         AuthOutcome::Secret(s) => s,
-        AuthOutcome::SpecPatched => return Ok(Action::requeue(Duration::from_millis(50))),
+        // the watch delivers the updated object (working on from the cached one would write
+        // the same spec again until the cache caught up)
+        AuthOutcome::SpecPatched => return Ok(Action::await_change()),
     };
     let halted = spec["halted"] == true;
     let policy = spec["deletionPolicy"].as_str().unwrap_or("Delete");
