@@ -276,6 +276,26 @@ impl RedisLimiter {
         format!("dbaas:rl:{{{key}}}:{index}")
     }
 
+    /// One key's part of a `count` script call: its window `index` and the one before, then
+    /// (ARGV) what to add, the limit (-1: none), the expiry, the window and the time into it.
+    fn count_key(
+        call: &mut redis::ScriptInvocation<'_>,
+        key: &str,
+        index: u64,
+        add: u64,
+        limit: i64,
+        window_ms: u64,
+        now: u64,
+    ) {
+        call.key(Self::key(key, index))
+            .key(Self::key(key, index.saturating_sub(1)))
+            .arg(add)
+            .arg(limit)
+            .arg(window_ms * 2)
+            .arg(window_ms)
+            .arg(now % window_ms);
+    }
+
     /// This replica's view of `key` in the current window (a new window starts from nothing; its
     /// predecessor's unsent hits are kept to be sent).
     fn view<'a>(
@@ -284,10 +304,14 @@ impl RedisLimiter {
         window_ms: u64,
         index: u64,
     ) -> dashmap::mapref::one::RefMut<'a, String, Shared> {
-        let mut e = self
-            .keys
-            .entry(key.to_string())
-            .or_insert_with(|| Shared::new(window_ms, index));
+        // A known key (the busy case) is found without allocating its name.
+        let mut e = match self.keys.get_mut(key) {
+            Some(e) => e,
+            None => self
+                .keys
+                .entry(key.to_string())
+                .or_insert_with(|| Shared::new(window_ms, index)),
+        };
         if e.window_ms != window_ms || e.index != index {
             if e.pending > 0 {
                 self.leftovers.lock().unwrap().push(Batch {
@@ -357,13 +381,9 @@ impl RedisLimiter {
                 p
             };
             taken.push(pending);
-            call.key(Self::key(ask.key, index))
-                .key(Self::key(ask.key, index.saturating_sub(1)))
-                .arg(ask.add + pending)
-                .arg(ask.limit.map_or(-1, |l| l as i64))
-                .arg(window_ms * 2)
-                .arg(window_ms)
-                .arg(now % window_ms);
+            let limit = ask.limit.map_or(-1, |l| l as i64);
+            let add = ask.add + pending;
+            Self::count_key(&mut call, ask.key, index, add, limit, window_ms, now);
         }
         let mut conn = self.conn.clone();
         self.round_trips.fetch_add(1, Ordering::Relaxed);
@@ -442,13 +462,9 @@ impl RedisLimiter {
         if !leftovers.is_empty() {
             let mut call = self.count.prepare_invoke();
             for b in &leftovers {
-                call.key(Self::key(&b.key, b.index))
-                    .key(Self::key(&b.key, b.index.saturating_sub(1)))
-                    .arg(b.add)
-                    .arg(-1)
-                    .arg(b.window_ms * 2)
-                    .arg(b.window_ms)
-                    .arg(0);
+                // Its window is over: no limit to weigh, any instant of it will do.
+                let at = b.index * b.window_ms;
+                Self::count_key(&mut call, &b.key, b.index, b.add, -1, b.window_ms, at);
             }
             let mut conn = self.conn.clone();
             let res: redis::RedisResult<Vec<u64>> = call.invoke_async(&mut conn).await;
