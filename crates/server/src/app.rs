@@ -21,8 +21,8 @@ use crate::auth;
 use crate::error::ApiError;
 use crate::metrics;
 use crate::routes::{
-    account, admin, audit_logs, auth as auth_routes, backups, databases, day2, db_metrics, docs,
-    events, health, operations, providers, tenants, users, versions,
+    account, admin, audit_logs, auth as auth_routes, backups, console, console_session, databases,
+    day2, db_metrics, docs, events, health, operations, providers, tenants, users, versions,
 };
 use crate::state::AppState;
 
@@ -37,6 +37,9 @@ pub fn app(state: AppState) -> NormalizePath<Router> {
         .route("/auth/login", post(auth_routes::login))
         .route("/auth/refresh", post(auth_routes::refresh))
         .route("/auth/logout", post(auth_routes::logout))
+        .route("/auth/console/login", post(console_session::login))
+        .route("/auth/console/refresh", post(console_session::refresh))
+        .route("/auth/console/logout", post(console_session::logout))
         // Answered without a credential: limited per client IP before any work.
         .route_layer(from_fn_with_state(
             state.clone(),
@@ -259,7 +262,7 @@ pub fn app(state: AppState) -> NormalizePath<Router> {
             )),
         )
         .route("/docs", get(docs::docs_page))
-        .fallback(not_found)
+        .fallback(console_or_not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(
@@ -281,6 +284,14 @@ pub fn app(state: AppState) -> NormalizePath<Router> {
         )
         .with_state(state);
     NormalizePath::trim_trailing_slash(router)
+}
+
+/// The web console's files and pages; anything else no route took is a JSON 404.
+async fn console_or_not_found(req: Request) -> Response {
+    match console::serve(&req) {
+        Some(page) => page,
+        None => not_found(req).await.into_response(),
+    }
 }
 
 async fn not_found(req: Request) -> ApiError {
@@ -316,6 +327,7 @@ fn cors(origins: &[String]) -> CorsLayer {
             header::AUTHORIZATION,
             header::CONTENT_TYPE,
             HeaderName::from_static("x-api-key"),
+            HeaderName::from_static(console_session::CSRF_HEADER),
             REQUEST_ID,
         ])
         .expose_headers([

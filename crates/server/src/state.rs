@@ -31,6 +31,9 @@ pub struct RequestCtx {
     pub user_agent: Option<String>,
     pub method: String,
     pub path: String,
+    /// The client reached us over TLS, as a trusted proxy's `X-Forwarded-Proto` says (the
+    /// platform itself serves plain HTTP behind one).
+    pub https: bool,
 }
 
 /// One audit record about to be written; `Audit::new(...)` then builder calls.

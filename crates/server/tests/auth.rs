@@ -441,3 +441,196 @@ async fn request_rate_limits_are_shared_through_redis() {
     a.running.shutdown().await;
     b.running.shutdown().await;
 }
+
+/// The `name=value` of each `Set-Cookie` header, with its attributes.
+fn set_cookies(r: &reqwest::Response) -> Vec<(String, String, String)> {
+    r.headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| {
+            let text = v.to_str().unwrap().to_string();
+            let (pair, attrs) = text.split_once(';').unwrap_or((&text, ""));
+            let (k, val) = pair.split_once('=').unwrap();
+            (k.to_string(), val.to_string(), attrs.to_string())
+        })
+        .collect()
+}
+
+fn cookie_value(cookies: &[(String, String, String)], name: &str) -> String {
+    cookies
+        .iter()
+        .find(|(k, _, _)| k == name)
+        .map(|(_, v, _)| v.clone())
+        .unwrap_or_else(|| panic!("no {name} cookie in {cookies:?}"))
+}
+
+both_stores!(
+    console_session_keeps_the_refresh_token_in_a_csrf_guarded_cookie,
+    |backend| async move {
+        let s = TestServer::start(backend).await;
+        let post = |path: &str, cookie: Option<String>, csrf: Option<String>| {
+            let mut r = s.http.post(s.url(path));
+            if let Some(c) = cookie {
+                r = r.header("cookie", c);
+            }
+            if let Some(t) = csrf {
+                r = r.header("x-csrf-token", t);
+            }
+            r.send()
+        };
+
+        // Sign in: the access token in the body, no refresh token there; two cookies.
+        let r = s
+            .http
+            .post(s.url("/api/v1/auth/console/login"))
+            .json(&json!({"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        assert_eq!(r.headers()["cache-control"], "no-store");
+        let cookies = set_cookies(&r);
+        let body: serde_json::Value = r.json().await.unwrap();
+        assert!(body.get("refresh_token").is_none(), "{body}");
+        let access = body["access_token"].as_str().unwrap().to_string();
+        assert_eq!(s.get("/api/v1/auth/me", &access).await.0, StatusCode::OK);
+        let refresh = cookie_value(&cookies, "dbaas_refresh");
+        let csrf = cookie_value(&cookies, "dbaas_csrf");
+        let attrs = |name: &str| {
+            cookies
+                .iter()
+                .find(|(k, _, _)| k == name)
+                .unwrap()
+                .2
+                .clone()
+        };
+        assert!(attrs("dbaas_refresh").contains("HttpOnly"));
+        assert!(attrs("dbaas_refresh").contains("SameSite=Strict"));
+        assert!(attrs("dbaas_refresh").contains("Path=/api/v1/auth/console"));
+        assert!(!attrs("dbaas_csrf").contains("HttpOnly"), "scripts read it");
+        // Plain HTTP, no trusted proxy saying otherwise: not Secure (the browser would drop it).
+        assert!(!attrs("dbaas_refresh").contains("Secure"));
+        let jar = format!("dbaas_refresh={refresh}; dbaas_csrf={csrf}");
+
+        // The cookie alone (a cross-site request) is refused; so is a wrong header.
+        let r = post("/api/v1/auth/console/refresh", Some(jar.clone()), None)
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::FORBIDDEN);
+        let e: serde_json::Value = r.json().await.unwrap();
+        assert_eq!(e["error"]["code"], "csrf_failed");
+        let r = post(
+            "/api/v1/auth/console/refresh",
+            Some(jar.clone()),
+            Some("guessed".into()),
+        )
+        .await
+        .unwrap();
+        assert_eq!(r.status(), StatusCode::FORBIDDEN);
+
+        // With the header: a new access token, both cookies rotated.
+        let r = post(
+            "/api/v1/auth/console/refresh",
+            Some(jar.clone()),
+            Some(csrf.clone()),
+        )
+        .await
+        .unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        let rotated = set_cookies(&r);
+        let refresh2 = cookie_value(&rotated, "dbaas_refresh");
+        let csrf2 = cookie_value(&rotated, "dbaas_csrf");
+        assert_ne!(refresh2, refresh);
+        assert_ne!(csrf2, csrf);
+        let body: serde_json::Value = r.json().await.unwrap();
+        let access2 = body["access_token"].as_str().unwrap();
+        assert_eq!(s.get("/api/v1/auth/me", access2).await.0, StatusCode::OK);
+
+        // The old cookie presented again is reuse: 401, cookies cleared, the family ended.
+        let r = post("/api/v1/auth/console/refresh", Some(jar), Some(csrf))
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+        let cleared = set_cookies(&r);
+        assert!(cleared
+            .iter()
+            .all(|(_, v, a)| v.is_empty() && a.contains("Max-Age=0")));
+        let jar2 = format!("dbaas_refresh={refresh2}; dbaas_csrf={csrf2}");
+        let r = post(
+            "/api/v1/auth/console/refresh",
+            Some(jar2.clone()),
+            Some(csrf2.clone()),
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            r.status(),
+            StatusCode::UNAUTHORIZED,
+            "the family is revoked"
+        );
+
+        // A fresh session signs out: 204, cookies cleared, the refresh cookie no longer works.
+        let r = s
+            .http
+            .post(s.url("/api/v1/auth/console/login"))
+            .json(&json!({"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}))
+            .send()
+            .await
+            .unwrap();
+        let c = set_cookies(&r);
+        let (refresh3, csrf3) = (
+            cookie_value(&c, "dbaas_refresh"),
+            cookie_value(&c, "dbaas_csrf"),
+        );
+        let jar3 = format!("dbaas_refresh={refresh3}; dbaas_csrf={csrf3}");
+        let r = post("/api/v1/auth/console/logout", Some(jar3.clone()), None)
+            .await
+            .unwrap();
+        assert_eq!(
+            r.status(),
+            StatusCode::FORBIDDEN,
+            "logout wants the header too"
+        );
+        let r = post(
+            "/api/v1/auth/console/logout",
+            Some(jar3.clone()),
+            Some(csrf3.clone()),
+        )
+        .await
+        .unwrap();
+        assert_eq!(r.status(), StatusCode::NO_CONTENT);
+        assert_eq!(set_cookies(&r).len(), 2);
+        let r = post("/api/v1/auth/console/refresh", Some(jar3), Some(csrf3))
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+
+        // A wrong password is the usual 401 envelope, and sets nothing.
+        let r = s
+            .http
+            .post(s.url("/api/v1/auth/console/login"))
+            .json(&json!({"email": ADMIN_EMAIL, "password": "wrong-password-123"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+        assert!(set_cookies(&r).is_empty());
+    }
+);
+
+#[tokio::test]
+async fn console_cookies_are_secure_behind_a_tls_terminating_proxy() {
+    let s = TestServer::start_with(Backend::Sqlite, |c| c.trust_proxy = true).await;
+    let r = s
+        .http
+        .post(s.url("/api/v1/auth/console/login"))
+        .header("x-forwarded-proto", "https")
+        .json(&json!({"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let cookies = set_cookies(&r);
+    assert_eq!(cookies.len(), 2);
+    assert!(cookies.iter().all(|(_, _, a)| a.contains("; Secure")));
+}

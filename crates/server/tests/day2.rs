@@ -446,6 +446,20 @@ both_stores!(
             plan["operations"][0]["provider_id"].is_string(),
             "placed: {plan}"
         );
+        // A plan the quota would refuse is refused as the create would be.
+        let (s, v) = srv
+            .post(
+                &format!("{}?dry_run=true", dbs_path("acme", "web")),
+                &admin,
+                json!({"name": "too-big", "engine": "postgres", "version": "16.10",
+                    "size": "db.t3.medium"}),
+            )
+            .await;
+        assert_eq!(
+            (s, code(&v).as_str()),
+            (StatusCode::FORBIDDEN, "quota_exceeded"),
+            "{v}"
+        );
         let (s, plan) = srv.delete(&format!("{path}?dry_run=true"), &admin).await;
         assert_eq!(s, StatusCode::OK, "{plan}");
         assert_eq!(plan["operations"][0]["type"], "delete", "{plan}");

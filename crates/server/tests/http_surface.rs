@@ -261,3 +261,85 @@ both_stores!(
         s.running.shutdown().await;
     }
 );
+
+/// The web console (web/dist, embedded): `/` and client routes get index.html, hashed assets are
+/// cached for good and gzip-compressed, and the API keeps its JSON 404s.
+#[tokio::test]
+async fn the_console_is_served_at_the_root_with_client_routes_and_cached_assets() {
+    let s = TestServer::start(Backend::Sqlite).await;
+    let page = |path: &str| {
+        s.http
+            .get(s.url(path))
+            .header("accept", "text/html,application/xhtml+xml")
+            .send()
+    };
+    let root = page("/").await.unwrap();
+    assert_eq!(root.status(), StatusCode::OK);
+    let h = root.headers().clone();
+    assert!(h["content-type"].to_str().unwrap().starts_with("text/html"));
+    assert_eq!(h["cache-control"], "no-cache");
+    assert!(h["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .contains("script-src 'self'"));
+    assert_eq!(h["x-frame-options"], "DENY");
+    let etag = h["etag"].to_str().unwrap().to_string();
+    let html = root.text().await.unwrap();
+    assert!(html.contains("<div id=\"root\">"), "{html}");
+
+    // A client route is the same page; a second load is a 304.
+    let deep = page("/databases/demo/default/db-0123").await.unwrap();
+    assert_eq!(deep.status(), StatusCode::OK);
+    assert_eq!(deep.headers()["etag"].to_str().unwrap(), etag);
+    let again = s
+        .http
+        .get(s.url("/"))
+        .header("accept", "text/html")
+        .header("if-none-match", &etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), StatusCode::NOT_MODIFIED);
+
+    // The entry script: hashed, immutable, gzip when asked.
+    let script = html
+        .split("src=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("index.html loads a script");
+    assert!(script.starts_with("/assets/"), "{script}");
+    let js = s
+        .http
+        .get(s.url(script))
+        .header("accept-encoding", "gzip")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(js.status(), StatusCode::OK);
+    assert_eq!(
+        js.headers()["cache-control"],
+        "public, max-age=31536000, immutable"
+    );
+    assert_eq!(js.headers()["content-encoding"], "gzip");
+    assert!(js.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .contains("javascript"));
+    let plain = s.http.get(s.url(script)).send().await.unwrap();
+    assert!(plain.headers().get("content-encoding").is_none());
+    assert!(plain.bytes().await.unwrap().len() > 1000);
+
+    // Not the console's: unknown API paths and missing files keep the JSON 404.
+    for path in [
+        "/api/v1/no-such-route",
+        "/assets/missing-0000.js",
+        "/health/nope",
+    ] {
+        let r = page(path).await.unwrap();
+        assert_eq!(r.status(), StatusCode::NOT_FOUND, "{path}");
+        let body: serde_json::Value = r.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "not_found", "{path}");
+    }
+    let (st, _) = s.call(Method::POST, "/", None, None).await;
+    assert_eq!(st, StatusCode::NOT_FOUND);
+}

@@ -176,6 +176,9 @@ fn operations_have_unique_ids_params_in_place_and_enveloped_errors() {
             "/api/v1/auth/login",
             "/api/v1/auth/refresh",
             "/api/v1/auth/logout",
+            "/api/v1/auth/console/login",
+            "/api/v1/auth/console/refresh",
+            "/api/v1/auth/console/logout",
         ];
         if path.starts_with("/api/v1/") && !open.contains(&path.as_str()) {
             assert!(secured, "{label}: a protected route without security");
@@ -245,4 +248,25 @@ fn creates_link_to_what_they_created() {
             );
         }
     }
+}
+
+/// The console's API client is generated from `web/openapi.json` (`npm run gen`); that copy must be
+/// the document the server serves. `UPDATE_OPENAPI=1 cargo test -p server --test openapi_document`
+/// rewrites it after an API change (then run `npm run gen` in web/).
+#[test]
+fn the_console_client_is_generated_from_the_served_document() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../web/openapi.json");
+    let served = document();
+    if std::env::var_os("UPDATE_OPENAPI").is_some() {
+        let text = serde_json::to_string_pretty(&served).unwrap() + "\n";
+        std::fs::write(&path, text).unwrap();
+    }
+    let copy: Value = serde_json::from_str(
+        &std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display())),
+    )
+    .unwrap();
+    assert!(
+        copy == served,
+        "web/openapi.json is stale: run `UPDATE_OPENAPI=1 cargo test -p server --test openapi_document`, then `npm run gen` in web/"
+    );
 }

@@ -74,6 +74,20 @@ impl ProxyTrust {
     }
 }
 
+impl ProxyTrust {
+    /// Whether a trusted proxy says the client connected over TLS (`X-Forwarded-Proto: https`,
+    /// its first entry being the client's side).
+    pub fn forwarded_https(&self, peer: IpAddr, headers: &HeaderMap) -> bool {
+        self.enabled
+            && self.trusts(0, peer.to_canonical())
+            && headers
+                .get("x-forwarded-proto")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.split(',').next())
+                .is_some_and(|p| p.trim().eq_ignore_ascii_case("https"))
+    }
+}
+
 /// One `X-Forwarded-For` entry: an address, optionally with a port or IPv6 brackets.
 fn parse_hop(hop: &str) -> Option<IpAddr> {
     let hop = hop.trim();

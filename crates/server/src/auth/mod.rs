@@ -123,12 +123,15 @@ pub async fn request_context(
     mut req: Request,
     next: Next,
 ) -> Response {
-    let ip = req
+    let peer = req
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| state.proxies.client_ip(c.0.ip(), req.headers()).to_string());
+        .map(|c| c.0.ip());
+    let ip = peer.map(|p| state.proxies.client_ip(p, req.headers()).to_string());
+    let https = peer.is_some_and(|p| state.proxies.forwarded_https(p, req.headers()));
     let ctx = RequestCtx {
         ip,
+        https,
         user_agent: header_str(req.headers(), "user-agent").map(|s| s.chars().take(512).collect()),
         method: req.method().to_string(),
         path: req.uri().path().to_string(),

@@ -83,6 +83,11 @@ pub fn new_refresh_token() -> String {
     format!("dbaas_rt_{}", random_text(43))
 }
 
+/// A new value for the console's CSRF cookie (and header).
+pub fn new_csrf_token() -> String {
+    random_text(32)
+}
+
 /// A new API key and its lookup prefix: `dbaas_<prefix>_<secret>`.
 pub fn new_api_key() -> (String, String) {
     let prefix = random_text(10).to_lowercase();

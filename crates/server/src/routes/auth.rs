@@ -322,6 +322,16 @@ pub async fn login(
     ctx: RequestCtx,
     ApiJson(req): ApiJson<LoginRequest>,
 ) -> ApiResult<Json<TokenResponse>> {
+    password_login(&state, &ctx, req).await.map(Json)
+}
+
+/// Checks an e-mail and password (limited per client IP and per account) and starts a new
+/// refresh-token family: the API's login and the console's.
+pub(crate) async fn password_login(
+    state: &AppState,
+    ctx: &RequestCtx,
+    req: LoginRequest,
+) -> ApiResult<TokenResponse> {
     let email = normalize_email(&req.email);
     let cfg = &state.config;
     let ip = limit_key(ctx.ip.as_deref());
@@ -345,7 +355,7 @@ pub async fn login(
         if !d.allowed {
             state
                 .audit(
-                    &ctx,
+                    ctx,
                     Audit::new("auth.login_failed", "user")
                         .status(429)
                         .details(json!({"email": email, "reason": "rate_limited"})),
@@ -372,7 +382,7 @@ pub async fn login(
             if let Some(id) = found_id {
                 a = a.id(id);
             }
-            state.audit(&ctx, a).await;
+            state.audit(ctx, a).await;
             return Err(ApiError::unauthenticated("Invalid email or password"));
         }
     };
@@ -381,17 +391,17 @@ pub async fn login(
         .reset(&format!("login:acct:{}", sha256_hex(&email)), LOGIN_WINDOW)
         .await;
     state.store.record_login(&user.id, Utc::now()).await?;
-    let (pair, record) = issue_tokens(&state, &user.id, None).await?;
+    let (pair, record) = issue_tokens(state, &user.id, None).await?;
     state.store.create_refresh_token(&record).await?;
     state
         .audit(
-            &ctx,
+            ctx,
             Audit::new("auth.login", "user")
                 .id(&user.id)
                 .by(&user.id, &user.email),
         )
         .await;
-    Ok(Json(pair))
+    Ok(pair)
 }
 
 /// The refresh token from the body, or else from `Authorization: Bearer`.
@@ -420,10 +430,20 @@ pub async fn refresh(
     body: axum::body::Bytes,
 ) -> ApiResult<Json<TokenResponse>> {
     let presented = presented_refresh_token(&headers, &body)?;
+    rotate_refresh(&state, &ctx, &presented).await.map(Json)
+}
+
+/// Trades a refresh token for a new pair in the same family; a rotated token presented again
+/// ends the family.
+pub(crate) async fn rotate_refresh(
+    state: &AppState,
+    ctx: &RequestCtx,
+    presented: &str,
+) -> ApiResult<TokenResponse> {
     let invalid = || ApiError::unauthenticated("Invalid or expired refresh token");
     let old = state
         .store
-        .find_refresh_token(&sha256_hex(&presented))
+        .find_refresh_token(&sha256_hex(presented))
         .await?
         .ok_or_else(invalid)?;
     let now = Utc::now();
@@ -436,7 +456,7 @@ pub async fn refresh(
                 .await?;
             state
                 .audit(
-                    &ctx,
+                    ctx,
                     Audit::new("auth.refresh_reuse", "user")
                         .id(&old.user_id)
                         .status(401)
@@ -455,7 +475,7 @@ pub async fn refresh(
         .await?
         .filter(|u| u.user.is_active)
         .ok_or_else(invalid)?;
-    let (pair, record) = issue_tokens(&state, &user.user.id, Some(&old.family_id)).await?;
+    let (pair, record) = issue_tokens(state, &user.user.id, Some(&old.family_id)).await?;
     if !state
         .store
         .rotate_refresh_token(&old.id, &record, now)
@@ -468,7 +488,7 @@ pub async fn refresh(
             .await?;
         return Err(invalid());
     }
-    Ok(Json(pair))
+    Ok(pair)
 }
 
 #[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth", request_body = RefreshRequest,
@@ -480,9 +500,19 @@ pub async fn logout(
     body: axum::body::Bytes,
 ) -> ApiResult<StatusCode> {
     let presented = presented_refresh_token(&headers, &body)?;
+    revoke_refresh(&state, &ctx, &presented).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Ends the family of a refresh token (unknown tokens are ignored: signing out twice is fine).
+pub(crate) async fn revoke_refresh(
+    state: &AppState,
+    ctx: &RequestCtx,
+    presented: &str,
+) -> ApiResult<()> {
     if let Some(t) = state
         .store
-        .find_refresh_token(&sha256_hex(&presented))
+        .find_refresh_token(&sha256_hex(presented))
         .await?
     {
         state
@@ -496,7 +526,7 @@ pub async fn logout(
             .unwrap_or_default();
         state
             .audit(
-                &ctx,
+                ctx,
                 Audit::new("auth.logout", "user")
                     .id(&t.user_id)
                     .by(&t.user_id, &email)
@@ -504,7 +534,7 @@ pub async fn logout(
             )
             .await;
     }
-    Ok(StatusCode::NO_CONTENT)
+    Ok(())
 }
 
 #[utoipa::path(get, operation_id = "get_me", path = "/api/v1/auth/me", tag = "auth", responses((status = 200, body = MeResponse)), security(("bearer" = [])))]

@@ -7,8 +7,8 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
 use utoipa::{Modify, OpenApi};
 
 use super::{
-    account, admin, audit_logs, auth, backups, databases, day2, db_metrics, events, health,
-    operations, providers, tenants, users, versions,
+    account, admin, audit_logs, auth, backups, console_session, databases, day2, db_metrics,
+    events, health, operations, providers, tenants, users, versions,
 };
 
 struct Security;
@@ -39,6 +39,7 @@ impl Modify for Security {
     paths(
         health::health, health::live, health::ready, health::startup,
         auth::register, auth::login, auth::refresh, auth::logout, auth::me,
+        console_session::login, console_session::refresh, console_session::logout,
         auth::create_api_key, auth::list_api_keys, auth::revoke_api_key,
         tenants::create_tenant, tenants::list_tenants, tenants::get_tenant, tenants::update_tenant, tenants::tenant_quota,
         tenants::create_project, tenants::list_projects, tenants::get_project, tenants::update_project, tenants::delete_project,
@@ -371,6 +372,10 @@ fn examples() -> Vec<(&'static str, Value)> {
         ),
         (
             "login",
+            json!({"email": "admin@dbaas.local", "password": "the-admin-password"}),
+        ),
+        (
+            "console_login",
             json!({"email": "admin@dbaas.local", "password": "the-admin-password"}),
         ),
         (

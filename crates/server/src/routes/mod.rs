@@ -5,6 +5,8 @@ pub mod admin;
 pub mod audit_logs;
 pub mod auth;
 pub mod backups;
+pub mod console;
+pub mod console_session;
 pub mod databases;
 pub mod day2;
 pub mod db_metrics;

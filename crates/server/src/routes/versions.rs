@@ -25,7 +25,7 @@ pub struct VersionsQuery {
 /// `{<engine>: [{version, name, deprecated}]}`, newest first; every engine (or the one asked for)
 /// is a key, with an empty list when nothing is offered.
 #[utoipa::path(get, path = "/api/v1/versions", tag = "versions", params(VersionsQuery),
-    responses((status = 200, body = Object, description = "engine → offered versions, newest first"),
+    responses((status = 200, body = BTreeMap<String, Vec<VersionItem>>, description = "engine → offered versions, newest first"),
         (status = 422, description = "unknown engine")),
     security(("bearer" = [])))]
 pub async fn list_versions(

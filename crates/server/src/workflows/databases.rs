@@ -9,7 +9,7 @@ use chrono::Utc;
 use domain::ids::{new_id, IdKind};
 use domain::model::{CurrentState, Database, Operation, Provider};
 use domain::placement::{self, PlacementRequest, PlanRequest};
-use domain::quota::Usage;
+use domain::quota::{self, Usage};
 use domain::requests::DatabaseCreate;
 use domain::status::{DatabaseStatus, OperationType};
 use domain::DomainError;
@@ -67,9 +67,9 @@ pub async fn create_restored(
     restore: Option<crate::ops::backup::RestoreFrom>,
 ) -> ApiResult<Outcome> {
     req.validate()?;
-    if ctx.store.get_project(domain, project).await?.is_none() {
+    let Some(project_record) = ctx.store.get_project(domain, project).await? else {
         return Err(ApiError::not_found("Project", project));
-    }
+    };
     let need = Usage::of_database(
         req.size,
         req.storage_gb,
@@ -108,6 +108,14 @@ pub async fn create_restored(
     }
 
     if dry_run {
+        // The quotas the reservation checks, read without a lock: a plan that could not be
+        // carried out says so.
+        let used = ctx.store.project_usage(domain, project).await?;
+        quota::check(&project_record.quota, used, need, "project")?;
+        if let Some(tenant) = ctx.store.get_tenant(domain).await? {
+            let used = ctx.store.domain_usage(domain).await?;
+            quota::check(&tenant.quota, used, need, "domain")?;
+        }
         // The same candidates the store would lock, read without a lock.
         let candidates: Vec<Provider> = ctx
             .store

@@ -1,0 +1,1 @@
+function e(e){return Number.isFinite(e)?Number.isInteger(e)?String(e):e.toFixed(1):`–`}function t(e){if(!e)return`–`;let t=new Date(e);return Number.isNaN(t.getTime())?e:t.toLocaleString()}export{t as n,e as t};
