@@ -456,12 +456,26 @@ fn set_cookies(r: &reqwest::Response) -> Vec<(String, String, String)> {
         .collect()
 }
 
-fn cookie_value(cookies: &[(String, String, String)], name: &str) -> String {
+/// A cookie's `(name, value, attributes)`.
+fn cookie<'a>(cookies: &'a [(String, String, String)], name: &str) -> &'a (String, String, String) {
     cookies
         .iter()
         .find(|(k, _, _)| k == name)
-        .map(|(_, v, _)| v.clone())
         .unwrap_or_else(|| panic!("no {name} cookie in {cookies:?}"))
+}
+
+fn cookie_value(cookies: &[(String, String, String)], name: &str) -> String {
+    cookie(cookies, name).1.clone()
+}
+
+/// Signs in through the console's route.
+async fn console_login(s: &TestServer, password: &str) -> reqwest::Response {
+    s.http
+        .post(s.url("/api/v1/auth/console/login"))
+        .json(&json!({"email": ADMIN_EMAIL, "password": password}))
+        .send()
+        .await
+        .unwrap()
 }
 
 both_stores!(
@@ -480,13 +494,7 @@ both_stores!(
         };
 
         // Sign in: the access token in the body, no refresh token there; two cookies.
-        let r = s
-            .http
-            .post(s.url("/api/v1/auth/console/login"))
-            .json(&json!({"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}))
-            .send()
-            .await
-            .unwrap();
+        let r = console_login(&s, ADMIN_PASSWORD).await;
         assert_eq!(r.status(), StatusCode::OK);
         assert_eq!(r.headers()["cache-control"], "no-store");
         let cookies = set_cookies(&r);
@@ -496,14 +504,7 @@ both_stores!(
         assert_eq!(s.get("/api/v1/auth/me", &access).await.0, StatusCode::OK);
         let refresh = cookie_value(&cookies, "dbaas_refresh");
         let csrf = cookie_value(&cookies, "dbaas_csrf");
-        let attrs = |name: &str| {
-            cookies
-                .iter()
-                .find(|(k, _, _)| k == name)
-                .unwrap()
-                .2
-                .clone()
-        };
+        let attrs = |name: &str| cookie(&cookies, name).2.clone();
         assert!(attrs("dbaas_refresh").contains("HttpOnly"));
         assert!(attrs("dbaas_refresh").contains("SameSite=Strict"));
         assert!(attrs("dbaas_refresh").contains("Path=/api/v1/auth/console"));
@@ -570,13 +571,7 @@ both_stores!(
         );
 
         // A fresh session signs out: 204, cookies cleared, the refresh cookie no longer works.
-        let r = s
-            .http
-            .post(s.url("/api/v1/auth/console/login"))
-            .json(&json!({"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}))
-            .send()
-            .await
-            .unwrap();
+        let r = console_login(&s, ADMIN_PASSWORD).await;
         let c = set_cookies(&r);
         let (refresh3, csrf3) = (
             cookie_value(&c, "dbaas_refresh"),
@@ -606,13 +601,7 @@ both_stores!(
         assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
 
         // A wrong password is the usual 401 envelope, and sets nothing.
-        let r = s
-            .http
-            .post(s.url("/api/v1/auth/console/login"))
-            .json(&json!({"email": ADMIN_EMAIL, "password": "wrong-password-123"}))
-            .send()
-            .await
-            .unwrap();
+        let r = console_login(&s, "wrong-password-123").await;
         assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
         assert!(set_cookies(&r).is_empty());
     }

@@ -91,16 +91,13 @@ pub fn serve(req: &Request) -> Option<Response> {
     }
     let (asset, cache) = match ASSETS.get(path) {
         Some(a) if path.starts_with(HASHED_DIR) => (a, IMMUTABLE),
-        Some(a) if !path.is_empty() && path != "index.html" => (a, REVALIDATE),
+        Some(a) => (a, REVALIDATE),
         // A page of the app (`/`, `/databases/…`): the browser asks for HTML. A missing hashed
         // file stays a 404, so a stale page fails loudly instead of loading HTML as a script.
-        _ if path.is_empty()
-            || path == "index.html"
-            || (!path.starts_with(HASHED_DIR) && wants_html(req)) =>
-        {
+        None if path.is_empty() || (!path.starts_with(HASHED_DIR) && wants_html(req)) => {
             (ASSETS.get("index.html")?, REVALIDATE)
         }
-        _ => return None,
+        None => return None,
     };
     Some(respond(req, asset, cache))
 }

@@ -12,6 +12,7 @@ import { Page } from "../../../components/Page";
 import { applyFieldErrors } from "../common/formErrors";
 import { parseJsonObject, showJson } from "../common/jsonObject";
 import { QuotaPanel } from "../common/QuotaPanel";
+import { SaveDetails } from "../common/SaveDetails";
 import type { Project, ProjectUpdate } from "../types";
 import { DeleteProjectButton } from "./DeleteProjectButton";
 import { MembersPanel } from "./MembersPanel";
@@ -51,15 +52,7 @@ function DetailsForm({ project }: { project: Project }) {
       <Field label="Metadata (JSON object)" error={e.metadata?.message}>
         {(p) => <textarea {...p} {...form.register("metadata")} rows={3} className="mono" spellCheck={false} />}
       </Field>
-      <ErrorNotice error={update.error} title="Not saved" />
-      {saved && !update.error ? (
-        <p className="notice notice-info" role="status">
-          Saved.
-        </p>
-      ) : null}
-      <Button type="submit" variant="primary" busy={form.formState.isSubmitting}>
-        Save details
-      </Button>
+      <SaveDetails error={update.error} saved={saved} busy={form.formState.isSubmitting} />
     </form>
   );
 }

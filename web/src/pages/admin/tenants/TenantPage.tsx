@@ -15,6 +15,7 @@ import { Page } from "../../../components/Page";
 import { applyFieldErrors } from "../common/formErrors";
 import { showJson } from "../common/jsonObject";
 import { QuotaPanel } from "../common/QuotaPanel";
+import { SaveDetails } from "../common/SaveDetails";
 import type { Tenant } from "../types";
 import { MembersPanel } from "./MembersPanel";
 import { ProjectsPanel } from "./ProjectsPanel";
@@ -75,15 +76,7 @@ function DetailsForm({ tenant, platform }: { tenant: Tenant; platform: boolean }
       <Field label="Metadata (JSON object)" error={e.metadata?.message}>
         {(p) => <textarea {...p} {...form.register("metadata")} rows={4} className="mono" spellCheck={false} />}
       </Field>
-      <ErrorNotice error={update.error} title="Not saved" />
-      {saved && !update.error ? (
-        <p className="notice notice-info" role="status">
-          Saved.
-        </p>
-      ) : null}
-      <Button type="submit" variant="primary" busy={form.formState.isSubmitting}>
-        Save details
-      </Button>
+      <SaveDetails error={update.error} saved={saved} busy={form.formState.isSubmitting} />
     </form>
   );
 }
