@@ -1,23 +1,13 @@
 // The console end to end against a real `dbaas serve --demo` (see global-setup.ts). The tests
 // run in order and share the server: one PostgreSQL goes through its whole life.
-import { expect, test, type Page } from "@playwright/test";
+import { expect, test } from "@playwright/test";
 import { ADMIN, DEVELOPER } from "./server";
-import { expectAccessible, screenshot, signIn, watchConsole } from "./helpers";
+import { databaseStatus, expectAccessible, openDatabase, screenshot, signIn, watchConsole } from "./helpers";
 
 test.describe.configure({ mode: "serial" });
 
 // The browser logs every refused request (401 before sign-in, 403/503 shown in words) itself.
 const EXPECTED = [/Failed to load resource/];
-
-async function openDatabase(page: Page, name: string): Promise<void> {
-  await page.getByRole("link", { name: "Databases", exact: true }).first().click();
-  await page.getByRole("link", { name, exact: true }).click();
-  await expect(page.getByRole("heading", { level: 1, name })).toBeVisible();
-}
-
-function status(page: Page) {
-  return page.locator(".page-context .badge");
-}
 
 test("a wrong password is refused in words", async ({ page }) => {
   const check = watchConsole(page, EXPECTED);
@@ -60,7 +50,7 @@ test("create a PostgreSQL and watch it reach running without reloading", async (
   await page.evaluate(() => ((window as unknown as { __noReload?: boolean }).__noReload = true));
   await page.getByRole("button", { name: "Create database" }).click();
   await expect(page.getByRole("heading", { level: 1, name: "orders" })).toBeVisible();
-  await expect(status(page)).toHaveText("Running", { timeout: 30_000 });
+  await expect(databaseStatus(page)).toHaveText("Running", { timeout: 30_000 });
   expect(await page.evaluate(() => (window as unknown as { __noReload?: boolean }).__noReload)).toBe(true);
   await expect(page.getByText(/1 of 1 ready/)).toBeVisible();
   await expectAccessible(page, "database overview");
@@ -125,7 +115,7 @@ test("pause and resume", async ({ page }) => {
   const check = watchConsole(page, EXPECTED);
   await signIn(page, ADMIN);
   await openDatabase(page, "orders");
-  await expect(status(page)).toHaveText("Running", { timeout: 30_000 });
+  await expect(databaseStatus(page)).toHaveText("Running", { timeout: 30_000 });
   await page.getByRole("link", { name: "Settings" }).click();
   await page.getByRole("button", { name: "Pause…" }).click();
   let dialog = page.getByRole("dialog", { name: "Pause orders" });
@@ -133,13 +123,13 @@ test("pause and resume", async ({ page }) => {
   await dialog.getByRole("button", { name: "Pause" }).click();
   await expect(dialog.getByText("Accepted.")).toBeVisible();
   await dialog.getByRole("button", { name: "Close" }).click();
-  await expect(status(page)).toHaveText("Paused", { timeout: 30_000 });
+  await expect(databaseStatus(page)).toHaveText("Paused", { timeout: 30_000 });
   await page.getByRole("button", { name: "Resume…" }).click();
   dialog = page.getByRole("dialog", { name: "Resume orders" });
   await expect(dialog.getByRole("region", { name: "Plan" })).toContainText("resume the database");
   await dialog.getByRole("button", { name: "Resume" }).click();
   await dialog.getByRole("button", { name: "Close" }).click();
-  await expect(status(page)).toHaveText("Running", { timeout: 30_000 });
+  await expect(databaseStatus(page)).toHaveText("Running", { timeout: 30_000 });
   check();
 });
 
@@ -165,7 +155,7 @@ test("back up, then restore into a new database", async ({ page }) => {
   await restore.getByRole("button", { name: "Restore" }).click();
   await restore.getByRole("link", { name: "Open the new database" }).click();
   await expect(page.getByRole("heading", { level: 1, name: "orders-copy" })).toBeVisible();
-  await expect(status(page)).toHaveText("Running", { timeout: 60_000 });
+  await expect(databaseStatus(page)).toHaveText("Running", { timeout: 60_000 });
   check();
 });
 

@@ -52,10 +52,14 @@ export function PlannedAction({ label, title, variant = "secondary", disabled, p
   const [step, setStep] = useState<Step>({ at: "closed" });
   const [error, setError] = useState<unknown>(null);
   const [typed, setTyped] = useState("");
+  // The dialog keeps the title it opened with: what it names (a version, a setting) may change
+  // while the operation runs.
+  const [shownTitle, setShownTitle] = useState(title);
   const queryClient = useQueryClient();
 
   const open = async () => {
     if (canOpen && !canOpen()) return;
+    setShownTitle(title);
     setError(null);
     setTyped("");
     setStep({ at: "planning" });
@@ -84,7 +88,7 @@ export function PlannedAction({ label, title, variant = "secondary", disabled, p
       <Button variant={variant} disabled={disabled} onClick={() => void open()}>
         {label}
       </Button>
-      <Dialog open={step.at !== "closed"} onOpenChange={(o) => !o && setStep({ at: "closed" })} title={title}>
+      <Dialog open={step.at !== "closed"} onOpenChange={(o) => !o && setStep({ at: "closed" })} title={shownTitle}>
         {children ? <div className="dialog-body">{children}</div> : null}
         {step.at === "planning" && !error ? <p role="status">Asking the server for the plan…</p> : null}
         {step.at === "planned" || step.at === "running" ? <PlanView plan={step.plan} /> : null}

@@ -1,11 +1,13 @@
 import { describe, expect, it, vi } from "vitest";
 import { render, screen } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
+import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
 import { ApiProblem } from "../api/errors";
 import { ConfirmDialog } from "./ConfirmDialog";
 import { ErrorNotice } from "./ErrorNotice";
 import { Field } from "./Field";
 import { PlanView, describeObject } from "./PlanView";
+import { PlannedAction } from "./PlannedAction";
 import { StatusBadge } from "./StatusBadge";
 import type { Plan } from "../api/types";
 
@@ -86,5 +88,35 @@ describe("ConfirmDialog", () => {
     );
     await user.click(screen.getByRole("button", { name: "Pause" }));
     expect(await screen.findByRole("alert")).toHaveTextContent("The database is paused already");
+  });
+});
+
+describe("PlannedAction", () => {
+  it("keeps the title it opened with while what it names changes", async () => {
+    const user = userEvent.setup();
+    const plan = {
+      dry_run: true,
+      database_id: "db-1",
+      changed: [],
+      operations: [{ type: "upgrade_version" }],
+      kubernetes_objects: [],
+      quota_delta: { cpu_cores: 0, memory_gb: 0, storage_gb: 0, databases: 0, backups: 0 },
+    } as unknown as Plan;
+    const run = vi.fn().mockResolvedValue({});
+    const client = new QueryClient();
+    const view = (version: string) => (
+      <QueryClientProvider client={client}>
+        <PlannedAction label="Upgrade…" title={`Upgrade orders to ${version}`} confirmLabel="Upgrade" plan={() => Promise.resolve(plan)} run={run} />
+      </QueryClientProvider>
+    );
+    const { rerender } = render(view("17.6"));
+    await user.click(screen.getByRole("button", { name: "Upgrade…" }));
+    expect(await screen.findByRole("dialog", { name: "Upgrade orders to 17.6" })).toHaveTextContent("upgrade the version");
+    await user.click(screen.getByRole("button", { name: "Upgrade" }));
+    expect(await screen.findByText(/Accepted/)).toBeInTheDocument();
+    // The upgrade done, the next version is offered: the open dialog still names the one it ran.
+    rerender(view("17.9"));
+    expect(screen.getByRole("dialog", { name: "Upgrade orders to 17.6" })).toBeInTheDocument();
+    expect(run).toHaveBeenCalledOnce();
   });
 });

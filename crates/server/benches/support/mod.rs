@@ -95,6 +95,12 @@ pub struct LoadResult {
 
 /// Closed loop (`rate = None`: each connection sends as fast as answers come) or open loop at a
 /// fixed total rate, where latency counts from the scheduled send time (no coordinated omission).
+///
+/// The open loop's send times come from a pacing thread, not from the runtime's timer: tokio's
+/// timer ticks once a millisecond, so at 20,000 req/s it would release twenty requests at once
+/// every tick and measure the generator's bursts rather than the server. The thread sleeps to each
+/// send time (microsecond sleeps) and hands it to the connections in turn; a connection still busy
+/// with its previous request sends late, and the wait counts.
 pub async fn load(
     addr: SocketAddr,
     path: &str,
@@ -105,30 +111,32 @@ pub async fn load(
 ) -> anyhow::Result<LoadResult> {
     let path = Arc::new(path.to_string());
     let auth = Arc::new(auth.map(str::to_string));
+    // Connected before the clock starts, so no request waits on a handshake.
+    let mut opened = vec![];
+    for _ in 0..conns {
+        opened.push(Conn::open(addr).await?);
+    }
     let start = Instant::now();
     let mut tasks = vec![];
-    for i in 0..conns {
+    let mut schedules = vec![];
+    for mut conn in opened {
         let (path, auth) = (path.clone(), auth.clone());
+        let mut scheduled = rate.map(|_| {
+            let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<Instant>();
+            schedules.push(tx);
+            rx
+        });
         tasks.push(tokio::spawn(async move {
-            let mut conn = Conn::open(addr).await?;
             let mut lat = Vec::with_capacity(100_000);
             let mut errors = 0usize;
-            let interval = rate.map(|r| Duration::from_secs_f64(conns as f64 / r));
-            let mut next = start
-                + interval
-                    .map(|iv| iv.mul_f64(i as f64 / conns as f64))
-                    .unwrap_or_default();
-            while start.elapsed() < dur {
-                let t0 = if let Some(iv) = interval {
-                    let now = Instant::now();
-                    if next > now {
-                        tokio::time::sleep_until(next.into()).await;
-                    }
-                    let scheduled = next;
-                    next += iv;
-                    scheduled
-                } else {
-                    Instant::now()
+            loop {
+                let t0 = match scheduled.as_mut() {
+                    Some(rx) => match rx.recv().await {
+                        Some(at) => at,
+                        None => break,
+                    },
+                    None if start.elapsed() < dur => Instant::now(),
+                    None => break,
                 };
                 match conn.get(&path, auth.as_deref()).await {
                     Ok((200, _)) => lat.push(t0.elapsed().as_micros() as u64),
@@ -137,6 +145,26 @@ pub async fn load(
             }
             anyhow::Ok((lat, errors))
         }));
+    }
+    if let Some(rate) = rate {
+        let interval = Duration::from_secs_f64(1.0 / rate);
+        std::thread::spawn(move || {
+            let mut next = start;
+            let mut turn = 0usize;
+            while next - start < dur {
+                let now = Instant::now();
+                if next > now {
+                    std::thread::sleep(next - now);
+                }
+                // Everything due goes out, each with its own send time.
+                while next <= Instant::now() && next - start < dur {
+                    let _ = schedules[turn % schedules.len()].send(next);
+                    turn += 1;
+                    next += interval;
+                }
+            }
+            // Dropping the senders ends the connections once they have sent what was scheduled.
+        });
     }
     let mut all = vec![];
     let mut errors = 0;

@@ -1,56 +1,17 @@
-import { memo, useDeferredValue, useState, type MouseEvent } from "react";
-import { Link, useNavigate } from "react-router";
-import { ENGINE_LABEL, ENGINES, STATUSES, type Database, type DatabaseStatus, type Engine } from "../../api/types";
+import { useDeferredValue, useState } from "react";
+import { Link } from "react-router";
+import { ENGINE_LABEL, ENGINES, STATUSES, type DatabaseStatus, type Engine } from "../../api/types";
 import { scopePath, useScope } from "../../app/scope";
 import { useMe } from "../../auth/session";
 import { canMutate } from "../../auth/roles";
 import { ErrorNotice } from "../../components/ErrorNotice";
 import { Loading } from "../../components/Loading";
 import { Page } from "../../components/Page";
-import { StatusBadge, statusLabel } from "../../components/StatusBadge";
+import { statusLabel } from "../../components/StatusBadge";
 import { PAGE_SIZE, useDatabaseList } from "./queries";
 import { QuotaSummary } from "./QuotaSummary";
 import { Pager } from "../../components/Pager";
-
-/**
- * One row. Plain anchors (not one router Link per row) keep a list of a thousand cheap to render;
- * the table follows them with the router (see `followLink`). Rows re-render only when their
- * database changes.
- */
-const DatabaseRow = memo(function DatabaseRow({ db, base }: { db: Database; base: string }) {
-  return (
-    <tr>
-      <td>
-        <a href={`${base}/${db.id}`}>{db.name}</a>
-      </td>
-      <td>
-        {ENGINE_LABEL[db.engine]} {db.version}
-      </td>
-      <td>
-        <StatusBadge status={db.status} />
-      </td>
-      <td>
-        {db.ready_replicas}/{db.replicas}
-        {db.high_availability ? " (HA)" : ""}
-      </td>
-      <td>
-        {db.size}, {db.storage_gb} GB
-      </td>
-      <td>{db.endpoint ? <code>{`${db.endpoint}:${db.port ?? ""}`}</code> : <span className="muted">not yet</span>}</td>
-    </tr>
-  );
-});
-
-/** Client-side navigation for a plain left click on an anchor inside the table. */
-function useFollowLink() {
-  const navigate = useNavigate();
-  return (e: MouseEvent<HTMLTableElement>) => {
-    const a = (e.target as HTMLElement).closest("a");
-    if (!a || e.button !== 0 || e.metaKey || e.ctrlKey || e.shiftKey || e.altKey) return;
-    e.preventDefault();
-    navigate(a.getAttribute("href") ?? "/");
-  };
-}
+import { DatabaseTable } from "./DatabaseTable";
 
 export function DatabaseListPage() {
   const scope = useScope();
@@ -67,7 +28,6 @@ export function DatabaseListPage() {
     page,
   });
   const base = scopePath(scope);
-  const followLink = useFollowLink();
   const total = list.data?.total ?? 0;
   const pages = Math.max(1, Math.ceil(total / PAGE_SIZE));
   return (
@@ -120,27 +80,11 @@ export function DatabaseListPage() {
           </p>
         ) : (
           <>
-            <table className="databases" aria-label="Databases" onClick={followLink}>
-              <caption>
-                {total} database{total === 1 ? "" : "s"}
-                {pages > 1 ? `, page ${page} of ${pages}` : ""}
-              </caption>
-              <thead>
-                <tr>
-                  <th scope="col">Name</th>
-                  <th scope="col">Engine</th>
-                  <th scope="col">Status</th>
-                  <th scope="col">Ready</th>
-                  <th scope="col">Size</th>
-                  <th scope="col">Endpoint</th>
-                </tr>
-              </thead>
-              <tbody>
-                {list.data.databases.map((db) => (
-                  <DatabaseRow key={db.id} db={db} base={base} />
-                ))}
-              </tbody>
-            </table>
+            <DatabaseTable
+              databases={list.data.databases}
+              base={base}
+              caption={`${total} database${total === 1 ? "" : "s"}${pages > 1 ? `, page ${page} of ${pages}` : ""}`}
+            />
             <Pager page={page} pages={pages} onPage={setPage} />
           </>
         )

@@ -1,4 +1,4 @@
-import { useState } from "react";
+import { useRef, useState } from "react";
 import { Link } from "react-router";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { api } from "../../../api/client";
@@ -84,8 +84,10 @@ function UpgradeSection({ db, path }: { db: Database; path: { domain: string; pr
     queryFn: () => unwrap(api.GET(`${DB}/available-upgrades` as const, { params: { path } })),
   });
   const [target, setTarget] = useState("");
+  // The version whose plan the dialog shows is the one the upgrade asks for.
+  const planned = useRef("");
   const offered = upgrades.data?.available_upgrades ?? [];
-  const chosen = target || offered[0]?.version || "";
+  const chosen = offered.some((u) => u.version === target) ? target : (offered[0]?.version ?? "");
   return (
     <section className="panel" aria-labelledby="upgrade-title">
       <h2 id="upgrade-title">Version</h2>
@@ -95,28 +97,30 @@ function UpgradeSection({ db, path }: { db: Database; path: { domain: string; pr
       </p>
       <ErrorNotice error={upgrades.error} />
       {offered.length > 0 ? (
-        <>
-          <Field label="Upgrade to">
-            {(p) => (
-              <select {...p} value={chosen} onChange={(e) => setTarget(e.target.value)}>
-                {offered.map((u) => (
-                  <option key={u.version} value={u.version}>
-                    {u.version} ({u.kind})
-                  </option>
-                ))}
-              </select>
-            )}
-          </Field>
-          <PlannedAction
-            label="Upgrade…"
-            title={`Upgrade ${db.name} to ${chosen}`}
-            confirmLabel="Upgrade"
-            plan={() => dryRun(api.POST(`${DB}/upgrade` as const, { params: { path, query: { dry_run: true } }, body: { target_version: chosen } }))
-            }
-            run={() => unwrap(api.POST(`${DB}/upgrade` as const, { params: { path }, body: { target_version: chosen } }))}
-          />
-        </>
+        <Field label="Upgrade to">
+          {(p) => (
+            <select {...p} value={chosen} onChange={(e) => setTarget(e.target.value)}>
+              {offered.map((u) => (
+                <option key={u.version} value={u.version}>
+                  {u.version} ({u.kind})
+                </option>
+              ))}
+            </select>
+          )}
+        </Field>
       ) : null}
+      {/* Stays mounted when the upgrade leaves nothing newer to offer: its dialog shows the progress. */}
+      <PlannedAction
+        label="Upgrade…"
+        title={`Upgrade ${db.name} to ${chosen}`}
+        confirmLabel="Upgrade"
+        disabled={!chosen}
+        plan={() => {
+          planned.current = chosen;
+          return dryRun(api.POST(`${DB}/upgrade` as const, { params: { path, query: { dry_run: true } }, body: { target_version: chosen } }));
+        }}
+        run={() => unwrap(api.POST(`${DB}/upgrade` as const, { params: { path }, body: { target_version: planned.current } }))}
+      />
     </section>
   );
 }
