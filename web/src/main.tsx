@@ -3,7 +3,7 @@ import { createRoot } from "react-dom/client";
 import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
 import { BrowserRouter } from "react-router";
 import { ApiProblem } from "./api/errors";
-import { SessionProvider } from "./auth/session";
+import { SessionProvider } from "./auth/SessionProvider";
 import { App } from "./app/App";
 import "./styles.css";
 

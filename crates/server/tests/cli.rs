@@ -220,6 +220,14 @@ async fn cli_first_session_against_the_demo() {
         "{creds}"
     );
 
+    // Rotating the credentials gives a new password, and the old one is gone.
+    let mut args = vec!["db", "rotate-credentials", "orders"];
+    args.extend(wait);
+    assert_eq!(demo.json(&args)["status"], "running");
+    let rotated = demo.json(&["db", "credentials", "orders"]);
+    assert_ne!(rotated["password"], creds["password"], "{rotated}");
+    assert_eq!(rotated["username"], creds["username"], "{rotated}");
+
     // Scale, pause and resume, each followed to its end.
     let mut args = vec!["db", "scale", "orders", "--size", "db.t3.small"];
     args.extend(wait);
@@ -240,7 +248,7 @@ async fn cli_first_session_against_the_demo() {
         .iter()
         .map(|o| o["type"].as_str().unwrap())
         .collect();
-    for t in ["create", "scale_vertical", "pause", "resume"] {
+    for t in ["create", "rotate_auth", "scale_vertical", "pause", "resume"] {
         assert!(types.contains(&t), "{types:?}");
     }
 

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { authFetch } from "./client";
+import { ApiProblem } from "./errors";
 import { currentToken, refreshSession, signIn } from "./token";
 
 const json = (status: number, body: unknown) => new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json" } });
@@ -13,13 +14,15 @@ describe("the console session", () => {
     let apiCalls = 0;
     vi.stubGlobal(
       "fetch",
-      vi.fn(async (input: RequestInfo | URL, init?: RequestInit) => {
+      vi.fn((input: RequestInfo | URL, init?: RequestInit) => {
         const req = input instanceof Request ? input : new Request(new URL(String(input), "http://localhost"), init);
         calls.push({ url: new URL(req.url).pathname, auth: req.headers.get("authorization"), csrf: req.headers.get("x-csrf-token") });
-        if (req.url.endsWith("/auth/console/login")) return json(200, { access_token: "first", token_type: "bearer", expires_in: 900 });
-        if (req.url.endsWith("/auth/console/refresh")) return json(200, { access_token: "second", token_type: "bearer", expires_in: 900 });
+        if (req.url.endsWith("/auth/console/login")) return Promise.resolve(json(200, { access_token: "first", token_type: "bearer", expires_in: 900 }));
+        if (req.url.endsWith("/auth/console/refresh")) return Promise.resolve(json(200, { access_token: "second", token_type: "bearer", expires_in: 900 }));
         apiCalls++;
-        return apiCalls === 1 ? json(401, { error: { code: "unauthenticated", message: "expired", details: null, status_code: 401 } }) : json(200, { ok: true });
+        return Promise.resolve(
+          apiCalls === 1 ? json(401, { error: { code: "unauthenticated", message: "expired", details: null, status_code: 401 } }) : json(200, { ok: true }),
+        );
       }),
     );
     await signIn("a@b.c", "pw");
@@ -34,12 +37,27 @@ describe("the console session", () => {
   });
 
   it("shares one refresh between concurrent callers and ends the session when it is refused", async () => {
-    const fetchMock = vi.fn(async () => json(401, { error: { code: "unauthenticated", message: "Not signed in", details: null, status_code: 401 } }));
+    const fetchMock = vi.fn(() => Promise.resolve(json(401, { error: { code: "unauthenticated", message: "Not signed in", details: null, status_code: 401 } })));
     vi.stubGlobal("fetch", fetchMock);
     const [a, b] = await Promise.all([refreshSession(), refreshSession()]);
     expect(a).toBeNull();
     expect(b).toBeNull();
     expect(fetchMock).toHaveBeenCalledTimes(1);
+    expect(currentToken()).toBeNull();
+  });
+
+  it("turns a refused sign-in into an ApiProblem with the API's words", async () => {
+    const body = { error: { code: "validation_error", message: "Check the fields", details: [{ field: "body.email", message: "Not an e-mail" }], status_code: 422 } };
+    vi.stubGlobal("fetch", vi.fn(() => Promise.resolve(json(422, body))));
+    const refused = await signIn("nobody", "pw").then(
+      () => null,
+      (err: unknown) => err,
+    );
+    expect(refused).toBeInstanceOf(ApiProblem);
+    const problem = refused as ApiProblem;
+    expect(problem.status).toBe(422);
+    expect(problem.message).toBe("Check the fields");
+    expect(problem.fieldMessage("email")).toBe("Not an e-mail");
     expect(currentToken()).toBeNull();
   });
 });

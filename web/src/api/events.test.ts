@@ -17,13 +17,13 @@ const event = (over: Partial<DatabaseEvent>): DatabaseEvent =>
     updated_at: "2026-01-01T00:00:00Z",
     operation: null,
     ...over,
-  }) as DatabaseEvent;
+  });
 
 describe("applyDatabaseEvent", () => {
   it("moves the database's status in every cached list and its own record", () => {
     const client = new QueryClient();
     const key = ["databases", "demo", "default", { page: 1 }];
-    client.setQueryData<DatabaseList>(key, { databases: [db], total: 1, page: 1, page_size: 100 } as DatabaseList);
+    client.setQueryData<DatabaseList>(key, { databases: [db], total: 1, page: 1, page_size: 100 });
     client.setQueryData<Database>(["database", "db-1"], db);
     applyDatabaseEvent(client, event({}));
     expect(client.getQueryData<DatabaseList>(key)?.databases[0]?.status).toBe("running");
@@ -34,7 +34,7 @@ describe("applyDatabaseEvent", () => {
   it("refetches a list that does not know the database yet", () => {
     const client = new QueryClient();
     const key = ["databases", "demo", "default", { page: 1 }];
-    client.setQueryData<DatabaseList>(key, { databases: [], total: 0, page: 1, page_size: 100 } as DatabaseList);
+    client.setQueryData<DatabaseList>(key, { databases: [], total: 0, page: 1, page_size: 100 });
     applyDatabaseEvent(client, event({ database_id: "db-2" }));
     expect(client.getQueryState(key)?.isInvalidated).toBe(true);
   });
@@ -42,7 +42,7 @@ describe("applyDatabaseEvent", () => {
   it("refetches the lists when a database is deleted", () => {
     const client = new QueryClient();
     const key = ["databases", "demo", "default", { page: 1 }];
-    client.setQueryData<DatabaseList>(key, { databases: [db], total: 1, page: 1, page_size: 100 } as DatabaseList);
+    client.setQueryData<DatabaseList>(key, { databases: [db], total: 1, page: 1, page_size: 100 });
     applyDatabaseEvent(client, event({ status: "deleted" }));
     expect(client.getQueryState(key)?.isInvalidated).toBe(true);
   });

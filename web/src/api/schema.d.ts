@@ -1537,13 +1537,17 @@ export interface components {
             storage_gb: number;
             /** Format: date-time */
             updated_at: string;
-            upgrade_policy?: Record<string, never> | null;
+            upgrade_policy?: null | components["schemas"]["UpgradePolicy"];
             version: string;
         };
         /** @enum {string} */
         DatabaseStatus: "pending" | "provisioning" | "running" | "updating" | "scaling" | "pausing" | "paused" | "resuming" | "restoring" | "failed" | "deleting" | "deleted";
         DatabaseStatusResponse: {
-            conditions: Record<string, never>;
+            /**
+             * @description KubeDB's conditions as its operator last reported them, or the platform's own when it
+             *     gave up on the database (`ProvisioningFailed`, `ResourceMissing`).
+             */
+            conditions: components["schemas"]["StatusCondition"][];
             database_id: string;
             endpoint?: string | null;
             health_status?: string | null;
@@ -2225,6 +2229,21 @@ export interface components {
          * @enum {string}
          */
         Size: "db.t3.micro" | "db.t3.small" | "db.t3.medium" | "db.t3.large" | "db.t3.xlarge" | "db.t3.2xlarge";
+        /**
+         * @description One condition, in Kubernetes' shape (`status.conditions[]`). Describes `conditions` only: the
+         *     platform passes them on as KubeDB wrote them.
+         */
+        StatusCondition: {
+            lastTransitionTime?: string | null;
+            message?: string | null;
+            /** Format: int64 */
+            observedGeneration?: number | null;
+            reason?: string | null;
+            /** @description `True`, `False` or `Unknown`. */
+            status: string;
+            /** @description E.g. `Ready`, `Provisioned`, `ReplicaReady`, `AcceptingConnection`. */
+            type: string;
+        };
         TenantCreate: {
             contact_email?: string | null;
             /** @description 1–100 characters (surrounding spaces are trimmed). */

@@ -2,6 +2,7 @@
 // is an HttpOnly cookie the browser sends to /api/v1/auth/console/* by itself, and those calls
 // repeat the readable `dbaas_csrf` cookie in the X-CSRF-Token header.
 
+import { toProblem } from "./errors";
 import type { components } from "./schema";
 
 type ConsoleSession = components["schemas"]["ConsoleSession"];
@@ -45,7 +46,10 @@ export function clearSession(): void {
   if (wasSignedIn) listeners.forEach((l) => l(false));
 }
 
-/** Signs in with the console login route; throws the raw Response when it is refused. */
+/**
+ * Signs in with the console login route. A refusal throws an ApiProblem built from the answer
+ * (401, 422 with the fields, 429 with Retry-After); a network failure throws as fetch does.
+ */
 export async function signIn(email: string, password: string): Promise<void> {
   const res = await fetch(`${CONSOLE_AUTH}/login`, {
     method: "POST",
@@ -53,7 +57,7 @@ export async function signIn(email: string, password: string): Promise<void> {
     body: JSON.stringify({ email, password }),
     credentials: "same-origin",
   });
-  if (!res.ok) throw res;
+  if (!res.ok) throw toProblem(await res.json().catch(() => null), res);
   adopt((await res.json()) as ConsoleSession);
 }
 

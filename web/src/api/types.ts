@@ -10,6 +10,7 @@ export type Operation = Schemas["OperationResponse"];
 export type Plan = Schemas["PlanResponse"];
 export type Quota = Schemas["QuotaView"];
 export type UpgradePolicy = Schemas["UpgradePolicy"];
+export type StatusCondition = Schemas["StatusCondition"];
 export type Engine = Database["engine"];
 export type DatabaseStatus = Database["status"];
 export type Size = Database["size"];

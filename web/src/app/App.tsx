@@ -5,7 +5,7 @@ import { Loading } from "../components/Loading";
 import { SignInPage } from "../pages/SignInPage";
 import { DatabaseListPage } from "../pages/databases/DatabaseListPage";
 import { Layout } from "./Layout";
-import { HomeRedirect } from "./scope";
+import { HomeRedirect } from "./HomeRedirect";
 import { NotFoundPage } from "./NotFoundPage";
 
 const CreateDatabasePage = lazy(() => import("../pages/databases/create/CreateDatabasePage"));

@@ -48,7 +48,9 @@ function ScopeSwitcher({ domain, project }: { domain?: string | undefined; proje
         id="scope-project"
         value={project ?? ""}
         disabled={!domain}
-        onChange={(e) => domain && navigate(scopePath({ domain, project: e.target.value }))}
+        onChange={(e) => {
+          if (domain) void navigate(scopePath({ domain, project: e.target.value }));
+        }}
       >
         {project && !projectNames.includes(project) ? <option value={project}>{project}</option> : null}
         {!project ? <option value="">Choose…</option> : null}

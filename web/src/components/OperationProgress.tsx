@@ -1,6 +1,6 @@
 import { useOperation } from "../pages/databases/queries";
 import { StatusBadge } from "./StatusBadge";
-import { operationWords } from "./PlanView";
+import { operationWords } from "./words";
 
 /** One operation's progress, kept current by the event stream. */
 export function OperationProgress({ id }: { id: string }) {

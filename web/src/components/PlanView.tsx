@@ -1,42 +1,8 @@
 import type { Plan } from "../api/types";
-
-const OPERATION_WORDS: Record<string, string> = {
-  create: "create the database",
-  delete: "delete the database and wipe its data",
-  scale_horizontal: "change the number of replicas",
-  scale_vertical: "change the instance size",
-  expand_storage: "expand the storage",
-  upgrade_version: "upgrade the version",
-  backup: "take a backup",
-  restore: "restore from a backup",
-  pause: "pause the database (volumes are kept)",
-  resume: "resume the database",
-  restart: "restart the pods",
-  reconfigure: "apply a new configuration",
-  rotate_auth: "rotate the credentials",
-};
-
-export function operationWords(type: string): string {
-  return OPERATION_WORDS[type] ?? type.replace(/_/g, " ");
-}
+import { describeObject, operationWords } from "./words";
 
 function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
-}
-
-function str(v: unknown): string | null {
-  return typeof v === "string" && v ? v : null;
-}
-
-/** One line per Kubernetes object: what happens to which kind and name. */
-export function describeObject(o: unknown): string {
-  if (!isRecord(o)) return "an object";
-  for (const verb of ["patch", "delete"] as const) {
-    const t = o[verb];
-    if (isRecord(t)) return `${verb} ${str(t.kind) ?? "object"} ${str(t.name) ?? ""}`.trim();
-  }
-  const meta = isRecord(o.metadata) ? o.metadata : {};
-  return `create ${str(o.kind) ?? "object"} ${str(meta.name) ?? str(meta.generateName) ?? ""}`.trim();
 }
 
 function signed(n: number, unit: string): string {
@@ -46,7 +12,8 @@ function signed(n: number, unit: string): string {
 
 /** A dry run's answer in words: the operations, the Kubernetes objects and the quota change. */
 export function PlanView({ plan, title = "This will:" }: { plan: Plan; title?: string }) {
-  const types = plan.operations.flatMap((o) => (isRecord(o) && typeof o.type === "string" ? [o.type] : []));
+  // The document types each operation as an empty object; read it as the unknown it is.
+  const types = plan.operations.flatMap((o: unknown) => (isRecord(o) && typeof o.type === "string" ? [o.type] : []));
   const d = plan.quota_delta;
   const delta = [
     d.databases ? signed(d.databases, d.databases === 1 || d.databases === -1 ? " database" : " databases") : null,

@@ -12,7 +12,7 @@ function isRecord(v: unknown): v is Record<string, unknown> {
 }
 
 /** The operation ids an accepted (202) answer names: `operations[].id` or `operation_id`. */
-export function operationIdsOf(answer: unknown): string[] {
+function operationIdsOf(answer: unknown): string[] {
   if (!isRecord(answer)) return [];
   const listed = Array.isArray(answer.operations)
     ? answer.operations.flatMap((o) => (isRecord(o) && typeof o.id === "string" ? [o.id] : []))

@@ -1,4 +1,6 @@
-/** How a status reads and which tone it gets. Unknown statuses are shown as they come. */
+import { statusLabel } from "./words";
+
+/** The tone each status gets; unknown statuses are idle. */
 const TONE: Record<string, "ok" | "busy" | "idle" | "bad"> = {
   running: "ok",
   completed: "ok",
@@ -22,11 +24,6 @@ const TONE: Record<string, "ok" | "busy" | "idle" | "bad"> = {
   unhealthy: "bad",
   degraded: "bad",
 };
-
-export function statusLabel(status: string): string {
-  const s = status.replace(/_/g, " ");
-  return s.charAt(0).toUpperCase() + s.slice(1);
-}
 
 export function StatusBadge({ status }: { status: string }) {
   const tone = TONE[status] ?? "idle";

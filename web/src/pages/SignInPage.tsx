@@ -2,7 +2,7 @@ import { useEffect, useState } from "react";
 import { useForm } from "react-hook-form";
 import { zodResolver } from "@hookform/resolvers/zod";
 import { z } from "zod";
-import { toProblem, networkProblem, type ApiProblem } from "../api/errors";
+import { ApiProblem, networkProblem } from "../api/errors";
 import { useSession } from "../auth/session";
 import { Button } from "../components/Button";
 import { ErrorNotice } from "../components/ErrorNotice";
@@ -28,11 +28,7 @@ export function SignInPage() {
     try {
       await login(email, password);
     } catch (err) {
-      if (err instanceof Response) {
-        setProblem(toProblem(await err.json().catch(() => null), err));
-      } else {
-        setProblem(networkProblem(err));
-      }
+      setProblem(err instanceof ApiProblem ? err : networkProblem(err));
     }
   });
 

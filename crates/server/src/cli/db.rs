@@ -143,6 +143,13 @@ pub enum DbCmd {
     },
     /// User, password, host, port and connection string (every read is audited).
     Credentials { name: String },
+    /// Give the database user a new generated password (read it with `credentials`); clients
+    /// holding the old one are refused once it is done.
+    RotateCredentials {
+        name: String,
+        #[command(flatten)]
+        m: Mutation,
+    },
     /// Back a database up now.
     Backup {
         name: String,
@@ -319,6 +326,9 @@ pub async fn run(
         DbCmd::Pause { name, m } => action(c, out, &p, &name, "pause", &m).await,
         DbCmd::Resume { name, m } => action(c, out, &p, &name, "resume", &m).await,
         DbCmd::Restart { name, m } => action(c, out, &p, &name, "restart", &m).await,
+        DbCmd::RotateCredentials { name, m } => {
+            action(c, out, &p, &name, "rotate-credentials", &m).await
+        }
         DbCmd::Backup { name, m } => action(c, out, &p, &name, "backup", &m).await,
         DbCmd::Upgrades { name } => {
             let db = resolve(c, &p, &name).await?;

@@ -64,7 +64,8 @@ pub struct DatabaseResponse {
     pub kubedb_resource_name: Option<String>,
     #[schema(value_type = Object)]
     pub current: CurrentState,
-    #[schema(value_type = Option<Object>)]
+    /// Set with `PUT …/upgrade-policy`; absent until then (upgrades by hand).
+    #[schema(value_type = Option<domain::day2::UpgradePolicy>)]
     pub upgrade_policy: Option<Value>,
     pub operation_id: Option<String>,
     pub poll_url: Option<String>,
@@ -309,9 +310,26 @@ pub struct DatabaseStatusResponse {
     pub endpoint: Option<String>,
     pub port: Option<i64>,
     pub replicas: ReplicaStatus,
-    #[schema(value_type = Object)]
+    /// KubeDB's conditions as its operator last reported them, or the platform's own when it
+    /// gave up on the database (`ProvisioningFailed`, `ResourceMissing`).
+    #[schema(value_type = Vec<StatusCondition>)]
     pub conditions: Value,
     pub updated_at: DateTime<Utc>,
+}
+
+/// One condition, in Kubernetes' shape (`status.conditions[]`). Describes `conditions` only: the
+/// platform passes them on as KubeDB wrote them.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct StatusCondition {
+    /// E.g. `Ready`, `Provisioned`, `ReplicaReady`, `AcceptingConnection`.
+    pub r#type: String,
+    /// `True`, `False` or `Unknown`.
+    pub status: String,
+    pub reason: Option<String>,
+    pub message: Option<String>,
+    pub last_transition_time: Option<String>,
+    pub observed_generation: Option<i64>,
 }
 
 #[utoipa::path(get, operation_id = "get_database_status", path = "/api/v1/domain/{domain}/project/{project}/databases/{id}/status", tag = "databases",

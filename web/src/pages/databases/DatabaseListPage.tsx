@@ -7,7 +7,7 @@ import { canMutate } from "../../auth/roles";
 import { ErrorNotice } from "../../components/ErrorNotice";
 import { Loading } from "../../components/Loading";
 import { Page } from "../../components/Page";
-import { statusLabel } from "../../components/StatusBadge";
+import { statusLabel } from "../../components/words";
 import { PAGE_SIZE, useDatabaseList } from "./queries";
 import { QuotaSummary } from "./QuotaSummary";
 import { Pager } from "../../components/Pager";

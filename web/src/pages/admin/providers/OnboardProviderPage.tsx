@@ -70,7 +70,7 @@ export default function OnboardProviderPage() {
   const submit = handleSubmit(async (v) => {
     try {
       const p = await create.mutateAsync(toProviderCreate(v));
-      navigate("/admin/providers", { state: { created: p.name } });
+      void navigate("/admin/providers", { state: { created: p.name } });
     } catch (err) {
       applyFieldErrors(err, setError, PROVIDER_FIELDS);
     }

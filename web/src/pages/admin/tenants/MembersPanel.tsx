@@ -8,7 +8,7 @@ import { ConfirmDialog } from "../../../components/ConfirmDialog";
 import { ErrorNotice } from "../../../components/ErrorNotice";
 import { Field } from "../../../components/Field";
 import { Loading } from "../../../components/Loading";
-import { statusLabel } from "../../../components/StatusBadge";
+import { statusLabel } from "../../../components/words";
 import { CopyButton } from "../common/CopyButton";
 import { applyFieldErrors } from "../common/formErrors";
 import { when } from "../common/format";

@@ -117,7 +117,7 @@ export default function ProjectPage() {
             <h2 id="project-lifecycle">Suspend or delete</h2>
             <div className="page-actions">
               <SuspendButton project={p} />
-              <DeleteProjectButton domain={domain} project={project} onDeleted={() => navigate(tenantPath)} />
+              <DeleteProjectButton domain={domain} project={project} onDeleted={() => void navigate(tenantPath)} />
             </div>
           </section>
         </>

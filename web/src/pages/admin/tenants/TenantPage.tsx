@@ -121,7 +121,7 @@ function Lifecycle({ tenant }: { tenant: Tenant }) {
         typeToConfirm={tenant.name}
         onConfirm={async () => {
           await unwrap(api.DELETE("/api/v1/tenants/{domain}", { params: { path: { domain: tenant.name } } }));
-          navigate("/admin/tenants");
+          void navigate("/admin/tenants");
         }}
       >
         <p>

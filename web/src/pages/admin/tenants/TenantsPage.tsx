@@ -24,7 +24,7 @@ function CreateTenantForm({ onCancel }: { onCancel: () => void }) {
   const submit = form.handleSubmit(async (v) => {
     try {
       const t = await create.mutateAsync(toTenantCreate(v));
-      navigate(`/admin/tenants/${encodeURIComponent(t.name)}`);
+      void navigate(`/admin/tenants/${encodeURIComponent(t.name)}`);
     } catch (err) {
       applyFieldErrors(err, form.setError, ["name", "display_name", "contact_email", "metadata", "plan"]);
     }

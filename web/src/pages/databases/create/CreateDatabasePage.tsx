@@ -110,7 +110,7 @@ export default function CreateDatabasePage() {
     onSuccess: (db) => {
       void queryClient.invalidateQueries({ queryKey: ["databases", scope.domain, scope.project] });
       void queryClient.invalidateQueries({ queryKey: ["quota", scope.domain, scope.project] });
-      navigate(`${scopePath(scope)}/${db.id}`);
+      void navigate(`${scopePath(scope)}/${db.id}`);
     },
     onError: (err) => {
       if (err instanceof ApiProblem) {

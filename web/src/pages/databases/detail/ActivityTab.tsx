@@ -5,7 +5,7 @@ import type { Database } from "../../../api/types";
 import { useScope } from "../../../app/scope";
 import { ErrorNotice } from "../../../components/ErrorNotice";
 import { Loading } from "../../../components/Loading";
-import { operationWords } from "../../../components/PlanView";
+import { operationWords } from "../../../components/words";
 import { StatusBadge } from "../../../components/StatusBadge";
 
 export default function ActivityTab({ db }: { db: Database }) {

@@ -4,22 +4,7 @@ import { unwrap } from "../../../api/errors";
 import type { Database } from "../../../api/types";
 import { useScope } from "../../../app/scope";
 import { StatusBadge } from "../../../components/StatusBadge";
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
-}
-
-/** Kubernetes-style conditions ({type, status, reason, message}) as sentences. */
-export function conditionSentences(conditions: unknown): string[] {
-  if (!Array.isArray(conditions)) return [];
-  return conditions.flatMap((c) => {
-    if (!isRecord(c) || typeof c.type !== "string") return [];
-    const ok = c.status === "True";
-    const type = c.type.replace(/([a-z])([A-Z])/g, "$1 $2").toLowerCase();
-    const why = typeof c.message === "string" && c.message ? `: ${c.message}` : typeof c.reason === "string" && c.reason ? ` (${c.reason})` : "";
-    return [`${ok ? "Is" : "Is not"} ${type}${why}`];
-  });
-}
+import { conditionSentences } from "./conditions";
 
 export function OverviewTab({ db }: { db: Database }) {
   const scope = useScope();

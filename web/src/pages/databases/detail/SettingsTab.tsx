@@ -4,7 +4,7 @@ import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { api } from "../../../api/client";
 import { dryRun } from "../../../api/plan";
 import { ApiProblem, unwrap } from "../../../api/errors";
-import { SIZE_SHAPE, SIZES, type Database, type Size, type UpgradePolicy } from "../../../api/types";
+import { SIZE_SHAPE, SIZES, type Database, type Size } from "../../../api/types";
 import { scopePath, useScope } from "../../../app/scope";
 import { Button } from "../../../components/Button";
 import { ErrorNotice } from "../../../components/ErrorNotice";
@@ -125,15 +125,9 @@ function UpgradeSection({ db, path }: { db: Database; path: { domain: string; pr
   );
 }
 
-/** DatabaseResponse.upgrade_policy is described as a free-form object; read the fields it carries. */
-function policyOf(v: unknown): UpgradePolicy | null {
-  if (typeof v !== "object" || v === null || !("mode" in v)) return null;
-  return v as UpgradePolicy;
-}
-
 function PolicySection({ db, path }: { db: Database; path: { domain: string; project: string; id: string } }) {
   const queryClient = useQueryClient();
-  const current = policyOf(db.upgrade_policy);
+  const current = db.upgrade_policy;
   const [mode, setMode] = useState(current?.mode ?? "manual");
   const [days, setDays] = useState<string[]>(current?.maintenance_window?.days ?? ["sun"]);
   const [start, setStart] = useState(current?.maintenance_window?.start_utc ?? "02:00");

@@ -1,1 +1,0 @@
-import{U as e}from"./index-BpEYlr80.js";function t(e){return typeof e==`object`&&!!e&&!Array.isArray(e)}function n(e){return t(e)&&e.dry_run===!0&&Array.isArray(e.operations)&&t(e.quota_delta)}async function r(t){let r=await e(t);if(!n(r))throw Error(`The server answered the dry run without a plan.`);return r}export{n,r as t};
