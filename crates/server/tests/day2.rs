@@ -544,6 +544,7 @@ both_stores!(queued_operations_run_in_order, |backend| async move {
         at(&b, "started_at") >= at(&a, "completed_at"),
         "one at a time, in order: {a} {b}"
     );
+    assert_eq!(a["ops_request_phase"], "Successful", "{a}");
     wait_status(&srv, &admin, &path, "paused", WITHIN).await;
     // Cancelling a queued change puts the record back.
     let third = post_ok(&srv, &admin, &format!("{path}/resume"), json!({})).await;

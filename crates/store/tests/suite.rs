@@ -1715,12 +1715,13 @@ async fn queue_claims_in_order_one_per_database(env: Env) {
             .unwrap(),
         "not w2's to complete"
     );
+    let finished = t + chrono::Duration::seconds(5);
     assert!(s
-        .complete_operation(&first.id, "w1", &done, t)
+        .complete_operation(&first.id, "w1", &done, finished)
         .await
         .unwrap());
     assert!(
-        !s.complete_operation(&first.id, "w1", &done, t)
+        !s.complete_operation(&first.id, "w1", &done, finished)
             .await
             .unwrap(),
         "already ended"
@@ -1733,11 +1734,17 @@ async fn queue_claims_in_order_one_per_database(env: Env) {
             ended.completed_at,
             ended.lease_owner
         ),
-        (OperationStatus::Completed, 100, Some(t), None)
+        (OperationStatus::Completed, 100, Some(finished), None)
     );
     assert_eq!(ended.message.as_deref(), Some("created"));
+    // A claimer that read its clock before that finish still starts the next one after it.
     let next = s.claim_operation("w3", lease, t).await.unwrap().unwrap();
     assert_eq!(next.id, a_scale.id);
+    assert_eq!(
+        next.started_at,
+        Some(finished),
+        "never before the one before"
+    );
     assert!(s.get_operation("op-missing").await.unwrap().is_none());
     let bad = OperationOutcome {
         status: OperationStatus::Queued,

@@ -365,6 +365,12 @@ async fn through_ops_request(
     match phase.as_str() {
         "Successful" => {
             if recorded(db, ctx.op.op_type, desired) {
+                // The record keeps the phase the OpsRequest ended in, not the last one seen.
+                if ctx.op.ops_request_phase.as_deref() != Some("Successful") {
+                    ctx.op.ops_request_phase = Some(phase);
+                    ctx.progress(90, "KubeDB reports the OpsRequest Successful")
+                        .await?;
+                }
                 // The watcher has recorded what KubeDB now runs: finishing after it means none of
                 // its older events (still on their way) can write an older shape over ours.
                 return finish(ctx, db, t, None).await;

@@ -2838,6 +2838,18 @@ impl Store for SqlStore {
             tx.rollback().await.map_err(db_err)?;
             return Ok(None);
         };
+        // A start never precedes the finish of the operation before it in its database (which
+        // the query saw finished): `now` was read before this claim waited for its connection,
+        // and that operation may have finished in between.
+        let before: Option<DateTime<Utc>> = sqlx::query_scalar(
+            "SELECT MAX(p.completed_at) FROM operations p, operations o \
+             WHERE o.id = $1 AND p.database_id = o.database_id AND p.id < o.id",
+        )
+        .bind(&id)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        let started = before.map_or(now, |b| b.max(now));
         let r = sqlx::query(concat!(
             "UPDATE operations SET status = 'in_progress', lease_owner = $2, lease_expires_at = $3, \
              started_at = COALESCE(started_at, $4), waiting_for = NULL, woken = FALSE WHERE id = $1 RETURNING ",
@@ -2846,7 +2858,7 @@ impl Store for SqlStore {
         .bind(&id)
         .bind(worker)
         .bind(until)
-        .bind(now)
+        .bind(started)
         .fetch_one(&mut *tx)
         .await
         .map_err(db_err)?;
