@@ -1,10 +1,7 @@
 // Dry runs: the same request with ?dry_run=true answers a plan (200) instead of queueing.
 import { unwrap } from "./errors";
 import type { Plan } from "./types";
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
-}
+import { isRecord } from "../lib/isRecord";
 
 export function isPlan(v: unknown): v is Plan {
   return isRecord(v) && v.dry_run === true && Array.isArray(v.operations) && isRecord(v.quota_delta);

@@ -1,9 +1,6 @@
 import type { Plan } from "../api/types";
 import { describeObject, operationWords } from "./words";
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
-}
+import { isRecord } from "../lib/isRecord";
 
 function signed(n: number, unit: string): string {
   const v = Number.isInteger(n) ? String(n) : n.toFixed(1);

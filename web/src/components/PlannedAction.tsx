@@ -6,10 +6,7 @@ import { Dialog } from "./Dialog";
 import { ErrorNotice } from "./ErrorNotice";
 import { OperationProgress } from "./OperationProgress";
 import { PlanView } from "./PlanView";
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
-}
+import { isRecord } from "../lib/isRecord";
 
 /** The operation ids an accepted (202) answer names: `operations[].id` or `operation_id`. */
 function operationIdsOf(answer: unknown): string[] {

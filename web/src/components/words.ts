@@ -1,5 +1,7 @@
 // How the console words what the API names: operation types, Kubernetes objects, statuses.
 
+import { isRecord } from "../lib/isRecord";
+
 const OPERATION_WORDS: Record<string, string> = {
   create: "create the database",
   delete: "delete the database and wipe its data",
@@ -18,10 +20,6 @@ const OPERATION_WORDS: Record<string, string> = {
 
 export function operationWords(type: string): string {
   return OPERATION_WORDS[type] ?? type.replace(/_/g, " ");
-}
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
 function str(v: unknown): string | null {

@@ -2840,10 +2840,12 @@ impl Store for SqlStore {
         };
         // A start never precedes the finish of the operation before it in its database (which
         // the query saw finished): `now` was read before this claim waited for its connection,
-        // and that operation may have finished in between.
+        // and that operation may have finished in between. A resumed operation keeps its start,
+        // so only a first claim looks.
         let before: Option<DateTime<Utc>> = sqlx::query_scalar(
             "SELECT MAX(p.completed_at) FROM operations p, operations o \
-             WHERE o.id = $1 AND p.database_id = o.database_id AND p.id < o.id",
+             WHERE o.id = $1 AND o.started_at IS NULL AND p.database_id = o.database_id \
+               AND p.id < o.id",
         )
         .bind(&id)
         .fetch_one(&mut *tx)
