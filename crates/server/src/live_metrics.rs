@@ -1,6 +1,8 @@
 //! Live database metrics, read from each database's KubeDB exporter through its cluster's API
 //! server, in layers:
-//! - L1, in this process (moka), a few seconds: what a hit costs is a map lookup;
+//! - L1, in this process (moka), a few seconds: what a hit costs is a map lookup. A hit on an
+//!   entry in the last fifth of its life refreshes it in the background, so a database that is
+//!   being watched never has its requests wait for a refill (they would queue behind it);
 //! - L2, in Redis, shared by the replicas, a little longer; beside it a stale copy kept for
 //!   minutes, served (marked `stale`) when the exporter cannot be read;
 //! - concurrent misses for one database wait for one read: in this process moka runs one fill per
@@ -12,14 +14,16 @@
 //! answering is left alone for a while (the reads fall through to the exporter), never waited on.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use dashmap::DashMap;
 use domain::engine::Engine;
 use domain::metrics::{summarize, Known, MetricsDoc, Totals};
 use domain::model::Database;
+use domain::status::DatabaseStatus;
 use moka::future::Cache;
 use provider::translate::Owner;
 use provider::ProviderError;
@@ -64,6 +68,21 @@ enum Origin {
 struct Entry {
     reading: Arc<Reading>,
     origin: Origin,
+    /// When this replica took it into L1: its age decides when a hit refreshes it ahead.
+    taken_at: Instant,
+    /// The answer to an L1 hit, encoded by the first one: the hits that follow send these bytes.
+    hit_answer: Arc<OnceLock<Bytes>>,
+}
+
+impl Entry {
+    fn new(reading: Reading, origin: Origin) -> Self {
+        Entry {
+            reading: Arc::new(reading),
+            origin,
+            taken_at: Instant::now(),
+            hit_answer: Arc::default(),
+        }
+    }
 }
 
 /// A breaker's state: consecutive failures, and while open, until when.
@@ -120,12 +139,24 @@ impl Breakers {
     }
 }
 
+/// The statuses in which a database's exporter runs.
+pub fn exporting(status: DatabaseStatus) -> bool {
+    matches!(
+        status,
+        DatabaseStatus::Running | DatabaseStatus::Updating | DatabaseStatus::Scaling
+    )
+}
+
 /// Why no reading could be served.
 #[derive(Debug, Clone)]
 pub struct Unavailable(pub String);
 
 pub struct LiveMetrics {
     l1: Cache<String, Entry>,
+    /// An L1 entry this old is refreshed ahead of its expiry by the next hit.
+    refresh_after: Duration,
+    /// The databases whose L1 entry is being refreshed ahead (one refresh each at a time).
+    refreshing: DashMap<String, ()>,
     /// This replica's stale copies: all there is without Redis, the fallback while it is down.
     local_stale: Cache<String, Arc<Reading>>,
     /// The exporter port of a database whose stats Service was checked to be its own.
@@ -164,11 +195,14 @@ impl LiveMetrics {
         redis: Option<redis::aio::ConnectionManager>,
     ) -> Self {
         let secs = |s: u64| Duration::from_secs(s.max(1));
+        let l1_ttl = secs(config.metrics_l1_secs);
         LiveMetrics {
             l1: Cache::builder()
                 .max_capacity(100_000)
-                .time_to_live(secs(config.metrics_l1_secs))
+                .time_to_live(l1_ttl)
                 .build(),
+            refresh_after: l1_ttl * 4 / 5,
+            refreshing: DashMap::new(),
             local_stale: Cache::builder()
                 .max_capacity(100_000)
                 .time_to_live(secs(config.metrics_stale_secs))
@@ -197,22 +231,62 @@ impl LiveMetrics {
         self
     }
 
-    /// An L1 hit for this database within this tenant and project.
+    /// An L1 hit for this database within this tenant and project: its answer, which `encode`
+    /// makes once per entry. An entry near its expiry is refreshed in the background while this
+    /// hit is answered from it.
     pub async fn cached(
         &self,
+        state: &AppState,
         id: &str,
         domain: &str,
         project: &str,
-    ) -> Option<(Arc<Reading>, Source)> {
+        encode: impl FnOnce(&Reading, Source) -> Bytes,
+    ) -> Option<Bytes> {
         let e = self.l1.get(id).await?;
-        (e.reading.domain == domain && e.reading.project == project).then(|| {
-            let source = if e.origin == Origin::Stale {
-                Source::Stale
-            } else {
-                Source::Cache
-            };
-            (e.reading, source)
-        })
+        if e.reading.domain != domain || e.reading.project != project {
+            return None;
+        }
+        if e.taken_at.elapsed() >= self.refresh_after {
+            self.refresh_ahead(state, id);
+        }
+        let source = if e.origin == Origin::Stale {
+            Source::Stale
+        } else {
+            Source::Cache
+        };
+        Some(
+            e.hit_answer
+                .get_or_init(|| encode(&e.reading, source))
+                .clone(),
+        )
+    }
+
+    /// Refills a database's L1 entry as a miss would (L2, else the exporter under its lock and
+    /// breakers, else the stale copy), off the request path. The database is looked up again: one
+    /// that is gone, paused or no longer monitored loses its entry, so the next request answers
+    /// as a miss does.
+    fn refresh_ahead(&self, state: &AppState, id: &str) {
+        if self.refreshing.insert(id.to_string(), ()).is_some() {
+            return;
+        }
+        let (state, id) = (state.clone(), id.to_string());
+        tokio::spawn(async move {
+            let metrics = &state.live_metrics;
+            match state.store.get_database(&id).await {
+                Ok(Some(db)) if db.monitoring_enabled && exporting(db.status) => {
+                    // Unavailable (no reading at all): the entry expires, and a miss says why.
+                    if let Ok(entry) = metrics.fill(&state, &db).await {
+                        metrics.l1.insert(id.clone(), entry).await;
+                    }
+                }
+                Ok(_) => metrics.l1.invalidate(&id).await,
+                // The store did not answer: the entry expires as it would have.
+                Err(e) => {
+                    tracing::warn!(database = %id, error = %e, "refreshing live metrics ahead failed")
+                }
+            }
+            metrics.refreshing.remove(&id);
+        });
     }
 
     /// A reading of `db`: from L2, the exporter, or the stale copy; one fill per database at a time.
@@ -257,10 +331,7 @@ impl LiveMetrics {
 
     async fn fill(&self, state: &AppState, db: &Database) -> Result<Entry, Unavailable> {
         if let Some(r) = self.redis_get(&l2_key(&db.id)).await {
-            return Ok(Entry {
-                reading: Arc::new(r),
-                origin: Origin::L2,
-            });
+            return Ok(Entry::new(r, Origin::L2));
         }
         let provider_key = format!("provider:{}", db.provider_id.as_deref().unwrap_or("-"));
         let database_key = format!("database:{}", db.id);
@@ -284,10 +355,7 @@ impl LiveMetrics {
             while Instant::now() < until {
                 tokio::time::sleep(Duration::from_millis(20)).await;
                 if let Some(r) = self.redis_get(&l2_key(&db.id)).await {
-                    return Ok(Entry {
-                        reading: Arc::new(r),
-                        origin: Origin::L2,
-                    });
+                    return Ok(Entry::new(r, Origin::L2));
                 }
             }
         }
@@ -331,10 +399,7 @@ impl LiveMetrics {
                     .exporter_fetches
                     .with_label_values(&["ok"])
                     .inc();
-                Ok(Entry {
-                    reading: Arc::new(reading),
-                    origin: Origin::Live,
-                })
+                Ok(Entry::new(reading, Origin::Live))
             }
             Err(e) => {
                 tracing::warn!(database = %db.id, error = %e, "reading the database's exporter failed");
@@ -409,10 +474,7 @@ impl LiveMetrics {
 
     async fn stale_or(&self, db: &Database, why: &str) -> Result<Entry, Unavailable> {
         match self.stale(&db.id).await {
-            Some(r) => Ok(Entry {
-                reading: Arc::new(r),
-                origin: Origin::Stale,
-            }),
+            Some(r) => Ok(Entry::new(r, Origin::Stale)),
             None => Err(Unavailable(why.to_string())),
         }
     }

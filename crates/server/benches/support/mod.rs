@@ -1,11 +1,14 @@
-//! Shared by the benchmarks: a keep-alive HTTP/1.1 load generator (closed and open loop, latency
-//! from the scheduled send time), login, readiness, and process memory.
+//! Shared by the benchmarks: the load generator ([`load`]), login, readiness, and process memory.
 #![allow(dead_code)]
+
+mod load;
+// Not every benchmark generates load.
+#[allow(unused_imports)]
+pub use load::load;
 
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -84,109 +87,6 @@ impl Conn {
         let n = resp.into_body().collect().await?.to_bytes().len();
         Ok((status, n))
     }
-}
-
-pub struct LoadResult {
-    pub rps: f64,
-    pub p50_ms: f64,
-    pub p99_ms: f64,
-    pub errors: usize,
-}
-
-/// Closed loop (`rate = None`: each connection sends as fast as answers come) or open loop at a
-/// fixed total rate, where latency counts from the scheduled send time (no coordinated omission).
-///
-/// The open loop's send times come from a pacing thread, not from the runtime's timer: tokio's
-/// timer ticks once a millisecond, so at 20,000 req/s it would release twenty requests at once
-/// every tick and measure the generator's bursts rather than the server. The thread sleeps to each
-/// send time (microsecond sleeps) and hands it to the connections in turn; a connection still busy
-/// with its previous request sends late, and the wait counts.
-pub async fn load(
-    addr: SocketAddr,
-    path: &str,
-    auth: Option<&str>,
-    conns: usize,
-    dur: Duration,
-    rate: Option<f64>,
-) -> anyhow::Result<LoadResult> {
-    let path = Arc::new(path.to_string());
-    let auth = Arc::new(auth.map(str::to_string));
-    // Connected before the clock starts, so no request waits on a handshake.
-    let mut opened = vec![];
-    for _ in 0..conns {
-        opened.push(Conn::open(addr).await?);
-    }
-    let start = Instant::now();
-    let mut tasks = vec![];
-    let mut schedules = vec![];
-    for mut conn in opened {
-        let (path, auth) = (path.clone(), auth.clone());
-        let mut scheduled = rate.map(|_| {
-            let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<Instant>();
-            schedules.push(tx);
-            rx
-        });
-        tasks.push(tokio::spawn(async move {
-            let mut lat = Vec::with_capacity(100_000);
-            let mut errors = 0usize;
-            loop {
-                let t0 = match scheduled.as_mut() {
-                    Some(rx) => match rx.recv().await {
-                        Some(at) => at,
-                        None => break,
-                    },
-                    None if start.elapsed() < dur => Instant::now(),
-                    None => break,
-                };
-                match conn.get(&path, auth.as_deref()).await {
-                    Ok((200, _)) => lat.push(t0.elapsed().as_micros() as u64),
-                    _ => errors += 1,
-                }
-            }
-            anyhow::Ok((lat, errors))
-        }));
-    }
-    if let Some(rate) = rate {
-        let interval = Duration::from_secs_f64(1.0 / rate);
-        std::thread::spawn(move || {
-            let mut next = start;
-            let mut turn = 0usize;
-            while next - start < dur {
-                let now = Instant::now();
-                if next > now {
-                    std::thread::sleep(next - now);
-                }
-                // Everything due goes out, each with its own send time.
-                while next <= Instant::now() && next - start < dur {
-                    let _ = schedules[turn % schedules.len()].send(next);
-                    turn += 1;
-                    next += interval;
-                }
-            }
-            // Dropping the senders ends the connections once they have sent what was scheduled.
-        });
-    }
-    let mut all = vec![];
-    let mut errors = 0;
-    for t in tasks {
-        let (lat, e) = t.await??;
-        all.extend(lat);
-        errors += e;
-    }
-    let elapsed = start.elapsed().as_secs_f64();
-    all.sort_unstable();
-    let pct = |p: f64| {
-        all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1)))
-            .copied()
-            .unwrap_or(0) as f64
-            / 1000.0
-    };
-    Ok(LoadResult {
-        rps: all.len() as f64 / elapsed,
-        p50_ms: pct(0.50),
-        p99_ms: pct(0.99),
-        errors,
-    })
 }
 
 pub fn rss_mb(pid: u32) -> f64 {

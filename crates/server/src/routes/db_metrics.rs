@@ -2,13 +2,14 @@
 //! [`crate::live_metrics`], limited per user and per database.
 
 use axum::extract::{Path, State};
+use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use domain::access::Action;
 use domain::engine::Engine;
 use domain::metrics::{history_metric, history_metrics, parse_prom_duration, MetricsDoc};
-use domain::status::DatabaseStatus;
 use domain::DomainError;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -18,7 +19,7 @@ use super::tenants::project_scope;
 use crate::auth::{rate_limited, Caller};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::ApiQuery;
-use crate::live_metrics::{Reading, Source};
+use crate::live_metrics::{exporting, Reading, Source};
 use crate::ratelimit::MINUTE;
 use crate::state::AppState;
 
@@ -59,14 +60,6 @@ fn monitored(db: &domain::model::Database) -> ApiResult<()> {
     .into())
 }
 
-/// The statuses in which a database's exporter runs.
-fn exporting(status: DatabaseStatus) -> bool {
-    matches!(
-        status,
-        DatabaseStatus::Running | DatabaseStatus::Updating | DatabaseStatus::Scaling
-    )
-}
-
 #[utoipa::path(get, operation_id = "get_database_metrics", path = "/api/v1/domain/{domain}/project/{project}/databases/{id}/metrics", tag = "databases",
     params(("domain" = String, Path), ("project" = String, Path), ("id" = String, Path)),
     responses((status = 200, body = MetricsResponse),
@@ -103,13 +96,21 @@ pub async fn get(
         return Err(rate_limited(&d));
     }
     let answer = |r: &Reading, source: Source| Json(MetricsResponse::of(r, source)).into_response();
-    if let Some((r, source)) = state.live_metrics.cached(&id, &domain, &project).await {
+    let encode = |r: &Reading, source: Source| {
+        // Strings, numbers and string-keyed maps: encoding cannot fail.
+        Bytes::from(serde_json::to_vec(&MetricsResponse::of(r, source)).expect("JSON"))
+    };
+    if let Some(body) = state
+        .live_metrics
+        .cached(&state, &id, &domain, &project, encode)
+        .await
+    {
         state
             .metrics
             .db_metrics_requests
             .with_label_values(&["l1"])
             .inc();
-        return Ok(answer(&r, source));
+        return Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response());
     }
     let db = load(&state, &domain, &project, &id).await?;
     monitored(&db)?;

@@ -229,6 +229,63 @@ async fn concurrent_cold_requests_read_the_exporter_once() {
     sim.shutdown().await;
 }
 
+/// A database being watched has its L1 entry refreshed in the background before it expires: every
+/// answer is an L1 hit (none waits for a refill) while the reading keeps moving. Paused while still
+/// watched, the refresh drops its entry (rather than keep refilling it), and requests say why
+/// there are no metrics.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_watched_reading_is_refreshed_ahead_of_its_expiry() {
+    let srv = TestServer::start_with(Backend::Sqlite, |c| {
+        c.metrics_per_user_per_minute = 100_000;
+        c.metrics_per_database_per_minute = 100_000;
+        // Refreshed once it is 2.4 s old; requests come every 100 ms.
+        c.metrics_l1_secs = 3;
+    })
+    .await;
+    let (sim, admin) = setup(&srv).await;
+    let path = running(&srv, &admin, "postgres", "watched").await;
+    let (s, first) = metrics(&srv, &admin, &path).await;
+    assert_eq!(
+        (s, first["source"].as_str()),
+        (StatusCode::OK, Some("live"))
+    );
+    let reads = proxy_reads(&sim);
+    let mut collected = vec![first["collected_at"].clone()];
+    // Three expiries' worth: without the refresh, a request after each would be a miss (`live`).
+    let until = Instant::now() + Duration::from_secs(8);
+    while Instant::now() < until {
+        let (s, m) = metrics(&srv, &admin, &path).await;
+        assert_eq!(
+            (s, m["source"].as_str()),
+            (StatusCode::OK, Some("cache")),
+            "{m}"
+        );
+        if collected.last() != Some(&m["collected_at"]) {
+            collected.push(m["collected_at"].clone());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        collected.len() >= 3 && proxy_reads(&sim) - reads >= 2,
+        "refreshed in the background: {collected:?}"
+    );
+
+    let (s, op) = srv.post(&format!("{path}/pause"), &admin, json!({})).await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{op}");
+    let started = Instant::now();
+    loop {
+        let (s, m) = metrics(&srv, &admin, &path).await;
+        if s == StatusCode::BAD_REQUEST {
+            assert_eq!(m["error"]["code"], "invalid_state", "{m}");
+            break;
+        }
+        assert_eq!(s, StatusCode::OK, "{m}");
+        assert!(started.elapsed() < WITHIN, "still answered from L1: {m}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    sim.shutdown().await;
+}
+
 /// Two replicas on one store and one Redis: what one read, the other serves from L2; a cold
 /// database asked on both at once is read once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -315,16 +372,21 @@ async fn failures_serve_stale_and_open_the_breaker() {
     );
 
     fail_exporter_reads(&sim);
-    // Each L1 expiry lets one request try the exporter; each failure serves the stale copy.
+    // Each refill of L1 (a miss, or a hit near the entry's expiry, which refills it in the
+    // background and is answered from it) tries the exporter; once one has failed, the answers
+    // are the stale copy.
     let started = Instant::now();
-    let mut tried = 0;
+    let failing_from = proxy_reads(&sim);
+    let mut stale_served = false;
     loop {
-        let before = proxy_reads(&sim);
         let (s, m) = metrics(&srv, &admin, &path).await;
         assert_eq!(s, StatusCode::OK, "{m}");
-        if proxy_reads(&sim) > before {
-            tried += 1;
-            assert_eq!(m["source"], "stale", "{m}");
+        // The cached live reading until a read has failed, then the stale copy for good (the
+        // request that set off a background refill is answered from the entry it refills).
+        match m["source"].as_str() {
+            Some("cache") => assert!(!stale_served, "the live reading again after stale: {m}"),
+            Some("stale") => stale_served = true,
+            _ => panic!("neither the cached reading nor the stale copy: {m}"),
         }
         if srv
             .metrics()
@@ -336,11 +398,18 @@ async fn failures_serve_stale_and_open_the_breaker() {
         assert!(started.elapsed() < WITHIN, "the breaker never opened");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    assert_eq!(tried, 3, "the breaker opened after 3 failed reads");
+    assert!(stale_served);
+    assert_eq!(
+        proxy_reads(&sim) - failing_from,
+        3,
+        "the breaker opened after 3 failed reads"
+    );
     // Open: no read goes out, the stale copy is served.
     let before = proxy_reads(&sim);
+    let mut stale_at = Value::Null;
     for _ in 0..5 {
         let (s, m) = metrics(&srv, &admin, &path).await;
+        stale_at = m["collected_at"].clone();
         assert_eq!(
             (s, m["source"].as_str()),
             (StatusCode::OK, Some("stale")),
@@ -358,8 +427,10 @@ async fn failures_serve_stale_and_open_the_breaker() {
     let started = Instant::now();
     loop {
         let (s, m) = metrics(&srv, &admin, &path).await;
-        assert_eq!(s, StatusCode::OK);
-        if m["source"] == "live" {
+        assert_eq!(s, StatusCode::OK, "{m}");
+        // A new reading: `live` when this request read it, `cache` when a background refill did.
+        if m["source"] != "stale" {
+            assert!(m["collected_at"] != stale_at, "{m}");
             break;
         }
         assert!(started.elapsed() < WITHIN, "never read live again: {m}");
