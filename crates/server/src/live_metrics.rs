@@ -266,7 +266,9 @@ impl LiveMetrics {
     /// that is gone, paused or no longer monitored loses its entry, so the next request answers
     /// as a miss does.
     fn refresh_ahead(&self, state: &AppState, id: &str) {
-        if self.refreshing.insert(id.to_string(), ()).is_some() {
+        // Every hit until the refill lands comes here: only the first one allocates and spawns.
+        if self.refreshing.contains_key(id) || self.refreshing.insert(id.to_string(), ()).is_some()
+        {
             return;
         }
         let (state, id) = (state.clone(), id.to_string());

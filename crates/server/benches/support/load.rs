@@ -145,12 +145,13 @@ fn generate(
             arm(&timer, next_due.saturating_sub(start.elapsed()))?;
             armed = Some(next_due);
         }
-        let timeout = match interval {
-            Some(_) => None,
-            None if now < dur => Some(dur - now),
-            None => None,
+        // The closed loop wakes at the end of its run to stop sending; every run by its hard stop.
+        let wake_by = if interval.is_none() && now < dur {
+            dur
+        } else {
+            hard_stop
         };
-        let timeout = timeout.or(Some(hard_stop.saturating_sub(now)));
+        let timeout = Some(wake_by.saturating_sub(now));
         if let Err(e) = poll.poll(&mut events, timeout) {
             if e.kind() == ErrorKind::Interrupted {
                 continue;
