@@ -5,7 +5,8 @@
 //! default redis://127.0.0.1:6379), creates N PostgreSQL databases (default 200), and reports for
 //! `GET /{id}/metrics` with auth:
 //! - an L1 hit (one database, answered from the replica's memory): peak req/s, p50/p99, and p99
-//!   at half and at a quarter of peak;
+//!   at half and at a quarter of peak, each phase after 1 s at its rate and then second by second
+//!   beside the machine's steal and each process's CPU;
 //! - a cold read (each database's first request: one exporter read through the cluster's API
 //!   server): p50/p99 over the N databases, one at a time;
 //! - an L2 hit (each database's first request on the other replica, which finds the first's
@@ -188,10 +189,18 @@ async fn main() -> anyhow::Result<()> {
     let one = &cold_paths[0];
     load(a, one, Some(&auth), 32, Duration::from_millis(500), None).await?;
     let run = Duration::from_secs_f64(secs);
-    let peak = load(a, one, Some(&auth), 32, run, None).await?;
-    let half = load(a, one, Some(&auth), 32, run, Some(peak.rps / 2.0)).await?;
+    // Each second's tail beside the machine's steal and each process's CPU: a slow second with
+    // steal, or with CPU in the idle replica or the cluster, is the machine's, not the route's.
+    let watch = Watch {
+        warmup: Duration::from_secs(1),
+        pids: vec![replicas[0].1.id(), replicas[1].1.id(), std::process::id()],
+    };
+    let phase =
+        |rate: Option<f64>| load_watching(a, one, Some(&auth), 32, run, rate, watch.clone());
+    let peak = phase(None).await?;
+    let half = phase(Some(peak.rps / 2.0)).await?;
     // The latency curve below half: on a small machine the generator shares the server's cores.
-    let quarter = load(a, one, Some(&auth), 32, run, Some(peak.rps / 4.0)).await?;
+    let quarter = phase(Some(peak.rps / 4.0)).await?;
     report.push(format!(
         "L1 hit: peak {:.0} req/s (p50 {:.2} ms, p99 {:.2} ms) | at {:.0} req/s p99 {:.2} ms | at {:.0} req/s p99 {:.2} ms (errors {})",
         peak.rps,
@@ -203,6 +212,10 @@ async fn main() -> anyhow::Result<()> {
         quarter.p99_ms,
         peak.errors + half.errors + quarter.errors
     ));
+    println!("   {}", report.last().unwrap());
+    for (name, r) in [("peak", &peak), ("half", &half), ("quarter", &quarter)] {
+        println!("      {name}, second by second:{}", by_second(r));
+    }
     println!("   {}", report.last().unwrap());
 
     // The L1 phase's last hits may have set off a background refresh of its database (an exporter
@@ -244,4 +257,23 @@ async fn main() -> anyhow::Result<()> {
     }
     sim.shutdown().await;
     Ok(())
+}
+
+/// A run's seconds as columns: answers, p99, steal, and the CPU of replica a, replica b and this
+/// process (the simulated cluster and the load generator).
+fn by_second(r: &LoadResult) -> String {
+    let row = |label: &str, cell: &dyn Fn(&Second) -> String| {
+        let cells: Vec<String> = r.seconds.iter().map(cell).collect();
+        format!("\n        {label:<22}{}", cells.join(" "))
+    };
+    let cpu = |i: usize| move |s: &Second| format!("{:>7}", s.cpu_ms.get(i).copied().unwrap_or(0));
+    [
+        row("answers", &|s| format!("{:>7}", s.answers)),
+        row("p99 ms", &|s| format!("{:>7.2}", s.p99_ms)),
+        row("steal ms", &|s| format!("{:>7}", s.steal_ms)),
+        row("CPU ms, replica a", &cpu(0)),
+        row("CPU ms, replica b", &cpu(1)),
+        row("CPU ms, cluster+load", &cpu(2)),
+    ]
+    .concat()
 }

@@ -155,8 +155,11 @@ pub struct LiveMetrics {
     l1: Cache<String, Entry>,
     /// An L1 entry this old is refreshed ahead of its expiry by the next hit.
     refresh_after: Duration,
-    /// The databases whose L1 entry is being refreshed ahead (one refresh each at a time).
-    refreshing: DashMap<String, ()>,
+    /// The databases whose L1 entry is being refreshed ahead (one refresh each at a time), each
+    /// with a gate the refresh holds until its reading is in L1: a miss that comes meanwhile
+    /// (the entry expired before the refill landed) waits for that reading instead of reading
+    /// the exporter a second time.
+    refreshing: DashMap<String, Arc<tokio::sync::Mutex<()>>>,
     /// This replica's stale copies: all there is without Redis, the fallback while it is down.
     local_stale: Cache<String, Arc<Reading>>,
     /// The exporter port of a database whose stats Service was checked to be its own.
@@ -267,9 +270,18 @@ impl LiveMetrics {
     /// as a miss does.
     fn refresh_ahead(&self, state: &AppState, id: &str) {
         // Every hit until the refill lands comes here: only the first one allocates and spawns.
-        if self.refreshing.contains_key(id) || self.refreshing.insert(id.to_string(), ()).is_some()
-        {
+        if self.refreshing.contains_key(id) {
             return;
+        }
+        let gate = Arc::new(tokio::sync::Mutex::new(()));
+        let Ok(held) = gate.clone().try_lock_owned() else {
+            return;
+        };
+        match self.refreshing.entry(id.to_string()) {
+            dashmap::mapref::entry::Entry::Occupied(_) => return,
+            dashmap::mapref::entry::Entry::Vacant(v) => {
+                v.insert(gate);
+            }
         }
         let (state, id) = (state.clone(), id.to_string());
         tokio::spawn(async move {
@@ -288,7 +300,16 @@ impl LiveMetrics {
                 }
             }
             metrics.refreshing.remove(&id);
+            drop(held);
         });
+    }
+
+    /// The L1 entry a refresh ahead of `id` leaves, once it has finished; `None` when none was
+    /// under way or it left none.
+    async fn after_refresh(&self, id: &str) -> Option<Entry> {
+        let gate = self.refreshing.get(id).map(|g| Arc::clone(g.value()))?;
+        let _finished = gate.lock().await;
+        self.l1.get(id).await
     }
 
     /// A reading of `db`: from L2, the exporter, or the stale copy; one fill per database at a time.
@@ -300,7 +321,12 @@ impl LiveMetrics {
         let entry = self
             .l1
             .entry(db.id.clone())
-            .or_try_insert_with(self.fill(state, db))
+            .or_try_insert_with(async {
+                match self.after_refresh(&db.id).await {
+                    Some(e) => Ok(e),
+                    None => self.fill(state, db).await,
+                }
+            })
             .await
             .map_err(|e| (*e).clone())?;
         let fresh = entry.is_fresh();
@@ -352,7 +378,14 @@ impl LiveMetrics {
         }
         // Across replicas: one reads, the others wait for its reading in L2.
         let held = self.redis_lock(&db.id).await;
-        if !held {
+        if held {
+            // The replica that read last may have stored its reading and let go of the lock
+            // between this one's look at L2 and its taking the lock.
+            if let Some(r) = self.redis_get(&l2_key(&db.id)).await {
+                self.redis_unlock(&db.id).await;
+                return Ok(Entry::new(r, Origin::L2));
+            }
+        } else {
             let until = Instant::now() + LOCK_WAIT;
             while Instant::now() < until {
                 tokio::time::sleep(Duration::from_millis(20)).await;

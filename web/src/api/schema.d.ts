@@ -2201,11 +2201,23 @@ export interface components {
              */
             storage_gb?: number | null;
         };
+        /**
+         * @description `POST /restore`'s answer: the day-2 answer for a restore in place, [`RestoreResponse`] for one
+         *     into a new database.
+         */
+        RestoreAnswer: components["schemas"]["Day2Response"] | components["schemas"]["RestoreResponse"];
         /** @description `POST /{id}/restore`. */
         RestoreRequest: {
             /** @description A backup id from `GET /{id}/backups`, or `latest` (the newest succeeded one). */
             backup_id: string;
             target: components["schemas"]["RestoreTarget"];
+        };
+        /** @description `POST /restore`'s answer when it makes a new database. */
+        RestoreResponse: {
+            backup_id: string;
+            /** @description The new database (a restore into a new database). */
+            database_id?: string | null;
+            operation_id: string;
         };
         RestoreTarget: "in_place" | {
             /** @description Create a new database (same engine and version) from the backup: a clone. */
@@ -4286,6 +4298,15 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description dry run: what would be queued; nothing is written */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PlanResponse"];
+                };
+            };
             /** @description the backup operation is queued: follow `operations[0].id` */
             202: {
                 headers: {
@@ -5321,12 +5342,23 @@ export interface operations {
             };
         };
         responses: {
-            /** @description in place: the day-2 answer with its operation; into a new database: RestoreResponse */
+            /** @description dry run: what would be queued; nothing is written */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PlanResponse"];
+                };
+            };
+            /** @description queued: in place, the day-2 answer with its operation; into a new database, the new database and its operation */
             202: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["RestoreAnswer"];
+                };
             };
             /** @description invalid_state, no such succeeded backup, no backup storage */
             400: {

@@ -23,6 +23,19 @@ pub struct LoadResult {
     pub p50_ms: f64,
     pub p99_ms: f64,
     pub errors: usize,
+    /// The run second by second, to tell a slow server from a slow machine.
+    pub seconds: Vec<Second>,
+}
+
+/// One second of a run: the requests that fell due in it, and what the machine did meanwhile.
+pub struct Second {
+    pub answers: usize,
+    pub p99_ms: f64,
+    /// CPU time the hypervisor gave to other guests while this one wanted it (`steal` in
+    /// /proc/stat, all CPUs).
+    pub steal_ms: u64,
+    /// CPU time used by each watched process (user and system).
+    pub cpu_ms: Vec<u64>,
 }
 
 pub async fn load(
@@ -33,13 +46,38 @@ pub async fn load(
     dur: Duration,
     rate: Option<f64>,
 ) -> anyhow::Result<LoadResult> {
+    load_watching(addr, path, auth, conns, dur, rate, Watch::default()).await
+}
+
+/// How a run is watched.
+#[derive(Clone, Default)]
+pub struct Watch {
+    /// Sent before the measured `dur`, at the same rate, and not counted (as wrk2's calibration
+    /// period): the first moments at a new rate tell of the change, not of the rate.
+    pub warmup: Duration,
+    /// Processes whose CPU time is sampled once a second.
+    pub pids: Vec<u32>,
+}
+
+/// [`load`], after a warm-up and sampling the CPU time of some processes.
+pub async fn load_watching(
+    addr: SocketAddr,
+    path: &str,
+    auth: Option<&str>,
+    conns: usize,
+    dur: Duration,
+    rate: Option<f64>,
+    watch: Watch,
+) -> anyhow::Result<LoadResult> {
     let mut request = format!("GET {path} HTTP/1.1\r\nhost: localhost\r\n");
     if let Some(a) = auth {
         request.push_str(&format!("authorization: {a}\r\n"));
     }
     request.push_str("\r\n");
-    tokio::task::spawn_blocking(move || generate(addr, request.into_bytes(), conns, dur, rate))
-        .await?
+    tokio::task::spawn_blocking(move || {
+        generate(addr, request.into_bytes(), conns, dur, rate, watch)
+    })
+    .await?
 }
 
 /// One connection: the request it is sending (bytes still to write), when that request fell due,
@@ -59,7 +97,10 @@ fn generate(
     conns: usize,
     dur: Duration,
     rate: Option<f64>,
+    watch: Watch,
 ) -> anyhow::Result<LoadResult> {
+    let (warmup, pids) = (watch.warmup, watch.pids);
+    let end = warmup + dur;
     // Timers of this thread fire when asked, not up to 50 µs later.
     // SAFETY: prctl with PR_SET_TIMERSLACK takes a plain integer.
     unsafe { libc::prctl(libc::PR_SET_TIMERSLACK, 1 as libc::c_ulong) };
@@ -99,7 +140,9 @@ fn generate(
     poll.registry()
         .register(&mut SourceFd(&timer.as_raw_fd()), TIMER, Interest::READABLE)?;
     let interval = rate.map(|r| Duration::from_secs_f64(1.0 / r));
-    let mut latencies: Vec<u64> = Vec::with_capacity(200_000);
+    // Latencies (µs) by the second in which their request fell due.
+    let mut latencies: Vec<Vec<u64>> = vec![vec![]; dur.as_secs_f64().ceil() as usize + 1];
+    let mut samples = vec![];
     let mut errors = 0usize;
     let mut waiting: VecDeque<Duration> = VecDeque::new();
     let mut idle: Vec<usize> = (0..conns).rev().collect();
@@ -108,18 +151,21 @@ fn generate(
     let mut events = Events::with_capacity(1024);
     let mut scratch = vec![0u8; 64 * 1024];
     // A server that stops answering ends the run; what it did not answer counts as errors.
-    let hard_stop = dur + Duration::from_secs(30);
+    let hard_stop = end + Duration::from_secs(30);
     let start = Instant::now();
     loop {
         let now = start.elapsed();
+        if now >= warmup && now < end && (now - warmup).as_secs() >= samples.len() as u64 {
+            samples.push(Sample::take(&pids));
+        }
         match interval {
             Some(interval) => {
-                while next_due <= now && next_due < dur {
+                while next_due <= now && next_due < end {
                     waiting.push_back(next_due);
                     next_due += interval;
                 }
             }
-            None if now < dur => waiting.extend(std::iter::repeat_n(now, idle.len())),
+            None if now < end => waiting.extend(std::iter::repeat_n(now, idle.len())),
             None => {}
         }
         while !waiting.is_empty() && !idle.is_empty() {
@@ -130,8 +176,8 @@ fn generate(
             flush(link, &request).map_err(|e| anyhow::anyhow!("connection {i}: {e}"))?;
         }
         let all_sent = match interval {
-            Some(_) => next_due >= dur && waiting.is_empty(),
-            None => now >= dur,
+            Some(_) => next_due >= end && waiting.is_empty(),
+            None => now >= end,
         };
         if all_sent && idle.len() == conns {
             break;
@@ -141,13 +187,13 @@ fn generate(
             break;
         }
         // Sleep until an answer arrives or the next request falls due.
-        if interval.is_some() && next_due < dur && armed != Some(next_due) {
+        if interval.is_some() && next_due < end && armed != Some(next_due) {
             arm(&timer, next_due.saturating_sub(start.elapsed()))?;
             armed = Some(next_due);
         }
         // The closed loop wakes at the end of its run to stop sending; every run by its hard stop.
-        let wake_by = if interval.is_none() && now < dur {
-            dur
+        let wake_by = if interval.is_none() && now < end {
+            end
         } else {
             hard_stop
         };
@@ -178,10 +224,11 @@ fn generate(
                 Ok(Some(status)) => {
                     let due = link.due.take().expect("a request in flight");
                     let took = start.elapsed().saturating_sub(due);
-                    if status == 200 {
-                        latencies.push(took.as_micros() as u64);
-                    } else {
+                    if status != 200 {
                         errors += 1;
+                    } else if due >= warmup {
+                        let second = ((due - warmup).as_secs() as usize).min(latencies.len() - 1);
+                        latencies[second].push(took.as_micros() as u64);
                     }
                     idle.push(i);
                 }
@@ -189,21 +236,75 @@ fn generate(
             }
         }
     }
-    let elapsed = start.elapsed().as_secs_f64();
-    latencies.sort_unstable();
-    let pct = |p: f64| {
-        latencies
-            .get(((latencies.len() as f64 * p) as usize).min(latencies.len().saturating_sub(1)))
-            .copied()
-            .unwrap_or(0) as f64
-            / 1000.0
-    };
+    let elapsed = start.elapsed().saturating_sub(warmup).as_secs_f64();
+    samples.push(Sample::take(&pids));
+    let seconds = samples
+        .windows(2)
+        .zip(latencies.iter_mut())
+        .map(|(w, l)| {
+            l.sort_unstable();
+            Second {
+                answers: l.len(),
+                p99_ms: percentile(l, 0.99),
+                steal_ms: w[1].steal_ms.saturating_sub(w[0].steal_ms),
+                cpu_ms: w[1]
+                    .cpu_ms
+                    .iter()
+                    .zip(&w[0].cpu_ms)
+                    .map(|(b, a)| b.saturating_sub(*a))
+                    .collect(),
+            }
+        })
+        .collect();
+    let mut all: Vec<u64> = latencies.concat();
+    all.sort_unstable();
     Ok(LoadResult {
-        rps: latencies.len() as f64 / elapsed,
-        p50_ms: pct(0.50),
-        p99_ms: pct(0.99),
+        rps: all.len() as f64 / elapsed,
+        p50_ms: percentile(&all, 0.50),
+        p99_ms: percentile(&all, 0.99),
         errors,
+        seconds,
     })
+}
+
+/// The `p` quantile of sorted latencies in µs, in ms.
+fn percentile(sorted: &[u64], p: f64) -> f64 {
+    let i = ((sorted.len() as f64 * p) as usize).min(sorted.len().saturating_sub(1));
+    sorted.get(i).copied().unwrap_or(0) as f64 / 1000.0
+}
+
+/// The machine's steal time and the watched processes' CPU time at one moment, in ms.
+struct Sample {
+    steal_ms: u64,
+    cpu_ms: Vec<u64>,
+}
+
+impl Sample {
+    fn take(pids: &[u32]) -> Sample {
+        // SAFETY: sysconf takes a plain integer.
+        let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
+        let ms = |ticks: u64| ticks * 1000 / hz;
+        // `cpu  user nice system idle iowait irq softirq steal …`
+        let steal = std::fs::read_to_string("/proc/stat")
+            .ok()
+            .and_then(|s| s.lines().next()?.split_whitespace().nth(8)?.parse().ok())
+            .unwrap_or(0);
+        let cpu = |pid: &u32| {
+            // After the command's closing parenthesis: state is field 3, utime 14, stime 15.
+            std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                .ok()
+                .and_then(|s| {
+                    let rest = s.rsplit_once(')')?.1;
+                    let f: Vec<&str> = rest.split_whitespace().collect();
+                    Some(f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?)
+                })
+                .unwrap_or(0)
+        };
+        Sample {
+            steal_ms: ms(steal),
+            cpu_ms: pids.iter().map(|p| ms(cpu(p))).collect(),
+        }
+    }
 }
 
 /// Writes what the socket takes of the rest of the request.

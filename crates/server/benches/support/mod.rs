@@ -4,7 +4,7 @@
 mod load;
 // Not every benchmark generates load.
 #[allow(unused_imports)]
-pub use load::load;
+pub use load::{load, load_watching, LoadResult, Second, Watch};
 
 use std::net::SocketAddr;
 use std::path::Path;

@@ -34,6 +34,7 @@ use crate::workflows::backups::{
     publish_provider_storage, save_storage, storage_for, StorageError,
 };
 use crate::workflows::databases::{self, Outcome, Preference};
+use crate::workflows::day2::PlanResponse;
 use crate::workflows::Actor;
 
 type Ids = Path<(String, String, String)>;
@@ -184,6 +185,7 @@ async fn backups_possible(state: &AppState, db: &Database) -> ApiResult<()> {
 #[utoipa::path(post, path = "/api/v1/domain/{domain}/project/{project}/databases/{id}/backup", tag = "databases",
     params(("domain" = String, Path), ("project" = String, Path), ("id" = String, Path), DryRun),
     responses((status = 202, body = crate::workflows::day2::Day2Response, description = "the backup operation is queued: follow `operations[0].id`"),
+        (status = 200, body = PlanResponse, description = "dry run: what would be queued; nothing is written"),
         (status = 400, description = "invalid_state (not running, backups off) or no backup storage"),
         (status = 403, description = "quota_exceeded: the project keeps max_backups backups"), (status = 404)),
     security(("bearer" = [])))]
@@ -289,10 +291,21 @@ pub struct RestoreResponse {
     pub backup_id: String,
 }
 
+/// `POST /restore`'s answer: the day-2 answer for a restore in place, [`RestoreResponse`] for one
+/// into a new database.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code, clippy::large_enum_variant)] // Describes the two answers in the API document.
+pub enum RestoreAnswer {
+    InPlace(crate::workflows::day2::Day2Response),
+    NewDatabase(RestoreResponse),
+}
+
 #[utoipa::path(post, operation_id = "restore_database", path = "/api/v1/domain/{domain}/project/{project}/databases/{id}/restore", tag = "databases",
     params(("domain" = String, Path), ("project" = String, Path), ("id" = String, Path), DryRun),
     request_body = RestoreRequest,
-    responses((status = 202, description = "in place: the day-2 answer with its operation; into a new database: RestoreResponse"),
+    responses((status = 202, body = RestoreAnswer, description = "queued: in place, the day-2 answer with its operation; into a new database, the new database and its operation"),
+        (status = 200, body = PlanResponse, description = "dry run: what would be queued; nothing is written"),
         (status = 400, description = "invalid_state, no such succeeded backup, no backup storage"),
         (status = 403, description = "quota_exceeded (a new database)"), (status = 404), (status = 409), (status = 422)),
     security(("bearer" = [])))]

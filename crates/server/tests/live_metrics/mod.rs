@@ -286,6 +286,57 @@ async fn a_watched_reading_is_refreshed_ahead_of_its_expiry() {
     sim.shutdown().await;
 }
 
+/// A miss that comes while a refresh ahead is still reading (the entry expired before the slow
+/// exporter answered) waits for that reading: one exporter read, not two, even without Redis.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_miss_during_a_slow_refresh_waits_for_it() {
+    let srv = TestServer::start_with(Backend::Sqlite, |c| {
+        c.metrics_per_user_per_minute = 100_000;
+        c.metrics_per_database_per_minute = 100_000;
+        // Refreshed ahead once 1.6 s old, expired at 2 s.
+        c.metrics_l1_secs = 2;
+        c.metrics_fetch_timeout_ms = 20_000;
+    })
+    .await;
+    let (sim, admin) = setup(&srv).await;
+    let path = running(&srv, &admin, "postgres", "slow").await;
+    let (s, first) = metrics(&srv, &admin, &path).await;
+    assert_eq!(
+        (s, first["source"].as_str()),
+        (StatusCode::OK, Some("live"))
+    );
+    let taken = Instant::now();
+    let reads = proxy_reads(&sim);
+    // From now on the exporter takes 4 s to answer.
+    sim.faults.update(|f| {
+        f.api.push(sim::faults::ApiFault {
+            verb: Some("proxy".into()),
+            resource: None,
+            latency_ms: 4_000,
+            error_rate: 0.0,
+            error: None,
+        })
+    });
+    // Time itself is what is waited for here: the entry's age. On a slow machine the first
+    // request may already be a miss, which reads once and the second is a hit: one read either way.
+    tokio::time::sleep_until((taken + Duration::from_millis(1_700)).into()).await;
+    let (s, m) = metrics(&srv, &admin, &path).await;
+    assert_eq!(s, StatusCode::OK, "{m}");
+    tokio::time::sleep_until((taken + Duration::from_millis(2_500)).into()).await;
+    let (s, m) = metrics(&srv, &admin, &path).await;
+    assert_eq!(s, StatusCode::OK, "{m}");
+    assert_ne!(
+        m["collected_at"], first["collected_at"],
+        "a new reading: {m}"
+    );
+    assert_eq!(
+        proxy_reads(&sim) - reads,
+        1,
+        "the miss waited for the refresh's read"
+    );
+    sim.shutdown().await;
+}
+
 /// Two replicas on one store and one Redis: what one read, the other serves from L2; a cold
 /// database asked on both at once is read once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
