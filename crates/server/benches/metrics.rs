@@ -216,7 +216,6 @@ async fn main() -> anyhow::Result<()> {
     for (name, r) in [("peak", &peak), ("half", &half), ("quarter", &quarter)] {
         println!("      {name}, second by second:{}", by_second(r));
     }
-    println!("   {}", report.last().unwrap());
 
     // The L1 phase's last hits may have set off a background refresh of its database (an exporter
     // read): once the cluster has served no read for a second, the reads counted are the cold one's.

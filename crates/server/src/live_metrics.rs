@@ -273,16 +273,15 @@ impl LiveMetrics {
         if self.refreshing.contains_key(id) {
             return;
         }
-        let gate = Arc::new(tokio::sync::Mutex::new(()));
-        let Ok(held) = gate.clone().try_lock_owned() else {
+        let dashmap::mapref::entry::Entry::Vacant(slot) = self.refreshing.entry(id.to_string())
+        else {
             return;
         };
-        match self.refreshing.entry(id.to_string()) {
-            dashmap::mapref::entry::Entry::Occupied(_) => return,
-            dashmap::mapref::entry::Entry::Vacant(v) => {
-                v.insert(gate);
-            }
-        }
+        let gate = Arc::new(tokio::sync::Mutex::new(()));
+        let held = Arc::clone(&gate)
+            .try_lock_owned()
+            .expect("a new gate is free");
+        slot.insert(gate);
         let (state, id) = (state.clone(), id.to_string());
         tokio::spawn(async move {
             let metrics = &state.live_metrics;

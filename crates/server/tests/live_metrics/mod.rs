@@ -42,17 +42,23 @@ async fn setup(srv: &TestServer) -> (sim::SimHandle, String) {
     (sim, admin)
 }
 
-/// Every exporter read through the cluster's service proxy fails (500) from now on.
-fn fail_exporter_reads(sim: &sim::SimHandle) {
+/// Every exporter read through the cluster's service proxy takes `latency_ms` and fails (500)
+/// with `error_rate`, from now on.
+fn exporter_fault(sim: &sim::SimHandle, latency_ms: u64, error_rate: f64) {
     sim.faults.update(|f| {
         f.api.push(sim::faults::ApiFault {
             verb: Some("proxy".into()),
             resource: None,
-            latency_ms: 0,
-            error_rate: 1.0,
+            latency_ms,
+            error_rate,
             error: Some(sim::faults::FaultKind::ServerError),
         })
     });
+}
+
+/// Every exporter read through the cluster's service proxy fails (500) from now on.
+fn fail_exporter_reads(sim: &sim::SimHandle) {
+    exporter_fault(sim, 0, 1.0);
 }
 
 async fn metrics(srv: &TestServer, token: &str, path: &str) -> (StatusCode, Value) {
@@ -308,15 +314,7 @@ async fn a_miss_during_a_slow_refresh_waits_for_it() {
     let taken = Instant::now();
     let reads = proxy_reads(&sim);
     // From now on the exporter takes 4 s to answer.
-    sim.faults.update(|f| {
-        f.api.push(sim::faults::ApiFault {
-            verb: Some("proxy".into()),
-            resource: None,
-            latency_ms: 4_000,
-            error_rate: 0.0,
-            error: None,
-        })
-    });
+    exporter_fault(&sim, 4_000, 0.0);
     // Time itself is what is waited for here: the entry's age. On a slow machine the first
     // request may already be a miss, which reads once and the second is a hit: one read either way.
     tokio::time::sleep_until((taken + Duration::from_millis(1_700)).into()).await;
